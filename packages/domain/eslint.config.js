@@ -1,0 +1,3 @@
+import { domainConfig } from '../../eslint.shared.js';
+
+export default domainConfig;

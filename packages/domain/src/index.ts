@@ -1,0 +1,14 @@
+/**
+ * @jobtrail/domain — the one definition of Jobtrail's jobs, shared by the API and the dashboard.
+ * No framework imports: this package must run in Node and in the browser alike.
+ */
+export * from './assert-never.js';
+export * from './status.js';
+export * from './action.js';
+export * from './error-catalogue.js';
+export * from './job.js';
+export * from './backoff.js';
+export * from './state-machine.js';
+export * from './problem.js';
+export * from './wire.js';
+export * from './wire-mappers.js';

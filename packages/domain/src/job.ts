@@ -1,0 +1,136 @@
+import { stepsOf, type JobAction, type StepName } from './action.js';
+import { describeError } from './error-catalogue.js';
+import type { JobStatus, StepStatus } from './status.js';
+
+/** The error a job ended (or was requeued) with. `code` is catalogued, or an institution's own. */
+export interface JobError {
+  readonly code: string;
+  readonly title: string;
+  /** What happened in this very job (the catalogue's title says what the code means in general). */
+  readonly detail: string;
+  readonly retryable: boolean;
+}
+
+/** One step of a job's progress in its current attempt. */
+export interface JobStep {
+  readonly name: StepName;
+  readonly status: StepStatus;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  readonly error: JobError | null;
+}
+
+/** Counts reported by a successful job, e.g. `{ accounts: 3, transactions: 412 }`. */
+export type JobResult = Readonly<Record<string, number>>;
+
+/** The API key that started a job. */
+export interface RequestedBy {
+  readonly id: string;
+  readonly name: string;
+}
+
+/**
+ * A job: one run of an action on a connection. Plain data; every change goes through
+ * `transitionJob`, which returns a new object.
+ */
+export interface Job {
+  readonly id: string;
+  readonly connectionId: string;
+  readonly action: JobAction;
+  readonly status: JobStatus;
+  /** When the job was triggered (the `date` of the history). */
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** When the current (latest) attempt started. */
+  readonly startedAt: Date | null;
+  /** When the job reached a terminal status. */
+  readonly finishedAt: Date | null;
+  /** Attempts made so far (a claim adds one). */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** Earliest time the next attempt may start. */
+  readonly runAt: Date;
+  /** The worker holding the job while processing. */
+  readonly leaseOwner: string | null;
+  /** When the lease ends unless the worker renews it. */
+  readonly leaseExpiresAt: Date | null;
+  /** When the current attempt must be over, or it fails with `job-timed-out`. */
+  readonly deadlineAt: Date | null;
+  /** Set when a cancel was asked while processing; the worker stops at the next step boundary. */
+  readonly cancelRequestedAt: Date | null;
+  readonly steps: readonly JobStep[];
+  readonly error: JobError | null;
+  readonly result: JobResult | null;
+  /** The failed or cancelled job that this one retries. */
+  readonly retryOf: string | null;
+  readonly requestedBy: RequestedBy | null;
+}
+
+/** One recorded status change of a job. */
+export interface JobTransition {
+  readonly from: JobStatus;
+  readonly to: JobStatus;
+  readonly at: Date;
+  /** Why: `claimed`, `completed`, an error code, `cancel-requested`... */
+  readonly reason: string;
+  /** Who: a worker id, an API key id, or `system`. */
+  readonly actor: string;
+  /** The job's attempt number after the change. */
+  readonly attempt: number;
+}
+
+/** Default number of automatic attempts of a job. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** What is needed to start a new job. */
+export interface NewJob {
+  readonly id: string;
+  readonly connectionId: string;
+  readonly action: JobAction;
+  readonly now: Date;
+  readonly maxAttempts?: number;
+  readonly retryOf?: string | null;
+  readonly requestedBy?: RequestedBy | null;
+}
+
+/** A fresh `pending` job, due at once, with every step of its action pending. */
+export function createJob(input: NewJob): Job {
+  const maxAttempts = input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be an integer >= 1');
+  return {
+    id: input.id,
+    connectionId: input.connectionId,
+    action: input.action,
+    status: 'pending',
+    createdAt: input.now,
+    updatedAt: input.now,
+    startedAt: null,
+    finishedAt: null,
+    attempt: 0,
+    maxAttempts,
+    runAt: input.now,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    deadlineAt: null,
+    cancelRequestedAt: null,
+    steps: freshSteps(input.action),
+    error: null,
+    result: null,
+    retryOf: input.retryOf ?? null,
+    requestedBy: input.requestedBy ?? null,
+  };
+}
+
+/** Every step of the action, pending. */
+export function freshSteps(action: JobAction): JobStep[] {
+  return stepsOf(action).map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null }));
+}
+
+/**
+ * A job error for `code`, with the catalogue's title and retry rule. Unknown codes keep the
+ * retry flag the institution gave (default: not retryable).
+ */
+export function jobError(code: string, detail: string, retryable?: boolean): JobError {
+  const entry = describeError(code);
+  return { code, title: entry.title, detail, retryable: entry.known ? entry.retryable : (retryable ?? false) };
+}

@@ -1,0 +1,327 @@
+import type { StepName } from './action.js';
+import { assertNever } from './assert-never.js';
+import { nextRunAt, type BackoffOptions } from './backoff.js';
+import { createJob, jobError, type Job, type JobError, type JobResult, type JobStep, type JobTransition } from './job.js';
+import { isTerminal, type JobStatus } from './status.js';
+
+/** Everything that can happen to a job. */
+export type JobEvent =
+  /** A worker takes a due pending job: attempt + 1, lease until now + leaseMs. */
+  | { readonly type: 'claim'; readonly workerId: string; readonly leaseMs: number; readonly deadlineMs?: number }
+  /** The worker renews its lease. */
+  | { readonly type: 'heartbeat'; readonly workerId: string; readonly leaseMs: number }
+  /** The next step in order starts. */
+  | { readonly type: 'step-started'; readonly step: StepName }
+  /** The running step finished well. */
+  | { readonly type: 'step-succeeded'; readonly step: StepName }
+  /** Every step succeeded. */
+  | { readonly type: 'succeed'; readonly result: JobResult }
+  /** A non-retryable error, or a retryable one with no attempt left. */
+  | { readonly type: 'fail'; readonly error: JobError }
+  /** A retryable error (or a lost lease) with attempts left: back to pending until `runAt`. */
+  | { readonly type: 'requeue'; readonly error: JobError; readonly runAt: Date }
+  /** Someone asks to cancel: a pending job ends at once, a processing one is flagged. */
+  | { readonly type: 'request-cancel' }
+  /** The worker honours a cancel request at a step boundary. */
+  | { readonly type: 'stop-cancelled' }
+  /** The attempt ran past its deadline. */
+  | { readonly type: 'deadline-passed' };
+
+/** The kind of an event. */
+export type JobEventType = JobEvent['type'];
+
+/** Every event type, for exhaustive tests and tables. */
+export const JOB_EVENT_TYPES = [
+  'claim',
+  'heartbeat',
+  'step-started',
+  'step-succeeded',
+  'succeed',
+  'fail',
+  'requeue',
+  'request-cancel',
+  'stop-cancelled',
+  'deadline-passed',
+] as const satisfies readonly JobEventType[];
+
+/**
+ * The state machine as data: for each status, the events it accepts and the status they lead to.
+ * An event absent from a row is refused in that status. Terminal rows are empty.
+ */
+export const JOB_TRANSITIONS: Readonly<Record<JobStatus, Readonly<Partial<Record<JobEventType, JobStatus>>>>> = {
+  pending: { claim: 'processing', 'request-cancel': 'cancelled' },
+  processing: {
+    heartbeat: 'processing',
+    'step-started': 'processing',
+    'step-succeeded': 'processing',
+    'request-cancel': 'processing',
+    succeed: 'success',
+    fail: 'failed',
+    'deadline-passed': 'failed',
+    requeue: 'pending',
+    'stop-cancelled': 'cancelled',
+  },
+  success: {},
+  failed: {},
+  cancelled: {},
+};
+
+/** Why the machine refused an event. */
+export type TransitionRefusal =
+  /** The table has no such (status, event) pair. */
+  | 'illegal-transition'
+  /** The pair exists but a rule about the job's data forbids it now. */
+  | 'guard-failed';
+
+/** A refused change, naming the rule that refused it. */
+export class TransitionError extends Error {
+  override readonly name = 'TransitionError';
+  constructor(
+    readonly refusal: TransitionRefusal,
+    readonly from: JobStatus,
+    /** The refused event, or `retry` for a manual retry. */
+    readonly event: JobEventType | 'retry',
+    readonly rule: string,
+  ) {
+    super(`cannot apply '${event}' to a ${from} job: ${rule}`);
+  }
+}
+
+/** Who causes the change and when. */
+export interface TransitionContext {
+  readonly now: Date;
+  /** A worker id, an API key id, or `system`. */
+  readonly actor: string;
+}
+
+/** The outcome of `transitionJob`. */
+export type TransitionResult =
+  | { readonly ok: true; readonly job: Job; readonly transition: JobTransition | null }
+  | { readonly ok: false; readonly error: TransitionError };
+
+/**
+ * Applies an event to a job. Pure: returns the next job plus the transition to record (null when
+ * the status did not change), or the typed refusal. The job given is never modified.
+ */
+export function transitionJob(job: Job, event: JobEvent, ctx: TransitionContext): TransitionResult {
+  const to = JOB_TRANSITIONS[job.status][event.type];
+  if (to === undefined) {
+    const rule = isTerminal(job.status)
+      ? `${job.status} is terminal and never changes`
+      : `no transition from ${job.status} on '${event.type}'`;
+    return refuse('illegal-transition', job, event, rule);
+  }
+  const guard = checkGuard(job, event, ctx.now);
+  if (guard !== null) return refuse('guard-failed', job, event, guard);
+
+  const next = apply(job, event, to, ctx.now);
+  const transition: JobTransition | null =
+    next.status === job.status
+      ? null
+      : { from: job.status, to: next.status, at: ctx.now, reason: reasonOf(event), actor: ctx.actor, attempt: next.attempt };
+  return { ok: true, job: next, transition };
+}
+
+/** Like `transitionJob`, but throws the `TransitionError`. */
+export function transitionJobOrThrow(job: Job, event: JobEvent, ctx: TransitionContext): { job: Job; transition: JobTransition | null } {
+  const res = transitionJob(job, event, ctx);
+  if (!res.ok) throw res.error;
+  return { job: res.job, transition: res.transition };
+}
+
+function refuse(refusal: TransitionRefusal, job: Job, event: JobEvent, rule: string): TransitionResult {
+  return { ok: false, error: new TransitionError(refusal, job.status, event.type, rule) };
+}
+
+/** The rule that forbids the event now, or null. The table has already allowed the pair. */
+function checkGuard(job: Job, event: JobEvent, now: Date): string | null {
+  switch (event.type) {
+    case 'claim':
+      if (job.runAt.getTime() > now.getTime()) return 'the job is not due before run_at';
+      if (job.attempt >= job.maxAttempts) return 'no attempt left';
+      if (!(event.leaseMs > 0)) return 'a lease must be positive';
+      return null;
+    case 'heartbeat':
+      if (job.leaseOwner !== event.workerId) return 'only the lease owner can renew the lease';
+      if (!(event.leaseMs > 0)) return 'a lease must be positive';
+      return null;
+    case 'step-started': {
+      if (job.steps.some((s) => s.status === 'running')) return 'another step is running';
+      const nextStep = job.steps.find((s) => s.status === 'pending');
+      if (nextStep?.name !== event.step) return `steps run in order; next is ${nextStep?.name ?? 'none'}`;
+      return null;
+    }
+    case 'step-succeeded':
+      return job.steps.some((s) => s.name === event.step && s.status === 'running') ? null : `step ${event.step} is not running`;
+    case 'succeed':
+      return job.steps.every((s) => s.status === 'success') ? null : 'every step must have succeeded';
+    case 'fail':
+      return event.error.retryable && job.attempt < job.maxAttempts
+        ? 'a retryable error with attempts left requeues the job'
+        : null;
+    case 'requeue':
+      if (!event.error.retryable) return 'only retryable errors requeue';
+      if (job.attempt >= job.maxAttempts) return 'no attempt left';
+      if (job.cancelRequestedAt !== null) return 'a cancel was requested: the job stops instead';
+      return null;
+    case 'request-cancel':
+      return job.cancelRequestedAt !== null ? 'cancel already requested' : null;
+    case 'stop-cancelled':
+      return job.cancelRequestedAt === null ? 'no cancel was requested' : null;
+    case 'deadline-passed':
+      return job.deadlineAt !== null && job.deadlineAt.getTime() <= now.getTime() ? null : 'the deadline has not passed';
+    default:
+      return assertNever(event, 'job event');
+  }
+}
+
+function apply(job: Job, event: JobEvent, to: JobStatus, now: Date): Job {
+  const base = { ...job, status: to, updatedAt: now };
+  switch (event.type) {
+    case 'claim':
+      return {
+        ...base,
+        attempt: job.attempt + 1,
+        startedAt: now,
+        leaseOwner: event.workerId,
+        leaseExpiresAt: new Date(now.getTime() + event.leaseMs),
+        deadlineAt: event.deadlineMs === undefined ? null : new Date(now.getTime() + event.deadlineMs),
+        // Each attempt runs every step again from the start.
+        steps: job.steps.map((s) => ({ ...s, status: 'pending', startedAt: null, finishedAt: null, error: null })),
+        error: null,
+      };
+    case 'heartbeat':
+      return { ...base, leaseExpiresAt: new Date(now.getTime() + event.leaseMs) };
+    case 'step-started':
+      return { ...base, steps: updateStep(job.steps, event.step, { status: 'running', startedAt: now }) };
+    case 'step-succeeded':
+      return { ...base, steps: updateStep(job.steps, event.step, { status: 'success', finishedAt: now }) };
+    case 'succeed':
+      return { ...released(base), finishedAt: now, result: event.result };
+    case 'fail':
+      return { ...released(base), finishedAt: now, error: event.error, steps: endSteps(job.steps, event.error, now) };
+    case 'deadline-passed': {
+      const error = jobError('job-timed-out', `The attempt passed its deadline (${job.deadlineAt?.toISOString()}).`);
+      return { ...released(base), finishedAt: now, error, steps: endSteps(job.steps, error, now) };
+    }
+    case 'requeue':
+      return { ...released(base), runAt: event.runAt, error: event.error, steps: endSteps(job.steps, event.error, now) };
+    case 'request-cancel':
+      if (to === 'cancelled') {
+        const error = jobError('cancelled', 'Cancelled before it started.');
+        return { ...base, finishedAt: now, cancelRequestedAt: now, error, steps: endSteps(job.steps, null, now) };
+      }
+      return { ...base, cancelRequestedAt: now };
+    case 'stop-cancelled': {
+      const error = jobError('cancelled', 'Cancelled while processing; stopped at a step boundary.');
+      return { ...released(base), finishedAt: now, error, steps: endSteps(job.steps, null, now) };
+    }
+    default:
+      return assertNever(event, 'job event');
+  }
+}
+
+function released(job: Job): Job {
+  return { ...job, leaseOwner: null, leaseExpiresAt: null, deadlineAt: null };
+}
+
+function updateStep(steps: readonly JobStep[], name: StepName, patch: Partial<JobStep>): JobStep[] {
+  return steps.map((s) => (s.name === name ? { ...s, ...patch } : s));
+}
+
+/** The running step fails with the error (if any); steps never reached are skipped. */
+function endSteps(steps: readonly JobStep[], error: JobError | null, now: Date): JobStep[] {
+  return steps.map((s) => {
+    if (s.status === 'running') return { ...s, status: error ? 'failed' : 'skipped', finishedAt: now, error };
+    if (s.status === 'pending') return { ...s, status: 'skipped' };
+    return s;
+  });
+}
+
+function reasonOf(event: JobEvent): string {
+  switch (event.type) {
+    case 'claim':
+      return 'claimed';
+    case 'succeed':
+      return 'completed';
+    case 'fail':
+    case 'requeue':
+      return event.error.code;
+    case 'deadline-passed':
+      return 'job-timed-out';
+    case 'request-cancel':
+    case 'stop-cancelled':
+      return 'cancelled';
+    case 'heartbeat':
+    case 'step-started':
+    case 'step-succeeded':
+      return event.type;
+    default:
+      return assertNever(event, 'job event');
+  }
+}
+
+/**
+ * The event that an error leads to: requeue with backoff when it is retryable and attempts are
+ * left, fail otherwise. Workers and the lease sweeper both decide through this.
+ */
+export function eventForError(job: Job, error: JobError, now: Date, backoff?: BackoffOptions): JobEvent {
+  if (error.retryable && job.attempt < job.maxAttempts) {
+    // Nobody wants another attempt of a job they asked to cancel.
+    if (job.cancelRequestedAt !== null) return { type: 'stop-cancelled' };
+    return { type: 'requeue', error, runAt: nextRunAt(job.attempt, now, backoff) };
+  }
+  return { type: 'fail', error };
+}
+
+/** What a person may do with a job now: the dashboard's buttons and the API's 409s agree on it. */
+export interface AllowedActions {
+  /** Start a new job that retries this one. */
+  readonly retry: boolean;
+  /** Cancel it (at once when pending, at the next step boundary when processing). */
+  readonly cancel: boolean;
+}
+
+/** The manual actions the state machine allows on this job. */
+export function allowedActions(job: Pick<Job, 'status' | 'cancelRequestedAt'>): AllowedActions {
+  switch (job.status) {
+    case 'pending':
+      return { retry: false, cancel: true };
+    case 'processing':
+      return { retry: false, cancel: job.cancelRequestedAt === null };
+    case 'failed':
+    case 'cancelled':
+      return { retry: true, cancel: false };
+    case 'success':
+      return { retry: false, cancel: false };
+    default:
+      return assertNever(job.status, 'job status');
+  }
+}
+
+/** What a manual retry needs besides the job it retries. */
+export interface RetryInput {
+  readonly id: string;
+  readonly now: Date;
+  readonly requestedBy?: Job['requestedBy'];
+}
+
+/**
+ * A manual retry: a new pending job of the same action on the same connection, with `retryOf`
+ * set. The old job stays as it was. Refused unless the job is failed or cancelled.
+ */
+export function retryJob(job: Job, input: RetryInput): { ok: true; job: Job } | { ok: false; error: TransitionError } {
+  if (!allowedActions(job).retry) {
+    return { ok: false, error: new TransitionError('illegal-transition', job.status, 'retry', `only failed or cancelled jobs can be retried, this one is ${job.status}`) };
+  }
+  const next = createJob({
+    id: input.id,
+    connectionId: job.connectionId,
+    action: job.action,
+    now: input.now,
+    maxAttempts: job.maxAttempts,
+    retryOf: job.id,
+    requestedBy: input.requestedBy ?? null,
+  });
+  return { ok: true, job: next };
+}

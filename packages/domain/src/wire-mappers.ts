@@ -1,0 +1,104 @@
+import type { Job, JobError, JobStep, JobTransition } from './job.js';
+import type { JobDetailWire, JobSummaryWire, JobTransitionWire } from './wire.js';
+
+/** A date as the wire carries it: ISO-8601 in UTC. */
+export function toIso(date: Date): string {
+  return date.toISOString();
+}
+
+function isoOrNull(date: Date | null): string | null {
+  return date === null ? null : date.toISOString();
+}
+
+function dateOrNull(value: string | null): Date | null {
+  return value === null ? null : new Date(value);
+}
+
+function errorToWire(error: JobError | null): JobSummaryWire['error'] {
+  return error === null ? null : { code: error.code, title: error.title, detail: error.detail, retryable: error.retryable };
+}
+
+/** The history row of a job. */
+export function toJobSummaryWire(job: Job): JobSummaryWire {
+  return {
+    job_id: job.id,
+    connection_id: job.connectionId,
+    action: job.action,
+    status: job.status,
+    date: toIso(job.createdAt),
+    started_at: isoOrNull(job.startedAt),
+    finished_at: isoOrNull(job.finishedAt),
+    updated_at: toIso(job.updatedAt),
+    attempt: job.attempt,
+    max_attempts: job.maxAttempts,
+    run_at: toIso(job.runAt),
+    error: errorToWire(job.error),
+    retry_of: job.retryOf,
+    cancel_requested: job.cancelRequestedAt !== null,
+  };
+}
+
+/** A recorded transition on the wire. */
+export function toTransitionWire(t: JobTransition): JobTransitionWire {
+  return { from: t.from, to: t.to, at: toIso(t.at), reason: t.reason, actor: t.actor, attempt: t.attempt };
+}
+
+/** The whole job on the wire, with its transition history (oldest first). */
+export function toJobDetailWire(job: Job, transitions: readonly JobTransition[]): JobDetailWire {
+  return {
+    ...toJobSummaryWire(job),
+    steps: job.steps.map((s) => ({
+      name: s.name,
+      status: s.status,
+      started_at: isoOrNull(s.startedAt),
+      finished_at: isoOrNull(s.finishedAt),
+      error: errorToWire(s.error),
+    })),
+    result: job.result === null ? null : { ...job.result },
+    requested_by: job.requestedBy === null ? null : { id: job.requestedBy.id, name: job.requestedBy.name },
+    lease_owner: job.leaseOwner,
+    lease_expires_at: isoOrNull(job.leaseExpiresAt),
+    deadline_at: isoOrNull(job.deadlineAt),
+    cancel_requested_at: isoOrNull(job.cancelRequestedAt),
+    transitions: transitions.map(toTransitionWire),
+  };
+}
+
+/** A recorded transition from the wire. */
+export function transitionFromWire(t: JobTransitionWire): JobTransition {
+  return { from: t.from, to: t.to, at: new Date(t.at), reason: t.reason, actor: t.actor, attempt: t.attempt };
+}
+
+/** The domain job (and its history) back from a detail, e.g. to run `allowedActions` in a client. */
+export function jobFromDetailWire(wire: JobDetailWire): { job: Job; transitions: JobTransition[] } {
+  const steps: JobStep[] = wire.steps.map((s) => ({
+    name: s.name,
+    status: s.status,
+    startedAt: dateOrNull(s.started_at),
+    finishedAt: dateOrNull(s.finished_at),
+    error: s.error,
+  }));
+  const job: Job = {
+    id: wire.job_id,
+    connectionId: wire.connection_id,
+    action: wire.action,
+    status: wire.status,
+    createdAt: new Date(wire.date),
+    updatedAt: new Date(wire.updated_at),
+    startedAt: dateOrNull(wire.started_at),
+    finishedAt: dateOrNull(wire.finished_at),
+    attempt: wire.attempt,
+    maxAttempts: wire.max_attempts,
+    runAt: new Date(wire.run_at),
+    leaseOwner: wire.lease_owner,
+    leaseExpiresAt: dateOrNull(wire.lease_expires_at),
+    deadlineAt: dateOrNull(wire.deadline_at),
+    cancelRequestedAt: dateOrNull(wire.cancel_requested_at),
+    steps,
+    error: wire.error,
+    result: wire.result,
+    retryOf: wire.retry_of,
+    requestedBy: wire.requested_by,
+  };
+  return { job, transitions: wire.transitions.map(transitionFromWire) };
+}

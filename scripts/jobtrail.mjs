@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// The two set-up commands of the README (`npm start`, `npm test`) land here. Only Node built-ins are
+// used, because on a fresh machine nothing else is installed yet: this script brings pnpm (the
+// version pinned in package.json), installs the workspace, builds it, then starts or tests.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager; // pnpm@x.y.z
+
+function run(cmd, args, opts = {}) {
+  const res = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env, ...opts });
+  if (res.error) throw res.error;
+  return res.status ?? 1;
+}
+
+function pnpmCommand() {
+  const probe = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
+  if (probe.status === 0 && `pnpm@${probe.stdout.trim()}` === pinned) return ['pnpm', []];
+  // No matching pnpm on PATH: run the pinned one through npx (it comes from the npm registry).
+  return ['npx', ['--yes', pinned]];
+}
+
+const [pnpm, pre] = pnpmCommand();
+const pn = (...args) => run(pnpm, [...pre, ...args]);
+const mode = process.argv[2];
+
+const installArgs = process.env.CI ? ['install', '--frozen-lockfile'] : ['install'];
+if (pn(...installArgs) !== 0) process.exit(1);
+
+if (mode === 'start') {
+  if (pn('exec', 'turbo', 'run', 'build') !== 0) process.exit(1);
+  process.exit(pn('--filter', '@jobtrail/api', 'run', 'start'));
+} else if (mode === 'test') {
+  // Every check a change must pass: types, lint, then the test suites of every package.
+  process.exit(pn('exec', 'turbo', 'run', 'typecheck', 'lint', 'test', '--concurrency=1'));
+} else {
+  console.error('usage: node scripts/jobtrail.mjs start|test');
+  process.exit(2);
+}
