@@ -23,8 +23,9 @@ export function backoffDelayMs(attempt: number, options: BackoffOptions = {}): n
   const random = options.random ?? Math.random;
   const exponent = Math.max(0, Math.floor(attempt) - 1);
   const nominal = Math.min(maxMs, baseMs * factor ** exponent);
-  const r = Math.min(Math.max(random(), 0), 1 - Number.EPSILON);
-  return Math.floor(nominal / 2 + r * (nominal / 2));
+  const r = Math.min(Math.max(random(), 0), 1);
+  // Clamped: with r close to 1, floating point can round the sum up to the nominal delay itself.
+  return Math.min(Math.floor(nominal / 2 + r * (nominal / 2)), Math.max(0, Math.ceil(nominal) - 1));
 }
 
 /** When the next attempt may start after `attempt` failed at `now`. */
