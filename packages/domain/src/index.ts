@@ -12,3 +12,4 @@ export * from './state-machine.js';
 export * from './problem.js';
 export * from './wire.js';
 export * from './wire-mappers.js';
+export * from './roles.js';

@@ -54,7 +54,7 @@ export function toJobDetailWire(job: Job, transitions: readonly JobTransition[])
       finished_at: isoOrNull(s.finishedAt),
       error: errorToWire(s.error),
     })),
-    result: job.result === null ? null : { ...job.result },
+    result: job.result === null ? null : Object.fromEntries(Object.entries(job.result)),
     requested_by: job.requestedBy === null ? null : { id: job.requestedBy.id, name: job.requestedBy.name },
     lease_owner: job.leaseOwner,
     lease_expires_at: isoOrNull(job.leaseExpiresAt),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { JOB_ACTIONS, STEP_NAMES, type JobAction, type StepName } from './action.js';
+import { API_KEY_ROLES } from './roles.js';
 import { JOB_STATUSES, STEP_STATUSES } from './status.js';
 
 /** Largest page of any list. */
@@ -76,7 +77,7 @@ export type JobTransitionWire = z.infer<typeof JobTransitionWireSchema>;
 /** A whole job: `GET /jobs/:job_id`. */
 export const JobDetailSchema = JobSummarySchema.extend({
   steps: z.array(JobStepWireSchema),
-  result: z.record(z.string(), z.number()).nullable(),
+  result: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a lower-case name'), z.number()).nullable(),
   requested_by: z.object({ id: z.string(), name: z.string() }).nullable(),
   lease_owner: z.string().nullable(),
   lease_expires_at: nullableDate,
@@ -228,3 +229,13 @@ export function parseProblem(status: number, body: unknown): Problem {
     code: status === 503 ? 'service-unavailable' : 'internal-error',
   };
 }
+
+/** `GET /me`: who the presented API key is. */
+export const WhoAmISchema = z.object({
+  tenant_id: UuidSchema,
+  tenant_name: z.string(),
+  key_id: UuidSchema,
+  key_name: z.string(),
+  role: z.enum(API_KEY_ROLES),
+});
+export type WhoAmIWire = z.infer<typeof WhoAmISchema>;

@@ -41,3 +41,13 @@ describe('error catalogue', () => {
     expect(describeError('maintenance').known).toBe(true);
   });
 });
+
+describe('roles', () => {
+  it('each role can do what the roles below it can, and no more', async () => {
+    const { roleAllows } = await import('../src/index.js');
+    expect(roleAllows('admin', 'operator')).toBe(true);
+    expect(roleAllows('operator', 'viewer')).toBe(true);
+    expect(roleAllows('operator', 'admin')).toBe(false);
+    expect(roleAllows('viewer', 'operator')).toBe(false);
+  });
+});

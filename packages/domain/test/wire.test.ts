@@ -51,7 +51,7 @@ const jobArb: fc.Arbitrary<Job> = fc
     deadlineAt: nullableDate,
     cancelRequestedAt: nullableDate,
     error: errorArb,
-    result: fc.option(fc.dictionary(fc.string(), fc.integer()), { nil: null }),
+    result: fc.option(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,15}$/), fc.integer()), { nil: null }),
     retryOf: fc.option(fc.uuid({ version: 4 }), { nil: null }),
     requestedBy: fc.option(fc.record({ id: fc.string(), name: fc.string() }), { nil: null }),
     stepStatuses: fc.array(fc.constantFrom(...STEP_STATUSES), { minLength: 3, maxLength: 3 }),

@@ -1,0 +1,3 @@
+import { nodeConfig } from '../../eslint.shared.js';
+
+export default nodeConfig;

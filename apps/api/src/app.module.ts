@@ -1,0 +1,52 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { ApiKeysRepository } from './auth/api-keys.repository.js';
+import { ProblemFilter } from './common/problem.filter.js';
+import { APP_CONFIG, LOGGER } from './common/tokens.js';
+import type { AppConfig } from './config/app-config.js';
+import { ConnectionsController } from './connections/connections.controller.js';
+import { ConnectionsRepository } from './connections/connections.repository.js';
+import { ConnectionsService } from './connections/connections.service.js';
+import { CredentialsCipher } from './connections/credentials-cipher.js';
+import { dataSourceOptions } from './database/data-source.js';
+import { Database } from './database/database.js';
+import { databaseFor } from './database/open-database.js';
+import { DemoSeeder } from './demo/demo-seeder.js';
+import { HealthController } from './health/health.controller.js';
+import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
+import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
+import { JobsController } from './jobs/jobs.controller.js';
+import { JobsRepository } from './jobs/jobs.repository.js';
+import { JobsService } from './jobs/jobs.service.js';
+
+@Module({})
+export class AppModule {
+  /** The whole API for one configuration; tests build it with their own database and log sink. */
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [TypeOrmModule.forRoot(dataSourceOptions(config.database))],
+      controllers: [HealthController, ConnectionsController, JobsController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        { provide: Database, useFactory: (ds: DataSource) => databaseFor(ds), inject: [DataSource] },
+        { provide: CredentialsCipher, useValue: new CredentialsCipher(config.encryptionKey) },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useValue: new ProblemFilter(logger) },
+        ApiKeysRepository,
+        ConnectionsRepository,
+        ConnectionsService,
+        JobsRepository,
+        JobsService,
+        IdempotencyRepository,
+        IdempotencyInterceptor,
+        DemoSeeder,
+      ],
+    };
+  }
+}

@@ -1,0 +1,46 @@
+import { ApiProblem } from './api-problem.js';
+
+/** A position in a list ordered by (created_at DESC, id DESC): the last row of the previous page. */
+export interface KeysetPosition {
+  readonly createdAt: number;
+  readonly id: string;
+}
+
+/** The opaque cursor of a keyset position (clients must not build or read it). */
+export function encodeCursor(pos: KeysetPosition): string {
+  return Buffer.from(JSON.stringify([pos.createdAt, pos.id]), 'utf8').toString('base64url');
+}
+
+/** The position inside a cursor; a cursor that was not made by `encodeCursor` is a 400. */
+export function decodeCursor(cursor: string): KeysetPosition {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && /^[0-9a-f-]{36}$/.test(value[1])) {
+      return { createdAt: value[0] as number, id: value[1] };
+    }
+  } catch {
+    // falls through to the 400 below
+  }
+  throw ApiProblem.validation([{ field: 'query.cursor', message: 'is not a valid cursor' }]);
+}
+
+/** A cursor over a plain increasing sequence (log lines). */
+export function encodeSeqCursor(seq: number): string {
+  return Buffer.from(`s${seq}`, 'utf8').toString('base64url');
+}
+
+export function decodeSeqCursor(cursor: string): number {
+  const m = /^s(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m?.[1]) throw ApiProblem.validation([{ field: 'query.cursor', message: 'is not a valid cursor' }]);
+  return Number(m[1]);
+}
+
+/**
+ * The `Link: <...>; rel="next"` header value for the next page: the same path and query, with the
+ * new cursor (RFC 8288; the reference is relative to the request).
+ */
+export function nextLink(originalUrl: string, cursor: string): string {
+  const url = new URL(originalUrl, 'http://x');
+  url.searchParams.set('cursor', cursor);
+  return `<${url.pathname}${url.search}>; rel="next"`;
+}

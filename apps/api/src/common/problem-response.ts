@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { HttpException } from '@nestjs/common';
+import { TransitionError, problemStatus, problemTitle, problemType, type Problem, type ProblemCode } from '@jobtrail/domain';
+import type { Response } from 'express';
+import type { Logger } from 'pino';
+import { ApiProblem } from './api-problem.js';
+
+/** Errors meaning the database cannot be reached (PostgreSQL codes, socket errors, pool timeouts). */
+function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; driverError?: { code?: string } } | null;
+  const code = e?.code ?? e?.driverError?.code ?? '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', 'SQLITE_BUSY'].includes(code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database is locked/i.test(e?.message ?? '');
+}
+
+/** Maps a Nest HttpException (routing, body parsing) to a problem code. */
+function codeOfHttpException(status: number): ProblemCode {
+  switch (status) {
+    case 400:
+      return 'validation-failed';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'route-not-found';
+    case 405:
+      return 'method-not-allowed';
+    case 413:
+      return 'payload-too-large';
+    case 415:
+      return 'unsupported-media-type';
+    case 429:
+      return 'rate-limited';
+    case 503:
+      return 'service-unavailable';
+    default:
+      return status >= 500 ? 'internal-error' : 'validation-failed';
+  }
+}
+
+/** Errors raised by Express's body parser carry a `type`. */
+function codeOfBodyParserError(err: unknown): { code: ProblemCode; detail: string } | null {
+  const type = (err as { type?: unknown } | null)?.type;
+  switch (type) {
+    case 'entity.too.large':
+      return { code: 'payload-too-large', detail: 'The request body is larger than the server accepts.' };
+    case 'entity.parse.failed':
+      return { code: 'validation-failed', detail: 'The request body is not valid JSON.' };
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return { code: 'unsupported-media-type', detail: 'The request body must be UTF-8 JSON.' };
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return { code: 'validation-failed', detail: 'The request body could not be read.' };
+    default:
+      return null;
+  }
+}
+
+/**
+ * Turns anything thrown while answering into a problem+json body. Nothing of an unexpected error
+ * (message, stack, SQL) reaches the client: it is logged under an `error_id` given back instead.
+ */
+export function toProblem(err: unknown, instance: string, log: Logger): { problem: Problem; headers: Record<string, string> } {
+  const make = (code: ProblemCode, detail?: string): Problem => ({
+    type: problemType(code),
+    title: problemTitle(code),
+    status: problemStatus(code),
+    code,
+    ...(detail ? { detail } : {}),
+    instance,
+  });
+  if (err instanceof ApiProblem) {
+    const problem = make(err.code, err.detail);
+    if (err.extras.errors) problem.errors = [...err.extras.errors];
+    return { problem, headers: { ...err.extras.headers } };
+  }
+  if (err instanceof TransitionError) return { problem: make('illegal-transition', err.message), headers: {} };
+  const bodyError = codeOfBodyParserError(err);
+  if (bodyError) return { problem: make(bodyError.code, bodyError.detail), headers: {} };
+  if (err instanceof HttpException) {
+    const code = codeOfHttpException(err.getStatus());
+    const detail = code === 'route-not-found' ? 'No route matches this method and path.' : undefined;
+    return { problem: make(code, detail), headers: {} };
+  }
+  const errorId = randomUUID();
+  if (isDatabaseUnavailable(err)) {
+    log.warn({ err: safeError(err), error_id: errorId }, 'database unavailable');
+    return { problem: { ...make('service-unavailable', 'The database is unavailable; retry in a few seconds.'), error_id: errorId }, headers: { 'Retry-After': '2' } };
+  }
+  log.error({ err: safeError(err), error_id: errorId }, 'unexpected error');
+  return { problem: { ...make('internal-error', `Quote error id ${errorId} when reporting this.`), error_id: errorId }, headers: {} };
+}
+
+/** An error for the log: name, message, stack and code only (driver errors carry query parameters). */
+function safeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  return { name: err.name, message: err.message, code: (err as { code?: unknown }).code, stack: err.stack };
+}
+
+/** Writes a problem+json response. */
+export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="jobtrail"');
+  res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+}

@@ -1,0 +1,31 @@
+import { Injectable, type PipeTransform } from '@nestjs/common';
+import { fieldErrors } from '@jobtrail/domain';
+import type { z } from 'zod';
+import { ApiProblem } from './api-problem.js';
+
+/** Where a validated value comes from; prefixes field names in errors (`query.limit`). */
+export type InputLocation = 'path' | 'query' | 'body';
+
+/** Validates a request part with a domain schema; failures become 400 problems with field errors. */
+@Injectable()
+export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
+  constructor(
+    private readonly schema: S,
+    private readonly location: InputLocation,
+  ) {}
+
+  transform(value: unknown): z.infer<S> {
+    // An absent JSON body is the empty object for the action endpoints.
+    const input = this.location === 'body' && (value === undefined || value === null) ? {} : value;
+    const res = this.schema.safeParse(input);
+    if (!res.success) throw ApiProblem.validation(fieldErrors(res.error, this.location));
+    return res.data;
+  }
+}
+
+/** Shorthands for controllers. */
+export const Valid = {
+  path: <S extends z.ZodType>(schema: S) => new ZodValidationPipe(schema, 'path'),
+  query: <S extends z.ZodType>(schema: S) => new ZodValidationPipe(schema, 'query'),
+  body: <S extends z.ZodType>(schema: S) => new ZodValidationPipe(schema, 'body'),
+};

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** Which parts of Jobtrail a process runs. */
+export const PROCESS_ROLES = ['all', 'api', 'worker'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+
+/** Everything a Jobtrail process is configured with; read once at start from the environment. */
+export interface AppConfig {
+  readonly port: number;
+  readonly database: { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
+  readonly dataDir: string;
+  readonly role: ProcessRole;
+  /** An admin key to create at start if missing (tenant `default`). */
+  readonly adminKey: string | null;
+  /** 32 bytes for AES-256-GCM of bank credentials at rest. */
+  readonly encryptionKey: Buffer;
+  /** Seed demo data: `true`/`false` when forced, `auto` for "when the database is empty". */
+  readonly demo: boolean | 'auto';
+  /** Largest accepted JSON body. */
+  readonly bodyLimitBytes: number;
+  readonly logLevel: string;
+  /** Where the built dashboard is, if it is served by this process. */
+  readonly dashboardDir: string | null;
+}
+
+/** A configuration value that cannot be used; start-up stops with this message. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  return n;
+}
+
+/**
+ * The encryption key: given (base64 of 32 bytes, or any passphrase of 32+ characters, hashed), or
+ * in SQLite mode generated once into the data folder so a local start needs no set-up.
+ */
+function encryptionKey(env: NodeJS.ProcessEnv, dataDir: string, postgres: boolean): Buffer {
+  const given = env.JOBTRAIL_ENCRYPTION_KEY;
+  if (given) {
+    const decoded = Buffer.from(given, 'base64');
+    if (decoded.length === 32) return decoded;
+    throw new ConfigError('JOBTRAIL_ENCRYPTION_KEY must be 32 bytes encoded in base64 (e.g. `openssl rand -base64 32`)');
+  }
+  if (postgres) throw new ConfigError('JOBTRAIL_ENCRYPTION_KEY is required with PostgreSQL (32 bytes in base64)');
+  const file = join(dataDir, 'encryption.key');
+  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+}
+
+/** Reads the configuration from environment variables (see the README's table). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const dataDir = resolve(env.JOBTRAIL_DATA_DIR || './data');
+  const url = env.DATABASE_URL || '';
+  if (url && !/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('DATABASE_URL must start with postgres:// (leave it unset for SQLite)');
+  const role = (env.JOBTRAIL_ROLE || 'all') as ProcessRole;
+  if (!PROCESS_ROLES.includes(role)) throw new ConfigError(`JOBTRAIL_ROLE must be one of ${PROCESS_ROLES.join(', ')}`);
+  const demoRaw = (env.JOBTRAIL_DEMO ?? '').toLowerCase();
+  const demo = demoRaw === '' || demoRaw === 'auto' ? 'auto' : ['1', 'true', 'on', 'yes'].includes(demoRaw);
+  const adminKey = env.JOBTRAIL_ADMIN_KEY || null;
+  if (adminKey !== null && adminKey.length < 20) throw new ConfigError('JOBTRAIL_ADMIN_KEY must be at least 20 characters');
+  if (!url) mkdirSync(dataDir, { recursive: true });
+  return {
+    port: intVar(env, 'PORT', 3000, 0, 65535),
+    database: url ? { kind: 'postgres', url } : { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') },
+    dataDir,
+    role,
+    adminKey,
+    encryptionKey: encryptionKey(env, dataDir, Boolean(url)),
+    demo,
+    bodyLimitBytes: intVar(env, 'JOBTRAIL_BODY_LIMIT_BYTES', 16 * 1024, 1024, 10 * 1024 * 1024),
+    logLevel: env.JOBTRAIL_LOG_LEVEL || 'info',
+    dashboardDir: env.JOBTRAIL_DASHBOARD_DIR ?? null,
+  };
+}

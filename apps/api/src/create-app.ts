@@ -1,0 +1,67 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
+import express from 'express';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { AppModule } from './app.module.js';
+import { jsonBody, requestId, securityHeaders } from './common/http-middleware.js';
+import type { AppConfig } from './config/app-config.js';
+import { DemoSeeder, type StartupKeys } from './demo/demo-seeder.js';
+import { PinoNestLogger } from './logging/logger.js';
+import { buildOpenApiDocument } from './openapi/openapi-document.js';
+
+/** The built dashboard next to this app in the monorepo. */
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
+
+/** A configured, initialised (not yet listening) Jobtrail process, plus what start-up created. */
+export async function createApp(config: AppConfig, logger: Logger): Promise<{ app: NestExpressApplication; startup: StartupKeys }> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+    bodyParser: false,
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.setGlobalPrefix('api');
+  app.use(securityHeaders);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: requestId,
+      // Only what is needed to follow a request: no headers (API keys), no bodies (credentials).
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(jsonBody(config.bodyLimitBytes, logger));
+  SwaggerModule.setup('api/docs', app, buildOpenApiDocument() as never, { jsonDocumentUrl: 'api/docs/openapi.json' });
+  serveDashboard(app, config, logger);
+  app.enableShutdownHooks();
+  await app.init();
+  const startup = await app.get(DemoSeeder).run(config);
+  return { app, startup };
+}
+
+/** In the all-in-one process the built dashboard is served at `/`, with deep links falling back to it. */
+function serveDashboard(app: NestExpressApplication, config: AppConfig, logger: Logger): void {
+  if (config.role === 'worker') return;
+  const dir = config.dashboardDir ?? DEFAULT_DASHBOARD_DIR;
+  const index = join(dir, 'index.html');
+  if (!existsSync(index)) {
+    logger.info({ dir }, 'no built dashboard found; serving the API only');
+    return;
+  }
+  app.use(express.static(dir, { index: false, maxAge: '1h' }));
+  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (req.method !== 'GET' || req.path.startsWith('/api')) return next();
+    res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(index);
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * Row shapes of the tables, as the drivers return them. Times are epoch milliseconds in BIGINT
+ * columns on both databases (PostgreSQL's driver returns BIGINT as a string, hence `number |
+ * string`): one representation, exact ordering, no time-zone conversion in either driver.
+ */
+export type Millis = number | string;
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  created_at: Millis;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  role: string;
+  key_hash: string;
+  prefix: string;
+  created_at: Millis;
+  revoked_at: Millis | null;
+}
+
+export interface ConnectionRow {
+  id: string;
+  tenant_id: string;
+  institution_id: string;
+  login_id: string;
+  /** AES-256-GCM of the bank password; never leaves the persistence layer decrypted. */
+  credentials_enc: string;
+  user_ref: string | null;
+  created_at: Millis;
+  latest_job_id: string | null;
+}
+
+export interface JobRow {
+  id: string;
+  tenant_id: string;
+  connection_id: string;
+  action: string;
+  status: string;
+  created_at: Millis;
+  updated_at: Millis;
+  started_at: Millis | null;
+  finished_at: Millis | null;
+  attempt: number;
+  max_attempts: number;
+  run_at: Millis;
+  lease_owner: string | null;
+  lease_expires_at: Millis | null;
+  deadline_at: Millis | null;
+  cancel_requested_at: Millis | null;
+  steps: string;
+  error: string | null;
+  result: string | null;
+  retry_of: string | null;
+  requested_by_id: string | null;
+  requested_by_name: string | null;
+}
+
+/** A job event: a status transition, a log line, or the job's creation. */
+export interface JobEventRow {
+  id: number | string;
+  job_id: string;
+  tenant_id: string;
+  connection_id: string;
+  kind: 'created' | 'transition' | 'log';
+  at: Millis;
+  from_status: string | null;
+  to_status: string | null;
+  reason: string | null;
+  actor: string | null;
+  attempt: number | null;
+  level: string | null;
+  step: string | null;
+  message: string | null;
+}
+
+export interface IdempotencyKeyRow {
+  tenant_id: string;
+  idem_key: string;
+  fingerprint: string;
+  status_code: number | null;
+  response_body: string | null;
+  created_at: Millis;
+}

@@ -1,0 +1,101 @@
+import { isJobAction, isJobStatus, type Job, type JobStatus, type JobTransition } from '@jobtrail/domain';
+import { dateOrNull, millis } from '../database/database.js';
+import type { JobEventRow, JobRow } from '../database/rows.js';
+
+/** A stored job back to the pure domain object. */
+export function rowToJob(row: JobRow): Job {
+  if (!isJobAction(row.action) || !isJobStatus(row.status)) throw new Error(`job ${row.id} has an unknown action or status`);
+  return {
+    id: row.id,
+    connectionId: row.connection_id,
+    action: row.action,
+    status: row.status,
+    createdAt: new Date(millis(row.created_at)),
+    updatedAt: new Date(millis(row.updated_at)),
+    startedAt: dateOrNull(row.started_at),
+    finishedAt: dateOrNull(row.finished_at),
+    attempt: Number(row.attempt),
+    maxAttempts: Number(row.max_attempts),
+    runAt: new Date(millis(row.run_at)),
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: dateOrNull(row.lease_expires_at),
+    deadlineAt: dateOrNull(row.deadline_at),
+    cancelRequestedAt: dateOrNull(row.cancel_requested_at),
+    steps: (JSON.parse(row.steps) as Array<Job['steps'][number] & { startedAt: string | null; finishedAt: string | null }>).map((s) => ({
+      ...s,
+      startedAt: s.startedAt === null ? null : new Date(s.startedAt),
+      finishedAt: s.finishedAt === null ? null : new Date(s.finishedAt),
+    })),
+    error: row.error === null ? null : (JSON.parse(row.error) as Job['error']),
+    result: row.result === null ? null : (JSON.parse(row.result) as Job['result']),
+    retryOf: row.retry_of,
+    requestedBy: row.requested_by_id === null ? null : { id: row.requested_by_id, name: row.requested_by_name ?? '' },
+  };
+}
+
+/** The columns of a job, in the order of JOB_COLUMNS. */
+export function jobToValues(job: Job, tenantId: string): unknown[] {
+  const time = (d: Date | null) => (d === null ? null : d.getTime());
+  return [
+    job.id,
+    tenantId,
+    job.connectionId,
+    job.action,
+    job.status,
+    job.createdAt.getTime(),
+    job.updatedAt.getTime(),
+    time(job.startedAt),
+    time(job.finishedAt),
+    job.attempt,
+    job.maxAttempts,
+    job.runAt.getTime(),
+    job.leaseOwner,
+    time(job.leaseExpiresAt),
+    time(job.deadlineAt),
+    time(job.cancelRequestedAt),
+    JSON.stringify(job.steps),
+    job.error === null ? null : JSON.stringify(job.error),
+    job.result === null ? null : JSON.stringify(job.result),
+    job.retryOf,
+    job.requestedBy?.id ?? null,
+    job.requestedBy?.name ?? null,
+  ];
+}
+
+/** Every column of the jobs table, in the order `jobToValues` gives them. */
+export const JOB_COLUMNS = [
+  'id',
+  'tenant_id',
+  'connection_id',
+  'action',
+  'status',
+  'created_at',
+  'updated_at',
+  'started_at',
+  'finished_at',
+  'attempt',
+  'max_attempts',
+  'run_at',
+  'lease_owner',
+  'lease_expires_at',
+  'deadline_at',
+  'cancel_requested_at',
+  'steps',
+  'error',
+  'result',
+  'retry_of',
+  'requested_by_id',
+  'requested_by_name',
+] as const;
+
+/** A stored transition event back to the domain's transition. */
+export function rowToTransition(row: JobEventRow): JobTransition {
+  return {
+    from: row.from_status as JobStatus,
+    to: row.to_status as JobStatus,
+    at: new Date(millis(row.at)),
+    reason: row.reason ?? '',
+    actor: row.actor ?? '',
+    attempt: Number(row.attempt ?? 0),
+  };
+}

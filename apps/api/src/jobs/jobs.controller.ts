@@ -1,0 +1,70 @@
+import { Body, Controller, Get, Param, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
+import {
+  EmptyBodySchema,
+  JobIdParamsSchema,
+  JobSearchQuerySchema,
+  PageQuerySchema,
+  type JobDetailWire,
+  type JobLogLineWire,
+  type JobSearchQuery,
+  type JobSummaryWire,
+  type PageQuery,
+} from '@jobtrail/domain';
+import type { Request, Response } from 'express';
+import type { AuthContext } from '../auth/auth-context.js';
+import { Caller, RequiresRole } from '../auth/auth.decorators.js';
+import { nextLink } from '../common/cursor.js';
+import { Valid } from '../common/zod-validation.pipe.js';
+import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor.js';
+import { JobsService } from './jobs.service.js';
+
+type JobParams = { job_id: string };
+
+@Controller('jobs')
+export class JobsController {
+  constructor(private readonly jobs: JobsService) {}
+
+  @Get()
+  async search(@Caller() auth: AuthContext, @Query(Valid.query(JobSearchQuerySchema)) query: JobSearchQuery, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<JobSummaryWire[]> {
+    const page = await this.jobs.search(auth, query);
+    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    return page.items;
+  }
+
+  @Get(':job_id')
+  detail(@Caller() auth: AuthContext, @Param(Valid.path(JobIdParamsSchema)) params: JobParams): Promise<JobDetailWire> {
+    return this.jobs.detail(auth, params.job_id);
+  }
+
+  @Get(':job_id/logs')
+  async logs(
+    @Caller() auth: AuthContext,
+    @Param(Valid.path(JobIdParamsSchema)) params: JobParams,
+    @Query(Valid.query(PageQuerySchema)) query: PageQuery,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobLogLineWire[]> {
+    const page = await this.jobs.logs(auth, params.job_id, query);
+    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    return page.items;
+  }
+
+  @Post(':job_id/retry')
+  @RequiresRole('operator')
+  @UseInterceptors(IdempotencyInterceptor)
+  async retry(@Caller() auth: AuthContext, @Param(Valid.path(JobIdParamsSchema)) params: JobParams, @Body(Valid.body(EmptyBodySchema)) _body: object, @Res({ passthrough: true }) res: Response): Promise<JobSummaryWire> {
+    const started = await this.jobs.retry(auth, params.job_id);
+    res.status(started.created ? 202 : 200);
+    return started.job;
+  }
+
+  /** 200 when the job is now cancelled; 202 when it is processing and will stop at its next step. */
+  @Post(':job_id/cancel')
+  @RequiresRole('operator')
+  @UseInterceptors(IdempotencyInterceptor)
+  async cancel(@Caller() auth: AuthContext, @Param(Valid.path(JobIdParamsSchema)) params: JobParams, @Body(Valid.body(EmptyBodySchema)) _body: object, @Res({ passthrough: true }) res: Response): Promise<JobSummaryWire> {
+    const job = await this.jobs.cancel(auth, params.job_id);
+    res.status(job.status === 'cancelled' ? 200 : 202);
+    return job;
+  }
+}

@@ -1,0 +1,167 @@
+import { Injectable } from '@nestjs/common';
+import {
+  createJob,
+  retryJob,
+  toJobDetailWire,
+  toJobSummaryWire,
+  transitionJob,
+  type HistoryQuery,
+  type Job,
+  type JobAction,
+  type JobDetailWire,
+  type JobLogLineWire,
+  type JobSearchQuery,
+  type JobSummaryWire,
+  type PageQuery,
+} from '@jobtrail/domain';
+import { ApiProblem } from '../common/api-problem.js';
+import { decodeCursor, decodeSeqCursor, encodeCursor, encodeSeqCursor } from '../common/cursor.js';
+import { uuidv7 } from '../common/ids.js';
+import type { AuthContext } from '../auth/auth-context.js';
+import { ConnectionsRepository } from '../connections/connections.repository.js';
+import { Database, isUniqueViolation, type SqlExecutor } from '../database/database.js';
+import { JobsRepository, type JobListFilter } from './jobs.repository.js';
+
+/** A page of a list and the cursor of the next one (null on the last page). */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}
+
+/** The outcome of starting an action: the new job, or the one already pending/processing. */
+export interface StartedJob {
+  readonly job: JobSummaryWire;
+  readonly created: boolean;
+}
+
+/** Jobs: starting actions, history, details, retry and cancel. */
+@Injectable()
+export class JobsService {
+  constructor(
+    private readonly db: Database,
+    private readonly jobs: JobsRepository,
+    private readonly connections: ConnectionsRepository,
+  ) {}
+
+  /**
+   * Starts `action` on a connection, unless a job of that action is already pending or processing
+   * there: then that job is the answer. The partial unique index settles concurrent requests.
+   */
+  async startAction(auth: AuthContext, connectionId: string, action: JobAction, retryOf: string | null = null): Promise<StartedJob> {
+    for (let tries = 0; tries < 5; tries++) {
+      const existing = await this.jobs.findActiveJob(connectionId, action);
+      if (existing) {
+        if (!(await this.connections.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
+        return { job: toJobSummaryWire(existing), created: false };
+      }
+      try {
+        const job = await this.db.transaction(async (tx) => {
+          if (!(await this.connections.connectionExists(auth.tenantId, connectionId, tx))) throw ApiProblem.notFound('Connection');
+          return this.insertNewJob(tx, auth, connectionId, action, retryOf);
+        });
+        return { job: toJobSummaryWire(job), created: true };
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        // Another request created the active job first: loop to answer with it.
+      }
+    }
+    throw new ApiProblem('service-unavailable', 'The connection is too busy; retry shortly.');
+  }
+
+  /** Inserts a new pending job with its creation event, and makes it the connection's latest. */
+  async insertNewJob(tx: SqlExecutor, auth: AuthContext, connectionId: string, action: JobAction, retryOf: string | null): Promise<Job> {
+    const now = new Date();
+    const job = createJob({ id: uuidv7(now.getTime()), connectionId, action, now, retryOf, requestedBy: { id: auth.keyId, name: auth.keyName } });
+    await this.jobs.insertJob(tx, auth.tenantId, job);
+    await this.jobs.insertEvents(tx, job, auth.tenantId, [
+      { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : 'requested' },
+      { kind: 'log', at: now, level: 'info', step: null, message: `${action} requested by key "${auth.keyName}"${retryOf ? ` as a retry of job ${retryOf}` : ''}` },
+    ]);
+    await this.connections.setLatestJob(tx, connectionId, job.id);
+    return job;
+  }
+
+  /** A connection's history page; 404 when the connection is not the tenant's. */
+  async history(auth: AuthContext, connectionId: string, query: HistoryQuery): Promise<Page<JobSummaryWire>> {
+    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    const rows = await this.jobs.findHistoryPage(auth.tenantId, connectionId, listFilter(query), after, query.limit + 1);
+    // A non-empty page proves the connection is the tenant's; only an empty one needs the check.
+    if (rows.length === 0 && !(await this.connections.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
+    return toPage(rows, query.limit);
+  }
+
+  async search(auth: AuthContext, query: JobSearchQuery): Promise<Page<JobSummaryWire>> {
+    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    const filter: JobListFilter = { ...listFilter(query), connectionId: query.connection_id, idPrefix: query.job_id?.toLowerCase() };
+    return toPage(await this.jobs.searchJobs(auth.tenantId, filter, after, query.limit + 1), query.limit);
+  }
+
+  async detail(auth: AuthContext, jobId: string): Promise<JobDetailWire> {
+    const job = await this.jobs.findJob(auth.tenantId, jobId);
+    if (!job) throw ApiProblem.notFound('Job');
+    return toJobDetailWire(job, await this.jobs.findTransitions(job.id));
+  }
+
+  async logs(auth: AuthContext, jobId: string, query: PageQuery): Promise<Page<JobLogLineWire>> {
+    const job = await this.jobs.findJob(auth.tenantId, jobId);
+    if (!job) throw ApiProblem.notFound('Job');
+    const after = query.cursor ? decodeSeqCursor(query.cursor) : 0;
+    const lines = await this.jobs.findLogsPage(job.id, after, query.limit + 1);
+    const items = lines.slice(0, query.limit).map((l) => ({ seq: l.seq, at: l.at.toISOString(), level: l.level, step: l.step, message: l.message }));
+    const last = items[items.length - 1];
+    return { items, nextCursor: lines.length > query.limit && last ? encodeSeqCursor(last.seq) : null };
+  }
+
+  /** A manual retry of a failed or cancelled job: a new job with `retry_of` (409 otherwise). */
+  async retry(auth: AuthContext, jobId: string): Promise<StartedJob> {
+    const job = await this.jobs.findJob(auth.tenantId, jobId);
+    if (!job) throw ApiProblem.notFound('Job');
+    const allowed = retryJob(job, { id: job.id, now: new Date() });
+    if (!allowed.ok) throw allowed.error;
+    return this.startAction(auth, job.connectionId, job.action, job.id);
+  }
+
+  /**
+   * Cancels a job: a pending one at once, a processing one at its next step boundary (the worker
+   * sees the request). Writes are fenced on the status and attempt read, and retried if a worker
+   * changed the job in between.
+   */
+  async cancel(auth: AuthContext, jobId: string): Promise<JobSummaryWire> {
+    for (let tries = 0; tries < 5; tries++) {
+      const job = await this.jobs.findJob(auth.tenantId, jobId);
+      if (!job) throw ApiProblem.notFound('Job');
+      const res = transitionJob(job, { type: 'request-cancel' }, { now: new Date(), actor: auth.keyId });
+      if (!res.ok) throw res.error;
+      const written = await this.db.transaction(async (tx) => {
+        if (!(await this.jobs.updateJobFenced(tx, auth.tenantId, res.job, { status: job.status, attempt: job.attempt }))) return false;
+        const at = res.job.updatedAt;
+        await this.jobs.insertEvents(tx, job, auth.tenantId, [
+          ...(res.transition ? [{ kind: 'transition' as const, transition: res.transition }] : []),
+          { kind: 'log', at, level: 'info', step: null, message: `cancel requested by key "${auth.keyName}"` },
+        ]);
+        return true;
+      });
+      if (written) return toJobSummaryWire(res.job);
+    }
+    throw new ApiProblem('service-unavailable', 'The job is changing too fast; retry shortly.');
+  }
+}
+
+function listFilter(query: HistoryQuery | JobSearchQuery): JobListFilter {
+  return {
+    statuses: query.status,
+    action: query.action,
+    from: query.from === undefined ? undefined : Date.parse(query.from),
+    to: query.to === undefined ? undefined : Date.parse(query.to),
+  };
+}
+
+/** Cuts the one extra row fetched to know whether a next page exists. */
+function toPage(rows: Job[], limit: number): Page<JobSummaryWire> {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return {
+    items: items.map(toJobSummaryWire),
+    nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt.getTime(), id: last.id }) : null,
+  };
+}

@@ -1,0 +1,31 @@
+import { ConfigError, loadConfig } from './config/app-config.js';
+import { createApp } from './create-app.js';
+import { createLogger } from './logging/logger.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const { app, startup } = await createApp(config, logger);
+  await app.listen(config.port);
+  const base = `http://localhost:${config.port}`;
+  const lines = [
+    '',
+    `  Jobtrail is running (${config.database.kind}, role ${config.role})`,
+    `  Dashboard:  ${base}/`,
+    `  API:        ${base}/api   (OpenAPI: ${base}/api/docs)`,
+  ];
+  if (startup.demoKey) {
+    lines.push(`  Demo key:   ${startup.demoKey}`, `  Sign in:    ${base}/#key=${startup.demoKey}`);
+  }
+  // The banner is for the person at the terminal; it goes to stdout, not into the JSON logs.
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`Configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`Jobtrail failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
