@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { ApiKeyRole } from '@jobtrail/domain';
+import pg from 'pg';
+import { ApiKeysRepository } from '../../src/auth/api-keys.repository.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import { createApp } from '../../src/create-app.js';
+import { Database } from '../../src/database/database.js';
+import { createLogger } from '../../src/logging/logger.js';
+
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+/** The PostgreSQL server used by the integration tests (a fresh database is made per app). */
+export const PG_SERVER_URL = process.env.JOBTRAIL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+
+async function postgresReachable(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: `${PG_SERVER_URL}/postgres`, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The databases to run the integration suites against: SQLite always, PostgreSQL when a server
+ * answers. Without one, the reason is printed; with JOBTRAIL_REQUIRE_PG=1 (as .ci/run sets) its
+ * absence is an error instead.
+ */
+export async function databaseKinds(): Promise<DatabaseKind[]> {
+  const reason = await postgresReachable();
+  if (reason === null) return ['sqlite', 'postgres'];
+  if (process.env.JOBTRAIL_REQUIRE_PG === '1') throw new Error(`PostgreSQL is required but not reachable at ${PG_SERVER_URL}: ${reason}`);
+  console.warn(`PostgreSQL suites not run: no server at ${PG_SERVER_URL} (${reason}).`);
+  return ['sqlite'];
+}
+
+/** A running API on a fresh database, with its captured log lines. */
+export interface TestApp {
+  readonly kind: DatabaseKind;
+  readonly app: NestExpressApplication;
+  readonly server: ReturnType<NestExpressApplication['getHttpServer']>;
+  readonly config: AppConfig;
+  readonly db: Database;
+  /** Admin key of tenant `default`. */
+  readonly adminKey: string;
+  /** Every log line written so far. */
+  readonly logs: string[];
+  /** A new key of `role` in tenant `tenant` (created if needed). */
+  createKey(role: ApiKeyRole, tenant?: string): Promise<{ key: string; id: string }>;
+  close(): Promise<void>;
+}
+
+/** Starts the API on a new SQLite file or a new PostgreSQL database, migrations run from scratch. */
+export async function startTestApp(kind: DatabaseKind, overrides: Partial<AppConfig> = {}): Promise<TestApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-test-'));
+  let dropDatabase: (() => Promise<void>) | null = null;
+  let database: AppConfig['database'] = { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') };
+  if (kind === 'postgres') {
+    const name = `jobtrail_test_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: `${PG_SERVER_URL}/postgres` });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    database = { kind: 'postgres', url: `${PG_SERVER_URL}/${name}` };
+    dropDatabase = async () => {
+      const c = new pg.Client({ connectionString: `${PG_SERVER_URL}/postgres` });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const adminKey = `jt_test_admin_${randomBytes(16).toString('hex')}`;
+  const config: AppConfig = {
+    port: 0,
+    database,
+    dataDir,
+    role: 'api',
+    adminKey,
+    encryptionKey: randomBytes(32),
+    demo: false,
+    bodyLimitBytes: 16 * 1024,
+    logLevel: 'debug',
+    dashboardDir: join(dataDir, 'no-dashboard'),
+    ...overrides,
+  };
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const { app } = await createApp(config, createLogger(config.logLevel, sink));
+  await app.listen(0, '127.0.0.1');
+  const keys = app.get(ApiKeysRepository);
+  return {
+    kind,
+    app,
+    server: app.getHttpServer(),
+    config,
+    db: app.get(Database),
+    adminKey,
+    logs,
+    async createKey(role, tenant = 'default') {
+      const t = (await keys.findTenantByName(tenant)) ?? (await keys.createTenant(tenant));
+      const { key, summary } = await keys.createKey(t.id, `${role} key`, role);
+      return { key, id: summary.id };
+    },
+    async close() {
+      await app.close();
+      await dropDatabase?.();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
