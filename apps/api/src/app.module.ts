@@ -22,15 +22,32 @@ import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { JobsRepository } from './jobs/jobs.repository.js';
 import { JobsService } from './jobs/jobs.service.js';
+import { EventTokens } from './events/event-tokens.js';
+import { EventsController } from './events/events.controller.js';
+import { JobEventsBus } from './events/job-events.bus.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { SANDBOX_INSTITUTION_ID, SandboxConnector } from './sandbox/sandbox.connector.js';
+import { BankDataRepository } from './worker/bank-data.repository.js';
+import { ConnectorRegistry } from './worker/connector.js';
+import { JobRunner } from './worker/job-runner.js';
+import { WorkerRepository } from './worker/worker.repository.js';
+import { WorkerService } from './worker/worker.service.js';
+
+/** What a caller may swap in (benchmarks run a no-op institution). */
+export interface AppModuleOptions {
+  readonly connectors?: ConnectorRegistry;
+}
 
 @Module({})
 export class AppModule {
   /** The whole API for one configuration; tests build it with their own database and log sink. */
-  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+  static forRoot(config: AppConfig, logger: Logger, options: AppModuleOptions = {}): DynamicModule {
+    const connectors = options.connectors ?? new ConnectorRegistry().register(SANDBOX_INSTITUTION_ID, new SandboxConnector(config.worker.sandboxSlowStepMs));
     return {
       module: AppModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(config.database))],
-      controllers: [HealthController, ConnectionsController, JobsController],
+      controllers: [HealthController, ConnectionsController, JobsController, EventsController, MetricsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -46,6 +63,14 @@ export class AppModule {
         IdempotencyRepository,
         IdempotencyInterceptor,
         DemoSeeder,
+        { provide: ConnectorRegistry, useValue: connectors },
+        { provide: EventTokens, useValue: new EventTokens(config.encryptionKey) },
+        JobEventsBus,
+        MetricsService,
+        WorkerRepository,
+        BankDataRepository,
+        JobRunner,
+        WorkerService,
       ],
     };
   }

@@ -8,7 +8,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import express from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import { AppModule } from './app.module.js';
+import { AppModule, type AppModuleOptions } from './app.module.js';
 import { jsonBody, requestId, securityHeaders } from './common/http-middleware.js';
 import type { AppConfig } from './config/app-config.js';
 import { DemoSeeder, type StartupKeys } from './demo/demo-seeder.js';
@@ -19,8 +19,8 @@ import { buildOpenApiDocument } from './openapi/openapi-document.js';
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
 
 /** A configured, initialised (not yet listening) Jobtrail process, plus what start-up created. */
-export async function createApp(config: AppConfig, logger: Logger): Promise<{ app: NestExpressApplication; startup: StartupKeys }> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+export async function createApp(config: AppConfig, logger: Logger, options: AppModuleOptions = {}): Promise<{ app: NestExpressApplication; startup: StartupKeys }> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, options), {
     bodyParser: false,
     logger: new PinoNestLogger(logger),
     abortOnError: false,
@@ -43,7 +43,8 @@ export async function createApp(config: AppConfig, logger: Logger): Promise<{ ap
   app.use(jsonBody(config.bodyLimitBytes, logger));
   SwaggerModule.setup('api/docs', app, buildOpenApiDocument() as never, { jsonDocumentUrl: 'api/docs/openapi.json' });
   serveDashboard(app, config, logger);
-  app.enableShutdownHooks();
+  // Signals are handled by main.ts (close, then exit 0), not by Nest's hooks, which re-raise the
+  // signal after closing and so end the process with 143 instead of 0.
   await app.init();
   const startup = await app.get(DemoSeeder).run(config);
   return { app, startup };

@@ -6,6 +6,26 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const { app, startup } = await createApp(config, logger);
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    // app.close() runs the worker's shutdown (stop claiming, finish or release in-flight jobs).
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  if (config.role === 'worker') {
+    process.stdout.write(`Jobtrail worker running (${config.database.kind})\n`);
+    return;
+  }
   await app.listen(config.port);
   const base = `http://localhost:${config.port}`;
   const lines = [

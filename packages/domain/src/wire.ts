@@ -239,3 +239,18 @@ export const WhoAmISchema = z.object({
   role: z.enum(API_KEY_ROLES),
 });
 export type WhoAmIWire = z.infer<typeof WhoAmISchema>;
+
+/** Query of `GET /events` (Server-Sent Events of job changes). */
+export const EventsQuerySchema = z.strictObject({
+  /** Only the changes of this connection. */
+  connection_id: UuidSchema.optional(),
+  /** A token from `POST /events/token`, for clients that cannot send headers (EventSource). */
+  token: z.string().min(1).max(512).regex(/^[A-Za-z0-9_.-]+$/, 'is not a valid token').optional(),
+  /** Resume after this event id (same as the Last-Event-ID header). */
+  last_event_id: z.string().regex(/^\d{1,18}$/, 'must be an event id').optional(),
+});
+export type EventsQuery = z.infer<typeof EventsQuerySchema>;
+
+/** `POST /events/token`: a short-lived token to open an event stream without a header. */
+export const EventTokenSchema = z.object({ token: z.string(), expires_at: isoDateTime });
+export type EventTokenWire = z.infer<typeof EventTokenSchema>;

@@ -33,6 +33,17 @@ export class ApiKeysRepository {
     return { tenantId: row.tenant_id, tenantName: row.tenant_name, keyId: row.id, keyName: row.name, role: row.role };
   }
 
+  /** The caller behind a key id, or null when the key is unknown or revoked. */
+  async findActiveKeyById(keyId: string): Promise<AuthContext | null> {
+    const rows = await this.db.query<ApiKeyRow & { tenant_name: string }>(
+      `SELECT k.*, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = ? AND k.revoked_at IS NULL`,
+      [keyId],
+    );
+    const row = rows[0];
+    if (!row || !isApiKeyRole(row.role)) return null;
+    return { tenantId: row.tenant_id, tenantName: row.tenant_name, keyId: row.id, keyName: row.name, role: row.role };
+  }
+
   async findTenantByName(name: string): Promise<TenantRow | null> {
     return (await this.db.query<TenantRow>('SELECT * FROM tenants WHERE name = ?', [name]))[0] ?? null;
   }

@@ -23,6 +23,27 @@ export interface AppConfig {
   readonly logLevel: string;
   /** Where the built dashboard is, if it is served by this process. */
   readonly dashboardDir: string | null;
+  readonly worker: WorkerConfig;
+}
+
+/** How the worker runs jobs. */
+export interface WorkerConfig {
+  /** Jobs run at once by one worker process. */
+  readonly concurrency: number;
+  /** How long a claim holds without renewal; renewed every third of it. */
+  readonly leaseMs: number;
+  /** Longest an attempt may run before it fails with `job-timed-out`. */
+  readonly jobDeadlineMs: number;
+  /** Fallback polling interval when no wake-up signal comes. */
+  readonly pollMs: number;
+  /** On SIGTERM, how long running jobs may take to finish before they are released. */
+  readonly shutdownGraceMs: number;
+  /** Automatic attempts of a job (retryable errors only). */
+  readonly maxAttempts: number;
+  /** First backoff delay after a retryable error. */
+  readonly backoffBaseMs: number;
+  /** How long each step of the sandbox's `user-slow` login takes. */
+  readonly sandboxSlowStepMs: number;
 }
 
 /** A configuration value that cannot be used; start-up stops with this message. */
@@ -81,5 +102,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bodyLimitBytes: intVar(env, 'JOBTRAIL_BODY_LIMIT_BYTES', 16 * 1024, 1024, 10 * 1024 * 1024),
     logLevel: env.JOBTRAIL_LOG_LEVEL || 'info',
     dashboardDir: env.JOBTRAIL_DASHBOARD_DIR ?? null,
+    worker: {
+      concurrency: intVar(env, 'JOBTRAIL_WORKER_CONCURRENCY', 4, 1, 256),
+      leaseMs: intVar(env, 'JOBTRAIL_LEASE_MS', 30_000, 200, 3_600_000),
+      jobDeadlineMs: intVar(env, 'JOBTRAIL_JOB_DEADLINE_MS', 300_000, 100, 86_400_000),
+      pollMs: intVar(env, 'JOBTRAIL_POLL_MS', 1_000, 10, 600_000),
+      shutdownGraceMs: intVar(env, 'JOBTRAIL_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+      maxAttempts: intVar(env, 'JOBTRAIL_MAX_ATTEMPTS', 3, 1, 100),
+      backoffBaseMs: intVar(env, 'JOBTRAIL_BACKOFF_BASE_MS', 2_000, 1, 3_600_000),
+      sandboxSlowStepMs: intVar(env, 'JOBTRAIL_SANDBOX_SLOW_STEP_MS', 2_000, 0, 600_000),
+    },
   };
 }

@@ -27,7 +27,7 @@ export class ConnectionsService {
     }
     const now = Date.now();
     const id = uuidv7(now);
-    const job = await this.db.transaction(async (tx) => {
+    const created = await this.db.transaction(async (tx) => {
       await this.connections.insertConnection(tx, {
         id,
         tenant_id: auth.tenantId,
@@ -39,7 +39,8 @@ export class ConnectionsService {
       });
       return this.jobs.insertNewJob(tx, auth, id, 'refresh', null);
     });
-    const summary = toJobSummaryWire(job);
+    await this.jobs.announceCreated(auth.tenantId, created);
+    const summary = toJobSummaryWire(created.job);
     return {
       connection: {
         connection_id: id,

@@ -1,9 +1,10 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { InitialSchema1733800000000 } from './migrations/1733800000000-initial-schema.js';
+import { Engine1733800000001 } from './migrations/1733800000001-engine.js';
 
 /** Every migration, in order. Schema changes happen only here (`synchronize` is off). */
-export const MIGRATIONS = [InitialSchema1733800000000];
+export const MIGRATIONS = [InitialSchema1733800000000, Engine1733800000001];
 
 /** TypeORM options for the configured database. */
 export function dataSourceOptions(config: AppConfig['database']): DataSourceOptions {

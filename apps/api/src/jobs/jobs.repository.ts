@@ -32,8 +32,9 @@ export interface JobLogLine {
 }
 
 const INSERT_JOB = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`;
+// A cancel request, once stored, is never cleared by a writer that read the job before it came.
 const UPDATE_JOB = `UPDATE jobs SET ${JOB_COLUMNS.filter((c) => c !== 'id' && c !== 'tenant_id')
-  .map((c) => `${c} = ?`)
+  .map((c) => (c === 'cancel_requested_at' ? `${c} = COALESCE(${c}, ?)` : `${c} = ?`))
   .join(', ')} WHERE id = ? AND tenant_id = ? AND status = ? AND attempt = ?`;
 
 /** Jobs and their events (transitions, log lines). Every read is scoped to a tenant. */
@@ -54,9 +55,9 @@ export class JobsRepository {
     return (await tx.execute(UPDATE_JOB, [...values, next.id, tenantId, expected.status, expected.attempt])) === 1;
   }
 
-  /** Records events in one multi-row insert. */
-  async insertEvents(tx: SqlExecutor, job: { id: string; connectionId: string }, tenantId: string, events: readonly NewJobEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  /** Records events in one multi-row insert; returns the id of the last one (0 when none). */
+  async insertEvents(tx: SqlExecutor, job: { id: string; connectionId: string }, tenantId: string, events: readonly NewJobEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
     const values: unknown[] = [];
     for (const e of events) {
       switch (e.kind) {
@@ -74,11 +75,12 @@ export class JobsRepository {
       }
     }
     const row = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-    await tx.execute(
+    const ids = await tx.query<{ id: number | string }>(
       `INSERT INTO job_events (job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message)
-       VALUES ${events.map(() => row).join(', ')}`,
+       VALUES ${events.map(() => row).join(', ')} RETURNING id`,
       values,
     );
+    return ids.reduce((max, r) => Math.max(max, Number(r.id)), 0);
   }
 
   async findJob(tenantId: string, jobId: string, tx: SqlExecutor = this.db): Promise<Job | null> {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   createJob,
   retryJob,
@@ -19,7 +19,10 @@ import { decodeCursor, decodeSeqCursor, encodeCursor, encodeSeqCursor } from '..
 import { uuidv7 } from '../common/ids.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { ConnectionsRepository } from '../connections/connections.repository.js';
+import { APP_CONFIG } from '../common/tokens.js';
+import type { AppConfig } from '../config/app-config.js';
 import { Database, isUniqueViolation, type SqlExecutor } from '../database/database.js';
+import { JobEventsBus } from '../events/job-events.bus.js';
 import { JobsRepository, type JobListFilter } from './jobs.repository.js';
 
 /** A page of a list and the cursor of the next one (null on the last page). */
@@ -41,6 +44,8 @@ export class JobsService {
     private readonly db: Database,
     private readonly jobs: JobsRepository,
     private readonly connections: ConnectionsRepository,
+    private readonly bus: JobEventsBus,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -55,11 +60,12 @@ export class JobsService {
         return { job: toJobSummaryWire(existing), created: false };
       }
       try {
-        const job = await this.db.transaction(async (tx) => {
+        const created = await this.db.transaction(async (tx) => {
           if (!(await this.connections.connectionExists(auth.tenantId, connectionId, tx))) throw ApiProblem.notFound('Connection');
           return this.insertNewJob(tx, auth, connectionId, action, retryOf);
         });
-        return { job: toJobSummaryWire(job), created: true };
+        await this.announceCreated(auth.tenantId, created);
+        return { job: toJobSummaryWire(created.job), created: true };
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
         // Another request created the active job first: loop to answer with it.
@@ -68,17 +74,34 @@ export class JobsService {
     throw new ApiProblem('service-unavailable', 'The connection is too busy; retry shortly.');
   }
 
-  /** Inserts a new pending job with its creation event, and makes it the connection's latest. */
-  async insertNewJob(tx: SqlExecutor, auth: AuthContext, connectionId: string, action: JobAction, retryOf: string | null): Promise<Job> {
+  /**
+   * Inserts a new pending job with its creation event, and makes it the connection's latest.
+   * The caller announces it (`announceCreated`) once the transaction committed.
+   */
+  async insertNewJob(tx: SqlExecutor, auth: AuthContext, connectionId: string, action: JobAction, retryOf: string | null): Promise<{ job: Job; eventId: number }> {
     const now = new Date();
-    const job = createJob({ id: uuidv7(now.getTime()), connectionId, action, now, retryOf, requestedBy: { id: auth.keyId, name: auth.keyName } });
+    const job = createJob({
+      id: uuidv7(now.getTime()),
+      connectionId,
+      action,
+      now,
+      retryOf,
+      maxAttempts: this.config.worker.maxAttempts,
+      requestedBy: { id: auth.keyId, name: auth.keyName },
+    });
     await this.jobs.insertJob(tx, auth.tenantId, job);
-    await this.jobs.insertEvents(tx, job, auth.tenantId, [
+    const eventId = await this.jobs.insertEvents(tx, job, auth.tenantId, [
       { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : 'requested' },
       { kind: 'log', at: now, level: 'info', step: null, message: `${action} requested by key "${auth.keyName}"${retryOf ? ` as a retry of job ${retryOf}` : ''}` },
     ]);
     await this.connections.setLatestJob(tx, connectionId, job.id);
-    return job;
+    return { job, eventId };
+  }
+
+  /** Tells live clients and idle workers about a committed new job. */
+  async announceCreated(tenantId: string, created: { job: Job; eventId: number }): Promise<void> {
+    const { job, eventId } = created;
+    await this.bus.publish([{ id: eventId, type: 'job.created', tenantId, connectionId: job.connectionId, job: toJobSummaryWire(job) }]);
   }
 
   /** A connection's history page; 404 when the connection is not the tenant's. */
@@ -135,13 +158,16 @@ export class JobsService {
       const written = await this.db.transaction(async (tx) => {
         if (!(await this.jobs.updateJobFenced(tx, auth.tenantId, res.job, { status: job.status, attempt: job.attempt }))) return false;
         const at = res.job.updatedAt;
-        await this.jobs.insertEvents(tx, job, auth.tenantId, [
+        return this.jobs.insertEvents(tx, job, auth.tenantId, [
           ...(res.transition ? [{ kind: 'transition' as const, transition: res.transition }] : []),
           { kind: 'log', at, level: 'info', step: null, message: `cancel requested by key "${auth.keyName}"` },
         ]);
-        return true;
       });
-      if (written) return toJobSummaryWire(res.job);
+      if (written !== false) {
+        const summary = toJobSummaryWire(res.job);
+        await this.bus.publish([{ id: written, type: 'job.updated', tenantId: auth.tenantId, connectionId: job.connectionId, job: summary }]);
+        return summary;
+      }
     }
     throw new ApiProblem('service-unavailable', 'The job is changing too fast; retry shortly.');
   }

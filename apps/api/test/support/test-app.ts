@@ -8,6 +8,7 @@ import type { ApiKeyRole } from '@jobtrail/domain';
 import pg from 'pg';
 import { ApiKeysRepository } from '../../src/auth/api-keys.repository.js';
 import type { AppConfig } from '../../src/config/app-config.js';
+import type { AppModuleOptions } from '../../src/app.module.js';
 import { createApp } from '../../src/create-app.js';
 import { Database } from '../../src/database/database.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -60,7 +61,23 @@ export interface TestApp {
 }
 
 /** Starts the API on a new SQLite file or a new PostgreSQL database, migrations run from scratch. */
-export async function startTestApp(kind: DatabaseKind, overrides: Partial<AppConfig> = {}): Promise<TestApp> {
+/** Worker settings for tests: short leases, backoff and sandbox delays, quick polling. */
+export const TEST_WORKER_CONFIG: AppConfig['worker'] = {
+  concurrency: 4,
+  leaseMs: 2_000,
+  jobDeadlineMs: 60_000,
+  pollMs: 200,
+  shutdownGraceMs: 5_000,
+  maxAttempts: 3,
+  backoffBaseMs: 50,
+  sandboxSlowStepMs: 300,
+};
+
+export async function startTestApp(
+  kind: DatabaseKind,
+  overrides: Omit<Partial<AppConfig>, 'worker'> & { worker?: Partial<AppConfig['worker']> } = {},
+  options: AppModuleOptions = {},
+): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-test-'));
   let dropDatabase: (() => Promise<void>) | null = null;
   let database: AppConfig['database'] = { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') };
@@ -91,6 +108,7 @@ export async function startTestApp(kind: DatabaseKind, overrides: Partial<AppCon
     logLevel: 'debug',
     dashboardDir: join(dataDir, 'no-dashboard'),
     ...overrides,
+    worker: { ...TEST_WORKER_CONFIG, ...overrides.worker },
   };
   const logs: string[] = [];
   const sink = new Writable({
@@ -99,7 +117,7 @@ export async function startTestApp(kind: DatabaseKind, overrides: Partial<AppCon
       done();
     },
   });
-  const { app } = await createApp(config, createLogger(config.logLevel, sink));
+  const { app } = await createApp(config, createLogger(config.logLevel, sink), options);
   await app.listen(0, '127.0.0.1');
   const keys = app.get(ApiKeysRepository);
   return {

@@ -1,0 +1,133 @@
+import { Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
+import { EventsQuerySchema, toJobSummaryWire, type EventTokenWire, type EventsQuery } from '@jobtrail/domain';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { ApiKeysRepository } from '../auth/api-keys.repository.js';
+import type { AuthContext } from '../auth/auth-context.js';
+import { Caller, Public } from '../auth/auth.decorators.js';
+import { ApiProblem } from '../common/api-problem.js';
+import { LOGGER } from '../common/tokens.js';
+import { Valid } from '../common/zod-validation.pipe.js';
+import { Database } from '../database/database.js';
+import type { JobEventRow, JobRow } from '../database/rows.js';
+import { rowToJob } from '../jobs/job.mapper.js';
+import { EventTokens } from './event-tokens.js';
+import { JobEventsBus, type JobChange } from './job-events.bus.js';
+
+/** How often a comment line keeps idle streams (and the proxies between) open. */
+const HEARTBEAT_MS = 15_000;
+/** Most events replayed on a resume; older gaps are better served by re-reading the history. */
+const REPLAY_LIMIT = 5_000;
+
+@Controller('events')
+export class EventsController {
+  constructor(
+    private readonly bus: JobEventsBus,
+    private readonly keys: ApiKeysRepository,
+    private readonly tokens: EventTokens,
+    private readonly db: Database,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  /** A token to open the stream with EventSource (`?token=`), valid 10 minutes. */
+  @Post('token')
+  @HttpCode(201)
+  token(@Caller() auth: AuthContext): EventTokenWire {
+    const { token, expiresAt } = this.tokens.issue(auth.keyId);
+    return { token, expires_at: expiresAt.toISOString() };
+  }
+
+  /**
+   * Server-Sent Events of job changes of the caller's tenant (`job.created`, `job.updated`, data:
+   * the job summary), optionally of one connection; resumable with `Last-Event-ID`.
+   */
+  @Get()
+  @Public()
+  async stream(@Query(Valid.query(EventsQuerySchema)) query: EventsQuery, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const auth = await this.authenticate(req, query);
+    const lastIdRaw = (req.headers['last-event-id'] as string | undefined) ?? query.last_event_id;
+    const lastId = lastIdRaw && /^\d{1,18}$/.test(lastIdRaw) ? Number(lastIdRaw) : null;
+    const wanted = (c: JobChange) => c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
+
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.write('retry: 2000\n: connected\n\n');
+
+    // Subscribe before replaying so nothing falls between the two; duplicates are skipped by id.
+    let replaying = true;
+    const queued: JobChange[] = [];
+    let sentUpTo = lastId ?? 0;
+    const send = (c: JobChange) => {
+      if (c.id <= sentUpTo) return;
+      sentUpTo = c.id;
+      res.write(`id: ${c.id}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
+    };
+    const unsubscribe = this.bus.subscribe((c) => {
+      if (!wanted(c)) return;
+      if (replaying) queued.push(c);
+      else send(c);
+    });
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    const close = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    };
+    req.on('close', close);
+    try {
+      if (lastId !== null) for (const c of await this.replay(auth.tenantId, query.connection_id ?? null, lastId)) send(c);
+    } catch (err) {
+      this.log.warn({ err: { message: (err as Error).message } }, 'event replay failed');
+    }
+    replaying = false;
+    for (const c of queued.splice(0)) send(c);
+  }
+
+  private async authenticate(req: Request, query: EventsQuery): Promise<AuthContext> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (match?.[1]) {
+      const auth = await this.keys.findActiveKey(match[1]);
+      if (auth) return auth;
+      throw new ApiProblem('unauthorized', 'The API key is unknown or revoked.');
+    }
+    if (query.token) {
+      const keyId = this.tokens.verify(query.token);
+      const auth = keyId ? await this.keys.findActiveKeyById(keyId) : null;
+      if (auth) return auth;
+      throw new ApiProblem('unauthorized', 'The event token is invalid or expired; get a new one from POST /events/token.');
+    }
+    throw new ApiProblem('unauthorized', 'Send an API key as `Authorization: Bearer <key>`, or a token from POST /events/token as `?token=`.');
+  }
+
+  /** One event per job changed after `lastId`, carrying the job as it is now. */
+  private async replay(tenantId: string, connectionId: string | null, lastId: number): Promise<JobChange[]> {
+    const params: unknown[] = [tenantId, lastId];
+    let where = 'tenant_id = ? AND id > ?';
+    if (connectionId) {
+      where += ' AND connection_id = ?';
+      params.push(connectionId);
+    }
+    const events = await this.db.query<Pick<JobEventRow, 'id' | 'job_id' | 'kind'>>(`SELECT id, job_id, kind FROM job_events WHERE ${where} ORDER BY id LIMIT ?`, [...params, REPLAY_LIMIT]);
+    const latest = new Map<string, { id: number; created: boolean }>();
+    for (const e of events) {
+      const prev = latest.get(e.job_id);
+      latest.set(e.job_id, { id: Number(e.id), created: (prev?.created ?? false) || e.kind === 'created' });
+    }
+    if (latest.size === 0) return [];
+    const ids = [...latest.keys()];
+    const rows: JobRow[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      rows.push(...(await this.db.query<JobRow>(`SELECT * FROM jobs WHERE tenant_id = ? AND id IN (${chunk.map(() => '?').join(', ')})`, [tenantId, ...chunk])));
+    }
+    return rows
+      .map((row): JobChange => {
+        const mark = latest.get(row.id)!;
+        return { id: mark.id, type: mark.created ? 'job.created' : 'job.updated', tenantId, connectionId: row.connection_id, job: toJobSummaryWire(rowToJob(row)) };
+      })
+      .sort((a, b) => a.id - b.id);
+  }
+}

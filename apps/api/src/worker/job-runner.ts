@@ -1,0 +1,201 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  assertNever,
+  eventForError,
+  jobError,
+  stepsOf,
+  transitionJob,
+  type Job,
+  type JobError,
+  type JobEvent,
+  type JobResult,
+  type StepName,
+} from '@jobtrail/domain';
+import type { Logger } from 'pino';
+import { APP_CONFIG, LOGGER } from '../common/tokens.js';
+import type { AppConfig } from '../config/app-config.js';
+import { CredentialsCipher } from '../connections/credentials-cipher.js';
+import { JobEventsBus } from '../events/job-events.bus.js';
+import type { NewJobEvent } from '../jobs/jobs.repository.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { BankDataRepository } from './bank-data.repository.js';
+import { ConnectorError, ConnectorRegistry, type Connector, type ConnectorContext, type InstitutionAccount } from './connector.js';
+import { WorkerRepository, transitionEvents, type ClaimedJob } from './worker.repository.js';
+
+/** Why a running job was interrupted from outside its own code. */
+export type StopReason = 'lease-lost' | 'deadline' | 'shutdown';
+
+class Stopped extends Error {
+  constructor(readonly reason: StopReason) {
+    super(`job stopped: ${reason}`);
+  }
+}
+
+/** What one attempt carries from step to step. */
+interface AttemptState {
+  accounts: InstitutionAccount[];
+  result: Record<string, number>;
+}
+
+/**
+ * Runs one claimed job to its next resting state: success, failed, cancelled, or back to pending.
+ * Every change goes through the domain state machine and is written fenced on the attempt, so a
+ * worker that lost its lease changes nothing and simply stops.
+ */
+@Injectable()
+export class JobRunner {
+  constructor(
+    private readonly repo: WorkerRepository,
+    private readonly bankData: BankDataRepository,
+    private readonly connectors: ConnectorRegistry,
+    private readonly cipher: CredentialsCipher,
+    private readonly bus: JobEventsBus,
+    private readonly metrics: MetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Runs the job; `shutdown` aborts it when the worker must release it. Never throws. */
+  async run(claimed: ClaimedJob, workerId: string, shutdown: AbortSignal): Promise<void> {
+    const { tenantId } = claimed;
+    let job = claimed.job;
+    const log = this.logger.child({ job_id: job.id, connection_id: job.connectionId, attempt: job.attempt });
+    const stop = new AbortController();
+    const stopWith = (reason: StopReason) => !stop.signal.aborted && stop.abort(new Stopped(reason));
+    const pendingLogs: NewJobEvent[] = [];
+    const jobLog = (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) => pendingLogs.push({ kind: 'log', at: new Date(), level, step, message });
+
+    const { leaseMs } = this.config.worker;
+    const heartbeat = setInterval(() => {
+      this.repo.renewLease(job, workerId, Date.now() + leaseMs).then(
+        (held) => held || stopWith('lease-lost'),
+        (err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease renewal failed'),
+      );
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const deadline = job.deadlineAt ? setTimeout(() => stopWith('deadline'), Math.max(0, job.deadlineAt.getTime() - Date.now())) : null;
+    const onShutdown = () => stopWith('shutdown');
+    shutdown.addEventListener('abort', onShutdown);
+
+    /** Applies an event and writes it; false when the fence refused it (the job is no longer ours). */
+    const apply = async (event: JobEvent): Promise<boolean> => {
+      const res = transitionJob(job, event, { now: new Date(), actor: workerId });
+      if (!res.ok) throw res.error;
+      const [change] = await this.repo.writeFencedNow([
+        { tenantId, before: job, next: res.job, events: [...transitionEvents(res.transition), ...pendingLogs.splice(0)] },
+      ]);
+      if (!change) {
+        stopWith('lease-lost');
+        return false;
+      }
+      job = res.job;
+      if (res.transition && res.job.finishedAt && res.job.startedAt) {
+        this.metrics.observeJob(job.action, job.status, (res.job.finishedAt.getTime() - res.job.startedAt.getTime()) / 1000);
+      }
+      await this.bus.publish([change]).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'could not publish a job change'));
+      return true;
+    };
+
+    try {
+      const connector = this.connectors.get(claimed.institutionId);
+      if (!connector) throw new ConnectorError('internal-error', `No connector for institution "${claimed.institutionId}".`);
+      const { password } = this.cipher.decrypt(claimed.credentialsEnc);
+      const ctx: ConnectorContext = {
+        loginId: claimed.loginId,
+        password,
+        attempt: job.attempt,
+        signal: stop.signal,
+        log: (message) => jobLog('info', null, message),
+      };
+      const state: AttemptState = { accounts: [], result: {} };
+      for (const step of stepsOf(job.action)) {
+        // Step boundary: honour a cancel request made meanwhile.
+        const cancelAt = await this.repo.findCancelRequest(job.id);
+        if (cancelAt) {
+          job = { ...job, cancelRequestedAt: cancelAt };
+          jobLog('info', null, `stopped before ${step}: cancel requested`);
+          await apply({ type: 'stop-cancelled' });
+          return;
+        }
+        if (stop.signal.aborted) throw stop.signal.reason;
+        jobLog('info', step, `${step} started`);
+        if (!(await apply({ type: 'step-started', step }))) return;
+        await this.runStep(step, connector, { ...ctx, log: (m) => jobLog('info', step, m) }, job, state);
+        if (stop.signal.aborted) throw stop.signal.reason;
+        jobLog('info', step, `${step} done`);
+        if (!(await apply({ type: 'step-succeeded', step }))) return;
+      }
+      jobLog('info', null, `finished: ${Object.entries(state.result).map(([k, v]) => `${k} ${v}`).join(', ') || 'no data'}`);
+      await apply({ type: 'succeed', result: state.result as JobResult });
+    } catch (err) {
+      await this.handleFailure(err, job, apply, jobLog, log).catch((writeErr: unknown) =>
+        // The database may be down: the lease will expire and the sweeper will requeue the job.
+        log.error({ err: { message: (writeErr as Error).message } }, 'could not record the job failure'),
+      );
+    } finally {
+      clearInterval(heartbeat);
+      if (deadline) clearTimeout(deadline);
+      shutdown.removeEventListener('abort', onShutdown);
+    }
+  }
+
+  private async handleFailure(
+    err: unknown,
+    job: Job,
+    apply: (event: JobEvent) => Promise<boolean>,
+    jobLog: (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) => void,
+    log: Logger,
+  ): Promise<void> {
+    const reason = err instanceof Stopped ? err.reason : null;
+    if (reason === 'lease-lost') {
+      log.warn('lease lost; another worker owns the job now');
+      return;
+    }
+    const running = job.steps.find((s) => s.status === 'running')?.name ?? null;
+    if (reason === 'deadline') {
+      jobLog('error', running, 'the attempt passed its deadline');
+      await apply({ type: 'deadline-passed' });
+      return;
+    }
+    let error: JobError;
+    if (reason === 'shutdown') error = jobError('worker-lost', 'The worker shut down before the job finished; the job was released.');
+    else if (err instanceof ConnectorError) error = jobError(err.code, err.detail, err.retryable);
+    else {
+      log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'job failed unexpectedly');
+      error = jobError('internal-error', 'An unexpected error stopped the job.');
+    }
+    const cancelAt = await this.repo.findCancelRequest(job.id);
+    const current = cancelAt ? { ...job, cancelRequestedAt: cancelAt } : job;
+    const event = eventForError(current, error, new Date(), { baseMs: this.config.worker.backoffBaseMs });
+    jobLog(event.type === 'requeue' ? 'warn' : 'error', running, `${error.code}: ${error.detail}${event.type === 'requeue' ? ` (retrying after ${event.runAt.toISOString()})` : ''}`);
+    await apply(event);
+  }
+
+  private async runStep(step: StepName, connector: Connector, ctx: ConnectorContext, job: Job, state: AttemptState): Promise<void> {
+    switch (step) {
+      case 'verify-credentials':
+        await connector.verifyCredentials(ctx);
+        return;
+      case 'retrieve-accounts':
+        state.accounts = await connector.retrieveAccounts(ctx);
+        state.result.accounts = await this.bankData.upsertAccounts(job.connectionId, state.accounts);
+        ctx.log(`${state.result.accounts} accounts stored`);
+        return;
+      case 'retrieve-transactions': {
+        const transactions = await connector.retrieveTransactions(ctx, state.accounts);
+        state.result.transactions = await this.bankData.upsertTransactions(job.connectionId, transactions);
+        ctx.log(`${state.result.transactions} transactions stored`);
+        return;
+      }
+      case 'delete-transactions':
+        state.result.transactions_deleted = await this.bankData.deleteTransactions(job.connectionId);
+        ctx.log(`${state.result.transactions_deleted} transactions deleted`);
+        return;
+      case 'delete-accounts':
+        state.result.accounts_deleted = await this.bankData.deleteAccounts(job.connectionId);
+        ctx.log(`${state.result.accounts_deleted} accounts deleted`);
+        return;
+      default:
+        return assertNever(step, 'step');
+    }
+  }
+}
