@@ -33,6 +33,7 @@ import { ConnectorRegistry } from './worker/connector.js';
 import { JobRunner } from './worker/job-runner.js';
 import { WorkerRepository } from './worker/worker.repository.js';
 import { WorkerService } from './worker/worker.service.js';
+import { WriteBatcher } from './worker/write-batcher.js';
 
 /** What a caller may swap in (benchmarks run a no-op institution). */
 export interface AppModuleOptions {
@@ -70,6 +71,7 @@ export class AppModule {
         WorkerRepository,
         BankDataRepository,
         JobRunner,
+        WriteBatcher,
         WorkerService,
       ],
     };

@@ -42,6 +42,8 @@ export interface WorkerConfig {
   readonly maxAttempts: number;
   /** First backoff delay after a retryable error. */
   readonly backoffBaseMs: number;
+  /** Longest delay before a job's step progress is written (status changes are written at once). */
+  readonly progressFlushMs: number;
   /** How long each step of the sandbox's `user-slow` login takes. */
   readonly sandboxSlowStepMs: number;
 }
@@ -110,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       shutdownGraceMs: intVar(env, 'JOBTRAIL_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
       maxAttempts: intVar(env, 'JOBTRAIL_MAX_ATTEMPTS', 3, 1, 100),
       backoffBaseMs: intVar(env, 'JOBTRAIL_BACKOFF_BASE_MS', 2_000, 1, 3_600_000),
+      progressFlushMs: intVar(env, 'JOBTRAIL_PROGRESS_FLUSH_MS', 250, 0, 60_000),
       sandboxSlowStepMs: intVar(env, 'JOBTRAIL_SANDBOX_SLOW_STEP_MS', 2_000, 0, 600_000),
     },
   };

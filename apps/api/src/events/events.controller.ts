@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Post, Query, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
 import { EventsQuerySchema, toJobSummaryWire, type EventTokenWire, type EventsQuery } from '@jobtrail/domain';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -20,7 +20,11 @@ const HEARTBEAT_MS = 15_000;
 const REPLAY_LIMIT = 5_000;
 
 @Controller('events')
-export class EventsController {
+export class EventsController implements BeforeApplicationShutdown {
+  /** Open streams (their end functions): ended at shutdown, or the HTTP server would wait for them forever. */
+  private readonly open = new Set<() => void>();
+  private closing = false;
+
   constructor(
     private readonly bus: JobEventsBus,
     private readonly keys: ApiKeysRepository,
@@ -28,6 +32,12 @@ export class EventsController {
     private readonly db: Database,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
+
+  /** Shutdown: end every stream (clients reconnect, with Last-Event-ID, to a running process). */
+  beforeApplicationShutdown(): void {
+    this.closing = true;
+    for (const end of [...this.open]) end();
+  }
 
   /** A token to open the stream with EventSource (`?token=`), valid 10 minutes. */
   @Post('token')
@@ -56,13 +66,17 @@ export class EventsController {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     res.write('retry: 2000\n: connected\n\n');
+    if (this.closing) {
+      res.end();
+      return;
+    }
 
     // Subscribe before replaying so nothing falls between the two; duplicates are skipped by id.
     let replaying = true;
     const queued: JobChange[] = [];
     let sentUpTo = lastId ?? 0;
     const send = (c: JobChange) => {
-      if (c.id <= sentUpTo) return;
+      if (c.id <= sentUpTo || res.writableEnded) return;
       sentUpTo = c.id;
       res.write(`id: ${c.id}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
     };
@@ -73,9 +87,15 @@ export class EventsController {
     });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
     const close = () => {
+      this.open.delete(end);
       clearInterval(heartbeat);
       unsubscribe();
     };
+    const end = () => {
+      close();
+      res.end();
+    };
+    this.open.add(end);
     req.on('close', close);
     try {
       if (lastId !== null) for (const c of await this.replay(auth.tenantId, query.connection_id ?? null, lastId)) send(c);

@@ -32,10 +32,47 @@ export interface JobLogLine {
 }
 
 const INSERT_JOB = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`;
-// A cancel request, once stored, is never cleared by a writer that read the job before it came.
-const UPDATE_JOB = `UPDATE jobs SET ${JOB_COLUMNS.filter((c) => c !== 'id' && c !== 'tenant_id')
-  .map((c) => (c === 'cancel_requested_at' ? `${c} = COALESCE(${c}, ?)` : `${c} = ?`))
-  .join(', ')} WHERE id = ? AND tenant_id = ? AND status = ? AND attempt = ?`;
+const UPDATABLE_COLUMNS = JOB_COLUMNS.filter((c) => c !== 'id' && c !== 'tenant_id');
+
+/**
+ * How each column is updated. Two columns must never go backwards, whatever a writer read earlier:
+ * a stored cancel request is never cleared, and a lease renewed by the heartbeat meanwhile is never
+ * shortened by a progress write computed before it (a write that releases the lease sets NULL).
+ */
+function setClause(c: (typeof UPDATABLE_COLUMNS)[number]): string {
+  switch (c) {
+    case 'cancel_requested_at':
+      return `${c} = COALESCE(${c}, ?)`;
+    case 'lease_expires_at':
+      return `${c} = CASE WHEN CAST(? AS BIGINT) IS NULL THEN NULL WHEN ${c} IS NULL OR ${c} < CAST(? AS BIGINT) THEN CAST(? AS BIGINT) ELSE ${c} END`;
+    default:
+      return `${c} = ?`;
+  }
+}
+
+const UPDATE_JOB = `UPDATE jobs SET ${UPDATABLE_COLUMNS.map(setClause).join(', ')} WHERE id = ? AND tenant_id = ? AND status = ? AND attempt = ?`;
+
+/** The parameters of UPDATE_JOB's SET clause, from the values of the updatable columns. */
+function updateParams(values: readonly unknown[]): unknown[] {
+  return UPDATABLE_COLUMNS.flatMap((c, i) => (c === 'lease_expires_at' ? [values[i], values[i], values[i]] : [values[i]]));
+}
+
+const EVENT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+// 13 parameters a row: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+const EVENT_ROWS_PER_INSERT = 1_000;
+
+function eventValues(job: { id: string; connectionId: string }, tenantId: string, e: NewJobEvent): unknown[] {
+  switch (e.kind) {
+    case 'created':
+      return [job.id, tenantId, job.connectionId, 'created', e.at.getTime(), null, 'pending', e.reason, e.actor, 0, null, null, null];
+    case 'transition': {
+      const t = e.transition;
+      return [job.id, tenantId, job.connectionId, 'transition', t.at.getTime(), t.from, t.to, t.reason, t.actor, t.attempt, null, null, null];
+    }
+    case 'log':
+      return [job.id, tenantId, job.connectionId, 'log', e.at.getTime(), null, null, null, null, null, e.level, e.step, e.message];
+  }
+}
 
 /** Jobs and their events (transitions, log lines). Every read is scoped to a tenant. */
 @Injectable()
@@ -51,36 +88,39 @@ export class JobsRepository {
    * attempt it was read with. Returns false when someone changed it in between.
    */
   async updateJobFenced(tx: SqlExecutor, tenantId: string, next: Job, expected: { status: JobStatus; attempt: number }): Promise<boolean> {
-    const values = jobToValues(next, tenantId).slice(2);
+    const values = updateParams(jobToValues(next, tenantId).slice(2));
     return (await tx.execute(UPDATE_JOB, [...values, next.id, tenantId, expected.status, expected.attempt])) === 1;
   }
 
-  /** Records events in one multi-row insert; returns the id of the last one (0 when none). */
+  /** Records events of one job in one multi-row insert; returns the id of the last one (0 when none). */
   async insertEvents(tx: SqlExecutor, job: { id: string; connectionId: string }, tenantId: string, events: readonly NewJobEvent[]): Promise<number> {
-    if (events.length === 0) return 0;
-    const values: unknown[] = [];
-    for (const e of events) {
-      switch (e.kind) {
-        case 'created':
-          values.push(job.id, tenantId, job.connectionId, 'created', e.at.getTime(), null, 'pending', e.reason, e.actor, 0, null, null, null);
-          break;
-        case 'transition': {
-          const t = e.transition;
-          values.push(job.id, tenantId, job.connectionId, 'transition', t.at.getTime(), t.from, t.to, t.reason, t.actor, t.attempt, null, null, null);
-          break;
-        }
-        case 'log':
-          values.push(job.id, tenantId, job.connectionId, 'log', e.at.getTime(), null, null, null, null, null, e.level, e.step, e.message);
-          break;
-      }
+    const ids = await this.insertEventsOfJobs(tx, [{ job, tenantId, events }]);
+    return ids.get(job.id) ?? 0;
+  }
+
+  /**
+   * Records the events of many jobs in as few multi-row inserts as the databases' parameter limits
+   * allow; returns, per job id, the id of its last event.
+   */
+  async insertEventsOfJobs(
+    tx: SqlExecutor,
+    batches: ReadonlyArray<{ job: { id: string; connectionId: string }; tenantId: string; events: readonly NewJobEvent[] }>,
+  ): Promise<Map<string, number>> {
+    const rows: unknown[][] = [];
+    for (const { job, tenantId, events } of batches) {
+      for (const e of events) rows.push(eventValues(job, tenantId, e));
     }
-    const row = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-    const ids = await tx.query<{ id: number | string }>(
-      `INSERT INTO job_events (job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message)
-       VALUES ${events.map(() => row).join(', ')} RETURNING id`,
-      values,
-    );
-    return ids.reduce((max, r) => Math.max(max, Number(r.id)), 0);
+    const lastIds = new Map<string, number>();
+    for (let i = 0; i < rows.length; i += EVENT_ROWS_PER_INSERT) {
+      const chunk = rows.slice(i, i + EVENT_ROWS_PER_INSERT);
+      const inserted = await tx.query<{ id: number | string; job_id: string }>(
+        `INSERT INTO job_events (job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message)
+         VALUES ${chunk.map(() => EVENT_ROW).join(', ')} RETURNING id, job_id`,
+        chunk.flat(),
+      );
+      for (const r of inserted) lastIds.set(r.job_id, Math.max(lastIds.get(r.job_id) ?? 0, Number(r.id)));
+    }
+    return lastIds;
   }
 
   async findJob(tenantId: string, jobId: string, tx: SqlExecutor = this.db): Promise<Job | null> {

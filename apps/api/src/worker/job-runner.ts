@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import {
   assertNever,
   eventForError,
@@ -21,6 +21,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { BankDataRepository } from './bank-data.repository.js';
 import { ConnectorError, ConnectorRegistry, type Connector, type ConnectorContext, type InstitutionAccount } from './connector.js';
 import { WorkerRepository, transitionEvents, type ClaimedJob } from './worker.repository.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** Why a running job was interrupted from outside its own code. */
 export type StopReason = 'lease-lost' | 'deadline' | 'shutdown';
@@ -41,11 +42,19 @@ interface AttemptState {
  * Runs one claimed job to its next resting state: success, failed, cancelled, or back to pending.
  * Every change goes through the domain state machine and is written fenced on the attempt, so a
  * worker that lost its lease changes nothing and simply stops.
+ *
+ * Status changes are written at once. Step progress is written behind, within `progressFlushMs`:
+ * a quick job then costs one write at its end (group-committed with other jobs' writes), while a
+ * slow one shows each step shortly after it happens.
  */
 @Injectable()
-export class JobRunner {
+export class JobRunner implements OnModuleInit {
+  /** Jobs with a cancel request seen on the event bus: honoured at the next step boundary. */
+  private readonly cancelRequests = new Map<string, Date>();
+
   constructor(
     private readonly repo: WorkerRepository,
+    private readonly batcher: WriteBatcher,
     private readonly bankData: BankDataRepository,
     private readonly connectors: ConnectorRegistry,
     private readonly cipher: CredentialsCipher,
@@ -55,20 +64,40 @@ export class JobRunner {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
+  onModuleInit(): void {
+    this.bus.subscribe((c) => {
+      if (c.job.cancel_requested && c.job.status === 'processing') this.cancelRequests.set(c.job.job_id, new Date());
+    });
+  }
+
   /** Runs the job; `shutdown` aborts it when the worker must release it. Never throws. */
   async run(claimed: ClaimedJob, workerId: string, shutdown: AbortSignal): Promise<void> {
+    try {
+      await this.runAttempt(claimed, workerId, shutdown);
+    } finally {
+      this.cancelRequests.delete(claimed.job.id);
+    }
+  }
+
+  private async runAttempt(claimed: ClaimedJob, workerId: string, shutdown: AbortSignal): Promise<void> {
     const { tenantId } = claimed;
     let job = claimed.job;
+    /** The job as last written: the fence of the next write. */
+    let persisted = claimed.job;
+    const unsaved: NewJobEvent[] = [];
     const log = this.logger.child({ job_id: job.id, connection_id: job.connectionId, attempt: job.attempt });
     const stop = new AbortController();
     const stopWith = (reason: StopReason) => !stop.signal.aborted && stop.abort(new Stopped(reason));
     const pendingLogs: NewJobEvent[] = [];
     const jobLog = (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) => pendingLogs.push({ kind: 'log', at: new Date(), level, step, message });
 
-    const { leaseMs } = this.config.worker;
+    const { leaseMs, progressFlushMs } = this.config.worker;
     const heartbeat = setInterval(() => {
       this.repo.renewLease(job, workerId, Date.now() + leaseMs).then(
-        (held) => held || stopWith('lease-lost'),
+        (held) => {
+          if (!held) stopWith('lease-lost');
+          else if (held.cancelRequestedAt) this.cancelRequests.set(job.id, held.cancelRequestedAt);
+        },
         (err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease renewal failed'),
       );
     }, Math.max(50, Math.floor(leaseMs / 3)));
@@ -76,23 +105,42 @@ export class JobRunner {
     const onShutdown = () => stopWith('shutdown');
     shutdown.addEventListener('abort', onShutdown);
 
-    /** Applies an event and writes it; false when the fence refused it (the job is no longer ours). */
+    // Writes are chained so they land in order; after a refused one, nothing more is written.
+    let writes: Promise<boolean> = Promise.resolve(true);
+    let flushTimer: NodeJS.Timeout | null = null;
+    const flush = (): Promise<boolean> => {
+      if (flushTimer) clearTimeout(flushTimer);
+      flushTimer = null;
+      writes = writes.then(async (ok) => {
+        if (!ok) return false;
+        if (persisted === job && unsaved.length === 0) return true;
+        const next = job;
+        const change = await this.batcher.submit({ tenantId, before: persisted, next, events: unsaved.splice(0) });
+        if (!change) {
+          stopWith('lease-lost');
+          return false;
+        }
+        persisted = next;
+        return true;
+      });
+      return writes;
+    };
+
+    /** Applies an event; status changes are written before it returns (false: the job is no longer ours). */
     const apply = async (event: JobEvent): Promise<boolean> => {
       const res = transitionJob(job, event, { now: new Date(), actor: workerId });
       if (!res.ok) throw res.error;
-      const [change] = await this.repo.writeFencedNow([
-        { tenantId, before: job, next: res.job, events: [...transitionEvents(res.transition), ...pendingLogs.splice(0)] },
-      ]);
-      if (!change) {
-        stopWith('lease-lost');
-        return false;
-      }
       job = res.job;
-      if (res.transition && res.job.finishedAt && res.job.startedAt) {
-        this.metrics.observeJob(job.action, job.status, (res.job.finishedAt.getTime() - res.job.startedAt.getTime()) / 1000);
+      unsaved.push(...transitionEvents(res.transition), ...pendingLogs.splice(0));
+      if (res.transition) {
+        const ok = await flush();
+        if (ok && res.job.finishedAt && res.job.startedAt) {
+          this.metrics.observeJob(job.action, job.status, (res.job.finishedAt.getTime() - res.job.startedAt.getTime()) / 1000);
+        }
+        return ok;
       }
-      await this.bus.publish([change]).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'could not publish a job change'));
-      return true;
+      flushTimer ??= setTimeout(() => void flush().catch(() => undefined), progressFlushMs);
+      return !stop.signal.aborted || (stop.signal.reason as Stopped).reason !== 'lease-lost';
     };
 
     try {
@@ -109,7 +157,7 @@ export class JobRunner {
       const state: AttemptState = { accounts: [], result: {} };
       for (const step of stepsOf(job.action)) {
         // Step boundary: honour a cancel request made meanwhile.
-        const cancelAt = await this.repo.findCancelRequest(job.id);
+        const cancelAt = this.cancelRequests.get(job.id);
         if (cancelAt) {
           job = { ...job, cancelRequestedAt: cancelAt };
           jobLog('info', null, `stopped before ${step}: cancel requested`);
@@ -127,11 +175,15 @@ export class JobRunner {
       jobLog('info', null, `finished: ${Object.entries(state.result).map(([k, v]) => `${k} ${v}`).join(', ') || 'no data'}`);
       await apply({ type: 'succeed', result: state.result as JobResult });
     } catch (err) {
-      await this.handleFailure(err, job, apply, jobLog, log).catch((writeErr: unknown) =>
+      // Stopped from outside (shutdown, deadline, lost lease): that is why it ended, whatever the
+      // connector threw when its signal fired (e.g. the AbortError of an aborted timer).
+      const cause = stop.signal.aborted ? stop.signal.reason : err;
+      await this.handleFailure(cause, job, apply, jobLog, log).catch((writeErr: unknown) =>
         // The database may be down: the lease will expire and the sweeper will requeue the job.
         log.error({ err: { message: (writeErr as Error).message } }, 'could not record the job failure'),
       );
     } finally {
+      if (flushTimer) clearTimeout(flushTimer);
       clearInterval(heartbeat);
       if (deadline) clearTimeout(deadline);
       shutdown.removeEventListener('abort', onShutdown);

@@ -71,16 +71,15 @@ export class WorkerRepository {
    * moved on: the lease was lost, or it was claimed again).
    */
   async writeFenced(tx: SqlExecutor, writes: readonly JobWrite[]): Promise<Array<JobChange | null>> {
-    const out: Array<JobChange | null> = [];
-    for (const w of writes) {
-      if (!(await this.jobs.updateJobFenced(tx, w.tenantId, w.next, w.before))) {
-        out.push(null);
-        continue;
-      }
-      const id = await this.jobs.insertEvents(tx, w.next, w.tenantId, w.events);
-      out.push({ id, type: 'job.updated', tenantId: w.tenantId, connectionId: w.next.connectionId, job: toJobSummaryWire(w.next) });
-    }
-    return out;
+    const applied: boolean[] = [];
+    for (const w of writes) applied.push(await this.jobs.updateJobFenced(tx, w.tenantId, w.next, w.before));
+    const lastIds = await this.jobs.insertEventsOfJobs(
+      tx,
+      writes.filter((_, i) => applied[i]).map((w) => ({ job: w.next, tenantId: w.tenantId, events: w.events })),
+    );
+    return writes.map((w, i) =>
+      applied[i] ? { id: lastIds.get(w.next.id) ?? 0, type: 'job.updated', tenantId: w.tenantId, connectionId: w.next.connectionId, job: toJobSummaryWire(w.next) } : null,
+    );
   }
 
   /** `writeFenced` in its own transaction. */
@@ -88,13 +87,18 @@ export class WorkerRepository {
     return this.db.transaction((tx) => this.writeFenced(tx, writes));
   }
 
-  /** Extends the lease if this worker still holds this attempt; false means the job was lost. */
-  async renewLease(job: Job, workerId: string, leaseExpiresAt: number): Promise<boolean> {
-    const changed = await this.db.execute(
-      `UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND status = 'processing' AND attempt = ? AND lease_owner = ?`,
+  /**
+   * Extends the lease if this worker still holds this attempt. Returns null when the job was lost,
+   * else whether (and when) a cancel was requested, which the worker honours at its next step.
+   */
+  async renewLease(job: Job, workerId: string, leaseExpiresAt: number): Promise<{ cancelRequestedAt: Date | null } | null> {
+    const rows = await this.db.query<{ cancel_requested_at: number | string | null }>(
+      `UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND status = 'processing' AND attempt = ? AND lease_owner = ? RETURNING cancel_requested_at`,
       [leaseExpiresAt, job.id, job.attempt, workerId],
     );
-    return changed === 1;
+    const row = rows[0];
+    if (!row) return null;
+    return { cancelRequestedAt: row.cancel_requested_at == null ? null : new Date(Number(row.cancel_requested_at)) };
   }
 
   /** When a cancel of this job was requested, if it was. */

@@ -50,7 +50,7 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
     expect(second.job).toMatchObject({ status: 'processing', attempt: 2, leaseOwner: 'worker-B' });
 
     // Worker A wakes up and tries to heartbeat, progress, complete and fail: every write changes 0 rows.
-    expect(await repo.renewLease(first.job, 'worker-A', Date.now() + 60_000)).toBe(false);
+    expect(await repo.renewLease(first.job, 'worker-A', Date.now() + 60_000)).toBeNull();
     const started = transitionJobOrThrow(first.job, { type: 'step-started', step: 'verify-credentials' }, { now: new Date(), actor: 'worker-A' });
     const allDone = first.job.steps.reduce(
       (j, s) =>
@@ -73,7 +73,7 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
       'pending:worker-lost:sweeper:' + t.app.get(WorkerService).workerId,
       'processing:claimed:worker-B',
     ]);
-    expect(await repo.renewLease(second.job, 'worker-B', Date.now() + 60_000)).toBe(true);
+    expect(await repo.renewLease(second.job, 'worker-B', Date.now() + 60_000)).toEqual({ cancelRequestedAt: null });
   });
 
   it('the database refuses a second processing job on one connection, whatever the code does', async () => {
@@ -83,7 +83,11 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
       .send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
       .expect(202);
     const purge = await request(t.server).post(`/api/connections/${created.body.connection.connection_id}/purge`).set({ Authorization: `Bearer ${t.adminKey}` }).expect(202);
-    await db.execute(`UPDATE jobs SET status = 'processing' WHERE id = ?`, [created.body.job.job_id]);
-    await expect(db.execute(`UPDATE jobs SET status = 'processing' WHERE id = ?`, [purge.body.job_id])).rejects.toThrow();
+    expect(await db.execute(`UPDATE jobs SET status = 'processing' WHERE id = ?`, [created.body.job.job_id])).toBe(1);
+    const second = await db.execute(`UPDATE jobs SET status = 'processing' WHERE id = ?`, [purge.body.job_id]).then(
+      (changed) => `changed ${changed}`,
+      (err: Error) => err.message,
+    );
+    expect(second).toMatch(/UNIQUE|unique|duplicate/);
   });
 });

@@ -70,6 +70,7 @@ export const TEST_WORKER_CONFIG: AppConfig['worker'] = {
   shutdownGraceMs: 5_000,
   maxAttempts: 3,
   backoffBaseMs: 50,
+  progressFlushMs: 100,
   sandboxSlowStepMs: 300,
 };
 
