@@ -6,6 +6,17 @@ import { ApiProblem } from './api-problem.js';
 /** Where a validated value comes from; prefixes field names in errors (`query.limit`). */
 export type InputLocation = 'path' | 'query' | 'body';
 
+/**
+ * Fields (dotted paths) of the strings in `value` that hold a NUL character: PostgreSQL cannot
+ * store one in text, so such input is refused as invalid on both databases instead of failing there.
+ */
+function nulFields(value: unknown, path: string): string[] {
+  if (typeof value === 'string') return value.includes('\u0000') ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nulFields(v, `${path}.${i}`));
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => nulFields(v, `${path}.${k}`));
+  return [];
+}
+
 /** Validates a request part with a domain schema; failures become 400 problems with field errors. */
 @Injectable()
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
@@ -19,6 +30,8 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     const input = this.location === 'body' && (value === undefined || value === null) ? {} : value;
     const res = this.schema.safeParse(input);
     if (!res.success) throw ApiProblem.validation(fieldErrors(res.error, this.location));
+    const nul = nulFields(res.data, this.location);
+    if (nul.length > 0) throw ApiProblem.validation(nul.map((field) => ({ field, message: 'must not contain NUL characters' })));
     return res.data;
   }
 }

@@ -71,8 +71,9 @@ export class ConnectionsRepository {
     const params: unknown[] = [tenantId];
     let keyset = '';
     if (after) {
-      keyset = 'AND (c.created_at < ? OR (c.created_at = ? AND c.id < ?))';
-      params.push(after.createdAt, after.createdAt, after.id);
+      // `c.created_at <= ?` makes the index seek at the cursor (the OR alone is only a filter).
+      keyset = 'AND c.created_at <= ? AND (c.created_at < ? OR (c.created_at = ? AND c.id < ?))';
+      params.push(after.createdAt, after.createdAt, after.createdAt, after.id);
     }
     const rows = await this.db.query<ConnectionJoinRow>(
       `SELECT c.*, ${LATEST_JOB_SELECT} FROM connections c LEFT JOIN jobs j ON j.id = c.latest_job_id

@@ -9,6 +9,8 @@ import {
   JobLogLineSchema,
   JobSearchQuerySchema,
   JobSummarySchema,
+  EventTokenSchema,
+  EventsQuerySchema,
   PageQuerySchema,
   ProblemSchema,
   WhoAmISchema,
@@ -31,6 +33,8 @@ export interface RouteSpec {
   readonly idempotent?: boolean;
   /** Success statuses and their body schema (null: no body). */
   readonly responses: Readonly<Record<number, z.ZodType | null>>;
+  /** The media type of a non-JSON success body (event stream, metrics text). */
+  readonly produces?: string;
   /** Error statuses this operation may answer besides 401/403/429/500/503. */
   readonly errors: readonly number[];
 }
@@ -52,6 +56,9 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'get', path: '/jobs/{job_id}', operationId: 'getJob', summary: 'A job with steps, error, result and transitions', role: 'viewer', params: JobIdParamsSchema, responses: { 200: JobDetailSchema }, errors: [400, 404] },
   { method: 'get', path: '/jobs/{job_id}/logs', operationId: 'getJobLogs', summary: 'Log lines of a job, oldest first', role: 'viewer', params: JobIdParamsSchema, query: PageQuerySchema, responses: { 200: list(JobLogLineSchema) }, errors: [400, 404] },
   { method: 'post', path: '/jobs/{job_id}/retry', operationId: 'retryJob', summary: 'Retry a failed or cancelled job as a new job', role: 'operator', params: JobIdParamsSchema, idempotent: true, responses: { 202: JobSummarySchema, 200: JobSummarySchema }, errors: [400, 404, 409, 422] },
+  { method: 'post', path: '/events/token', operationId: 'createEventToken', summary: 'A 10-minute token to open the event stream without a header (EventSource)', role: 'viewer', responses: { 201: EventTokenSchema }, errors: [] },
+  { method: 'get', path: '/events', operationId: 'streamEvents', summary: 'Server-Sent Events of job changes (job.created, job.updated; data: the job summary); resume with Last-Event-ID', role: 'viewer', query: EventsQuerySchema, produces: 'text/event-stream', responses: { 200: null }, errors: [400] },
+  { method: 'get', path: '/metrics', operationId: 'metrics', summary: 'Prometheus metrics (job counts, queue depth and lag, durations)', role: null, produces: 'text/plain', responses: { 200: null }, errors: [] },
   { method: 'post', path: '/jobs/{job_id}/cancel', operationId: 'cancelJob', summary: 'Cancel a job (200 cancelled, 202 stopping at the next step)', role: 'operator', params: JobIdParamsSchema, idempotent: true, responses: { 200: JobSummarySchema, 202: JobSummarySchema }, errors: [400, 404, 409, 422] },
 ];
 
@@ -74,6 +81,7 @@ function parameters(route: RouteSpec): unknown[] {
 
 const DESCRIPTIONS: Record<number, string> = {
   200: 'OK',
+  201: 'Created',
   202: 'Accepted',
   204: 'No content',
   400: 'Invalid request (field errors in `errors`)',
@@ -96,7 +104,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   for (const route of ROUTES) {
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(route.responses)) {
-      responses[status] = schema ? { description: DESCRIPTIONS[Number(status)] ?? 'OK', content: { 'application/json': { schema: jsonSchema(schema, 'output') } } } : { description: DESCRIPTIONS[Number(status)] ?? 'OK' };
+      const description = DESCRIPTIONS[Number(status)] ?? 'OK';
+      if (schema) responses[status] = { description, content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
+      else if (route.produces) responses[status] = { description, content: { [route.produces]: { schema: { type: 'string' } } } };
+      else responses[status] = { description };
     }
     const errors = route.role === null ? [...route.errors, 500] : [...route.errors, 401, 403, 500, 503];
     for (const status of errors) responses[String(status)] = { description: DESCRIPTIONS[status] ?? 'Error', content: problem };

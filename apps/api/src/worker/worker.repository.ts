@@ -15,8 +15,6 @@ export interface ClaimedJob {
   readonly credentialsEnc: string;
 }
 
-type ClaimRow = JobRow & { c_institution_id: string; c_login_id: string; c_credentials_enc: string };
-
 /** One change a worker writes: the new job, fenced on what it was, and the events to record. */
 export interface JobWrite {
   readonly tenantId: string;
@@ -43,19 +41,29 @@ export class WorkerRepository {
    * PostgreSQL: `FOR UPDATE SKIP LOCKED` lets many workers claim at once without waiting on each other.
    */
   async lockDueJobs(tx: SqlExecutor, now: number, limit: number): Promise<ClaimedJob[]> {
+    // Shaped so both planners walk the due-jobs index in run_at order and stop at LIMIT, checking
+    // each candidate with two index probes (no join here: it would make them scan every due job).
     const lock = this.db.kind === 'postgres' ? 'FOR UPDATE OF j SKIP LOCKED' : '';
-    const rows = await tx.query<ClaimRow>(
-      `SELECT j.*, c.institution_id AS c_institution_id, c.login_id AS c_login_id, c.credentials_enc AS c_credentials_enc
-         FROM jobs j JOIN connections c ON c.id = j.connection_id
+    const rows = await tx.query<JobRow>(
+      `SELECT j.* FROM jobs j
         WHERE j.status = 'pending' AND j.run_at <= ?
+          AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending' ORDER BY e.created_at, e.id LIMIT 1)
           AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')
-          AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
-                           AND (e.created_at < j.created_at OR (e.created_at = j.created_at AND e.id < j.id)))
-        ORDER BY j.run_at, j.created_at, j.id
+        ORDER BY j.run_at
         LIMIT ? ${lock}`,
       [now, limit],
     );
-    return rows.map((r) => ({ job: rowToJob(r), tenantId: r.tenant_id, institutionId: r.c_institution_id, loginId: r.c_login_id, credentialsEnc: r.c_credentials_enc }));
+    if (rows.length === 0) return [];
+    const ids = [...new Set(rows.map((r) => r.connection_id))];
+    const connections = await tx.query<{ id: string; institution_id: string; login_id: string; credentials_enc: string }>(
+      `SELECT id, institution_id, login_id, credentials_enc FROM connections WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    );
+    const byId = new Map(connections.map((c) => [c.id, c]));
+    return rows.flatMap((r) => {
+      const c = byId.get(r.connection_id);
+      return c ? [{ job: rowToJob(r), tenantId: r.tenant_id, institutionId: c.institution_id, loginId: c.login_id, credentialsEnc: c.credentials_enc }] : [];
+    });
   }
 
   /** Processing jobs whose lease ran out before `now`, locked for the sweeper's transaction. */
@@ -71,8 +79,12 @@ export class WorkerRepository {
    * moved on: the lease was lost, or it was claimed again).
    */
   async writeFenced(tx: SqlExecutor, writes: readonly JobWrite[]): Promise<Array<JobChange | null>> {
-    const applied: boolean[] = [];
-    for (const w of writes) applied.push(await this.jobs.updateJobFenced(tx, w.tenantId, w.next, w.before));
+    const written = await this.jobs.updateJobsFenced(
+      tx,
+      writes.map((w) => ({ tenantId: w.tenantId, next: w.next, expected: { status: w.before.status, attempt: w.before.attempt } })),
+    );
+    // A job appears once per batch: the runner chains its own writes.
+    const applied = writes.map((w) => written.has(w.next.id));
     const lastIds = await this.jobs.insertEventsOfJobs(
       tx,
       writes.filter((_, i) => applied[i]).map((w) => ({ job: w.next, tenantId: w.tenantId, events: w.events })),
