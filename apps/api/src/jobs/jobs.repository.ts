@@ -81,6 +81,12 @@ function updateJobsSql(rows: number): string {
 
 const UPDATE_ROWS_PER_STATEMENT = 500;
 
+// PostgreSQL: the same update from one array per column (a statement of constant size).
+const UPDATE_JOBS_UNNEST = `UPDATE jobs SET ${MUTABLE.map(setClause).join(', ')}
+  FROM unnest(${VALUE_COLUMNS.map((c) => `CAST(? AS ${VALUE_TYPES[c].replace(/\(\d+\)/, '')}[])`).join(', ')}) AS v (${VALUE_COLUMNS.join(', ')})
+  WHERE jobs.id = v.id AND jobs.tenant_id = v.tenant_id AND jobs.status = v.exp_status AND jobs.attempt = v.exp_attempt
+  RETURNING jobs.id`;
+
 /** A write of a job's new state, fenced on the status and attempt it was computed from. */
 export interface FencedJobUpdate {
   readonly tenantId: string;
@@ -109,6 +115,7 @@ function mutableValues(job: Job): unknown[] {
 }
 
 const EVENT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const EVENT_COLUMN_TYPES = ['VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BIGINT', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'INTEGER', 'VARCHAR', 'VARCHAR', 'TEXT'];
 // 13 parameters a row: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 const EVENT_ROWS_PER_INSERT = 1_000;
 
@@ -145,6 +152,13 @@ export class JobsRepository {
   /** `updateJobFenced` for many jobs in as few statements as possible; returns the ids written. */
   async updateJobsFenced(tx: SqlExecutor, updates: readonly FencedJobUpdate[]): Promise<Set<string>> {
     const written = new Set<string>();
+    if (updates.length === 0) return written;
+    if (this.db.kind === 'postgres') {
+      const rows = updates.map((u) => [u.next.id, u.tenantId, u.expected.status, u.expected.attempt, ...mutableValues(u.next)]);
+      const columns = VALUE_COLUMNS.map((_, c) => rows.map((r) => r[c]));
+      for (const r of await tx.query<{ id: string }>(UPDATE_JOBS_UNNEST, columns)) written.add(r.id);
+      return written;
+    }
     for (let i = 0; i < updates.length; i += UPDATE_ROWS_PER_STATEMENT) {
       const chunk = updates.slice(i, i + UPDATE_ROWS_PER_STATEMENT);
       const params = chunk.flatMap((u) => [u.next.id, u.tenantId, u.expected.status, u.expected.attempt, ...mutableValues(u.next)]);
@@ -172,6 +186,18 @@ export class JobsRepository {
       for (const e of events) rows.push(eventValues(job, tenantId, e));
     }
     const lastIds = new Map<string, number>();
+    if (rows.length === 0) return lastIds;
+    if (this.db.kind === 'postgres') {
+      // One array parameter per column: a statement whose size does not grow with the batch.
+      const columns = EVENT_COLUMN_TYPES.map((_, c) => rows.map((r) => r[c]));
+      const inserted = await tx.query<{ id: number | string; job_id: string }>(
+        `INSERT INTO job_events (job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message)
+         SELECT * FROM unnest(${EVENT_COLUMN_TYPES.map((t) => `CAST(? AS ${t}[])`).join(', ')}) RETURNING id, job_id`,
+        columns,
+      );
+      for (const r of inserted) lastIds.set(r.job_id, Math.max(lastIds.get(r.job_id) ?? 0, Number(r.id)));
+      return lastIds;
+    }
     for (let i = 0; i < rows.length; i += EVENT_ROWS_PER_INSERT) {
       const chunk = rows.slice(i, i + EVENT_ROWS_PER_INSERT);
       const inserted = await tx.query<{ id: number | string; job_id: string }>(

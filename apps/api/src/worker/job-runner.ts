@@ -165,11 +165,10 @@ export class JobRunner implements OnModuleInit {
           return;
         }
         if (stop.signal.aborted) throw stop.signal.reason;
-        jobLog('info', step, `${step} started`);
+        // Steps record their own start and end times; log lines are for what happened inside them.
         if (!(await apply({ type: 'step-started', step }))) return;
         await this.runStep(step, connector, { ...ctx, log: (m) => jobLog('info', step, m) }, job, state);
         if (stop.signal.aborted) throw stop.signal.reason;
-        jobLog('info', step, `${step} done`);
         if (!(await apply({ type: 'step-succeeded', step }))) return;
       }
       jobLog('info', null, `finished: ${Object.entries(state.result).map(([k, v]) => `${k} ${v}`).join(', ') || 'no data'}`);

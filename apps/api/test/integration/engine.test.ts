@@ -50,7 +50,7 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
 
     const logs = await request(t.server).get(`/api/jobs/${jobId}/logs`).set(auth).expect(200);
     const messages = logs.body.map((l: { message: string }) => l.message);
-    expect(messages).toEqual(expect.arrayContaining(['verify-credentials started', 'credentials accepted', '3 accounts stored', '120 transactions stored']));
+    expect(messages).toEqual(expect.arrayContaining(['credentials accepted', '3 accounts stored', '120 transactions stored', 'finished: accounts 3, transactions 120']));
   });
 
   it('user-bad-password: fails at verify-credentials with invalid-credentials, not retried', async () => {
