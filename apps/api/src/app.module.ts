@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeysRepository } from './auth/api-keys.repository.js';
 import { ProblemFilter } from './common/problem.filter.js';
+import { RateLimitGuard } from './common/rate-limit.guard.js';
 import { APP_CONFIG, LOGGER } from './common/tokens.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConnectionsController } from './connections/connections.controller.js';
@@ -34,6 +35,7 @@ import { JobRunner } from './worker/job-runner.js';
 import { WorkerRepository } from './worker/worker.repository.js';
 import { WorkerService } from './worker/worker.service.js';
 import { WriteBatcher } from './worker/write-batcher.js';
+import { RetentionService } from './worker/retention.service.js';
 
 /** What a caller may swap in (benchmarks run a no-op institution). */
 export interface AppModuleOptions {
@@ -54,7 +56,9 @@ export class AppModule {
         { provide: LOGGER, useValue: logger },
         { provide: Database, useFactory: (ds: DataSource) => databaseFor(ds), inject: [DataSource] },
         { provide: CredentialsCipher, useValue: new CredentialsCipher(config.encryptionKey) },
+        // Guards run in this order: who is calling, then whether they are over their limit.
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useValue: new ProblemFilter(logger) },
         ApiKeysRepository,
         ConnectionsRepository,
@@ -73,6 +77,7 @@ export class AppModule {
         JobRunner,
         WriteBatcher,
         WorkerService,
+        RetentionService,
       ],
     };
   }

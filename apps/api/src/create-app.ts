@@ -29,6 +29,14 @@ export async function createApp(config: AppConfig, logger: Logger, options: AppM
   app.set('etag', false);
   app.setGlobalPrefix('api');
   app.use(securityHeaders);
+  // Browsers may call the API only from the configured origins (none by default).
+  app.enableCors({
+    origin: (origin: string | undefined, cb: (err: Error | null, allow?: boolean) => void) => cb(null, origin !== undefined && config.corsOrigins.includes(origin)),
+    methods: ['GET', 'POST', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
+    exposedHeaders: ['Link', 'Retry-After', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'Idempotent-Replayed'],
+    maxAge: 600,
+  });
   app.use(
     pinoHttp({
       logger,

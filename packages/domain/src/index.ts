@@ -13,3 +13,4 @@ export * from './problem.js';
 export * from './wire.js';
 export * from './wire-mappers.js';
 export * from './roles.js';
+export * from './retention.js';

@@ -43,8 +43,8 @@ export function toTransitionWire(t: JobTransition): JobTransitionWire {
   return { from: t.from, to: t.to, at: toIso(t.at), reason: t.reason, actor: t.actor, attempt: t.attempt };
 }
 
-/** The whole job on the wire, with its transition history (oldest first). */
-export function toJobDetailWire(job: Job, transitions: readonly JobTransition[]): JobDetailWire {
+/** The whole job on the wire, with its transition history (oldest first) and retention date. */
+export function toJobDetailWire(job: Job, transitions: readonly JobTransition[], expiresAt: Date | null = null): JobDetailWire {
   return {
     ...toJobSummaryWire(job),
     steps: job.steps.map((s) => ({
@@ -60,6 +60,7 @@ export function toJobDetailWire(job: Job, transitions: readonly JobTransition[])
     lease_expires_at: isoOrNull(job.leaseExpiresAt),
     deadline_at: isoOrNull(job.deadlineAt),
     cancel_requested_at: isoOrNull(job.cancelRequestedAt),
+    expires_at: isoOrNull(expiresAt),
     transitions: transitions.map(toTransitionWire),
   };
 }

@@ -83,6 +83,8 @@ export const JobDetailSchema = JobSummarySchema.extend({
   lease_expires_at: nullableDate,
   deadline_at: nullableDate,
   cancel_requested_at: nullableDate,
+  /** When the retention cleanup deletes the job (null while it is not finished). */
+  expires_at: nullableDate,
   transitions: z.array(JobTransitionWireSchema),
 });
 export type JobDetailWire = z.infer<typeof JobDetailSchema>;

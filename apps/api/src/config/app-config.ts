@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { RetentionPolicy } from '@jobtrail/domain';
 
 /** Which parts of Jobtrail a process runs. */
 export const PROCESS_ROLES = ['all', 'api', 'worker'] as const;
@@ -24,6 +25,21 @@ export interface AppConfig {
   /** Where the built dashboard is, if it is served by this process. */
   readonly dashboardDir: string | null;
   readonly worker: WorkerConfig;
+  readonly limits: LimitsConfig;
+  /** Origins allowed to call the API from a browser (CORS); none by default. */
+  readonly corsOrigins: readonly string[];
+  readonly retention: RetentionPolicy & {
+    /** How often the cleanup runs (in worker processes). */
+    readonly sweepMs: number;
+  };
+}
+
+/** Rate limits. */
+export interface LimitsConfig {
+  /** Requests per minute per API key (token bucket, per process). */
+  readonly requestsPerMinute: number;
+  /** Refresh jobs per hour per connection (counted in the database, across processes). */
+  readonly refreshesPerHour: number;
 }
 
 /** How the worker runs jobs. */
@@ -104,6 +120,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bodyLimitBytes: intVar(env, 'JOBTRAIL_BODY_LIMIT_BYTES', 16 * 1024, 1024, 10 * 1024 * 1024),
     logLevel: env.JOBTRAIL_LOG_LEVEL || 'info',
     dashboardDir: env.JOBTRAIL_DASHBOARD_DIR ?? null,
+    limits: {
+      requestsPerMinute: intVar(env, 'JOBTRAIL_RATE_LIMIT_PER_MINUTE', 600, 1, 10_000_000),
+      refreshesPerHour: intVar(env, 'JOBTRAIL_REFRESH_LIMIT_PER_HOUR', 60, 1, 10_000_000),
+    },
+    corsOrigins: (env.JOBTRAIL_CORS_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    retention: {
+      successDays: intVar(env, 'JOBTRAIL_RETENTION_SUCCESS_DAYS', 90, 1, 36_500),
+      failedDays: intVar(env, 'JOBTRAIL_RETENTION_FAILED_DAYS', 365, 1, 36_500),
+      cancelledDays: intVar(env, 'JOBTRAIL_RETENTION_CANCELLED_DAYS', 90, 1, 36_500),
+      sweepMs: intVar(env, 'JOBTRAIL_RETENTION_SWEEP_MS', 3_600_000, 1_000, 86_400_000),
+    },
     worker: {
       concurrency: intVar(env, 'JOBTRAIL_WORKER_CONCURRENCY', 4, 1, 256),
       leaseMs: intVar(env, 'JOBTRAIL_LEASE_MS', 30_000, 200, 3_600_000),

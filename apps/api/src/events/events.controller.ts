@@ -72,12 +72,18 @@ export class EventsController implements BeforeApplicationShutdown {
     }
 
     // Subscribe before replaying so nothing falls between the two; duplicates are skipped by id.
+    // Per job, not stream-wide: event ids are taken before commit and several processes publish,
+    // so changes of different jobs arrive out of id order; only a job's own older state is stale.
     let replaying = true;
     const queued: JobChange[] = [];
-    let sentUpTo = lastId ?? 0;
+    const sentUpTo = new Map<string, number>();
     const send = (c: JobChange) => {
-      if (c.id <= sentUpTo || res.writableEnded) return;
-      sentUpTo = c.id;
+      const jobId = c.job.job_id;
+      if (c.id <= (sentUpTo.get(jobId) ?? lastId ?? 0) || res.writableEnded) return;
+      sentUpTo.delete(jobId);
+      sentUpTo.set(jobId, c.id);
+      // Bounded: the jobs least recently sent are forgotten first.
+      if (sentUpTo.size > 10_000) sentUpTo.delete(sentUpTo.keys().next().value!);
       res.write(`id: ${c.id}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
     };
     const unsubscribe = this.bus.subscribe((c) => {

@@ -223,6 +223,19 @@ export class JobsRepository {
     return row ? rowToJob(row) : null;
   }
 
+  /**
+   * How many jobs of this action the connection got since `since` (counting at most `cap`), and
+   * the creation time of the oldest of the `cap` most recent ones.
+   */
+  async countRecentJobs(connectionId: string, action: JobAction, since: number, cap: number): Promise<{ count: number; oldest: number | null }> {
+    const rows = await this.db.query<{ created_at: number | string }>(
+      'SELECT created_at FROM jobs WHERE connection_id = ? AND action = ? AND created_at > ? ORDER BY created_at DESC LIMIT ?',
+      [connectionId, action, since, cap],
+    );
+    const last = rows[rows.length - 1];
+    return { count: rows.length, oldest: last ? Number(last.created_at) : null };
+  }
+
   /** One page of a connection's history, newest first, after `after` (keyset). */
   async findHistoryPage(tenantId: string, connectionId: string, filter: JobListFilter, after: KeysetPosition | null, limit: number): Promise<Job[]> {
     return this.findPage(['connection_id = ?', 'tenant_id = ?'], [connectionId, tenantId], filter, after, limit);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   createJob,
+  jobExpiresAt,
   retryJob,
   toJobDetailWire,
   toJobSummaryWire,
@@ -59,6 +60,7 @@ export class JobsService {
         if (!(await this.connections.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
         return { job: toJobSummaryWire(existing), created: false };
       }
+      if (action === 'refresh') await this.checkRefreshLimit(connectionId);
       try {
         const created = await this.db.transaction(async (tx) => {
           if (!(await this.connections.connectionExists(auth.tenantId, connectionId, tx))) throw ApiProblem.notFound('Connection');
@@ -72,6 +74,16 @@ export class JobsService {
       }
     }
     throw new ApiProblem('service-unavailable', 'The connection is too busy; retry shortly.');
+  }
+
+  /** At most `refreshesPerHour` refresh jobs per connection in any hour (429 beyond). */
+  private async checkRefreshLimit(connectionId: string): Promise<void> {
+    const limit = this.config.limits.refreshesPerHour;
+    const since = Date.now() - 3_600_000;
+    const { count, oldest } = await this.jobs.countRecentJobs(connectionId, 'refresh', since, limit);
+    if (count < limit || oldest === null) return;
+    const retryAfter = Math.max(1, Math.ceil((oldest - since) / 1000));
+    throw new ApiProblem('rate-limited', `A connection may be refreshed ${limit} times an hour; retry in ${retryAfter} s.`, { headers: { 'Retry-After': String(retryAfter) } });
   }
 
   /**
@@ -122,7 +134,7 @@ export class JobsService {
   async detail(auth: AuthContext, jobId: string): Promise<JobDetailWire> {
     const job = await this.jobs.findJob(auth.tenantId, jobId);
     if (!job) throw ApiProblem.notFound('Job');
-    return toJobDetailWire(job, await this.jobs.findTransitions(job.id));
+    return toJobDetailWire(job, await this.jobs.findTransitions(job.id), jobExpiresAt(job, this.config.retention));
   }
 
   async logs(auth: AuthContext, jobId: string, query: PageQuery): Promise<Page<JobLogLineWire>> {

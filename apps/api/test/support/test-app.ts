@@ -108,6 +108,9 @@ export async function startTestApp(
     bodyLimitBytes: 16 * 1024,
     logLevel: 'debug',
     dashboardDir: join(dataDir, 'no-dashboard'),
+    limits: { requestsPerMinute: 1_000_000, refreshesPerHour: 1_000_000 },
+    corsOrigins: [],
+    retention: { successDays: 90, failedDays: 365, cancelledDays: 90, sweepMs: 3_600_000 },
     ...overrides,
     worker: { ...TEST_WORKER_CONFIG, ...overrides.worker },
   };

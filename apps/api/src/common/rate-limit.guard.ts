@@ -1,0 +1,46 @@
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Response } from 'express';
+import type { AuthContext } from '../auth/auth-context.js';
+import type { AppConfig } from '../config/app-config.js';
+import { ApiProblem } from './api-problem.js';
+import { APP_CONFIG } from './tokens.js';
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Requests per API key: a token bucket of `requestsPerMinute`, refilled continuously. Kept in
+ * memory per process (a limit against runaway clients, not a billing meter). Runs after the key
+ * guard; public routes are not limited.
+ */
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  canActivate(ctx: ExecutionContext): boolean {
+    const req = ctx.switchToHttp().getRequest<{ auth?: AuthContext }>();
+    if (!req.auth) return true;
+    const capacity = this.config.limits.requestsPerMinute;
+    const perMs = capacity / 60_000;
+    const now = Date.now();
+    const b = this.buckets.get(req.auth.keyId) ?? { tokens: capacity, at: now };
+    b.tokens = Math.min(capacity, b.tokens + (now - b.at) * perMs);
+    b.at = now;
+    this.buckets.set(req.auth.keyId, b);
+    if (this.buckets.size > 100_000) this.buckets.clear();
+    const res = ctx.switchToHttp().getResponse<Response>();
+    res.setHeader('RateLimit-Limit', String(capacity));
+    if (b.tokens < 1) {
+      const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
+      res.setHeader('RateLimit-Remaining', '0');
+      throw new ApiProblem('rate-limited', `This key may make ${capacity} requests a minute; retry in ${retryAfter} s.`, { headers: { 'Retry-After': String(retryAfter) } });
+    }
+    b.tokens -= 1;
+    res.setHeader('RateLimit-Remaining', String(Math.floor(b.tokens)));
+    return true;
+  }
+}
