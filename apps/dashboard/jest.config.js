@@ -20,5 +20,5 @@ export default {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   setupFilesAfterEnv: ['<rootDir>/test/setup.ts'],
-  testMatch: ['<rootDir>/test/**/*.test.tsx'],
+  testMatch: ['<rootDir>/test/**/*.test.{ts,tsx}'],
 };

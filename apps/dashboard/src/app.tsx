@@ -1,24 +1,70 @@
-import { JOB_STATUSES } from '@jobtrail/domain';
-import { StatusBadge } from './components/status-badge.js';
+import { lazy, Suspense, useState } from 'react';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { BrowserRouter, Route, Routes } from 'react-router';
+import { ApiError } from './api/client.js';
+import { AuthGate } from './auth/auth-gate.js';
+import { Loading } from './components/loading.js';
+import { ConnectionPage } from './connection/connection-page.js';
+import { ConnectionsPage } from './connections/connections-page.js';
+import { JobPage } from './jobs/job-page.js';
+import { AppLayout } from './layout/app-layout.js';
+import { NotFoundPage } from './layout/not-found-page.js';
+import { LiveUpdatesProvider } from './live/live-updates-provider.js';
+import { SearchResultsPage } from './search/search-results-page.js';
 
-export function App() {
+// The overview is the one page with its own weight (chart, statistics); it loads on first visit.
+const OverviewPage = lazy(() => import('./overview/overview-page.js').then((m) => ({ default: m.OverviewPage })));
+
+/** Client errors (4xx) will not go away by asking again; network and 5xx errors get two more tries. */
+function shouldRetry(failures: number, error: unknown): boolean {
+  if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429) return false;
+  return failures < 2;
+}
+
+export function createQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: { retry: shouldRetry, staleTime: 10_000, refetchOnWindowFocus: true },
+      mutations: { retry: false },
+    },
+  });
+}
+
+/** The routes of the signed-in app; deep links work because the server falls back to index.html. */
+export function AppRoutes() {
   return (
-    <div className="app">
-      <header className="app-header">
-        <h1>Jobtrail</h1>
-      </header>
-      <main>
-        <section aria-labelledby="legend-title">
-          <h2 id="legend-title">Statuses</h2>
-          <ul className="legend" aria-label="Status legend">
-            {JOB_STATUSES.map((status) => (
-              <li key={status}>
-                <StatusBadge status={status} />
-              </li>
-            ))}
-          </ul>
-        </section>
-      </main>
-    </div>
+    <Routes>
+      <Route element={<AppLayout />}>
+        <Route index element={<ConnectionsPage />} />
+        <Route path="connections/:connectionId" element={<ConnectionPage />} />
+        <Route path="jobs/:jobId" element={<JobPage />} />
+        <Route path="search" element={<SearchResultsPage />} />
+        <Route
+          path="overview"
+          element={
+            <Suspense fallback={<Loading label="Loading the overview…" />}>
+              <OverviewPage />
+            </Suspense>
+          }
+        />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}
+
+/** The whole dashboard: server state, session, router, live updates. */
+export function App({ live = true }: { readonly live?: boolean }) {
+  const [queryClient] = useState(createQueryClient);
+  return (
+    <QueryClientProvider client={queryClient}>
+      <AuthGate>
+        <BrowserRouter>
+          <LiveUpdatesProvider enabled={live}>
+            <AppRoutes />
+          </LiveUpdatesProvider>
+        </BrowserRouter>
+      </AuthGate>
+    </QueryClientProvider>
   );
 }

@@ -1,0 +1,131 @@
+import {
+  ConnectionSchema,
+  CreateConnectionResponseSchema,
+  JobDetailSchema,
+  JobLogLineSchema,
+  JobSummarySchema,
+  WhoAmISchema,
+  type ConnectionWire,
+  type CreateConnectionBody,
+  type JobAction,
+  type JobDetailWire,
+  type JobLogLineWire,
+  type JobStatus,
+  type JobSummaryWire,
+  type WhoAmIWire,
+} from '@jobtrail/domain';
+import type { ApiClient, Page } from './client.js';
+
+/** Page size of the history: big pages keep "load more" rare, the list is virtualized anyway. */
+export const HISTORY_PAGE_SIZE = 50;
+
+/** The filters of a connection's history, as kept in the URL (dates are local `YYYY-MM-DD` days). */
+export interface HistoryFilters {
+  readonly statuses: readonly JobStatus[];
+  readonly action: JobAction | null;
+  readonly from: string | null;
+  readonly to: string | null;
+}
+
+export const NO_FILTERS: HistoryFilters = { statuses: [], action: null, from: null, to: null };
+
+/** Start of a local day as an ISO instant, so "from 10 Dec" means the user's 10 Dec. */
+export function startOfDayIso(day: string): string {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(y ?? 1970, (m ?? 1) - 1, d ?? 1).toISOString();
+}
+
+/** Last millisecond of a local day: "to 10 Dec" includes the whole of 10 Dec. */
+export function endOfDayIso(day: string): string {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(new Date(y ?? 1970, (m ?? 1) - 1, (d ?? 1) + 1).getTime() - 1).toISOString();
+}
+
+/** The query string of the history endpoint for these filters. */
+export function historyQuery(filters: HistoryFilters, limit = HISTORY_PAGE_SIZE): string {
+  const q = new URLSearchParams();
+  if (filters.statuses.length > 0) q.set('status', filters.statuses.join(','));
+  if (filters.action) q.set('action', filters.action);
+  if (filters.from) q.set('from', startOfDayIso(filters.from));
+  if (filters.to) q.set('to', endOfDayIso(filters.to));
+  q.set('limit', String(limit));
+  return q.toString();
+}
+
+export function fetchMe(client: ApiClient, signal?: AbortSignal): Promise<WhoAmIWire> {
+  return client.get('/me', WhoAmISchema, signal);
+}
+
+export function fetchConnections(client: ApiClient, next: string | null, signal?: AbortSignal): Promise<Page<ConnectionWire>> {
+  return client.page(next ?? '/connections?limit=50', ConnectionSchema, signal);
+}
+
+export function fetchConnection(client: ApiClient, id: string, signal?: AbortSignal): Promise<ConnectionWire> {
+  return client.get(`/connections/${encodeURIComponent(id)}`, ConnectionSchema, signal);
+}
+
+export async function createConnection(client: ApiClient, body: CreateConnectionBody): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
+  return (await client.request('/connections', { method: 'POST', body, schema: CreateConnectionResponseSchema })).data;
+}
+
+export async function deleteConnection(client: ApiClient, id: string): Promise<void> {
+  await client.request(`/connections/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+/** Starts an action; `created` is false when a job of that action was already running (200). */
+export async function startAction(client: ApiClient, connectionId: string, action: JobAction): Promise<{ job: JobSummaryWire; created: boolean }> {
+  const res = await client.request(`/connections/${encodeURIComponent(connectionId)}/${action}`, { method: 'POST', body: {}, schema: JobSummarySchema });
+  return { job: res.data, created: res.status === 202 };
+}
+
+export function fetchHistory(client: ApiClient, connectionId: string, filters: HistoryFilters, next: string | null, signal?: AbortSignal): Promise<Page<JobSummaryWire>> {
+  return client.page(next ?? `/connections/${encodeURIComponent(connectionId)}/jobs?${historyQuery(filters)}`, JobSummarySchema, signal);
+}
+
+/** The jobs of a connection that are still queued or running (they decide which buttons are enabled). */
+export async function fetchActiveJobs(client: ApiClient, connectionId: string, signal?: AbortSignal): Promise<JobSummaryWire[]> {
+  const page = await client.page(`/connections/${encodeURIComponent(connectionId)}/jobs?status=pending,processing&limit=200`, JobSummarySchema, signal);
+  return page.items;
+}
+
+export interface JobSearch {
+  readonly job_id?: string;
+  readonly connection_id?: string;
+  readonly status?: readonly JobStatus[];
+  readonly action?: JobAction;
+  readonly from?: string;
+  readonly to?: string;
+  readonly limit?: number;
+}
+
+export function jobSearchPath(search: JobSearch): string {
+  const q = new URLSearchParams();
+  if (search.job_id) q.set('job_id', search.job_id);
+  if (search.connection_id) q.set('connection_id', search.connection_id);
+  if (search.status && search.status.length > 0) q.set('status', search.status.join(','));
+  if (search.action) q.set('action', search.action);
+  if (search.from) q.set('from', search.from);
+  if (search.to) q.set('to', search.to);
+  q.set('limit', String(search.limit ?? 50));
+  return `/jobs?${q.toString()}`;
+}
+
+export function searchJobs(client: ApiClient, search: JobSearch, next: string | null = null, signal?: AbortSignal): Promise<Page<JobSummaryWire>> {
+  return client.page(next ?? jobSearchPath(search), JobSummarySchema, signal);
+}
+
+export function fetchJob(client: ApiClient, jobId: string, signal?: AbortSignal): Promise<JobDetailWire> {
+  return client.get(`/jobs/${encodeURIComponent(jobId)}`, JobDetailSchema, signal);
+}
+
+export function fetchJobLogs(client: ApiClient, jobId: string, next: string | null, signal?: AbortSignal): Promise<Page<JobLogLineWire>> {
+  return client.page(next ?? `/jobs/${encodeURIComponent(jobId)}/logs?limit=200`, JobLogLineSchema, signal);
+}
+
+export async function retryJob(client: ApiClient, jobId: string): Promise<JobSummaryWire> {
+  return (await client.request(`/jobs/${encodeURIComponent(jobId)}/retry`, { method: 'POST', body: {}, schema: JobSummarySchema })).data;
+}
+
+export async function cancelJob(client: ApiClient, jobId: string): Promise<JobSummaryWire> {
+  return (await client.request(`/jobs/${encodeURIComponent(jobId)}/cancel`, { method: 'POST', body: {}, schema: JobSummarySchema })).data;
+}

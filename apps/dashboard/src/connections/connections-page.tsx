@@ -1,0 +1,66 @@
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { fetchConnections } from '../api/endpoints.js';
+import { queryKeys } from '../api/query-keys.js';
+import { useApi, useCan } from '../auth/auth-context.js';
+import { EmptyState } from '../components/empty-state.js';
+import { Loading } from '../components/loading.js';
+import { ProblemAlert } from '../components/problem-alert.js';
+import { useFallbackPollMs } from '../live/live-context.js';
+import { useDocumentTitle } from '../lib/use-document-title.js';
+import { useNow } from '../lib/use-now.js';
+import { ConnectionsTable } from './connections-table.js';
+import { CreateConnectionForm } from './create-connection-form.js';
+import { useDeleteConnection } from './use-delete-connection.js';
+
+/** The home page: every connection of the tenant with its latest status, and a form to add one. */
+export function ConnectionsPage() {
+  useDocumentTitle('Connections');
+  const client = useApi();
+  const canCreate = useCan('operator');
+  const canDelete = useCan('admin');
+  const now = useNow();
+  const poll = useFallbackPollMs();
+  const remove = useDeleteConnection();
+  const list = useInfiniteQuery({
+    queryKey: queryKeys.connections(),
+    queryFn: ({ pageParam, signal }) => fetchConnections(client, pageParam, signal),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next,
+    // Without live updates only the first page is kept fresh by polling; more would be costly.
+    refetchInterval: (q) => (poll !== null && (q.state.data?.pages.length ?? 0) <= 1 ? poll : false),
+  });
+  const connections = list.data?.pages.flatMap((p) => p.items) ?? [];
+
+  return (
+    <div className="page-grid">
+      <section aria-labelledby="connections-title" className="page-main">
+        <h2 id="connections-title">Connections</h2>
+        {remove.isError && <ProblemAlert error={remove.error} context="The connection was not deleted" />}
+        {list.isPending ? (
+          <Loading label="Loading connections…" />
+        ) : !list.data ? (
+          <ProblemAlert error={list.error} context="Could not load the connections" onRetry={() => void list.refetch()} />
+        ) : connections.length === 0 ? (
+          <EmptyState title="No connections yet.">
+            {canCreate ? 'Create a sandbox connection with the form to see jobs run.' : 'An operator or admin key can create one.'}
+          </EmptyState>
+        ) : (
+          <>
+            <ConnectionsTable connections={connections} now={now} onDelete={canDelete ? (id) => remove.mutate(id) : null} deleting={remove.isPending ? (remove.variables ?? null) : null} />
+            {list.hasNextPage && (
+              <button type="button" className="load-more" onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+                {list.isFetchingNextPage ? 'Loading…' : 'Load more connections'}
+              </button>
+            )}
+            {list.isError && <ProblemAlert error={list.error} context="Could not load all connections" onRetry={() => void list.refetch()} />}
+          </>
+        )}
+      </section>
+      {canCreate && (
+        <aside className="page-aside" aria-label="Create a connection">
+          <CreateConnectionForm />
+        </aside>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,83 @@
+import { Link } from 'react-router';
+import type { ConnectionWire } from '@jobtrail/domain';
+import { ConfirmButton } from '../components/confirm-button.js';
+import { DateTime } from '../components/date-time.js';
+import { StatusBadge } from '../components/status-badge.js';
+import { maskLogin, relativeTime } from '../lib/format.js';
+
+interface Props {
+  readonly connections: readonly ConnectionWire[];
+  readonly now: number;
+  /** Null when the key may not delete (only admins may). */
+  readonly onDelete: ((id: string) => void) | null;
+  readonly deleting: string | null;
+}
+
+/** Connections with their latest job's status; the masked login links to the connection's page. */
+export function ConnectionsTable({ connections, now, onDelete, deleting }: Props) {
+  return (
+    <div className="table-scroll">
+      <table className="data-table connections-table">
+        <caption className="visually-hidden">Connections</caption>
+        <thead>
+          <tr>
+            <th scope="col">Login</th>
+            <th scope="col">Institution</th>
+            <th scope="col" className="hide-narrow">
+              Created
+            </th>
+            <th scope="col">Latest job</th>
+            {onDelete && (
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>
+          {connections.map((c) => {
+            const masked = maskLogin(c.login_id);
+            return (
+              <tr key={c.connection_id} data-connection-id={c.connection_id}>
+                <td>
+                  <Link to={`/connections/${c.connection_id}`} aria-label={`Connection ${masked}${c.user_ref ? ` (${c.user_ref})` : ''}`}>
+                    <span className="mono">{masked}</span>
+                  </Link>
+                  {c.user_ref && <div className="muted small">{c.user_ref}</div>}
+                </td>
+                <td>{c.institution_id}</td>
+                <td className="hide-narrow">
+                  <DateTime iso={c.created_at} />
+                </td>
+                <td>
+                  {c.latest_job ? (
+                    <span className="latest-job">
+                      <StatusBadge status={c.latest_job.status} />{' '}
+                      <span className="muted small">
+                        {c.latest_job.action}, {relativeTime(c.latest_job.date, now)}
+                      </span>
+                    </span>
+                  ) : (
+                    <span className="muted">No job yet</span>
+                  )}
+                </td>
+                {onDelete && (
+                  <td className="row-actions">
+                    <ConfirmButton
+                      label="Delete"
+                      question={`Delete ${masked} and all its data?`}
+                      confirmLabel="Delete connection"
+                      disabled={deleting === c.connection_id}
+                      onConfirm={() => onDelete(c.connection_id)}
+                      className="button-small button-danger"
+                    />
+                  </td>
+                )}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

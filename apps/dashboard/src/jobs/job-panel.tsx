@@ -1,0 +1,177 @@
+import { useQuery } from '@tanstack/react-query';
+import { Link } from 'react-router';
+import { isTerminal, type JobDetailWire } from '@jobtrail/domain';
+import { fetchJob, searchJobs } from '../api/endpoints.js';
+import { queryKeys } from '../api/query-keys.js';
+import { useApi, useSession } from '../auth/auth-context.js';
+import { CopyButton } from '../components/copy-button.js';
+import { DateTime } from '../components/date-time.js';
+import { Loading } from '../components/loading.js';
+import { ProblemAlert } from '../components/problem-alert.js';
+import { StatusBadge } from '../components/status-badge.js';
+import { useFallbackPollMs } from '../live/live-context.js';
+import { formatDuration, jobDurationMs, shortId } from '../lib/format.js';
+import { useNow } from '../lib/use-now.js';
+import { JobActions } from './job-actions.js';
+import { JobErrorView } from './job-error-view.js';
+import { JobLogs } from './job-logs.js';
+import { StepsTimeline } from './steps-timeline.js';
+import { supportDetails } from './support-details.js';
+import { TransitionsTable } from './transitions-table.js';
+
+/** Everything about one job: status, actions, error and troubleshooting, steps, result, history, logs. */
+export function JobPanel({ jobId }: { readonly jobId: string }) {
+  const client = useApi();
+  const poll = useFallbackPollMs();
+  const detail = useQuery({
+    queryKey: queryKeys.job(jobId),
+    queryFn: ({ signal }) => fetchJob(client, jobId, signal),
+    // Live events refetch it; without them a running job is polled until it ends.
+    refetchInterval: (q) => (poll !== null && q.state.data && !isTerminal(q.state.data.status) ? poll : false),
+  });
+  if (detail.isPending) return <Loading label="Loading the job…" />;
+  if (!detail.data) return <ProblemAlert error={detail.error} context="Could not load this job" onRetry={() => void detail.refetch()} />;
+  return <JobDetailView job={detail.data} pollMs={!isTerminal(detail.data.status) ? poll : null} />;
+}
+
+export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; readonly pollMs: number | null }) {
+  const { me } = useSession();
+  const now = useNow(isTerminal(job.status) ? 30_000 : 1_000);
+  const duration = jobDurationMs(job, now);
+  return (
+    <article className="job-panel" aria-labelledby="job-title">
+      <header className="page-header">
+        <h2 id="job-title" className="job-title">
+          <span>Job</span> <span className="mono job-id-full">{job.job_id}</span>
+        </h2>
+        <div className="job-headline">
+          <span className="job-status-large" data-testid="job-status">
+            <StatusBadge status={job.status} />
+          </span>
+          <span>{job.action}</span>
+          <span className="muted">
+            on <Link to={`/connections/${job.connection_id}`}>connection {shortId(job.connection_id)}</Link>
+          </span>
+          <CopyButton text={job.job_id} label="Copy job ID">
+            Copy ID
+          </CopyButton>
+          <CopyButton text={supportDetails(job, me)} label="Copy support details">
+            Copy support details
+          </CopyButton>
+        </div>
+        <RetryLinks job={job} />
+        <JobActions job={job} />
+      </header>
+
+      <div className="job-grid">
+        <div className="job-main">
+          <JobErrorView job={job} />
+          {job.result && (
+            <section aria-labelledby="result-title">
+              <h3 id="result-title">Result</h3>
+              <dl className="result">
+                {Object.entries(job.result).map(([name, value]) => (
+                  <div key={name}>
+                    <dt>{name.replace(/_/g, ' ')}</dt>
+                    <dd>{value.toLocaleString()}</dd>
+                  </div>
+                ))}
+              </dl>
+            </section>
+          )}
+          <section aria-labelledby="steps-title">
+            <h3 id="steps-title">Steps{job.attempt > 0 ? ` (attempt ${job.attempt})` : ''}</h3>
+            <StepsTimeline steps={job.steps} now={now} />
+          </section>
+          <section aria-labelledby="transitions-title">
+            <h3 id="transitions-title">Status changes</h3>
+            <TransitionsTable transitions={job.transitions} />
+          </section>
+          <section aria-labelledby="logs-title">
+            <h3 id="logs-title">Log lines</h3>
+            <JobLogs jobId={job.job_id} pollMs={pollMs} />
+          </section>
+        </div>
+        <aside className="job-facts" aria-label="Job facts">
+          <dl className="facts facts-column">
+            <div>
+              <dt>Triggered</dt>
+              <dd>
+                <DateTime iso={job.date} now={now} />
+              </dd>
+            </div>
+            <div>
+              <dt>Started</dt>
+              <dd>{job.started_at ? <DateTime iso={job.started_at} /> : '—'}</dd>
+            </div>
+            <div>
+              <dt>Finished</dt>
+              <dd>{job.finished_at ? <DateTime iso={job.finished_at} /> : '—'}</dd>
+            </div>
+            <div>
+              <dt>Duration</dt>
+              <dd>{duration === null ? '—' : formatDuration(duration)}</dd>
+            </div>
+            <div>
+              <dt>Attempts</dt>
+              <dd>
+                {job.attempt} of {job.max_attempts}
+              </dd>
+            </div>
+            {job.status === 'pending' && job.attempt > 0 && (
+              <div>
+                <dt>Next attempt</dt>
+                <dd>
+                  <DateTime iso={job.run_at} now={now} />
+                </dd>
+              </div>
+            )}
+            <div>
+              <dt>Requested by</dt>
+              <dd>{job.requested_by ? job.requested_by.name : 'system'}</dd>
+            </div>
+            {job.lease_owner && (
+              <div>
+                <dt>Worker</dt>
+                <dd className="mono small">{job.lease_owner}</dd>
+              </div>
+            )}
+          </dl>
+        </aside>
+      </div>
+    </article>
+  );
+}
+
+/**
+ * "Retry of" comes with the job; "retried by" is not stored on it, so it is looked up lazily
+ * among the connection's later jobs, and only for jobs that can have been retried.
+ */
+function RetryLinks({ job }: { readonly job: JobDetailWire }) {
+  const client = useApi();
+  const retriable = job.status === 'failed' || job.status === 'cancelled';
+  const retriedBy = useQuery({
+    queryKey: queryKeys.retriedBy(job.job_id),
+    queryFn: async ({ signal }) => {
+      const page = await searchJobs(client, { connection_id: job.connection_id, from: job.date, action: job.action, limit: 200 }, null, signal);
+      return page.items.filter((j) => j.retry_of === job.job_id);
+    },
+    enabled: retriable,
+  });
+  const retries = retriedBy.data ?? [];
+  if (!job.retry_of && retries.length === 0) return null;
+  return (
+    <ul className="retry-links">
+      {job.retry_of && (
+        <li>
+          Retry of <Link to={`/jobs/${job.retry_of}`} className="mono">{job.retry_of}</Link>
+        </li>
+      )}
+      {retries.map((r) => (
+        <li key={r.job_id}>
+          Retried by <Link to={`/jobs/${r.job_id}`} className="mono">{r.job_id}</Link> <StatusBadge status={r.status} />
+        </li>
+      ))}
+    </ul>
+  );
+}

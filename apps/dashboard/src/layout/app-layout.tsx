@@ -1,0 +1,44 @@
+import { NavLink, Outlet } from 'react-router';
+import { useSession } from '../auth/auth-context.js';
+import { LiveIndicator } from '../live/live-indicator.js';
+import { JobSearchBox } from '../search/job-search-box.js';
+
+/** The frame of every signed-in page: brand, navigation, job search, live status, who is signed in. */
+export function AppLayout() {
+  const { me, signOut } = useSession();
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="app-header">
+        <div className="header-row">
+          <NavLink to="/" className="brand-link" aria-label="Jobtrail home">
+            <h1 className="brand">Jobtrail</h1>
+          </NavLink>
+          <nav aria-label="Main" className="main-nav">
+            <NavLink to="/" end>
+              Connections
+            </NavLink>
+            <NavLink to="/overview">Overview</NavLink>
+          </nav>
+          <LiveIndicator />
+        </div>
+        <div className="header-row header-tools">
+          <JobSearchBox />
+          <div className="who" aria-label="Signed in">
+            <span className="who-name" title={`Key "${me.key_name}" of tenant ${me.tenant_id}`}>
+              {me.tenant_name} · <span className="role">{me.role}</span>
+            </span>
+            <button type="button" onClick={signOut}>
+              Sign out
+            </button>
+          </div>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </div>
+  );
+}

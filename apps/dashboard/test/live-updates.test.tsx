@@ -1,0 +1,90 @@
+import { describe, expect, it } from '@jest/globals';
+import { render, screen, waitFor, within } from '@testing-library/react';
+import { QueryClient } from '@tanstack/react-query';
+import type { InfiniteData } from '@tanstack/react-query';
+import type { JobSummaryWire } from '@jobtrail/domain';
+import { App } from '../src/app.js';
+import type { Page } from '../src/api/client.js';
+import { NO_FILTERS } from '../src/api/endpoints.js';
+import { queryKeys } from '../src/api/query-keys.js';
+import { applyJobChange, patchHistory } from '../src/live/apply-job-change.js';
+import { FakeStream, installFakeApi } from './support/fake-api.js';
+import { CONNECTION_ID, connection, job, me, uuid } from './support/fixtures.js';
+
+const pending = job({ job_id: uuid(500), status: 'pending', started_at: null, finished_at: null, attempt: 0, date: '2024-12-10T04:33:00.000Z', updated_at: '2024-12-10T04:33:00.000Z' });
+const sse = (id: number, event: string, data: JobSummaryWire) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+describe('live updates', () => {
+  it('goes Live, patches the open history from job events, and resumes with Last-Event-ID after the stream drops', async () => {
+    const streams: FakeStream[] = [];
+    const fake = installFakeApi([
+      ['GET', '/api/me', () => ({ body: me() })],
+      ['GET', `/api/connections/${CONNECTION_ID}`, () => ({ body: connection({ latest_job: pending }) })],
+      ['GET', `/api/connections/${CONNECTION_ID}/jobs`, (req) => ({ body: req.url.searchParams.get('status') === 'pending,processing' ? [pending] : [pending] })],
+      ['GET', '/api/events', () => {
+        const stream = new FakeStream();
+        streams.push(stream);
+        return { headers: { 'Content-Type': 'text/event-stream' }, stream };
+      }],
+    ]);
+    sessionStorage.setItem('jobtrail.api-key', 'k');
+    window.history.replaceState(null, '', `/connections/${CONNECTION_ID}`);
+    render(<App />);
+
+    expect(await screen.findByTestId('live-status')).toHaveTextContent('Live');
+    const row = () => screen.getAllByRole('row').find((r) => r.getAttribute('data-job-id') === pending.job_id)!;
+    await waitFor(() => expect(row()).toHaveTextContent('🕒 Pending'));
+    expect(screen.getByRole('button', { name: 'Refresh queued…' })).toBeDisabled();
+
+    streams[0]!.write(': ping\n\n');
+    streams[0]!.write(sse(1, 'job.updated', { ...pending, status: 'processing', attempt: 1, started_at: '2024-12-10T04:33:01.000Z', updated_at: '2024-12-10T04:33:01.000Z' }));
+    await waitFor(() => expect(row()).toHaveTextContent('⏳ Processing'));
+    expect(screen.getByRole('button', { name: 'Refresh running…' })).toBeDisabled();
+
+    const done = { ...pending, status: 'success' as const, attempt: 1, started_at: '2024-12-10T04:33:01.000Z', finished_at: '2024-12-10T04:33:03.000Z', updated_at: '2024-12-10T04:33:03.000Z' };
+    const next = job({ job_id: uuid(501), status: 'pending', action: 'purge', started_at: null, finished_at: null, attempt: 0, date: '2024-12-10T04:40:00.000Z', updated_at: '2024-12-10T04:40:00.000Z' });
+    streams[0]!.write(sse(2, 'job.updated', done) + sse(3, 'job.created', next));
+    await waitFor(() => expect(row()).toHaveTextContent('✅ Success'));
+    expect(within(screen.getAllByRole('row')[1]!).getByRole('link', { name: next.job_id })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Refresh' })).toBeEnabled();
+
+    streams[0]!.end();
+    await waitFor(() => expect(screen.getByTestId('live-status')).toHaveTextContent('Offline'));
+    await waitFor(() => expect(streams).toHaveLength(2), { timeout: 3_000 });
+    expect(fake.requests('GET', /\/api\/events$/)[1]?.headers['last-event-id']).toBe('3');
+    expect(await screen.findByTestId('live-status')).toHaveTextContent('Live');
+  });
+
+  it('shows Offline when the event stream is refused, with a way to retry at once', async () => {
+    installFakeApi([
+      ['GET', '/api/me', () => ({ body: me() })],
+      ['GET', '/api/connections', () => ({ body: [] })],
+    ]);
+    sessionStorage.setItem('jobtrail.api-key', 'k');
+    render(<App />);
+    expect(await screen.findByTestId('live-status')).toHaveTextContent('Offline');
+    expect(screen.getByRole('button', { name: 'Reconnect live updates now' })).toBeInTheDocument();
+  });
+});
+
+describe('applyJobChange', () => {
+  it('does not let a late event overwrite a fresher state', () => {
+    const fresh = { ...pending, status: 'success' as const, updated_at: '2024-12-10T05:00:00.000Z' };
+    const data: InfiniteData<Page<JobSummaryWire>, string | null> = { pages: [{ items: [fresh], next: null }], pageParams: [null] };
+    expect(patchHistory(data, pending, NO_FILTERS)).toBe(data);
+  });
+
+  it('puts a new job on top only when it matches the filters', () => {
+    const client = new QueryClient();
+    const failedOnly = { ...NO_FILTERS, statuses: ['failed' as const] };
+    const seed = { pages: [{ items: [pending], next: null }], pageParams: [null] };
+    client.setQueryData(queryKeys.history(CONNECTION_ID, NO_FILTERS), seed);
+    client.setQueryData(queryKeys.history(CONNECTION_ID, failedOnly), { pages: [{ items: [], next: null }], pageParams: [null] });
+    const created = job({ job_id: uuid(600), status: 'pending', date: '2024-12-11T00:00:00.000Z', updated_at: '2024-12-11T00:00:00.000Z' });
+    applyJobChange(client, created);
+    const all = client.getQueryData<InfiniteData<Page<JobSummaryWire>>>(queryKeys.history(CONNECTION_ID, NO_FILTERS));
+    const failed = client.getQueryData<InfiniteData<Page<JobSummaryWire>>>(queryKeys.history(CONNECTION_ID, failedOnly));
+    expect(all?.pages[0]?.items.map((j) => j.job_id)).toEqual([created.job_id, pending.job_id]);
+    expect(failed?.pages[0]?.items).toEqual([]);
+  });
+});
