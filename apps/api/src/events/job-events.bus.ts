@@ -23,6 +23,28 @@ export interface JobChange {
 const CHANNEL = 'jobtrail_events';
 // PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 const MAX_PAYLOAD = 7_900;
+const NOTIFIES_PER_QUERY = 50;
+
+/** Changes packed into JSON arrays that each fit in one notification. */
+function toPayloads(changes: readonly JobChange[]): string[] {
+  const payloads: string[] = [];
+  let batch: string[] = [];
+  let size = 2;
+  for (const c of changes) {
+    let json = JSON.stringify(c);
+    // Too large for one notification: the error detail is dropped, clients re-read the job.
+    if (json.length + 2 > MAX_PAYLOAD) json = JSON.stringify({ ...c, job: { ...c.job, error: c.job.error ? { ...c.job.error, detail: '' } : null } });
+    if (size + json.length + 1 > MAX_PAYLOAD && batch.length > 0) {
+      payloads.push(`[${batch.join(',')}]`);
+      batch = [];
+      size = 2;
+    }
+    batch.push(json);
+    size += json.length + 1;
+  }
+  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`);
+  return payloads;
+}
 
 /**
  * Job changes across processes. SQLite runs one process, so an in-process emitter is enough; on
@@ -35,6 +57,8 @@ export class JobEventsBus implements OnModuleInit, OnApplicationShutdown {
   private listener: pg.Client | null = null;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly outbox: Array<{ changes: readonly JobChange[]; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private sending = false;
 
   constructor(
     private readonly db: Database,
@@ -61,32 +85,42 @@ export class JobEventsBus implements OnModuleInit, OnApplicationShutdown {
     return () => this.emitter.off('change', fn);
   }
 
-  /** Announces committed changes to every process. */
-  async publish(changes: readonly JobChange[]): Promise<void> {
-    if (changes.length === 0) return;
+  /**
+   * Announces committed changes to every process. On PostgreSQL the changes queue in an outbox
+   * sent in order by one sender, many notifications a round trip, so callers need not wait.
+   */
+  publish(changes: readonly JobChange[]): Promise<void> {
+    if (changes.length === 0) return Promise.resolve();
     if (this.db.kind === 'sqlite') {
       for (const c of changes) this.emitter.emit('change', c);
-      return;
+      return Promise.resolve();
     }
-    // One NOTIFY per batch of changes that fits the payload limit.
-    let batch: JobChange[] = [];
-    let size = 2;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      await this.db.query('SELECT pg_notify(?, ?)', [CHANNEL, JSON.stringify(batch)]);
-      batch = [];
-      size = 2;
-    };
-    for (const c of changes) {
-      const len = JSON.stringify(c).length + 1;
-      if (size + len > MAX_PAYLOAD) await flush();
-      if (len + 2 > MAX_PAYLOAD) {
-        // Too large for one notification: the error detail is dropped, clients re-read the job.
-        batch.push({ ...c, job: { ...c.job, error: c.job.error ? { ...c.job.error, detail: '' } : null } });
-      } else batch.push(c);
-      size += len;
+    return new Promise((resolve, reject) => {
+      this.outbox.push({ changes, resolve, reject });
+      void this.sendOutbox();
+    });
+  }
+
+  private async sendOutbox(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      while (this.outbox.length > 0) {
+        const items = this.outbox.splice(0);
+        try {
+          const payloads = toPayloads(items.flatMap((i) => i.changes));
+          for (let i = 0; i < payloads.length; i += NOTIFIES_PER_QUERY) {
+            const slice = payloads.slice(i, i + NOTIFIES_PER_QUERY);
+            await this.db.query(`SELECT ${slice.map(() => 'pg_notify(?, ?)').join(', ')}`, slice.flatMap((p) => [CHANNEL, p]));
+          }
+          for (const item of items) item.resolve();
+        } catch (err) {
+          for (const item of items) item.reject(err);
+        }
+      }
+    } finally {
+      this.sending = false;
     }
-    await flush();
   }
 
   private async listen(): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { eventForError, jobError, transitionJob } from '@jobtrail/domain';
@@ -39,6 +40,8 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
 
   onApplicationBootstrap(): void {
     if (this.config.role === 'api') return;
+    // Every running job listens to the shutdown signal.
+    setMaxListeners(0, this.shutdown.signal);
     if (this.db.kind === 'sqlite') this.cleanups.push(acquireSqliteWorkerLock(this.config.dataDir));
     this.started = true;
     this.cleanups.push(
@@ -158,7 +161,8 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
       if (isUniqueViolation(err)) return [];
       throw err;
     }
-    await this.bus.publish(changes.filter((c): c is JobChange => c !== null));
+    // Not awaited: the outbox keeps the order of events, and jobs need not wait for it.
+    this.bus.publish(changes.filter((c): c is JobChange => c !== null)).catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'could not publish claims'));
     return claimed;
   }
 

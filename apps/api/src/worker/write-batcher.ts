@@ -70,7 +70,8 @@ export class WriteBatcher {
       return;
     }
     batch.forEach((q, i) => q.resolve(changes[i] ?? null));
-    await this.bus
+    // Not awaited: the bus sends in order, and the next batch need not wait for it.
+    this.bus
       .publish(changes.filter((c): c is JobChange => c !== null))
       .catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'could not publish job changes'));
   }
