@@ -41,6 +41,12 @@ export interface Exit {
 
 const KEEP_LINES = 400;
 
+/** Every child still running: killed if the test process itself exits first (crash, timeout). */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 /** One running Jobtrail process, with the tail of its output. */
 export class JobtrailProcess {
   readonly child: ChildProcess;
@@ -67,8 +73,10 @@ export class JobtrailProcess {
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       if (this.stderr.length < 100_000) this.stderr += chunk;
     });
+    live.add(this.child);
     this.exited = new Promise<Exit>((resolve) => {
       this.child.on('exit', (code, signal) => {
+        live.delete(this.child);
         this.exit = { code, signal };
         resolve(this.exit);
       });
@@ -172,14 +180,23 @@ export class ProcessGroup {
   }
 }
 
-/** The environment a child gets: the parent's, minus anything Jobtrail would read from it. */
-export function cleanEnv(): NodeJS.ProcessEnv {
+/**
+ * The environment a child gets: the parent's minus anything Jobtrail would read from it, plus test
+ * defaults: no demo data, warnings only, and request limits out of the way of bulk creation.
+ */
+export function testEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('JOBTRAIL_') || k === 'DATABASE_URL' || k === 'PORT' || k.startsWith('NODE_OPTIONS') || k.startsWith('JEST')) continue;
     env[k] = v;
   }
-  return env;
+  return {
+    ...env,
+    JOBTRAIL_DEMO: '0',
+    JOBTRAIL_LOG_LEVEL: 'warn',
+    JOBTRAIL_RATE_LIMIT_PER_MINUTE: '10000000',
+    JOBTRAIL_REFRESH_LIMIT_PER_HOUR: '10000000',
+  };
 }
 
 /** Read access to the database the processes use, for checks the API does not expose. */
@@ -230,6 +247,8 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
   await admin.end();
   const url = `${PG_SERVER_URL}/${name}`;
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // An idle client whose connection the server dropped is discarded by the pool; the next query reconnects.
+  pool.on('error', () => undefined);
   return {
     kind,
     dataDir,
@@ -253,6 +272,8 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
 
 /** A small JSON client of one API process. */
 export function apiClient(base: string, key: string) {
+  // Bodies are read field by field in the tests, like supertest's `res.body`.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
     const res = await fetch(`${base}${path}`, {
       method,

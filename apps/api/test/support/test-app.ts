@@ -82,7 +82,8 @@ export async function startTestApp(
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-test-'));
   let dropDatabase: (() => Promise<void>) | null = null;
   let database: AppConfig['database'] = { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') };
-  if (kind === 'postgres') {
+  // A `database` override (e.g. a server the test runs itself) is used as given, not created.
+  if (kind === 'postgres' && !overrides.database) {
     const name = `jobtrail_test_${randomBytes(6).toString('hex')}`;
     const admin = new pg.Client({ connectionString: `${PG_SERVER_URL}/postgres` });
     await admin.connect();
