@@ -67,7 +67,9 @@ function serveDashboard(app: NestExpressApplication, config: AppConfig, logger: 
     logger.info({ dir }, 'no built dashboard found; serving the API only');
     return;
   }
-  app.use(express.static(dir, { index: false, maxAge: '1h' }));
+  const assets = express.static(dir, { index: false, maxAge: '1h' });
+  // API requests never look for a file on disk.
+  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => (req.path.startsWith('/api/') ? next() : assets(req, res, next)));
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (req.method !== 'GET' || req.path.startsWith('/api')) return next();
     res.setHeader('Cache-Control', 'no-cache');

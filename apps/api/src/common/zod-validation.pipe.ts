@@ -27,7 +27,11 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
 
   transform(value: unknown): z.infer<S> {
     // An absent JSON body is the empty object for the action endpoints.
-    const input = this.location === 'body' && (value === undefined || value === null) ? {} : value;
+    let input = this.location === 'body' && (value === undefined || value === null) ? {} : value;
+    // Ids are stored in lower case; a UUID is the same id whatever the case of its hex digits.
+    if (this.location === 'path' && input !== null && typeof input === 'object') {
+      input = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, typeof v === 'string' && k.endsWith('_id') ? v.toLowerCase() : v]));
+    }
     const res = this.schema.safeParse(input);
     if (!res.success) throw ApiProblem.validation(fieldErrors(res.error, this.location));
     const nul = nulFields(res.data, this.location);

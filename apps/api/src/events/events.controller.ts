@@ -58,6 +58,9 @@ export class EventsController implements BeforeApplicationShutdown {
     const lastIdRaw = (req.headers['last-event-id'] as string | undefined) ?? query.last_event_id;
     const lastId = lastIdRaw && /^\d{1,18}$/.test(lastIdRaw) ? Number(lastIdRaw) : null;
     const wanted = (c: JobChange) => c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
+    // On PostgreSQL changes arrive through LISTEN, and notifications sent while that connection is
+    // re-established (database restart) are lost: then the stream replays from the newest event it saw.
+    let seen = lastId ?? (this.db.kind === 'postgres' ? await this.newestEventId() : 0);
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -80,6 +83,7 @@ export class EventsController implements BeforeApplicationShutdown {
     const send = (c: JobChange) => {
       const jobId = c.job.job_id;
       if (c.id <= (sentUpTo.get(jobId) ?? lastId ?? 0) || res.writableEnded) return;
+      seen = Math.max(seen, c.id);
       sentUpTo.delete(jobId);
       sentUpTo.set(jobId, c.id);
       // Bounded: the jobs least recently sent are forgotten first.
@@ -91,11 +95,18 @@ export class EventsController implements BeforeApplicationShutdown {
       if (replaying) queued.push(c);
       else send(c);
     });
+    const offReconnect = this.bus.onReconnect(() => {
+      this.replay(auth.tenantId, query.connection_id ?? null, seen).then(
+        (changes) => changes.forEach(send),
+        (err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'event replay after reconnect failed'),
+      );
+    });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
     const close = () => {
       this.open.delete(end);
       clearInterval(heartbeat);
       unsubscribe();
+      offReconnect();
     };
     const end = () => {
       close();
@@ -126,6 +137,12 @@ export class EventsController implements BeforeApplicationShutdown {
       throw new ApiProblem('unauthorized', 'The event token is invalid or expired; get a new one from POST /events/token.');
     }
     throw new ApiProblem('unauthorized', 'Send an API key as `Authorization: Bearer <key>`, or a token from POST /events/token as `?token=`.');
+  }
+
+  /** The id of the newest recorded job event (0 when there is none). */
+  private async newestEventId(): Promise<number> {
+    const rows = await this.db.query<{ id: number | string | null }>('SELECT MAX(id) AS id FROM job_events');
+    return Number(rows[0]?.id ?? 0);
   }
 
   /** One event per job changed after `lastId`, carrying the job as it is now. */

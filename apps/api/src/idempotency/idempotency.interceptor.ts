@@ -1,17 +1,27 @@
-import { createHash } from 'node:crypto';
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { createHmac } from 'node:crypto';
+import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { from, mergeMap, of, throwError, catchError, type Observable } from 'rxjs';
 import { ApiProblem } from '../common/api-problem.js';
 import type { AuthContext } from '../auth/auth-context.js';
+import { APP_CONFIG } from '../common/tokens.js';
+import type { AppConfig } from '../config/app-config.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 
+/** A claim that could not be released is retried this often, this many times (5 minutes). */
+const RELEASE_RETRY_MS = 500;
+const RELEASE_RETRIES = 600;
+
+/** Deeper bodies are refused (400) instead of overflowing the stack; no valid body comes close. */
+const MAX_BODY_DEPTH = 32;
+
 /** JSON with sorted keys, so `{a,b}` and `{b,a}` are the same body. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+function canonicalJson(value: unknown, depth = 0): string {
+  if (depth > MAX_BODY_DEPTH) throw ApiProblem.validation([{ field: 'body', message: `must not be nested more than ${MAX_BODY_DEPTH} levels deep` }]);
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v, depth + 1)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v, depth + 1)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
@@ -22,7 +32,15 @@ function canonicalJson(value: unknown): string {
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(private readonly repo: IdempotencyRepository) {}
+  /** Keys the fingerprints: a plain hash of a body with a bank password could be guessed offline. */
+  private readonly secret: Buffer;
+
+  constructor(
+    private readonly repo: IdempotencyRepository,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.secret = createHmac('sha256', config.encryptionKey).update('jobtrail:idempotency').digest();
+  }
 
   async intercept(ctx: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const req = ctx.switchToHttp().getRequest<Request & { auth?: AuthContext }>();
@@ -33,7 +51,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       throw ApiProblem.validation([{ field: 'header.idempotency-key', message: 'must be 1 to 255 visible ASCII characters' }]);
     }
     const tenantId = req.auth.tenantId;
-    const fingerprint = createHash('sha256')
+    const fingerprint = createHmac('sha256', this.secret)
       .update(`${req.method} ${req.path}\n${canonicalJson(req.body ?? {})}`)
       .digest('hex');
     const record = await this.repo.claim(tenantId, key, fingerprint);
@@ -50,7 +68,21 @@ export class IdempotencyInterceptor implements NestInterceptor {
         await this.repo.complete(tenantId, key, res.statusCode, JSON.stringify(body ?? null));
         return body;
       }),
-      catchError((err: unknown) => from(this.repo.release(tenantId, key)).pipe(mergeMap(() => throwError(() => err)))),
+      catchError((err: unknown) => from(this.release(tenantId, key)).pipe(mergeMap(() => throwError(() => err)))),
     );
+  }
+
+  /**
+   * Forgets the claim of a request that failed, so the client can retry with the same key. When
+   * the database is down too (the usual reason the request failed), the release is retried in the
+   * background until it comes back; otherwise the key would answer "in flight" for 24 h.
+   */
+  private async release(tenantId: string, key: string, attempt = 0): Promise<void> {
+    try {
+      await this.repo.release(tenantId, key);
+    } catch {
+      if (attempt >= RELEASE_RETRIES) return;
+      setTimeout(() => void this.release(tenantId, key, attempt + 1), RELEASE_RETRY_MS).unref();
+    }
   }
 }

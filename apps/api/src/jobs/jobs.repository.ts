@@ -238,7 +238,9 @@ export class JobsRepository {
 
   /** One page of a connection's history, newest first, after `after` (keyset). */
   async findHistoryPage(tenantId: string, connectionId: string, filter: JobListFilter, after: KeysetPosition | null, limit: number): Promise<Job[]> {
-    return this.findPage(['connection_id = ?', 'tenant_id = ?'], [connectionId, tenantId], filter, after, limit);
+    // `tenant_id || ''` keeps the tenant check but stops SQLite (which plans without statistics)
+    // from choosing the tenant-wide index over the connection's history index.
+    return this.findPage(['connection_id = ?', "tenant_id || '' = ?"], [connectionId, tenantId], filter, after, limit);
   }
 
   /** One page of the tenant-wide search, newest first. */

@@ -35,7 +35,7 @@ export interface RouteSpec {
   readonly responses: Readonly<Record<number, z.ZodType | null>>;
   /** The media type of a non-JSON success body (event stream, metrics text). */
   readonly produces?: string;
-  /** Error statuses this operation may answer besides 401/403/429/500/503. */
+  /** Error statuses this operation may answer besides 400/413/415 (any request body), 500/503 and, with a key, 401/403/429. */
   readonly errors: readonly number[];
 }
 
@@ -97,6 +97,9 @@ const DESCRIPTIONS: Record<number, string> = {
   503: 'Database unavailable',
 };
 
+/** What any request with a body may get: malformed JSON, too large, not JSON. */
+const BODY_ERRORS = [400, 413, 415];
+
 /** The OpenAPI 3.1 document of the API, built from the route table and the domain's schemas. */
 export function buildOpenApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -109,8 +112,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       else if (route.produces) responses[status] = { description, content: { [route.produces]: { schema: { type: 'string' } } } };
       else responses[status] = { description };
     }
-    const errors = route.role === null ? [...route.errors, 500] : [...route.errors, 401, 403, 500, 503];
-    for (const status of errors) responses[String(status)] = { description: DESCRIPTIONS[status] ?? 'Error', content: problem };
+    // Every request's body is parsed (400, 413, 415), whatever the method; keyed routes are rate
+    // limited; public routes need the database too (metrics), so they may answer 503 as well.
+    const errors = route.role === null ? [...route.errors, ...BODY_ERRORS, 500, 503] : [...route.errors, ...BODY_ERRORS, 401, 403, 429, 500, 503];
+    for (const status of new Set(errors)) responses[String(status)] ??= { description: DESCRIPTIONS[status] ?? 'Error', content: problem };
     paths[route.path] ??= {};
     paths[route.path]![route.method] = {
       operationId: route.operationId,

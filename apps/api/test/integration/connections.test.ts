@@ -70,6 +70,12 @@ describe.each(kinds)('connections and actions on %s', (kind) => {
     expect(logs.body.map((l: { message: string }) => l.message)).toEqual([expect.stringContaining('refresh requested'), expect.stringContaining('cancel requested')]);
   });
 
+  it('ids in paths are matched whatever the case of their hex digits', async () => {
+    const { connection, job } = await createConnection();
+    expect((await request(t.server).get(`/api/jobs/${job.job_id.toUpperCase()}`).set(auth)).body.job_id).toBe(job.job_id);
+    expect((await request(t.server).get(`/api/connections/${connection.connection_id.toUpperCase()}/jobs`).set(auth)).status).toBe(200);
+  });
+
   it('DELETE removes the connection and its jobs', async () => {
     const { connection, job } = await createConnection();
     expect((await request(t.server).delete(`/api/connections/${connection.connection_id}`).set(auth)).status).toBe(204);

@@ -1,0 +1,349 @@
+/**
+ * `pnpm bench`: the job history API against a bare `node:http` server doing the same database work,
+ * on SQLite and on PostgreSQL, measured with autocannon on loopback. Ratios are what count (absolute
+ * figures drift on shared machines).
+ *
+ * Environment:
+ *   BENCH_JOBS         jobs to seed (default 1,000,000), ~96% on one connection, the rest on 4 others
+ *   BENCH_DB           `sqlite,postgres` (default), or one of them
+ *   BENCH_PG_URL       PostgreSQL server (default postgres://postgres@127.0.0.1:5432); a fresh database is made
+ *   BENCH_DURATION     seconds per measured run (default 10; a 2 s warm-up precedes each scenario)
+ *   BENCH_ROUNDS       measured runs per scenario and server, alternating Jobtrail and bare (default 2);
+ *                      the best run counts, which damps interference from other work on the machine
+ *   BENCH_CONNECTIONS  concurrent HTTP connections (default 20)
+ *   BENCH_LOG_LEVEL    Jobtrail's log level (default info, as in production; logs go to /dev/null)
+ */
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { createJob, jobError, type Job, type JobAction, type JobStatus } from '@jobtrail/domain';
+import pg from 'pg';
+import { pino } from 'pino';
+import { ApiKeysRepository } from '../src/auth/api-keys.repository.js';
+import { encodeCursor } from '../src/common/cursor.js';
+import { loadConfig } from '../src/config/app-config.js';
+import { ConnectionsRepository } from '../src/connections/connections.repository.js';
+import { CredentialsCipher } from '../src/connections/credentials-cipher.js';
+import { createApp } from '../src/create-app.js';
+import { Database, type SqlExecutor } from '../src/database/database.js';
+import { JOB_COLUMNS, jobToValues } from '../src/jobs/job.mapper.js';
+import { createLogger } from '../src/logging/logger.js';
+import { bareQueries, startBareServer } from './bare-server.js';
+import type { LoadOptions, LoadResult } from './load.js';
+
+type Kind = 'sqlite' | 'postgres';
+
+const env = process.env;
+const JOBS = intEnv('BENCH_JOBS', 1_000_000, 1_000);
+const DURATION = intEnv('BENCH_DURATION', 10, 1);
+const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 20, 1);
+const ROUNDS = intEnv('BENCH_ROUNDS', 2, 1);
+const WARMUP = 2;
+const PG_URL = (env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
+const LOG_LEVEL = env.BENCH_LOG_LEVEL ?? 'info';
+const KINDS = (env.BENCH_DB ?? 'sqlite,postgres').split(',').map((s) => s.trim()) as Kind[];
+const PAGE = 50;
+/**
+ * Page 10,000 of 50 (rows 499,950 to 499,999, newest first, from 0) comes after the row at 499,949:
+ * its cursor is that row's position. Seeds too small for it use the page in their middle.
+ */
+const DEEP_PAGE_TARGET = 10_000;
+
+function intEnv(name: string, fallback: number, min: number): number {
+  const raw = env[name]?.replaceAll('_', '');
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}`);
+  return n;
+}
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+function uuidv7At(ms: number): string {
+  const b = randomBytes(16);
+  for (let i = 0; i < 6; i++) b[i] = Math.floor(ms / 2 ** (8 * (5 - i))) & 0xff;
+  b[6] = 0x70 | ((b[6] ?? 0) & 0x0f);
+  b[8] = 0x80 | ((b[8] ?? 0) & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** A terminal job as the engine leaves it (statuses ~70% success, 20% failed, 10% cancelled). */
+function terminalJob(connectionId: string, createdAt: number, n: number): Job {
+  const action: JobAction = n % 5 === 4 ? 'purge' : 'refresh';
+  const status: JobStatus = n % 10 < 7 ? 'success' : n % 10 < 9 ? 'failed' : 'cancelled';
+  const base = createJob({ id: uuidv7At(createdAt), connectionId, action, now: new Date(createdAt), requestedBy: { id: 'bench', name: 'bench seed' } });
+  const finishedAt = new Date(createdAt + 3_000);
+  return {
+    ...base,
+    status,
+    attempt: status === 'cancelled' ? 0 : 1,
+    startedAt: status === 'cancelled' ? null : new Date(createdAt + 500),
+    finishedAt,
+    updatedAt: finishedAt,
+    steps: base.steps.map((s) => ({ ...s, status: status === 'success' ? 'success' : s.status })),
+    error: status === 'failed' ? jobError('institution-unavailable', 'The bank did not answer') : status === 'cancelled' ? jobError('cancelled', 'Cancelled on request') : null,
+    result: status === 'success' ? { accounts: 3, transactions: n % 500 } : null,
+  };
+}
+
+/**
+ * Stores rows of JOB_COLUMNS values: SQLite in multi-row INSERTs of 1,000 rows, PostgreSQL in one
+ * INSERT ... SELECT FROM unnest(arrays) per batch (one parameter per column, whatever the rows).
+ */
+async function insertRows(tx: SqlExecutor, pgTypes: Record<string, string> | null, rows: readonly unknown[][]): Promise<void> {
+  if (rows.length === 0) return;
+  if (pgTypes !== null) {
+    const columns = JOB_COLUMNS.map((_, c) => rows.map((r) => r[c]));
+    const arrays = JOB_COLUMNS.map((c) => `?::${pgTypes[c] ?? 'text'}[]`);
+    await tx.execute(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`, columns);
+    return;
+  }
+  for (let i = 0; i < rows.length; i += 1_000) {
+    const chunk = rows.slice(i, i + 1_000);
+    const row = `(${JOB_COLUMNS.map(() => '?').join(', ')})`;
+    await tx.execute(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES ${chunk.map(() => row).join(', ')}`, chunk.flat());
+  }
+}
+
+/** Seeds the jobs in big batches, one transaction each. Returns the main connection's deep cursor. */
+async function seed(db: Database, tenantId: string, connectionIds: string[], total: number): Promise<{ deepCursor: string; deepPage: number; mainCount: number }> {
+  const [main, ...others] = connectionIds as [string, ...string[]];
+  const mainCount = Math.floor(total * 0.96);
+  const rowsPerTx = db.kind === 'sqlite' ? 50_000 : 10_000;
+  // Newest first, the history of `main` is its jobs by descending time: index r is job mainCount-1-r.
+  const deepPage = mainCount >= DEEP_PAGE_TARGET * PAGE ? DEEP_PAGE_TARGET : Math.max(2, Math.floor(mainCount / PAGE / 2));
+  const deepRow = (deepPage - 1) * PAGE - 1;
+  const start = Date.now() - total * 1_000 - 86_400_000;
+  let deepCursor = '';
+  let otherIndex = 0;
+  let batch: unknown[][] = [];
+  // PostgreSQL's unnest needs each array's type: the columns' own.
+  const pgTypes =
+    db.kind === 'postgres'
+      ? Object.fromEntries(
+          (await db.query<{ column_name: string; data_type: string }>("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'jobs' AND table_schema = current_schema()")).map((r) => [
+            r.column_name,
+            r.data_type,
+          ]),
+        )
+      : null;
+  const t0 = Date.now();
+  for (let i = 0; i < total; i++) {
+    // Mostly the main connection; every 25th job goes to one of the others, interleaved in time.
+    const onMain = i - otherIndex < mainCount && (i % 25 !== 24 || otherIndex >= total - mainCount);
+    const createdAt = start + i * 1_000;
+    const mainIndex = i - otherIndex;
+    const job = terminalJob(onMain ? main : (others[otherIndex % others.length] as string), createdAt, i);
+    if (!onMain) otherIndex++;
+    else if (mainCount - 1 - mainIndex === deepRow) deepCursor = encodeCursor({ createdAt, id: job.id });
+    batch.push(jobToValues(job, tenantId));
+    if (batch.length === rowsPerTx) {
+      const rows = batch;
+      batch = [];
+      await db.transaction((tx) => insertRows(tx, pgTypes, rows));
+    }
+    if (i > 0 && i % 200_000 === 0) log(`  ${i.toLocaleString('en')} jobs (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+  const rest = batch;
+  await db.transaction((tx) => insertRows(tx, pgTypes, rest));
+  if (!deepCursor) throw new Error('the deep cursor was not found while seeding');
+  const counted = Number((await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM jobs WHERE connection_id = ?', [main]))[0]?.n);
+  if (counted !== mainCount) throw new Error(`seeded ${counted} jobs on the main connection, expected ${mainCount}`);
+  log(`  seeded ${total.toLocaleString('en')} jobs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (db.kind === 'postgres') await db.execute('VACUUM ANALYZE jobs');
+  else await db.execute('ANALYZE');
+  return { deepCursor, deepPage, mainCount };
+}
+
+const LOAD_SCRIPT = fileURLToPath(new URL('./load.js', import.meta.url));
+
+/** Runs autocannon in a child process. */
+function load(opts: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOAD_SCRIPT, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`autocannon exited with ${code}`))));
+  });
+}
+
+async function run(url: string, method: 'GET' | 'POST', key: string, durationSeconds: number): Promise<LoadResult> {
+  const result = await load({ url, method, headers: { Authorization: `Bearer ${key}` }, connections: CONNECTIONS, durationSeconds });
+  if (result.failures > 0) throw new Error(`${method} ${url}: ${result.failures} failed requests`);
+  return result;
+}
+
+/** Warms both servers up, then alternates measured runs of each; the best run of each counts. */
+async function measurePair(appUrl: string, bareUrl: string, method: 'GET' | 'POST', key: string): Promise<{ app: LoadResult; bare: LoadResult }> {
+  await run(appUrl, method, key, WARMUP);
+  await run(bareUrl, method, key, WARMUP);
+  const best = (a: LoadResult | null, b: LoadResult) => (a === null || b.rps > a.rps ? b : a);
+  let app: LoadResult | null = null;
+  let bare: LoadResult | null = null;
+  for (let i = 0; i < ROUNDS; i++) {
+    app = best(app, await run(appUrl, method, key, DURATION));
+    bare = best(bare, await run(bareUrl, method, key, DURATION));
+  }
+  return { app: app!, bare: bare! };
+}
+
+/** The same request to Jobtrail and to the bare server must answer the same JSON. */
+async function sameAnswer(path: string, method: 'GET' | 'POST', key: string, appUrl: string, bareUrl: string): Promise<void> {
+  const get = async (base: string) => {
+    const res = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${key}` } });
+    return { status: res.status, link: res.headers.get('link'), body: await res.text() };
+  };
+  const [a, b] = [await get(appUrl), await get(bareUrl)];
+  if (a.status !== b.status || a.link !== b.link || a.body !== b.body) {
+    throw new Error(`Jobtrail and the bare server disagree on ${method} ${path}:\n  ${a.status} ${a.link} ${a.body.slice(0, 300)}\n  ${b.status} ${b.link} ${b.body.slice(0, 300)}`);
+  }
+}
+
+interface Row {
+  readonly kind: Kind;
+  readonly scenario: string;
+  readonly app: LoadResult;
+  readonly bare: LoadResult;
+}
+
+async function benchKind(kind: Kind): Promise<Row[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-bench-'));
+  let dropDatabase: (() => Promise<void>) | null = null;
+  let database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string } = { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') };
+  if (kind === 'postgres') {
+    const name = `jobtrail_bench_${randomBytes(5).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: `${PG_URL}/postgres` });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    database = { kind: 'postgres', url: `${PG_URL}/${name}` };
+    dropDatabase = async () => {
+      const c = new pg.Client({ connectionString: `${PG_URL}/postgres` });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const adminKey = `jt_bench_${randomBytes(24).toString('base64url')}`;
+  const config = loadConfig({
+    PORT: '0',
+    ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : {}),
+    JOBTRAIL_DATA_DIR: dataDir,
+    JOBTRAIL_ROLE: 'api',
+    JOBTRAIL_ADMIN_KEY: adminKey,
+    JOBTRAIL_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    JOBTRAIL_DEMO: '0',
+    JOBTRAIL_LOG_LEVEL: LOG_LEVEL,
+    JOBTRAIL_DASHBOARD_DIR: join(dataDir, 'no-dashboard'),
+    // The limits stay in the path (their cost is measured) but never trip.
+    JOBTRAIL_RATE_LIMIT_PER_MINUTE: '10000000',
+    JOBTRAIL_REFRESH_LIMIT_PER_HOUR: '10000000',
+  });
+  const logger = createLogger(LOG_LEVEL, pino.destination({ dest: '/dev/null', sync: false }));
+  const bareDb = { value: null as ReturnType<typeof bareQueries> | null };
+  let closeApp: (() => Promise<void>) | null = null;
+  let closeBare: (() => Promise<void>) | null = null;
+  try {
+    log(`${kind}: starting Jobtrail and seeding ${JOBS.toLocaleString('en')} jobs`);
+    const { app } = await createApp(config, logger);
+    await app.listen(0, '127.0.0.1');
+    closeApp = () => app.close();
+    const appUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    const db = app.get(Database);
+    const tenant = await app.get(ApiKeysRepository).findTenantByName('default');
+    if (!tenant) throw new Error('no default tenant');
+    const cipher = app.get(CredentialsCipher);
+    const connectionIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = uuidv7At(Date.now() - 10 * 86_400_000 + i);
+      await db.transaction((tx) =>
+        app.get(ConnectionsRepository).insertConnection(tx, { id, tenant_id: tenant.id, institution_id: 'sandbox', login_id: `bench-${i}`, credentials_enc: cipher.encrypt({ password: 'bench' }), user_ref: null, created_at: Date.now() }),
+      );
+      connectionIds.push(id);
+    }
+    const { deepCursor, deepPage, mainCount } = await seed(db, tenant.id, connectionIds, JOBS);
+    const main = connectionIds[0]!;
+
+    bareDb.value = bareQueries(database);
+    const bare = await startBareServer(bareDb.value.query);
+    closeBare = bare.close;
+
+    const page1 = `/api/connections/${main}/jobs?limit=${PAGE}`;
+    const deep = `/api/connections/${main}/jobs?limit=${PAGE}&cursor=${deepCursor}`;
+    const refresh = `/api/connections/${main}/refresh`;
+    // The first refresh creates the pending job; every later one answers 200 with it.
+    const first = await fetch(`${appUrl}${refresh}`, { method: 'POST', headers: { Authorization: `Bearer ${adminKey}` } });
+    if (first.status !== 202) throw new Error(`the first refresh answered ${first.status}`);
+    for (const [path, method] of [
+      [page1, 'GET'],
+      [deep, 'GET'],
+      [refresh, 'POST'],
+    ] as const) {
+      await sameAnswer(path, method, adminKey, appUrl, bare.url);
+    }
+    log(`${kind}: ${mainCount.toLocaleString('en')} jobs on the measured connection; deep page = page ${deepPage.toLocaleString('en')} of ${PAGE}`);
+
+    const rows: Row[] = [];
+    for (const [scenario, path, method] of [
+      [`GET jobs page 1`, page1, 'GET'],
+      [`GET jobs page ${deepPage.toLocaleString('en')}`, deep, 'GET'],
+      ['POST refresh (200, existing job)', refresh, 'POST'],
+    ] as const) {
+      log(`${kind}: ${scenario}: Jobtrail and bare node:http, ${ROUNDS} × ${DURATION} s each`);
+      const { app: a, bare: b } = await measurePair(`${appUrl}${path}`, `${bare.url}${path}`, method, adminKey);
+      rows.push({ kind, scenario, app: a, bare: b });
+    }
+    return rows;
+  } finally {
+    await closeBare?.().catch(() => undefined);
+    await bareDb.value?.close().catch(() => undefined);
+    await closeApp?.().catch(() => undefined);
+    await dropDatabase?.().catch((err: unknown) => log(`could not drop the bench database: ${String(err)}`));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function table(rows: Row[]): string {
+  const fmt = (n: number) => Math.round(n).toLocaleString('en');
+  const lines = [
+    ['database', 'scenario', 'Jobtrail req/s', 'bare req/s', 'ratio', 'Jobtrail p50/p99 ms', 'bare p50/p99 ms'],
+    ...rows.map((r) => [r.kind, r.scenario, fmt(r.app.rps), fmt(r.bare.rps), `${(r.app.rps / r.bare.rps).toFixed(2)}×`, `${r.app.p50}/${r.app.p99}`, `${r.bare.p50}/${r.bare.p99}`]),
+  ];
+  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const render = (l: string[]) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [render(lines[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(1).map(render)].join('\n');
+}
+
+async function main(): Promise<void> {
+  for (const k of KINDS) if (k !== 'sqlite' && k !== 'postgres') throw new Error(`BENCH_DB: unknown database ${k}`);
+  const rows: Row[] = [];
+  for (const kind of KINDS) rows.push(...(await benchKind(kind)));
+  const out = [
+    '',
+    `Job history benchmark: ${JOBS.toLocaleString('en')} jobs, ${CONNECTIONS} connections, best of ${ROUNDS} × ${DURATION} s, Jobtrail log level ${LOG_LEVEL}`,
+    `(${cpus().length} CPUs, load average at the end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}: figures from a busy machine are noisy)`,
+    '',
+    table(rows),
+    '',
+    'Deep keyset page vs page 1 (time per request, target <= 1.2x):',
+  ];
+  for (const kind of KINDS) {
+    const [p1, deep] = rows.filter((r) => r.kind === kind);
+    if (p1 && deep) out.push(`  ${kind}: Jobtrail ${(p1.app.rps / deep.app.rps).toFixed(2)}x, bare ${(p1.bare.rps / deep.bare.rps).toFixed(2)}x  (${deep.scenario.replace('GET jobs ', '')})`);
+  }
+  out.push('', 'Target: GET /connections/:id/jobs at least 0.8x the bare node:http handler.', '');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
