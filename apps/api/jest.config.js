@@ -15,5 +15,7 @@ export default {
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // The hardening suite (faults, fuzzing, load) has its own command: `test:hardening`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/hardening/'],
   testTimeout: 60_000,
 };

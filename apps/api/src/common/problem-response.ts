@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { ApiProblem } from './api-problem.js';
 
 /** Errors meaning the database cannot be reached (PostgreSQL codes, socket errors, pool timeouts). */
-function isDatabaseUnavailable(err: unknown): boolean {
+export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string; driverError?: { code?: string } } | null;
   const code = e?.code ?? e?.driverError?.code ?? '';
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', 'SQLITE_BUSY'].includes(code)) return true;

@@ -12,6 +12,7 @@ import {
   type StepName,
 } from '@jobtrail/domain';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../common/problem-response.js';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { CredentialsCipher } from '../connections/credentials-cipher.js';
@@ -210,6 +211,8 @@ export class JobRunner implements OnModuleInit {
     let error: JobError;
     if (reason === 'shutdown') error = jobError('worker-lost', 'The worker shut down before the job finished; the job was released.');
     else if (err instanceof ConnectorError) error = jobError(err.code, err.detail, err.retryable);
+    // The database went away during a step (restart, failover): transient, so the job is retried.
+    else if (isDatabaseUnavailable(err)) error = jobError('worker-lost', 'The worker lost its database connection during the job.');
     else {
       log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'job failed unexpectedly');
       error = jobError('internal-error', 'An unexpected error stopped the job.');
