@@ -15,7 +15,8 @@ export function securityHeaders(req: Request, res: Response, next: NextFunction)
 /** A request id: the caller's `X-Request-Id` when it is sane, else a new one; echoed back. */
 export function requestId(req: Request, res: Response): string {
   const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+  // No underscore: an API key (`jt_...`) pasted into the header is never echoed or logged.
+  const id = typeof given === 'string' && /^[A-Za-z0-9.-]{1,64}$/.test(given) ? given : randomUUID();
   res.setHeader('X-Request-Id', id);
   return id;
 }
