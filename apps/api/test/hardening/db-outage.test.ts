@@ -12,7 +12,7 @@ import { problemViolations } from './support/checks.js';
 import { bearer, postJson } from './support/fixtures.js';
 import { inBatches, send, type RawRequest, type RawResponse } from './support/http.js';
 import { openRawStream, type RawStream } from './support/stream.js';
-import { postgresBinDir, TempPostgres } from './support/temp-postgres.js';
+import { postgresBinDir, TempPgCluster } from '../support/pg-cluster.js';
 
 const kinds = await databaseKinds();
 const available = kinds.includes('postgres') && postgresBinDir() !== null;
@@ -43,7 +43,7 @@ if (!available) {
   });
 } else {
   describe('database outage on a PostgreSQL cluster of its own', () => {
-    let pg: TempPostgres;
+    let pg: TempPgCluster;
     let t: TestApp;
     const crashes: unknown[] = [];
     const onCrash = (err: unknown) => crashes.push(err);
@@ -55,8 +55,8 @@ if (!available) {
     beforeAll(async () => {
       process.on('unhandledRejection', onCrash);
       process.on('uncaughtException', onCrash);
-      pg = await TempPostgres.create();
-      t = await startTestApp('postgres', { role: 'all', database: { kind: 'postgres', url: pg.url } });
+      pg = await TempPgCluster.start();
+      t = await startTestApp('postgres', { role: 'all', database: { kind: 'postgres', url: pg.url() } });
     }, 90_000);
     afterAll(async () => {
       await t?.close().catch(() => undefined);
@@ -146,7 +146,7 @@ if (!available) {
     it(`recovers by itself within ${MAX_RECOVERY_MS / 1000} s once PostgreSQL is back, and runs new jobs to success`, async () => {
       // A few seconds of outage with the worker and the event listener retrying in the background.
       await new Promise((r) => setTimeout(r, 2_000));
-      await pg.start();
+      await pg.resume();
       const back = Date.now();
       await waitFor(
         'the API to answer again',

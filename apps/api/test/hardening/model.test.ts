@@ -71,7 +71,7 @@ const WEIGHTS: ReadonlyArray<readonly [number, CommandKind]> = [
   [4, 'read-job'],
 ];
 
-const generate = (rng: Rng): Intent => ({ kind: rng.weighted(WEIGHTS), pick: rng.int(1 << 30), unknown: rng.next() < 0.05 });
+const generate = (rng: Rng): Intent => ({ kind: rng.weighted(WEIGHTS), pick: rng.int(0, (1 << 30) - 1), unknown: rng.next() < 0.05 });
 
 class Mismatch extends Error {
   override readonly name = 'Mismatch';

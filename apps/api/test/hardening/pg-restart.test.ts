@@ -17,7 +17,7 @@ import {
   type JobtrailProcess,
 } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { postgresBinDir, TempPgCluster, type RestartWindow } from './support-b/pg-cluster.js';
+import { postgresBinDir, TempPgCluster, type RestartWindow } from '../support/pg-cluster.js';
 import { byStatus, describeExchange, RecordingClient, type Exchange } from './support-b/recorder.js';
 
 /**

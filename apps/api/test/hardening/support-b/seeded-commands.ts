@@ -6,38 +6,8 @@
  * replays exactly with MODEL_SEED=<seed>.
  */
 
-/** mulberry32: a tiny, good-enough PRNG for test generation. */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  /** One of the entries, with probability proportional to its weight. */
-  weighted<T>(entries: ReadonlyArray<readonly [number, T]>): T {
-    const total = entries.reduce((s, [w]) => s + w, 0);
-    let r = this.next() * total;
-    for (const [w, v] of entries) {
-      if (r < w) return v;
-      r -= w;
-    }
-    return entries[entries.length - 1]![1];
-  }
-}
+export { Rng } from '../support/random.js';
+import { Rng } from '../support/random.js';
 
 /** What one run records: a line per command, as it was resolved against the model. */
 export type RunLog = string[];
@@ -81,7 +51,7 @@ export async function checkModel<I>(opts: ModelCheckOptions<I>): Promise<ModelCh
   for (let run = 0; run < opts.runs; run++) {
     const seed = (opts.seed + run) >>> 0;
     const rng = new Rng(seed);
-    const length = 1 + rng.int(opts.maxCommands);
+    const length = rng.int(1, opts.maxCommands);
     const intents = Array.from({ length }, () => opts.generate(rng));
     const failure = await fails(opts, intents);
     stats.runs++;

@@ -33,6 +33,17 @@ export class Rng {
     return items[this.int(0, items.length - 1)]!;
   }
 
+  /** One of the entries, with probability proportional to its weight. */
+  weighted<T>(entries: ReadonlyArray<readonly [number, T]>): T {
+    const total = entries.reduce((sum, [w]) => sum + w, 0);
+    let r = this.next() * total;
+    for (const [w, v] of entries) {
+      if (r < w) return v;
+      r -= w;
+    }
+    return entries[entries.length - 1]![1];
+  }
+
   /** `n` items drawn with replacement. */
   many<T>(n: number, make: () => T): T[] {
     return Array.from({ length: n }, make);

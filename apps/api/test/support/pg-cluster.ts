@@ -4,7 +4,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort } from '../../support/processes.js';
+import { freePort } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -104,6 +104,16 @@ export class TempPgCluster {
     const startedAt = Date.now();
     await this.ctl(['restart', '-m', mode, '-w', '-t', '60', '-l', this.logFile, '-o', this.serverOptions()]);
     return { mode, startedAt, endedAt: Date.now() };
+  }
+
+  /** Stops the server (`fast`: disconnects clients at once; `immediate`: no clean shutdown). */
+  async stop(mode: 'smart' | 'fast' | 'immediate' = 'fast'): Promise<void> {
+    await this.ctl(['stop', '-m', mode, '-w', '-t', '30']);
+  }
+
+  /** Starts the stopped server again and waits until it accepts connections. */
+  async resume(): Promise<void> {
+    await this.ctl(['start', '-w', '-t', '30', '-l', this.logFile, '-o', this.serverOptions()]);
   }
 
   /** The tail of the server's log, for failure messages. */
