@@ -3,7 +3,7 @@
 // used, because on a fresh machine nothing else is installed yet: this script brings pnpm (the
 // version pinned in package.json), installs the workspace, builds it, then starts or tests.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,8 +34,22 @@ if (mode === 'start') {
   if (pn('exec', 'turbo', 'run', 'build') !== 0) process.exit(1);
   process.exit(pn('--filter', '@jobtrail/api', 'run', 'start'));
 } else if (mode === 'test') {
-  // Every check a change must pass: types, lint, then the test suites of every package.
-  process.exit(pn('exec', 'turbo', 'run', 'typecheck', 'lint', 'test', '--concurrency=1'));
+  // Every check a change must pass: types, lint, the test suites of every package (unit,
+  // integration on SQLite and PostgreSQL, process-level), the hardening suite, then the browser
+  // suite in Chromium.
+  if (pn('exec', 'turbo', 'run', 'typecheck', 'lint', 'test', '--concurrency=1') !== 0) process.exit(1);
+  if (pn('--filter', '@jobtrail/api', 'run', 'test:hardening') !== 0) process.exit(1);
+  const chromium = '/usr/bin/chromium';
+  if (!existsSync(chromium)) {
+    // CI installs Chromium first, so there its absence is a failure, not a reason.
+    if (process.env.CI) {
+      console.error(`The browser suite needs Chromium at ${chromium}.`);
+      process.exit(1);
+    }
+    console.warn(`Browser suite not run: no Chromium at ${chromium} (apt-get install -y chromium).`);
+    process.exit(0);
+  }
+  process.exit(pn('--filter', '@jobtrail/dashboard', 'run', 'test:e2e'));
 } else {
   console.error('usage: node scripts/jobtrail.mjs start|test');
   process.exit(2);
