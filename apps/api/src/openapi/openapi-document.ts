@@ -128,7 +128,16 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Jobtrail API', version: '0.1.0', description: 'Background jobs of bank connections. Errors are RFC 9457 problem+json with a stable `code`.' },
+    info: {
+      title: 'Jobtrail API',
+      version: '0.1.0',
+      description: [
+        'Background jobs of bank connections. Errors are RFC 9457 problem+json with a stable `code`.',
+        'Rate limits: each API key may make JOBTRAIL_RATE_LIMIT_PER_MINUTE requests a minute (default 600, token bucket per process);',
+        'each connection may get JOBTRAIL_REFRESH_LIMIT_PER_HOUR refresh jobs an hour (default 60, counted in the database).',
+        'Beyond either, the answer is 429 `rate-limited` with a Retry-After header (seconds); responses carry RateLimit-Limit and RateLimit-Remaining.',
+      ].join(' '),
+    },
     servers: [{ url: '/api' }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer jt_...`' } } },
     security: [{ bearer: [] }],
