@@ -25,6 +25,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { ApiKeysRepository } from '../src/auth/api-keys.repository.js';
 import { encodeCursor } from '../src/common/cursor.js';
+import { uuidv7At } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { ConnectionsRepository } from '../src/connections/connections.repository.js';
 import { CredentialsCipher } from '../src/connections/credentials-cipher.js';
@@ -62,15 +63,6 @@ function intEnv(name: string, fallback: number, min: number): number {
 }
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-
-function uuidv7At(ms: number): string {
-  const b = randomBytes(16);
-  for (let i = 0; i < 6; i++) b[i] = Math.floor(ms / 2 ** (8 * (5 - i))) & 0xff;
-  b[6] = 0x70 | ((b[6] ?? 0) & 0x0f);
-  b[8] = 0x80 | ((b[8] ?? 0) & 0x3f);
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 /** A terminal job as the engine leaves it (statuses ~70% success, 20% failed, 10% cancelled). */
 function terminalJob(connectionId: string, createdAt: number, n: number): Job {

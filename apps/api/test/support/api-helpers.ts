@@ -23,14 +23,8 @@ export const randomId = () => {
 };
 
 /** A UUIDv7 whose time part is `ms` (random below it), like the ids the API makes. */
-export function uuidv7At(ms: number): string {
-  const b = randomBytes(16);
-  for (let i = 0; i < 6; i++) b[i] = Math.floor(ms / 2 ** (8 * (5 - i))) & 0xff;
-  b[6] = 0x70 | ((b[6] ?? 0) & 0x0f);
-  b[8] = 0x80 | ((b[8] ?? 0) & 0x3f);
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
+export { uuidv7At } from '../../src/common/ids.js';
+import { uuidv7At } from '../../src/common/ids.js';
 
 /** The target of a `Link: <...>; rel="next"` header, or null when there is none. */
 export function nextLinkOf(res: Response): string | null {
