@@ -14,3 +14,4 @@ export * from './wire.js';
 export * from './wire-mappers.js';
 export * from './roles.js';
 export * from './retention.js';
+export * from './sandbox.js';

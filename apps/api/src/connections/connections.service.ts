@@ -6,9 +6,9 @@ import { uuidv7 } from '../common/ids.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Database } from '../database/database.js';
 import { JobsService, type Page } from '../jobs/jobs.service.js';
+import { ConnectorRegistry } from '../worker/connector.js';
 import { ConnectionsRepository } from './connections.repository.js';
 import { CredentialsCipher } from './credentials-cipher.js';
-import { SUPPORTED_INSTITUTIONS, isSupportedInstitution } from './institutions.js';
 
 /** Connections: creation (with the first refresh), listing, reading and deletion. */
 @Injectable()
@@ -18,12 +18,14 @@ export class ConnectionsService {
     private readonly connections: ConnectionsRepository,
     private readonly jobs: JobsService,
     private readonly cipher: CredentialsCipher,
+    private readonly connectors: ConnectorRegistry,
   ) {}
 
   /** Creates the connection and its first `refresh` job, atomically. */
   async create(auth: AuthContext, body: CreateConnectionBody): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
-    if (!isSupportedInstitution(body.institution_id)) {
-      throw ApiProblem.validation([{ field: 'body.institution_id', message: `unknown institution; supported: ${SUPPORTED_INSTITUTIONS.join(', ')}` }]);
+    // The institutions are those a connector is registered for: one list, the workers' own.
+    if (!this.connectors.get(body.institution_id)) {
+      throw ApiProblem.validation([{ field: 'body.institution_id', message: `unknown institution; supported: ${this.connectors.institutionIds().join(', ')}` }]);
     }
     const now = Date.now();
     const id = uuidv7(now);

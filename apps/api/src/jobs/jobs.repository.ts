@@ -94,24 +94,12 @@ export interface FencedJobUpdate {
   readonly expected: { readonly status: JobStatus; readonly attempt: number };
 }
 
+// Where each mutable column sits among all columns: the mapper is the one place that serialises a job.
+const MUTABLE_POSITIONS = MUTABLE.map((c) => JOB_COLUMNS.indexOf(c));
+
 function mutableValues(job: Job): unknown[] {
-  const time = (d: Date | null) => (d === null ? null : d.getTime());
-  const values: Record<MutableColumn, unknown> = {
-    status: job.status,
-    updated_at: job.updatedAt.getTime(),
-    started_at: time(job.startedAt),
-    finished_at: time(job.finishedAt),
-    attempt: job.attempt,
-    run_at: job.runAt.getTime(),
-    lease_owner: job.leaseOwner,
-    lease_expires_at: time(job.leaseExpiresAt),
-    deadline_at: time(job.deadlineAt),
-    cancel_requested_at: time(job.cancelRequestedAt),
-    steps: JSON.stringify(job.steps),
-    error: job.error === null ? null : JSON.stringify(job.error),
-    result: job.result === null ? null : JSON.stringify(job.result),
-  };
-  return MUTABLE.map((c) => values[c]);
+  const all = jobToValues(job, '');
+  return MUTABLE_POSITIONS.map((i) => all[i]);
 }
 
 const EVENT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';

@@ -1,21 +1,9 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SANDBOX_LOGINS, type SandboxLogin } from '@jobtrail/domain';
 import { ConnectorError, type Connector, type ConnectorContext, type InstitutionAccount, type InstitutionTransaction } from '../worker/connector.js';
 
-/** The sandbox institution's id. */
-export const SANDBOX_INSTITUTION_ID = 'sandbox';
-
-/** The sandbox's test logins and what each one does (any non-empty password is accepted). */
-export const SANDBOX_LOGINS = {
-  'user-ok': 'success: 3 accounts, deterministic transactions',
-  'user-bad-password': 'invalid-credentials at verify-credentials, not retried',
-  'user-action': 'user-action-required, not retried',
-  'user-flaky': 'institution-unavailable on the first attempt, success on the next',
-  'user-down': 'institution-unavailable on every attempt, until attempts run out',
-  'user-slow': 'success, each step taking about 2 s',
-} as const;
-
-export type SandboxLogin = keyof typeof SANDBOX_LOGINS;
+export { SANDBOX_INSTITUTION_ID } from '@jobtrail/domain';
 
 /** How many transactions each sandbox account has. */
 export const SANDBOX_TRANSACTIONS_PER_ACCOUNT = 40;

@@ -62,4 +62,9 @@ export class ConnectorRegistry {
   get(institutionId: string): Connector | null {
     return this.connectors.get(institutionId) ?? null;
   }
+
+  /** The institutions connections can be made to. */
+  institutionIds(): string[] {
+    return [...this.connectors.keys()];
+  }
 }

@@ -7,7 +7,7 @@
  */
 import { parse as parseQuery } from 'node:querystring';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SANDBOX_LOGINS } from '../../src/sandbox/sandbox.connector.js';
+import { SANDBOX_LOGINS } from '@jobtrail/domain';
 import { ROUTES, type RouteSpec } from '../../src/openapi/openapi-document.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 import { problemViolations } from './support/checks.js';

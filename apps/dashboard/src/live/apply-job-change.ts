@@ -1,5 +1,6 @@
 import type { InfiniteData, QueryClient } from '@tanstack/react-query';
 import type { ConnectionWire, JobDetailWire, JobSummaryWire } from '@jobtrail/domain';
+import { isTerminal } from '@jobtrail/domain';
 import type { Page } from '../api/client.js';
 import { endOfDayIso, startOfDayIso, type HistoryFilters } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
@@ -65,7 +66,7 @@ function mergeIntoDetail(detail: JobDetailWire, job: JobSummaryWire): JobDetailW
 }
 
 function isActive(job: JobSummaryWire): boolean {
-  return job.status === 'pending' || job.status === 'processing';
+  return !isTerminal(job.status);
 }
 
 export function patchActiveJobs(jobs: JobSummaryWire[] | undefined, job: JobSummaryWire): JobSummaryWire[] | undefined {
