@@ -37,6 +37,8 @@ if (mode === 'start') {
   // Every check a change must pass: types, lint, the test suites of every package (unit,
   // integration on SQLite and PostgreSQL, process-level), the hardening suite, then the browser
   // suite in Chromium.
+  // One formatter keeps the tree uniform: a file it would change fails the run.
+  if (pn('run', 'format:check') !== 0) process.exit(1);
   if (pn('exec', 'turbo', 'run', 'typecheck', 'lint', 'test', '--concurrency=1') !== 0) process.exit(1);
   if (pn('--filter', '@jobtrail/api', 'run', 'test:hardening') !== 0) process.exit(1);
   const chromium = '/usr/bin/chromium';

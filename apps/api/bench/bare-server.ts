@@ -24,18 +24,26 @@ type Row = Record<string, unknown>;
 type Query = (sql: keyof typeof SQL, params: unknown[]) => Promise<Row[]>;
 
 /** Runs the statements on SQLite (prepared once) or PostgreSQL (a pool of 10, like TypeORM's). */
-export function bareQueries(db: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string }): { query: Query; close: () => Promise<void> } {
+export function bareQueries(db: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string }): {
+  query: Query;
+  close: () => Promise<void>;
+} {
   if (db.kind === 'sqlite') {
     const handle = new BetterSqlite3(db.file);
     handle.pragma('busy_timeout = 5000');
-    const statements = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, handle.prepare(sql)])) as Record<keyof typeof SQL, BetterSqlite3.Statement>;
+    const statements = Object.fromEntries(
+      Object.entries(SQL).map(([name, sql]) => [name, handle.prepare(sql)]),
+    ) as Record<keyof typeof SQL, BetterSqlite3.Statement>;
     return {
       query: async (name, params) => statements[name].all(...params) as Row[],
       close: async () => void handle.close(),
     };
   }
   const pool = new pg.Pool({ connectionString: db.url, max: 10 });
-  const texts = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, toDollar(sql)])) as Record<keyof typeof SQL, string>;
+  const texts = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, toDollar(sql)])) as Record<
+    keyof typeof SQL,
+    string
+  >;
   return {
     query: async (name, params) => (await pool.query(texts[name], params)).rows as Row[],
     close: () => pool.end(),
@@ -71,7 +79,11 @@ function summary(r: Row) {
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -99,7 +111,8 @@ export async function startBareServer(query: Query): Promise<{ url: string; clos
       } else {
         rows = await query('page', [connectionId, tenantId, limit + 1]);
       }
-      if (rows.length === 0 && (await query('exists', [connectionId, tenantId])).length === 0) return send(res, 404, { code: 'not-found' });
+      if (rows.length === 0 && (await query('exists', [connectionId, tenantId])).length === 0)
+        return send(res, 404, { code: 'not-found' });
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       const headers: Record<string, string> = {};
@@ -112,7 +125,8 @@ export async function startBareServer(query: Query): Promise<{ url: string; clos
     }
     if (m[2] === 'refresh' && req.method === 'POST') {
       const active = (await query('active', [connectionId, 'refresh']))[0];
-      if (!active || (await query('exists', [connectionId, tenantId])).length === 0) return send(res, 404, { code: 'not-found' });
+      if (!active || (await query('exists', [connectionId, tenantId])).length === 0)
+        return send(res, 404, { code: 'not-found' });
       return send(res, 200, summary(active));
     }
     return send(res, 404, { code: 'route-not-found' });

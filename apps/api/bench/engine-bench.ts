@@ -62,7 +62,8 @@ interface Row {
   readonly met: boolean | null;
 }
 
-const fmtRate = (r: DrainResult | null) => (r ? `${Math.round(jobsPerSecond(r)).toLocaleString('en')} jobs/s` : 'failed');
+const fmtRate = (r: DrainResult | null) =>
+  r ? `${Math.round(jobsPerSecond(r)).toLocaleString('en')} jobs/s` : 'failed';
 const fmtMs = (ms: number) => `${ms.toFixed(2)} ms`;
 
 /** Runs a part, logging (not throwing) its failure so the other parts still run. */
@@ -77,9 +78,23 @@ async function attempt<T>(what: string, fn: () => Promise<T>, failures: string[]
   }
 }
 
-function throughputRow(scenario: string, jt: DrainResult | null, peer: string, other: DrainResult | null, minRatio: number): Row {
+function throughputRow(
+  scenario: string,
+  jt: DrainResult | null,
+  peer: string,
+  other: DrainResult | null,
+  minRatio: number,
+): Row {
   const ratio = jt && other ? jobsPerSecond(jt) / jobsPerSecond(other) : null;
-  return { scenario, jobtrail: fmtRate(jt), peer, peerFigure: fmtRate(other), ratio, target: `>= ${minRatio.toFixed(2)}x`, met: ratio === null ? null : ratio >= minRatio };
+  return {
+    scenario,
+    jobtrail: fmtRate(jt),
+    peer,
+    peerFigure: fmtRate(other),
+    ratio,
+    target: `>= ${minRatio.toFixed(2)}x`,
+    met: ratio === null ? null : ratio >= minRatio,
+  };
 }
 
 function latencyRows(label: string, jt: LatencyResult | null, peer: LatencyResult | null): Row[] {
@@ -102,7 +117,15 @@ function latencyRows(label: string, jt: LatencyResult | null, peer: LatencyResul
 function table(rows: readonly Row[]): string {
   const lines = [
     ['scenario', 'Jobtrail', 'peer', 'peer figure', 'ratio', 'target', ''],
-    ...rows.map((r) => [r.scenario, r.jobtrail, r.peer, r.peerFigure, r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`, r.target, r.met === null ? '' : r.met ? 'met' : 'MISSED']),
+    ...rows.map((r) => [
+      r.scenario,
+      r.jobtrail,
+      r.peer,
+      r.peerFigure,
+      r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+      r.target,
+      r.met === null ? '' : r.met ? 'met' : 'MISSED',
+    ]),
   ];
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   const right = new Set([1, 3, 4]);
@@ -115,19 +138,35 @@ function table(rows: readonly Row[]): string {
 }
 
 async function main(): Promise<void> {
-  for (const s of SELECTED) if (!SCENARIOS.includes(s)) throw new Error(`BENCH_ENGINE: unknown scenario ${s} (use ${SCENARIOS.join(', ')})`);
+  for (const s of SELECTED)
+    if (!SCENARIOS.includes(s)) throw new Error(`BENCH_ENGINE: unknown scenario ${s} (use ${SCENARIOS.join(', ')})`);
   const loadBefore = loadavg();
   const rows: Row[] = [];
   const notes: string[] = [];
   const failures: string[] = [];
   const drainNote = (name: string, r: DrainResult | null) => {
-    if (r) notes.push(`  ${name}: ${r.seconds.toFixed(2)} s from the first job (${fmtRate(r)}); ${r.secondsFromStart.toFixed(2)} s from the start call (${Math.round(r.jobs / r.secondsFromStart).toLocaleString('en')} jobs/s)`);
+    if (r)
+      notes.push(
+        `  ${name}: ${r.seconds.toFixed(2)} s from the first job (${fmtRate(r)}); ${r.secondsFromStart.toFixed(2)} s from the start call (${Math.round(r.jobs / r.secondsFromStart).toLocaleString('en')} jobs/s)`,
+      );
   };
 
   if (SELECTED.includes('drain')) {
-    const jt = await attempt('Jobtrail PostgreSQL drain', () => jobtrailDrain('postgres', PG_URL, DRAIN_JOBS, CONCURRENCY, DRAIN_TIMEOUT_MS), failures);
-    const batched = await attempt('graphile-worker batched drain', () => graphileDrain(PG_URL, DRAIN_JOBS, 'batched', CONCURRENCY, DRAIN_TIMEOUT_MS), failures);
-    const plain = await attempt('graphile-worker default drain', () => graphileDrain(PG_URL, DRAIN_JOBS, 'default', CONCURRENCY, DRAIN_TIMEOUT_MS), failures);
+    const jt = await attempt(
+      'Jobtrail PostgreSQL drain',
+      () => jobtrailDrain('postgres', PG_URL, DRAIN_JOBS, CONCURRENCY, DRAIN_TIMEOUT_MS),
+      failures,
+    );
+    const batched = await attempt(
+      'graphile-worker batched drain',
+      () => graphileDrain(PG_URL, DRAIN_JOBS, 'batched', CONCURRENCY, DRAIN_TIMEOUT_MS),
+      failures,
+    );
+    const plain = await attempt(
+      'graphile-worker default drain',
+      () => graphileDrain(PG_URL, DRAIN_JOBS, 'default', CONCURRENCY, DRAIN_TIMEOUT_MS),
+      failures,
+    );
     const boss = await attempt('pg-boss drain', () => pgBossDrain(PG_URL, DRAIN_JOBS, DRAIN_TIMEOUT_MS), failures);
     const scenario = `PostgreSQL drain ${DRAIN_JOBS.toLocaleString('en')}`;
     rows.push(
@@ -140,18 +179,37 @@ async function main(): Promise<void> {
     drainNote('graphile-worker batched', batched);
     drainNote('graphile-worker default', plain);
     drainNote('pg-boss', boss);
-    if (jt) notes.push(`  Jobtrail recorded ${(jt as JobtrailDrainResult).eventsPerJob.toFixed(1)} job_events rows per job`);
+    if (jt)
+      notes.push(`  Jobtrail recorded ${(jt as JobtrailDrainResult).eventsPerJob.toFixed(1)} job_events rows per job`);
   }
 
   if (SELECTED.includes('latency')) {
-    const jt = await attempt('Jobtrail pickup latency', () => jobtrailLatency('postgres', PG_URL, LATENCY_JOBS, LATENCY_WARMUP, SPACING_MS, CONCURRENCY), failures);
-    const gw = await attempt('graphile-worker pickup latency', () => graphileLatency(PG_URL, LATENCY_JOBS, LATENCY_WARMUP, SPACING_MS), failures);
-    rows.push(...latencyRows('pickup create→processing', jt?.processing ?? null, gw), ...latencyRows('pickup create→handler', jt?.started ?? null, gw));
-    if (jt) notes.push(`Pickup latency: Jobtrail's startAction itself took ${fmtMs(jt.create.medianMs)} median, ${fmtMs(jt.create.p99Ms)} p99 of it (graphile's addJob is one statement).`);
+    const jt = await attempt(
+      'Jobtrail pickup latency',
+      () => jobtrailLatency('postgres', PG_URL, LATENCY_JOBS, LATENCY_WARMUP, SPACING_MS, CONCURRENCY),
+      failures,
+    );
+    const gw = await attempt(
+      'graphile-worker pickup latency',
+      () => graphileLatency(PG_URL, LATENCY_JOBS, LATENCY_WARMUP, SPACING_MS),
+      failures,
+    );
+    rows.push(
+      ...latencyRows('pickup create→processing', jt?.processing ?? null, gw),
+      ...latencyRows('pickup create→handler', jt?.started ?? null, gw),
+    );
+    if (jt)
+      notes.push(
+        `Pickup latency: Jobtrail's startAction itself took ${fmtMs(jt.create.medianMs)} median, ${fmtMs(jt.create.p99Ms)} p99 of it (graphile's addJob is one statement).`,
+      );
   }
 
   if (SELECTED.includes('sqlite')) {
-    const jt = await attempt('Jobtrail SQLite drain', () => jobtrailDrain('sqlite', PG_URL, DRAIN_JOBS, CONCURRENCY, DRAIN_TIMEOUT_MS), failures);
+    const jt = await attempt(
+      'Jobtrail SQLite drain',
+      () => jobtrailDrain('sqlite', PG_URL, DRAIN_JOBS, CONCURRENCY, DRAIN_TIMEOUT_MS),
+      failures,
+    );
     let bare: (DrainResult & { eventsPerJob: number }) | null = null;
     if (jt) {
       bare = await attempt(
@@ -162,7 +220,8 @@ async function main(): Promise<void> {
           try {
             log('bare better-sqlite3: draining');
             const r = bareSqliteDrain(seeded.file, DRAIN_JOBS, CONCURRENCY, jt.template, LEASE_MS, DEADLINE_MS);
-            if (Math.abs(r.eventsPerJob - jt.eventsPerJob) > 1e-9) throw new Error(`the bare loop wrote ${r.eventsPerJob} events per job, Jobtrail ${jt.eventsPerJob}`);
+            if (Math.abs(r.eventsPerJob - jt.eventsPerJob) > 1e-9)
+              throw new Error(`the bare loop wrote ${r.eventsPerJob} events per job, Jobtrail ${jt.eventsPerJob}`);
             return r;
           } finally {
             seeded.cleanup();
@@ -171,10 +230,21 @@ async function main(): Promise<void> {
         failures,
       );
     }
-    rows.push(throughputRow(`SQLite drain ${DRAIN_JOBS.toLocaleString('en')}`, jt, `bare better-sqlite3 loop (batch ${CONCURRENCY})`, bare, 0.5));
+    rows.push(
+      throughputRow(
+        `SQLite drain ${DRAIN_JOBS.toLocaleString('en')}`,
+        jt,
+        `bare better-sqlite3 loop (batch ${CONCURRENCY})`,
+        bare,
+        0.5,
+      ),
+    );
     notes.push('SQLite drain timing:');
     drainNote('Jobtrail', jt);
-    if (bare) notes.push(`  bare loop: ${bare.seconds.toFixed(2)} s; ${bare.eventsPerJob.toFixed(1)} job_events rows per job, as Jobtrail`);
+    if (bare)
+      notes.push(
+        `  bare loop: ${bare.seconds.toFixed(2)} s; ${bare.eventsPerJob.toFixed(1)} job_events rows per job, as Jobtrail`,
+      );
   }
 
   const loadAfter = loadavg();

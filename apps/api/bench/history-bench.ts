@@ -68,7 +68,13 @@ const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 function terminalJob(connectionId: string, createdAt: number, n: number): Job {
   const action: JobAction = n % 5 === 4 ? 'purge' : 'refresh';
   const status: JobStatus = n % 10 < 7 ? 'success' : n % 10 < 9 ? 'failed' : 'cancelled';
-  const base = createJob({ id: uuidv7At(createdAt), connectionId, action, now: new Date(createdAt), requestedBy: { id: 'bench', name: 'bench seed' } });
+  const base = createJob({
+    id: uuidv7At(createdAt),
+    connectionId,
+    action,
+    now: new Date(createdAt),
+    requestedBy: { id: 'bench', name: 'bench seed' },
+  });
   const finishedAt = new Date(createdAt + 3_000);
   return {
     ...base,
@@ -78,7 +84,12 @@ function terminalJob(connectionId: string, createdAt: number, n: number): Job {
     finishedAt,
     updatedAt: finishedAt,
     steps: base.steps.map((s) => ({ ...s, status: status === 'success' ? 'success' : s.status })),
-    error: status === 'failed' ? jobError('institution-unavailable', 'The bank did not answer') : status === 'cancelled' ? jobError('cancelled', 'Cancelled on request') : null,
+    error:
+      status === 'failed'
+        ? jobError('institution-unavailable', 'The bank did not answer')
+        : status === 'cancelled'
+          ? jobError('cancelled', 'Cancelled on request')
+          : null,
     result: status === 'success' ? { accounts: 3, transactions: n % 500 } : null,
   };
 }
@@ -87,28 +98,44 @@ function terminalJob(connectionId: string, createdAt: number, n: number): Job {
  * Stores rows of JOB_COLUMNS values: SQLite in multi-row INSERTs of 1,000 rows, PostgreSQL in one
  * INSERT ... SELECT FROM unnest(arrays) per batch (one parameter per column, whatever the rows).
  */
-async function insertRows(tx: SqlExecutor, pgTypes: Record<string, string> | null, rows: readonly unknown[][]): Promise<void> {
+async function insertRows(
+  tx: SqlExecutor,
+  pgTypes: Record<string, string> | null,
+  rows: readonly unknown[][],
+): Promise<void> {
   if (rows.length === 0) return;
   if (pgTypes !== null) {
     const columns = JOB_COLUMNS.map((_, c) => rows.map((r) => r[c]));
     const arrays = JOB_COLUMNS.map((c) => `?::${pgTypes[c] ?? 'text'}[]`);
-    await tx.execute(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`, columns);
+    await tx.execute(
+      `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`,
+      columns,
+    );
     return;
   }
   for (let i = 0; i < rows.length; i += 1_000) {
     const chunk = rows.slice(i, i + 1_000);
     const row = `(${JOB_COLUMNS.map(() => '?').join(', ')})`;
-    await tx.execute(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES ${chunk.map(() => row).join(', ')}`, chunk.flat());
+    await tx.execute(
+      `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES ${chunk.map(() => row).join(', ')}`,
+      chunk.flat(),
+    );
   }
 }
 
 /** Seeds the jobs in big batches, one transaction each. Returns the main connection's deep cursor. */
-async function seed(db: Database, tenantId: string, connectionIds: string[], total: number): Promise<{ deepCursor: string; deepPage: number; mainCount: number }> {
+async function seed(
+  db: Database,
+  tenantId: string,
+  connectionIds: string[],
+  total: number,
+): Promise<{ deepCursor: string; deepPage: number; mainCount: number }> {
   const [main, ...others] = connectionIds as [string, ...string[]];
   const mainCount = Math.floor(total * 0.96);
   const rowsPerTx = db.kind === 'sqlite' ? 50_000 : 10_000;
   // Newest first, the history of `main` is its jobs by descending time: index r is job mainCount-1-r.
-  const deepPage = mainCount >= DEEP_PAGE_TARGET * PAGE ? DEEP_PAGE_TARGET : Math.max(2, Math.floor(mainCount / PAGE / 2));
+  const deepPage =
+    mainCount >= DEEP_PAGE_TARGET * PAGE ? DEEP_PAGE_TARGET : Math.max(2, Math.floor(mainCount / PAGE / 2));
   const deepRow = (deepPage - 1) * PAGE - 1;
   const start = Date.now() - total * 1_000 - 86_400_000;
   let deepCursor = '';
@@ -118,10 +145,11 @@ async function seed(db: Database, tenantId: string, connectionIds: string[], tot
   const pgTypes =
     db.kind === 'postgres'
       ? Object.fromEntries(
-          (await db.query<{ column_name: string; data_type: string }>("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'jobs' AND table_schema = current_schema()")).map((r) => [
-            r.column_name,
-            r.data_type,
-          ]),
+          (
+            await db.query<{ column_name: string; data_type: string }>(
+              "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'jobs' AND table_schema = current_schema()",
+            )
+          ).map((r) => [r.column_name, r.data_type]),
         )
       : null;
   const t0 = Date.now();
@@ -139,12 +167,15 @@ async function seed(db: Database, tenantId: string, connectionIds: string[], tot
       batch = [];
       await db.transaction((tx) => insertRows(tx, pgTypes, rows));
     }
-    if (i > 0 && i % 200_000 === 0) log(`  ${i.toLocaleString('en')} jobs (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    if (i > 0 && i % 200_000 === 0)
+      log(`  ${i.toLocaleString('en')} jobs (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   }
   const rest = batch;
   await db.transaction((tx) => insertRows(tx, pgTypes, rest));
   if (!deepCursor) throw new Error('the deep cursor was not found while seeding');
-  const counted = Number((await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM jobs WHERE connection_id = ?', [main]))[0]?.n);
+  const counted = Number(
+    (await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM jobs WHERE connection_id = ?', [main]))[0]?.n,
+  );
   if (counted !== mainCount) throw new Error(`seeded ${counted} jobs on the main connection, expected ${mainCount}`);
   log(`  seeded ${total.toLocaleString('en')} jobs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (db.kind === 'postgres') await db.execute('VACUUM ANALYZE jobs');
@@ -157,22 +188,37 @@ const LOAD_SCRIPT = fileURLToPath(new URL('./load.js', import.meta.url));
 /** Runs autocannon in a child process. */
 function load(opts: LoadOptions): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOAD_SCRIPT, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [LOAD_SCRIPT, JSON.stringify(opts)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`autocannon exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`autocannon exited with ${code}`)),
+    );
   });
 }
 
 async function run(url: string, method: 'GET' | 'POST', key: string, durationSeconds: number): Promise<LoadResult> {
-  const result = await load({ url, method, headers: { Authorization: `Bearer ${key}` }, connections: CONNECTIONS, durationSeconds });
+  const result = await load({
+    url,
+    method,
+    headers: { Authorization: `Bearer ${key}` },
+    connections: CONNECTIONS,
+    durationSeconds,
+  });
   if (result.failures > 0) throw new Error(`${method} ${url}: ${result.failures} failed requests`);
   return result;
 }
 
 /** Warms both servers up, then alternates measured runs of each; the best run of each counts. */
-async function measurePair(appUrl: string, bareUrl: string, method: 'GET' | 'POST', key: string): Promise<{ app: LoadResult; bare: LoadResult }> {
+async function measurePair(
+  appUrl: string,
+  bareUrl: string,
+  method: 'GET' | 'POST',
+  key: string,
+): Promise<{ app: LoadResult; bare: LoadResult }> {
   await run(appUrl, method, key, WARMUP);
   await run(bareUrl, method, key, WARMUP);
   const best = (a: LoadResult | null, b: LoadResult) => (a === null || b.rps > a.rps ? b : a);
@@ -186,14 +232,22 @@ async function measurePair(appUrl: string, bareUrl: string, method: 'GET' | 'POS
 }
 
 /** The same request to Jobtrail and to the bare server must answer the same JSON. */
-async function sameAnswer(path: string, method: 'GET' | 'POST', key: string, appUrl: string, bareUrl: string): Promise<void> {
+async function sameAnswer(
+  path: string,
+  method: 'GET' | 'POST',
+  key: string,
+  appUrl: string,
+  bareUrl: string,
+): Promise<void> {
   const get = async (base: string) => {
     const res = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${key}` } });
     return { status: res.status, link: res.headers.get('link'), body: await res.text() };
   };
   const [a, b] = [await get(appUrl), await get(bareUrl)];
   if (a.status !== b.status || a.link !== b.link || a.body !== b.body) {
-    throw new Error(`Jobtrail and the bare server disagree on ${method} ${path}:\n  ${a.status} ${a.link} ${a.body.slice(0, 300)}\n  ${b.status} ${b.link} ${b.body.slice(0, 300)}`);
+    throw new Error(
+      `Jobtrail and the bare server disagree on ${method} ${path}:\n  ${a.status} ${a.link} ${a.body.slice(0, 300)}\n  ${b.status} ${b.link} ${b.body.slice(0, 300)}`,
+    );
   }
 }
 
@@ -207,7 +261,10 @@ interface Row {
 async function benchKind(kind: Kind): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-bench-'));
   let dropDatabase: (() => Promise<void>) | null = null;
-  let database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string } = { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') };
+  let database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string } = {
+    kind: 'sqlite',
+    file: join(dataDir, 'jobtrail.sqlite'),
+  };
   if (kind === 'postgres') {
     const name = `jobtrail_bench_${randomBytes(5).toString('hex')}`;
     const admin = new pg.Client({ connectionString: `${PG_URL}/postgres` });
@@ -255,7 +312,17 @@ async function benchKind(kind: Kind): Promise<Row[]> {
     for (let i = 0; i < 5; i++) {
       const id = uuidv7At(Date.now() - 10 * 86_400_000 + i);
       await db.transaction((tx) =>
-        app.get(ConnectionsRepository).insertConnection(tx, { id, tenant_id: tenant.id, institution_id: 'sandbox', login_id: `bench-${i}`, credentials_enc: cipher.encrypt({ password: 'bench' }), user_ref: null, created_at: Date.now() }),
+        app
+          .get(ConnectionsRepository)
+          .insertConnection(tx, {
+            id,
+            tenant_id: tenant.id,
+            institution_id: 'sandbox',
+            login_id: `bench-${i}`,
+            credentials_enc: cipher.encrypt({ password: 'bench' }),
+            user_ref: null,
+            created_at: Date.now(),
+          }),
       );
       connectionIds.push(id);
     }
@@ -270,7 +337,10 @@ async function benchKind(kind: Kind): Promise<Row[]> {
     const deep = `/api/connections/${main}/jobs?limit=${PAGE}&cursor=${deepCursor}`;
     const refresh = `/api/connections/${main}/refresh`;
     // The first refresh creates the pending job; every later one answers 200 with it.
-    const first = await fetch(`${appUrl}${refresh}`, { method: 'POST', headers: { Authorization: `Bearer ${adminKey}` } });
+    const first = await fetch(`${appUrl}${refresh}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${adminKey}` },
+    });
     if (first.status !== 202) throw new Error(`the first refresh answered ${first.status}`);
     for (const [path, method] of [
       [page1, 'GET'],
@@ -279,7 +349,9 @@ async function benchKind(kind: Kind): Promise<Row[]> {
     ] as const) {
       await sameAnswer(path, method, adminKey, appUrl, bare.url);
     }
-    log(`${kind}: ${mainCount.toLocaleString('en')} jobs on the measured connection; deep page = page ${deepPage.toLocaleString('en')} of ${PAGE}`);
+    log(
+      `${kind}: ${mainCount.toLocaleString('en')} jobs on the measured connection; deep page = page ${deepPage.toLocaleString('en')} of ${PAGE}`,
+    );
 
     const rows: Row[] = [];
     for (const [scenario, path, method] of [
@@ -305,7 +377,15 @@ function table(rows: Row[]): string {
   const fmt = (n: number) => Math.round(n).toLocaleString('en');
   const lines = [
     ['database', 'scenario', 'Jobtrail req/s', 'bare req/s', 'ratio', 'Jobtrail p50/p99 ms', 'bare p50/p99 ms'],
-    ...rows.map((r) => [r.kind, r.scenario, fmt(r.app.rps), fmt(r.bare.rps), `${(r.app.rps / r.bare.rps).toFixed(2)}×`, `${r.app.p50}/${r.app.p99}`, `${r.bare.p50}/${r.bare.p99}`]),
+    ...rows.map((r) => [
+      r.kind,
+      r.scenario,
+      fmt(r.app.rps),
+      fmt(r.bare.rps),
+      `${(r.app.rps / r.bare.rps).toFixed(2)}×`,
+      `${r.app.p50}/${r.app.p99}`,
+      `${r.bare.p50}/${r.bare.p99}`,
+    ]),
   ];
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   const render = (l: string[]) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -329,7 +409,10 @@ async function main(): Promise<void> {
   ];
   for (const kind of KINDS) {
     const [p1, deep] = rows.filter((r) => r.kind === kind);
-    if (p1 && deep) out.push(`  ${kind}: Jobtrail ${(p1.app.rps / deep.app.rps).toFixed(2)}x, bare ${(p1.bare.rps / deep.bare.rps).toFixed(2)}x  (${deep.scenario.replace('GET jobs ', '')})`);
+    if (p1 && deep)
+      out.push(
+        `  ${kind}: Jobtrail ${(p1.app.rps / deep.app.rps).toFixed(2)}x, bare ${(p1.bare.rps / deep.bare.rps).toFixed(2)}x  (${deep.scenario.replace('GET jobs ', '')})`,
+      );
   }
   out.push('', 'Target: GET /connections/:id/jobs at least 0.8x the bare node:http handler.', '');
   process.stdout.write(`${out.join('\n')}\n`);

@@ -46,7 +46,9 @@ export interface AppModuleOptions {
 export class AppModule {
   /** The whole API for one configuration; tests build it with their own database and log sink. */
   static forRoot(config: AppConfig, logger: Logger, options: AppModuleOptions = {}): DynamicModule {
-    const connectors = options.connectors ?? new ConnectorRegistry().register(SANDBOX_INSTITUTION_ID, new SandboxConnector(config.worker.sandboxSlowStepMs));
+    const connectors =
+      options.connectors ??
+      new ConnectorRegistry().register(SANDBOX_INSTITUTION_ID, new SandboxConnector(config.worker.sandboxSlowStepMs));
     return {
       module: AppModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(config.database))],

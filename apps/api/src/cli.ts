@@ -31,7 +31,9 @@ async function run(args: string[]): Promise<number> {
         }
         const tenant = await keys.createTenant(name);
         const { key, summary } = await keys.createKey(tenant.id, 'admin', 'admin');
-        process.stdout.write(`tenant ${tenant.name} (${tenant.id})\nadmin key id ${summary.id}\nkey: ${key}\n(store it now: it is not shown again)\n`);
+        process.stdout.write(
+          `tenant ${tenant.name} (${tenant.id})\nadmin key id ${summary.id}\nkey: ${key}\n(store it now: it is not shown again)\n`,
+        );
         return 0;
       }
       case 'key:create': {
@@ -65,7 +67,10 @@ async function run(args: string[]): Promise<number> {
           process.stderr.write(`no tenant "${tenantName}"\n`);
           return 1;
         }
-        for (const k of await keys.listKeys(tenant.id)) process.stdout.write(`${k.id}  ${k.role.padEnd(8)}  ${k.prefix}…  ${k.name}${k.revoked ? '  (revoked)' : ''}\n`);
+        for (const k of await keys.listKeys(tenant.id))
+          process.stdout.write(
+            `${k.id}  ${k.role.padEnd(8)}  ${k.prefix}…  ${k.name}${k.revoked ? '  (revoked)' : ''}\n`,
+          );
         return 0;
       }
     }
@@ -79,7 +84,9 @@ async function run(args: string[]): Promise<number> {
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof ConfigError ? 'Configuration error' : 'Error'}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `${err instanceof ConfigError ? 'Configuration error' : 'Error'}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -19,7 +19,11 @@ import { buildOpenApiDocument } from './openapi/openapi-document.js';
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
 
 /** A configured, initialised (not yet listening) Jobtrail process, plus what start-up created. */
-export async function createApp(config: AppConfig, logger: Logger, options: AppModuleOptions = {}): Promise<{ app: NestExpressApplication; startup: StartupKeys }> {
+export async function createApp(
+  config: AppConfig,
+  logger: Logger,
+  options: AppModuleOptions = {},
+): Promise<{ app: NestExpressApplication; startup: StartupKeys }> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, options), {
     bodyParser: false,
     logger: new PinoNestLogger(logger),
@@ -31,10 +35,18 @@ export async function createApp(config: AppConfig, logger: Logger, options: AppM
   app.use(securityHeaders);
   // Browsers may call the API only from the configured origins (none by default).
   app.enableCors({
-    origin: (origin: string | undefined, cb: (err: Error | null, allow?: boolean) => void) => cb(null, origin !== undefined && config.corsOrigins.includes(origin)),
+    origin: (origin: string | undefined, cb: (err: Error | null, allow?: boolean) => void) =>
+      cb(null, origin !== undefined && config.corsOrigins.includes(origin)),
     methods: ['GET', 'POST', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
-    exposedHeaders: ['Link', 'Retry-After', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'Idempotent-Replayed'],
+    exposedHeaders: [
+      'Link',
+      'Retry-After',
+      'X-Request-Id',
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'Idempotent-Replayed',
+    ],
     maxAge: 600,
   });
   app.use(
@@ -43,7 +55,11 @@ export async function createApp(config: AppConfig, logger: Logger, options: AppM
       genReqId: requestId,
       // Only what is needed to follow a request: no headers (API keys), no bodies (credentials).
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url.split('?')[0],
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -69,7 +85,9 @@ function serveDashboard(app: NestExpressApplication, config: AppConfig, logger: 
   }
   const assets = express.static(dir, { index: false, maxAge: '1h' });
   // API requests never look for a file on disk.
-  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => (req.path.startsWith('/api/') ? next() : assets(req, res, next)));
+  app.use((req: express.Request, res: express.Response, next: express.NextFunction) =>
+    req.path.startsWith('/api/') ? next() : assets(req, res, next),
+  );
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (req.method !== 'GET' || req.path.startsWith('/api')) return next();
     res.setHeader('Cache-Control', 'no-cache');

@@ -20,7 +20,13 @@ beforeAll(async () => {
   api = await startApi();
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+    ],
   });
   context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-US', timezoneId: 'UTC' });
   page = await context.newPage();
@@ -34,18 +40,25 @@ afterAll(async () => {
 });
 
 /** Polls until `read()` satisfies `ok`; fails with what was last seen. */
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeout = WORKER_WAIT_MS): Promise<T> {
+async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeout = WORKER_WAIT_MS,
+): Promise<T> {
   const deadline = Date.now() + timeout;
   let last: T | undefined;
   for (;;) {
     last = await read();
     if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-const textOf = (locator: Locator) => async () => ((await locator.count()) > 0 ? ((await locator.first().textContent()) ?? '').replace(/\s+/g, ' ').trim() : '');
+const textOf = (locator: Locator) => async () =>
+  (await locator.count()) > 0 ? ((await locator.first().textContent()) ?? '').replace(/\s+/g, ' ').trim() : '';
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
@@ -59,8 +72,16 @@ async function open(path: string): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
-async function createConnection(login: string, ref: string): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
-  const res = await api.call<{ connection: ConnectionWire; job: JobSummaryWire }>('POST', '/connections', { institution_id: 'sandbox', login_id: login, password: 'secret', user_ref: ref });
+async function createConnection(
+  login: string,
+  ref: string,
+): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
+  const res = await api.call<{ connection: ConnectionWire; job: JobSummaryWire }>('POST', '/connections', {
+    institution_id: 'sandbox',
+    login_id: login,
+    password: 'secret',
+    user_ref: ref,
+  });
   expect(res.status).toBe(202);
   return res.body;
 }
@@ -108,7 +129,10 @@ describe('Jobtrail dashboard in Chromium', () => {
       w.__seen = [];
       w.__sameDocument = true;
       const read = () => {
-        const text = document.querySelector('.history-table tr.history-row .col-status .status-badge')?.textContent?.replace(/\s+/g, ' ').trim();
+        const text = document
+          .querySelector('.history-table tr.history-row .col-status .status-badge')
+          ?.textContent?.replace(/\s+/g, ' ')
+          .trim();
         if (text && w.__seen.at(-1) !== text) w.__seen.push(text);
       };
       new MutationObserver(read).observe(document.body, { subtree: true, childList: true, characterData: true });
@@ -155,7 +179,11 @@ describe('Jobtrail dashboard in Chromium', () => {
     const started = page.getByRole('status').filter({ hasText: 'Refresh started' });
     await started.waitFor();
     const top = page.locator('.history-table tr.history-row').first();
-    await until('the new refresh on top', async () => top.getAttribute('data-job-id'), (id) => id !== null && id !== bad.job.job_id);
+    await until(
+      'the new refresh on top',
+      async () => top.getAttribute('data-job-id'),
+      (id) => id !== null && id !== bad.job.job_id,
+    );
     const refreshId = (await top.getAttribute('data-job-id'))!;
     await until('the refresh to fail', rowStatus(refreshId), (t) => t === '❌ Failed');
 
@@ -165,7 +193,10 @@ describe('Jobtrail dashboard in Chromium', () => {
     await error.waitFor();
     expect(await textOf(error)()).toContain(ERROR_CATALOGUE['invalid-credentials'].title);
     expect(await textOf(error)()).toContain('invalid-credentials');
-    const steps = await error.getByRole('list', { name: 'Troubleshooting steps' }).getByRole('listitem').allTextContents();
+    const steps = await error
+      .getByRole('list', { name: 'Troubleshooting steps' })
+      .getByRole('listitem')
+      .allTextContents();
     expect(steps).toEqual([...ERROR_CATALOGUE['invalid-credentials'].troubleshooting]);
     await shot('job-failed');
 
@@ -176,7 +207,10 @@ describe('Jobtrail dashboard in Chromium', () => {
     expect(retryId).not.toBe(refreshId);
     await retriedBy.click();
     await page.waitForURL(`**/jobs/${retryId}`);
-    const retryOf = page.locator('.retry-links li').filter({ hasText: 'Retry of' }).getByRole('link', { name: refreshId });
+    const retryOf = page
+      .locator('.retry-links li')
+      .filter({ hasText: 'Retry of' })
+      .getByRole('link', { name: refreshId });
     await retryOf.waitFor();
     await until('the retry to fail in turn', jobStatus, (t) => t === '❌ Failed');
   });
@@ -195,18 +229,28 @@ describe('Jobtrail dashboard in Chromium', () => {
 
     await page.getByRole('checkbox', { name: 'Failed' }).check();
     await page.waitForURL(/[?&]status=failed/);
-    await until('the filtered count', textOf(page.getByTestId('history-count')), (t) => t === 'Showing 3 jobs matching the filters.');
+    await until(
+      'the filtered count',
+      textOf(page.getByTestId('history-count')),
+      (t) => t === 'Showing 3 jobs matching the filters.',
+    );
     const statuses = await page.locator('.history-table tr.history-row .col-status .status-badge').allTextContents();
     expect(statuses.map((s) => s.replace(/\s+/g, ' ').trim())).toEqual(['❌ Failed', '❌ Failed', '❌ Failed']);
 
     // The filter survives a reload: it lives in the URL.
     await page.reload();
-    await until('the filtered count after reload', textOf(page.getByTestId('history-count')), (t) => t === 'Showing 3 jobs matching the filters.');
+    await until(
+      'the filtered count after reload',
+      textOf(page.getByTestId('history-count')),
+      (t) => t === 'Showing 3 jobs matching the filters.',
+    );
     expect(await page.getByRole('checkbox', { name: 'Failed' }).isChecked()).toBe(true);
   });
 
   it('finds a job by its full id and by a prefix from the search box', async () => {
-    const bad = (await api.call<ConnectionWire[]>('GET', '/connections?limit=200')).body.find((c) => c.user_ref === 'e2e-bad')!;
+    const bad = (await api.call<ConnectionWire[]>('GET', '/connections?limit=200')).body.find(
+      (c) => c.user_ref === 'e2e-bad',
+    )!;
     const jobs = (await api.call<JobSummaryWire[]>('GET', `/connections/${bad.connection_id}/jobs`)).body;
     const target = jobs.at(-1)!;
     await open('/');
@@ -221,7 +265,12 @@ describe('Jobtrail dashboard in Chromium', () => {
     await search.fill(other.job_id.slice(0, 30));
     await search.press('Enter');
     await page.waitForURL(`**/jobs/${other.job_id}`);
-    await until('the job page of the prefix match', textOf(page.locator('.job-id-full')), (t) => t === other.job_id, 10_000);
+    await until(
+      'the job page of the prefix match',
+      textOf(page.locator('.job-id-full')),
+      (t) => t === other.job_id,
+      10_000,
+    );
   });
 
   it('pages through 120 jobs with "Load more", in a virtualized table', async () => {
@@ -231,7 +280,8 @@ describe('Jobtrail dashboard in Chromium', () => {
       const res = await api.call<JobSummaryWire>('POST', `/connections/${connection.connection_id}/refresh`, {});
       if (res.status === 202) created += 1;
       // A pending job is cancelled at once, a processing one at its next step; 409 means it already ended.
-      if (res.body.status === 'pending' || res.body.status === 'processing') await api.call('POST', `/jobs/${res.body.job_id}/cancel`, {});
+      if (res.body.status === 'pending' || res.body.status === 'processing')
+        await api.call('POST', `/jobs/${res.body.job_id}/cancel`, {});
       if (res.status === 200) await new Promise((r) => setTimeout(r, 20));
     }
     expect(created).toBe(120);
@@ -269,7 +319,9 @@ describe('Jobtrail dashboard in Chromium', () => {
   });
 
   it('fits a phone-sized screen', async () => {
-    const bad = (await api.call<ConnectionWire[]>('GET', '/connections?limit=200')).body.find((c) => c.user_ref === 'e2e-bad')!;
+    const bad = (await api.call<ConnectionWire[]>('GET', '/connections?limit=200')).body.find(
+      (c) => c.user_ref === 'e2e-bad',
+    )!;
     await page.setViewportSize({ width: 390, height: 844 });
     try {
       await open(`/connections/${bad.connection_id}`);

@@ -7,13 +7,30 @@ import { CONNECTION_ID, connection, job, jobs, me, uuid } from './support/fixtur
 import { renderApp } from './support/render-app.js';
 
 function setup(role: ApiKeyRole, active: JobSummaryWire[] = []) {
-  const started = job({ job_id: uuid(50_000), status: 'pending', action: 'purge', date: '2024-12-11T00:00:00.000Z', updated_at: '2024-12-11T00:00:00.000Z', started_at: null, finished_at: null, attempt: 0 });
+  const started = job({
+    job_id: uuid(50_000),
+    status: 'pending',
+    action: 'purge',
+    date: '2024-12-11T00:00:00.000Z',
+    updated_at: '2024-12-11T00:00:00.000Z',
+    started_at: null,
+    finished_at: null,
+    attempt: 0,
+  });
   let running = active;
   const fake = installFakeApi([
     ['GET', '/api/me', () => ({ body: me(role) })],
     ['GET', `/api/connections/${CONNECTION_ID}`, () => ({ body: connection() })],
-    ['GET', `/api/connections/${CONNECTION_ID}/jobs`, (req) => ({ body: req.url.searchParams.get('status') === 'pending,processing' ? running : jobs(2) })],
-    ['POST', `/api/connections/${CONNECTION_ID}/purge`, () => ((running = [...running, started]), { status: 202, body: started })],
+    [
+      'GET',
+      `/api/connections/${CONNECTION_ID}/jobs`,
+      (req) => ({ body: req.url.searchParams.get('status') === 'pending,processing' ? running : jobs(2) }),
+    ],
+    [
+      'POST',
+      `/api/connections/${CONNECTION_ID}/purge`,
+      () => ((running = [...running, started]), { status: 202, body: started }),
+    ],
   ]);
   return { fake, started };
 }

@@ -47,7 +47,11 @@ describe('connections page', () => {
     await user.click(screen.getByRole('button', { name: 'Create connection' }));
 
     await waitFor(() => expect(fake.requests('POST', /connections$/)).toHaveLength(1));
-    expect(fake.requests('POST', /connections$/)[0]?.body).toEqual({ institution_id: 'sandbox', login_id: 'user-ok', password: 'secret' });
+    expect(fake.requests('POST', /connections$/)[0]?.body).toEqual({
+      institution_id: 'sandbox',
+      login_id: 'user-ok',
+      password: 'secret',
+    });
     expect(await screen.findByRole('heading', { name: 'Connection us•••ok' })).toBeInTheDocument();
     expect(window.location.pathname).toBe(`/connections/${CONNECTION_ID}`);
     await waitFor(() => expect(document.querySelector('.history-table .status-badge')).toHaveTextContent('🕒 Pending'));
@@ -60,7 +64,16 @@ describe('connections page', () => {
       [
         'POST',
         '/api/connections',
-        () => ({ status: 400, body: { type: 'x', title: 'The request is not valid', status: 400, code: 'validation-failed', errors: [{ field: 'body.institution_id', message: 'unknown institution' }] } }),
+        () => ({
+          status: 400,
+          body: {
+            type: 'x',
+            title: 'The request is not valid',
+            status: 400,
+            code: 'validation-failed',
+            errors: [{ field: 'body.institution_id', message: 'unknown institution' }],
+          },
+        }),
       ],
     ]);
     const user = userEvent.setup();
@@ -68,7 +81,9 @@ describe('connections page', () => {
     await user.type(await screen.findByLabelText('Login'), 'user-ok');
     await user.type(screen.getByLabelText('Password'), 'x');
     await user.click(screen.getByRole('button', { name: 'Create connection' }));
-    await waitFor(() => expect(screen.getByLabelText('Institution')).toHaveAccessibleDescription('unknown institution'));
+    await waitFor(() =>
+      expect(screen.getByLabelText('Institution')).toHaveAccessibleDescription('unknown institution'),
+    );
     expect(screen.getByRole('alert')).toHaveTextContent('The request is not valid');
   });
 });

@@ -11,10 +11,15 @@ function fakeHistory() {
   const fake = installFakeApi([
     ['GET', '/api/me', () => ({ body: me() })],
     ['GET', `/api/connections/${CONNECTION_ID}`, () => ({ body: connection() })],
-    ['GET', `/api/connections/${CONNECTION_ID}/jobs`, (req) => ({ body: req.url.searchParams.get('status') === 'pending,processing' ? [] : jobs(3) })],
+    [
+      'GET',
+      `/api/connections/${CONNECTION_ID}/jobs`,
+      (req) => ({ body: req.url.searchParams.get('status') === 'pending,processing' ? [] : jobs(3) }),
+    ],
   ]);
   /** The history requests (not the "active jobs" one the action buttons make). */
-  const history = () => fake.requests('GET', /\/jobs$/).filter((r) => r.url.searchParams.get('status') !== 'pending,processing');
+  const history = () =>
+    fake.requests('GET', /\/jobs$/).filter((r) => r.url.searchParams.get('status') !== 'pending,processing');
   return { fake, history, last: () => history().at(-1)?.url.searchParams };
 }
 
@@ -82,7 +87,12 @@ describe('history filters', () => {
   });
 
   it('keeps unrelated URL parameters when writing filters', () => {
-    const params = writeFilters(new URLSearchParams('tab=logs&status=failed'), { statuses: [], action: 'refresh', from: null, to: null });
+    const params = writeFilters(new URLSearchParams('tab=logs&status=failed'), {
+      statuses: [],
+      action: 'refresh',
+      from: null,
+      to: null,
+    });
     expect(params.toString()).toBe('tab=logs&action=refresh');
   });
 });

@@ -21,7 +21,12 @@ describe('HistoryTable', () => {
   it('shows Job ID (monospace link + copy), local date with UTC/ISO on hover and relative time, action, badge, duration, attempt', async () => {
     // user-event puts a clipboard stub in place of the browser's, which the test can read back.
     const user = userEvent.setup();
-    const failed = job({ job_id: uuid(7), status: 'failed', attempt: 1, error: { code: 'invalid-credentials', title: 'Invalid credentials', detail: 'x', retryable: false } });
+    const failed = job({
+      job_id: uuid(7),
+      status: 'failed',
+      attempt: 1,
+      error: { code: 'invalid-credentials', title: 'Invalid credentials', detail: 'x', retryable: false },
+    });
     renderTable([failed]);
 
     const row = screen.getAllByRole('row')[1]!;
@@ -81,7 +86,10 @@ describe('connection history paging', () => {
         (req) => {
           if (req.url.searchParams.get('status') === 'pending,processing') return { body: [] };
           if (req.url.searchParams.get('cursor') === 'page2') return { body: all.slice(50) };
-          return { body: all.slice(0, 50), headers: { Link: `</api/connections/${CONNECTION_ID}/jobs?limit=50&cursor=page2>; rel="next"` } };
+          return {
+            body: all.slice(0, 50),
+            headers: { Link: `</api/connections/${CONNECTION_ID}/jobs?limit=50&cursor=page2>; rel="next"` },
+          };
         },
       ],
     ];
@@ -93,7 +101,9 @@ describe('connection history paging', () => {
     await user.click(screen.getByRole('button', { name: 'Load more' }));
     expect(await screen.findByText('Showing 70 jobs.')).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Load more' })).not.toBeInTheDocument();
-    const pages = fake.requests('GET', /\/jobs$/).filter((r) => r.url.searchParams.get('status') !== 'pending,processing');
+    const pages = fake
+      .requests('GET', /\/jobs$/)
+      .filter((r) => r.url.searchParams.get('status') !== 'pending,processing');
     expect(pages.map((r) => r.url.searchParams.get('cursor'))).toEqual([null, 'page2']);
     expect(screen.getByRole('table', { name: /Job history/ })).toHaveAttribute('aria-rowcount', '71');
   });
@@ -108,7 +118,17 @@ describe('connection history paging', () => {
         `/api/connections/${CONNECTION_ID}/jobs`,
         () =>
           fail
-            ? { status: 400, body: { type: 'x', title: 'The request is not valid', status: 400, code: 'validation-failed', detail: 'See errors.', errors: [{ field: 'query.limit', message: 'must be between 1 and 200' }] } }
+            ? {
+                status: 400,
+                body: {
+                  type: 'x',
+                  title: 'The request is not valid',
+                  status: 400,
+                  code: 'validation-failed',
+                  detail: 'See errors.',
+                  errors: [{ field: 'query.limit', message: 'must be between 1 and 200' }],
+                },
+              }
             : { body: [] },
       ],
     ]);

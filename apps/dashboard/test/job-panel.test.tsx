@@ -9,11 +9,22 @@ import { renderApp } from './support/render-app.js';
 const JOB_ID = uuid(100);
 
 /** A small stateful server: `state.job` is what GET answers, `state.search` what the search finds. */
-function serve(job: JobDetailWire, role: ApiKeyRole = 'operator', extra: Route[] = [], state = { job, search: [] as JobSummaryWire[] }) {
+function serve(
+  job: JobDetailWire,
+  role: ApiKeyRole = 'operator',
+  extra: Route[] = [],
+  state = { job, search: [] as JobSummaryWire[] },
+) {
   return installFakeApi([
     ['GET', '/api/me', () => ({ body: me(role) })],
     ['GET', `/api/jobs/${job.job_id}`, () => ({ body: state.job })],
-    ['GET', `/api/jobs/${job.job_id}/logs`, () => ({ body: [{ seq: 1, at: job.date, level: 'info', step: null, message: 'refresh requested by key "operator key"' }] })],
+    [
+      'GET',
+      `/api/jobs/${job.job_id}/logs`,
+      () => ({
+        body: [{ seq: 1, at: job.date, level: 'info', step: null, message: 'refresh requested by key "operator key"' }],
+      }),
+    ],
     ['GET', '/api/jobs', () => ({ body: state.search })],
     ...extra,
   ]);
@@ -21,17 +32,42 @@ function serve(job: JobDetailWire, role: ApiKeyRole = 'operator', extra: Route[]
 
 const failed = detail({
   status: 'failed',
-  error: { code: 'invalid-credentials', title: 'Invalid credentials', detail: 'The institution rejected the password for user-bad-password.', retryable: false },
+  error: {
+    code: 'invalid-credentials',
+    title: 'Invalid credentials',
+    detail: 'The institution rejected the password for user-bad-password.',
+    retryable: false,
+  },
   result: null,
   steps: [
-    { name: 'verify-credentials', status: 'failed', started_at: '2024-12-10T04:33:01.000Z', finished_at: '2024-12-10T04:33:01.200Z', error: { code: 'invalid-credentials', title: 'Invalid credentials', detail: 'x', retryable: false } },
+    {
+      name: 'verify-credentials',
+      status: 'failed',
+      started_at: '2024-12-10T04:33:01.000Z',
+      finished_at: '2024-12-10T04:33:01.200Z',
+      error: { code: 'invalid-credentials', title: 'Invalid credentials', detail: 'x', retryable: false },
+    },
     { name: 'retrieve-accounts', status: 'skipped', started_at: null, finished_at: null, error: null },
     { name: 'retrieve-transactions', status: 'skipped', started_at: null, finished_at: null, error: null },
   ],
   finished_at: '2024-12-10T04:33:01.200Z',
   transitions: [
-    { from: 'pending', to: 'processing', at: '2024-12-10T04:33:01.000Z', reason: 'claimed', actor: 'worker-1', attempt: 1 },
-    { from: 'processing', to: 'failed', at: '2024-12-10T04:33:01.200Z', reason: 'invalid-credentials', actor: 'worker-1', attempt: 1 },
+    {
+      from: 'pending',
+      to: 'processing',
+      at: '2024-12-10T04:33:01.000Z',
+      reason: 'claimed',
+      actor: 'worker-1',
+      attempt: 1,
+    },
+    {
+      from: 'processing',
+      to: 'failed',
+      at: '2024-12-10T04:33:01.200Z',
+      reason: 'invalid-credentials',
+      actor: 'worker-1',
+      attempt: 1,
+    },
   ],
 });
 
@@ -45,10 +81,16 @@ describe('job panel', () => {
     expect(within(result).getByText('transactions').nextElementSibling).toHaveTextContent('412');
 
     const steps = within(screen.getByRole('list', { name: 'Steps' })).getAllByRole('listitem');
-    expect(steps.map((s) => s.textContent)).toEqual([expect.stringContaining('Verify credentials'), expect.stringContaining('Retrieve accounts'), expect.stringContaining('Retrieve transactions')]);
+    expect(steps.map((s) => s.textContent)).toEqual([
+      expect.stringContaining('Verify credentials'),
+      expect.stringContaining('Retrieve accounts'),
+      expect.stringContaining('Retrieve transactions'),
+    ]);
     for (const step of steps) expect(step).toHaveTextContent('Done');
 
-    const transitions = within(screen.getByRole('region', { name: 'Status changes' })).getAllByRole('row').slice(1);
+    const transitions = within(screen.getByRole('region', { name: 'Status changes' }))
+      .getAllByRole('row')
+      .slice(1);
     expect(transitions).toHaveLength(2);
     expect(transitions[1]).toHaveTextContent('Processing → ✅ Success');
     expect(transitions[1]).toHaveTextContent('completed');
@@ -61,9 +103,23 @@ describe('job panel', () => {
   });
 
   it('explains a failed job with the catalogue title, the detail and every troubleshooting step, and retries it', async () => {
-    const retry = job({ job_id: uuid(101), status: 'pending', retry_of: JOB_ID, date: '2024-12-10T05:00:00.000Z', updated_at: '2024-12-10T05:00:00.000Z', started_at: null, finished_at: null, attempt: 0 });
+    const retry = job({
+      job_id: uuid(101),
+      status: 'pending',
+      retry_of: JOB_ID,
+      date: '2024-12-10T05:00:00.000Z',
+      updated_at: '2024-12-10T05:00:00.000Z',
+      started_at: null,
+      finished_at: null,
+      attempt: 0,
+    });
     const state = { job: failed, search: [] as JobSummaryWire[] };
-    const fake = serve(failed, 'operator', [['POST', `/api/jobs/${JOB_ID}/retry`, () => ((state.search = [retry]), { status: 202, body: retry })]], state);
+    const fake = serve(
+      failed,
+      'operator',
+      [['POST', `/api/jobs/${JOB_ID}/retry`, () => ((state.search = [retry]), { status: 202, body: retry })]],
+      state,
+    );
     const user = userEvent.setup();
     renderApp(`/jobs/${JOB_ID}`);
 
@@ -103,13 +159,39 @@ describe('job panel', () => {
       result: null,
       lease_owner: 'worker-7',
       steps: [
-        { name: 'verify-credentials', status: 'success', started_at: '2024-12-10T04:33:01.000Z', finished_at: '2024-12-10T04:33:01.500Z', error: null },
-        { name: 'retrieve-accounts', status: 'running', started_at: '2024-12-10T04:33:01.500Z', finished_at: null, error: null },
+        {
+          name: 'verify-credentials',
+          status: 'success',
+          started_at: '2024-12-10T04:33:01.000Z',
+          finished_at: '2024-12-10T04:33:01.500Z',
+          error: null,
+        },
+        {
+          name: 'retrieve-accounts',
+          status: 'running',
+          started_at: '2024-12-10T04:33:01.500Z',
+          finished_at: null,
+          error: null,
+        },
         { name: 'retrieve-transactions', status: 'pending', started_at: null, finished_at: null, error: null },
       ],
-      transitions: [{ from: 'pending', to: 'processing', at: '2024-12-10T04:33:01.000Z', reason: 'claimed', actor: 'worker-7', attempt: 1 }],
+      transitions: [
+        {
+          from: 'pending',
+          to: 'processing',
+          at: '2024-12-10T04:33:01.000Z',
+          reason: 'claimed',
+          actor: 'worker-7',
+          attempt: 1,
+        },
+      ],
     });
-    const cancelled = job({ status: 'processing', cancel_requested: true, finished_at: null, updated_at: '2024-12-10T04:34:00.000Z' });
+    const cancelled = job({
+      status: 'processing',
+      cancel_requested: true,
+      finished_at: null,
+      updated_at: '2024-12-10T04:34:00.000Z',
+    });
     const state = { job: processing, search: [] as JobSummaryWire[] };
     const onCancel = () => {
       state.job = { ...processing, ...cancelled, cancel_requested_at: cancelled.updated_at };

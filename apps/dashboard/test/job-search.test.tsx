@@ -11,7 +11,11 @@ function setup() {
   const fake = installFakeApi([
     ['GET', '/api/me', () => ({ body: me() })],
     ['GET', '/api/connections', () => ({ body: [] })],
-    ['GET', '/api/jobs', (req) => ({ body: [a, b].filter((j) => j.job_id.startsWith(req.url.searchParams.get('job_id') ?? '')) })],
+    [
+      'GET',
+      '/api/jobs',
+      (req) => ({ body: [a, b].filter((j) => j.job_id.startsWith(req.url.searchParams.get('job_id') ?? '')) }),
+    ],
     ['GET', /^\/api\/jobs\/[^/]+$/, (req) => ({ body: detail({ job_id: req.url.pathname.split('/').pop()! }) })],
     ['GET', /\/logs$/, () => ({ body: [] })],
   ]);
@@ -23,7 +27,10 @@ describe('job search', () => {
     const { a } = setup();
     const user = userEvent.setup();
     renderApp('/');
-    await user.type(await screen.findByRole('searchbox', { name: 'Find a job by id' }), `${a.job_id.slice(0, 33)}{Enter}`);
+    await user.type(
+      await screen.findByRole('searchbox', { name: 'Find a job by id' }),
+      `${a.job_id.slice(0, 33)}{Enter}`,
+    );
     await waitFor(() => expect(window.location.pathname).toBe(`/jobs/${a.job_id}`));
     expect(await screen.findByTestId('job-status')).toBeInTheDocument();
   });

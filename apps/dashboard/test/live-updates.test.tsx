@@ -11,8 +11,17 @@ import { applyJobChange, patchHistory } from '../src/live/apply-job-change.js';
 import { FakeStream, installFakeApi } from './support/fake-api.js';
 import { CONNECTION_ID, connection, job, me, uuid } from './support/fixtures.js';
 
-const pending = job({ job_id: uuid(500), status: 'pending', started_at: null, finished_at: null, attempt: 0, date: '2024-12-10T04:33:00.000Z', updated_at: '2024-12-10T04:33:00.000Z' });
-const sse = (id: number, event: string, data: JobSummaryWire) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+const pending = job({
+  job_id: uuid(500),
+  status: 'pending',
+  started_at: null,
+  finished_at: null,
+  attempt: 0,
+  date: '2024-12-10T04:33:00.000Z',
+  updated_at: '2024-12-10T04:33:00.000Z',
+});
+const sse = (id: number, event: string, data: JobSummaryWire) =>
+  `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 describe('live updates', () => {
   it('goes Live, patches the open history from job events, and resumes with Last-Event-ID after the stream drops', async () => {
@@ -20,12 +29,20 @@ describe('live updates', () => {
     const fake = installFakeApi([
       ['GET', '/api/me', () => ({ body: me() })],
       ['GET', `/api/connections/${CONNECTION_ID}`, () => ({ body: connection({ latest_job: pending }) })],
-      ['GET', `/api/connections/${CONNECTION_ID}/jobs`, (req) => ({ body: req.url.searchParams.get('status') === 'pending,processing' ? [pending] : [pending] })],
-      ['GET', '/api/events', () => {
-        const stream = new FakeStream();
-        streams.push(stream);
-        return { headers: { 'Content-Type': 'text/event-stream' }, stream };
-      }],
+      [
+        'GET',
+        `/api/connections/${CONNECTION_ID}/jobs`,
+        (req) => ({ body: req.url.searchParams.get('status') === 'pending,processing' ? [pending] : [pending] }),
+      ],
+      [
+        'GET',
+        '/api/events',
+        () => {
+          const stream = new FakeStream();
+          streams.push(stream);
+          return { headers: { 'Content-Type': 'text/event-stream' }, stream };
+        },
+      ],
     ]);
     sessionStorage.setItem('jobtrail.api-key', 'k');
     window.history.replaceState(null, '', `/connections/${CONNECTION_ID}`);
@@ -37,12 +54,36 @@ describe('live updates', () => {
     expect(screen.getByRole('button', { name: 'Refresh queued…' })).toBeDisabled();
 
     streams[0]!.write(': ping\n\n');
-    streams[0]!.write(sse(1, 'job.updated', { ...pending, status: 'processing', attempt: 1, started_at: '2024-12-10T04:33:01.000Z', updated_at: '2024-12-10T04:33:01.000Z' }));
+    streams[0]!.write(
+      sse(1, 'job.updated', {
+        ...pending,
+        status: 'processing',
+        attempt: 1,
+        started_at: '2024-12-10T04:33:01.000Z',
+        updated_at: '2024-12-10T04:33:01.000Z',
+      }),
+    );
     await waitFor(() => expect(row()).toHaveTextContent('⏳ Processing'));
     expect(screen.getByRole('button', { name: 'Refresh running…' })).toBeDisabled();
 
-    const done = { ...pending, status: 'success' as const, attempt: 1, started_at: '2024-12-10T04:33:01.000Z', finished_at: '2024-12-10T04:33:03.000Z', updated_at: '2024-12-10T04:33:03.000Z' };
-    const next = job({ job_id: uuid(501), status: 'pending', action: 'purge', started_at: null, finished_at: null, attempt: 0, date: '2024-12-10T04:40:00.000Z', updated_at: '2024-12-10T04:40:00.000Z' });
+    const done = {
+      ...pending,
+      status: 'success' as const,
+      attempt: 1,
+      started_at: '2024-12-10T04:33:01.000Z',
+      finished_at: '2024-12-10T04:33:03.000Z',
+      updated_at: '2024-12-10T04:33:03.000Z',
+    };
+    const next = job({
+      job_id: uuid(501),
+      status: 'pending',
+      action: 'purge',
+      started_at: null,
+      finished_at: null,
+      attempt: 0,
+      date: '2024-12-10T04:40:00.000Z',
+      updated_at: '2024-12-10T04:40:00.000Z',
+    });
     streams[0]!.write(sse(2, 'job.updated', done) + sse(3, 'job.created', next));
     await waitFor(() => expect(row()).toHaveTextContent('✅ Success'));
     expect(within(screen.getAllByRole('row')[1]!).getByRole('link', { name: next.job_id })).toBeInTheDocument();
@@ -70,7 +111,10 @@ describe('live updates', () => {
 describe('applyJobChange', () => {
   it('does not let a late event overwrite a fresher state', () => {
     const fresh = { ...pending, status: 'success' as const, updated_at: '2024-12-10T05:00:00.000Z' };
-    const data: InfiniteData<Page<JobSummaryWire>, string | null> = { pages: [{ items: [fresh], next: null }], pageParams: [null] };
+    const data: InfiniteData<Page<JobSummaryWire>, string | null> = {
+      pages: [{ items: [fresh], next: null }],
+      pageParams: [null],
+    };
     expect(patchHistory(data, pending, NO_FILTERS)).toBe(data);
   });
 
@@ -79,11 +123,21 @@ describe('applyJobChange', () => {
     const failedOnly = { ...NO_FILTERS, statuses: ['failed' as const] };
     const seed = { pages: [{ items: [pending], next: null }], pageParams: [null] };
     client.setQueryData(queryKeys.history(CONNECTION_ID, NO_FILTERS), seed);
-    client.setQueryData(queryKeys.history(CONNECTION_ID, failedOnly), { pages: [{ items: [], next: null }], pageParams: [null] });
-    const created = job({ job_id: uuid(600), status: 'pending', date: '2024-12-11T00:00:00.000Z', updated_at: '2024-12-11T00:00:00.000Z' });
+    client.setQueryData(queryKeys.history(CONNECTION_ID, failedOnly), {
+      pages: [{ items: [], next: null }],
+      pageParams: [null],
+    });
+    const created = job({
+      job_id: uuid(600),
+      status: 'pending',
+      date: '2024-12-11T00:00:00.000Z',
+      updated_at: '2024-12-11T00:00:00.000Z',
+    });
     applyJobChange(client, created);
     const all = client.getQueryData<InfiniteData<Page<JobSummaryWire>>>(queryKeys.history(CONNECTION_ID, NO_FILTERS));
-    const failed = client.getQueryData<InfiniteData<Page<JobSummaryWire>>>(queryKeys.history(CONNECTION_ID, failedOnly));
+    const failed = client.getQueryData<InfiniteData<Page<JobSummaryWire>>>(
+      queryKeys.history(CONNECTION_ID, failedOnly),
+    );
     expect(all?.pages[0]?.items.map((j) => j.job_id)).toEqual([created.job_id, pending.job_id]);
     expect(failed?.pages[0]?.items).toEqual([]);
   });

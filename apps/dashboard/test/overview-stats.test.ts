@@ -5,7 +5,13 @@ import { job, uuid } from './support/fixtures.js';
 describe('computeOverview', () => {
   const now = Date.parse('2024-12-10T12:30:00Z');
   const at = (iso: string, status: 'success' | 'failed' | 'cancelled' | 'pending', n: number, ms = 1_000) =>
-    job({ job_id: uuid(n), status, date: iso, started_at: status === 'pending' ? null : iso, finished_at: status === 'pending' ? null : new Date(Date.parse(iso) + ms).toISOString() });
+    job({
+      job_id: uuid(n),
+      status,
+      date: iso,
+      started_at: status === 'pending' ? null : iso,
+      finished_at: status === 'pending' ? null : new Date(Date.parse(iso) + ms).toISOString(),
+    });
 
   it('counts by status, buckets the failure rate per hour and ranks the slowest jobs', () => {
     const stats = computeOverview(

@@ -10,7 +10,14 @@ const GOOD_KEY = 'jt_good_key_0123456789abcdef';
 /** `/me` answers for the good key only, like the real API. */
 function api(extra: Route[] = []) {
   return installFakeApi([
-    ['GET', '/api/me', (req) => (req.headers.authorization === `Bearer ${GOOD_KEY}` ? { body: me('operator') } : problem(401, 'unauthorized', 'A valid API key is required', 'The API key is unknown or revoked.'))],
+    [
+      'GET',
+      '/api/me',
+      (req) =>
+        req.headers.authorization === `Bearer ${GOOD_KEY}`
+          ? { body: me('operator') }
+          : problem(401, 'unauthorized', 'A valid API key is required', 'The API key is unknown or revoked.'),
+    ],
     ['GET', '/api/connections', () => ({ body: [] })],
     ...extra,
   ]);

@@ -1,7 +1,15 @@
 import type { StepName } from './action.js';
 import { assertNever } from './assert-never.js';
 import { nextRunAt, type BackoffOptions } from './backoff.js';
-import { createJob, jobError, type Job, type JobError, type JobResult, type JobStep, type JobTransition } from './job.js';
+import {
+  createJob,
+  jobError,
+  type Job,
+  type JobError,
+  type JobResult,
+  type JobStep,
+  type JobTransition,
+} from './job.js';
 import { isTerminal, type JobStatus } from './status.js';
 
 /** Everything that can happen to a job. */
@@ -118,12 +126,23 @@ export function transitionJob(job: Job, event: JobEvent, ctx: TransitionContext)
   const transition: JobTransition | null =
     next.status === job.status
       ? null
-      : { from: job.status, to: next.status, at: ctx.now, reason: reasonOf(event), actor: ctx.actor, attempt: next.attempt };
+      : {
+          from: job.status,
+          to: next.status,
+          at: ctx.now,
+          reason: reasonOf(event),
+          actor: ctx.actor,
+          attempt: next.attempt,
+        };
   return { ok: true, job: next, transition };
 }
 
 /** Like `transitionJob`, but throws the `TransitionError`. */
-export function transitionJobOrThrow(job: Job, event: JobEvent, ctx: TransitionContext): { job: Job; transition: JobTransition | null } {
+export function transitionJobOrThrow(
+  job: Job,
+  event: JobEvent,
+  ctx: TransitionContext,
+): { job: Job; transition: JobTransition | null } {
   const res = transitionJob(job, event, ctx);
   if (!res.ok) throw res.error;
   return { job: res.job, transition: res.transition };
@@ -152,7 +171,9 @@ function checkGuard(job: Job, event: JobEvent, now: Date): string | null {
       return null;
     }
     case 'step-succeeded':
-      return job.steps.some((s) => s.name === event.step && s.status === 'running') ? null : `step ${event.step} is not running`;
+      return job.steps.some((s) => s.name === event.step && s.status === 'running')
+        ? null
+        : `step ${event.step} is not running`;
     case 'succeed':
       return job.steps.every((s) => s.status === 'success') ? null : 'every step must have succeeded';
     case 'fail':
@@ -169,7 +190,9 @@ function checkGuard(job: Job, event: JobEvent, now: Date): string | null {
     case 'stop-cancelled':
       return job.cancelRequestedAt === null ? 'no cancel was requested' : null;
     case 'deadline-passed':
-      return job.deadlineAt !== null && job.deadlineAt.getTime() <= now.getTime() ? null : 'the deadline has not passed';
+      return job.deadlineAt !== null && job.deadlineAt.getTime() <= now.getTime()
+        ? null
+        : 'the deadline has not passed';
     default:
       return assertNever(event, 'job event');
   }
@@ -205,7 +228,12 @@ function apply(job: Job, event: JobEvent, to: JobStatus, now: Date): Job {
       return { ...released(base), finishedAt: now, error, steps: endSteps(job.steps, error, now) };
     }
     case 'requeue':
-      return { ...released(base), runAt: event.runAt, error: event.error, steps: endSteps(job.steps, event.error, now) };
+      return {
+        ...released(base),
+        runAt: event.runAt,
+        error: event.error,
+        steps: endSteps(job.steps, event.error, now),
+      };
     case 'request-cancel':
       if (to === 'cancelled') {
         const error = jobError('cancelled', 'Cancelled before it started.');
@@ -312,7 +340,15 @@ export interface RetryInput {
  */
 export function retryJob(job: Job, input: RetryInput): { ok: true; job: Job } | { ok: false; error: TransitionError } {
   if (!allowedActions(job).retry) {
-    return { ok: false, error: new TransitionError('illegal-transition', job.status, 'retry', `only failed or cancelled jobs can be retried, this one is ${job.status}`) };
+    return {
+      ok: false,
+      error: new TransitionError(
+        'illegal-transition',
+        job.status,
+        'retry',
+        `only failed or cancelled jobs can be retried, this one is ${job.status}`,
+      ),
+    };
   }
   const next = createJob({
     id: input.id,

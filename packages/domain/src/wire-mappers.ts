@@ -15,7 +15,9 @@ function dateOrNull(value: string | null): Date | null {
 }
 
 function errorToWire(error: JobError | null): JobSummaryWire['error'] {
-  return error === null ? null : { code: error.code, title: error.title, detail: error.detail, retryable: error.retryable };
+  return error === null
+    ? null
+    : { code: error.code, title: error.title, detail: error.detail, retryable: error.retryable };
 }
 
 /** The history row of a job. */
@@ -44,7 +46,11 @@ export function toTransitionWire(t: JobTransition): JobTransitionWire {
 }
 
 /** The whole job on the wire, with its transition history (oldest first) and retention date. */
-export function toJobDetailWire(job: Job, transitions: readonly JobTransition[], expiresAt: Date | null = null): JobDetailWire {
+export function toJobDetailWire(
+  job: Job,
+  transitions: readonly JobTransition[],
+  expiresAt: Date | null = null,
+): JobDetailWire {
   return {
     ...toJobSummaryWire(job),
     steps: job.steps.map((s) => ({

@@ -13,9 +13,14 @@ export const MAX_PAGE_SIZE = 200;
 /** Page size when `limit` is not given. */
 export const DEFAULT_PAGE_SIZE = 50;
 
-const isoDateTime = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2024-12-10T04:33:00Z' });
+const isoDateTime = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO-8601 date-time, e.g. 2024-12-10T04:33:00Z',
+});
 const nullableDate = isoDateTime.nullable();
-const actionEnum = z.enum(JOB_ACTIONS as [JobAction, ...JobAction[]], { message: `must be one of: ${JOB_ACTIONS.join(', ')}` });
+const actionEnum = z.enum(JOB_ACTIONS as [JobAction, ...JobAction[]], {
+  message: `must be one of: ${JOB_ACTIONS.join(', ')}`,
+});
 const statusEnum = z.enum(JOB_STATUSES, { message: `must be one of: ${JOB_STATUSES.join(', ')}` });
 
 /** A server-generated id. Ids that are not UUIDs are refused before any database work. */
@@ -139,11 +144,20 @@ const limitSchema = z.coerce
   .default(DEFAULT_PAGE_SIZE);
 
 /** An opaque keyset cursor, as found in a `Link: rel="next"` header. */
-const cursorSchema = z.string().min(1).max(512).regex(/^[A-Za-z0-9_-]+$/, 'is not a valid cursor');
+const cursorSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[A-Za-z0-9_-]+$/, 'is not a valid cursor');
 
 /** `status=failed,cancelled` and `status=failed&status=cancelled` both mean "either". */
 const statusListSchema = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v),
+  (v) =>
+    typeof v === 'string'
+      ? v.split(',')
+      : Array.isArray(v)
+        ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x]))
+        : v,
   z.array(statusEnum).min(1),
 );
 
@@ -166,7 +180,10 @@ export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 /** Query of `GET /jobs`, the tenant-wide search. */
 export const JobSearchQuerySchema = z
   .strictObject({
-    job_id: z.string().regex(/^[0-9a-fA-F-]{1,36}$/, 'must be a job id or the start of one').optional(),
+    job_id: z
+      .string()
+      .regex(/^[0-9a-fA-F-]{1,36}$/, 'must be a job id or the start of one')
+      .optional(),
     connection_id: UuidSchema.optional(),
     status: statusListSchema.optional(),
     action: actionEnum.optional(),
@@ -211,7 +228,10 @@ export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     const path = [...(prefix ? [prefix] : []), ...issue.path.map(String)];
     if (keys.length > 0) {
-      return { field: [...path, keys.join(',')].join('.'), message: `unknown field${keys.length > 1 ? 's' : ''}: ${keys.join(', ')}` };
+      return {
+        field: [...path, keys.join(',')].join('.'),
+        message: `unknown field${keys.length > 1 ? 's' : ''}: ${keys.join(', ')}`,
+      };
     }
     return { field: path.join('.') || (prefix ?? 'body'), message: issue.message };
   });
@@ -247,9 +267,17 @@ export const EventsQuerySchema = z.strictObject({
   /** Only the changes of this connection. */
   connection_id: UuidSchema.optional(),
   /** A token from `POST /events/token`, for clients that cannot send headers (EventSource). */
-  token: z.string().min(1).max(512).regex(/^[A-Za-z0-9_.-]+$/, 'is not a valid token').optional(),
+  token: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'is not a valid token')
+    .optional(),
   /** Resume after this event id (same as the Last-Event-ID header). */
-  last_event_id: z.string().regex(/^\d{1,18}$/, 'must be an event id').optional(),
+  last_event_id: z
+    .string()
+    .regex(/^\d{1,18}$/, 'must be an event id')
+    .optional(),
 });
 export type EventsQuery = z.infer<typeof EventsQuerySchema>;
 

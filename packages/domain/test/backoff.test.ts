@@ -28,7 +28,10 @@ describe('backoff', () => {
   });
 
   it('is monotonic in the attempt for a fixed random value', () => {
-    for (let a = 1; a < 20; a++) expect(backoffDelayMs(a + 1, { random: () => 0.5 })).toBeGreaterThanOrEqual(backoffDelayMs(a, { random: () => 0.5 }));
+    for (let a = 1; a < 20; a++)
+      expect(backoffDelayMs(a + 1, { random: () => 0.5 })).toBeGreaterThanOrEqual(
+        backoffDelayMs(a, { random: () => 0.5 }),
+      );
   });
 
   it('nextRunAt adds the delay to now', () => {

@@ -27,8 +27,19 @@ describe('error catalogue', () => {
   });
 
   it('keeps unknown codes as they came', () => {
-    expect(describeError('BANK_E42')).toEqual({ code: 'BANK_E42', known: false, title: 'BANK_E42', retryable: false, troubleshooting: [] });
-    expect(jobError('BANK_E42', 'the bank said E42', true)).toEqual({ code: 'BANK_E42', title: 'BANK_E42', detail: 'the bank said E42', retryable: true });
+    expect(describeError('BANK_E42')).toEqual({
+      code: 'BANK_E42',
+      known: false,
+      title: 'BANK_E42',
+      retryable: false,
+      troubleshooting: [],
+    });
+    expect(jobError('BANK_E42', 'the bank said E42', true)).toEqual({
+      code: 'BANK_E42',
+      title: 'BANK_E42',
+      detail: 'the bank said E42',
+      retryable: true,
+    });
   });
 
   it('takes title and retry flag of known codes from the catalogue, whatever the caller says', () => {

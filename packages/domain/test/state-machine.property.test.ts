@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { STEP_NAMES, isTerminal, jobError, transitionJob, type Job, type JobEvent, type JobStatus } from '../src/index.js';
+import {
+  STEP_NAMES,
+  isTerminal,
+  jobError,
+  transitionJob,
+  type Job,
+  type JobEvent,
+  type JobStatus,
+} from '../src/index.js';
 import { T0, pendingJob } from './fixtures.js';
 
 const errorArb = fc.constantFrom(
@@ -11,13 +19,26 @@ const errorArb = fc.constantFrom(
 );
 
 const eventArb: fc.Arbitrary<JobEvent> = fc.oneof(
-  fc.record({ type: fc.constant('claim' as const), workerId: fc.constantFrom('w1', 'w2'), leaseMs: fc.integer({ min: 1, max: 60_000 }), deadlineMs: fc.integer({ min: 1, max: 60_000 }) }),
-  fc.record({ type: fc.constant('heartbeat' as const), workerId: fc.constantFrom('w1', 'w2'), leaseMs: fc.integer({ min: 1, max: 60_000 }) }),
+  fc.record({
+    type: fc.constant('claim' as const),
+    workerId: fc.constantFrom('w1', 'w2'),
+    leaseMs: fc.integer({ min: 1, max: 60_000 }),
+    deadlineMs: fc.integer({ min: 1, max: 60_000 }),
+  }),
+  fc.record({
+    type: fc.constant('heartbeat' as const),
+    workerId: fc.constantFrom('w1', 'w2'),
+    leaseMs: fc.integer({ min: 1, max: 60_000 }),
+  }),
   fc.record({ type: fc.constant('step-started' as const), step: fc.constantFrom(...STEP_NAMES) }),
   fc.record({ type: fc.constant('step-succeeded' as const), step: fc.constantFrom(...STEP_NAMES) }),
   fc.record({ type: fc.constant('succeed' as const), result: fc.dictionary(fc.string(), fc.nat()) }),
   fc.record({ type: fc.constant('fail' as const), error: errorArb }),
-  fc.record({ type: fc.constant('requeue' as const), error: errorArb, runAt: fc.integer({ min: 0, max: 120_000 }).map((ms) => new Date(T0.getTime() + ms)) }),
+  fc.record({
+    type: fc.constant('requeue' as const),
+    error: errorArb,
+    runAt: fc.integer({ min: 0, max: 120_000 }).map((ms) => new Date(T0.getTime() + ms)),
+  }),
   fc.constant({ type: 'request-cancel' as const }),
   fc.constant({ type: 'stop-cancelled' as const }),
   fc.constant({ type: 'deadline-passed' as const }),

@@ -25,7 +25,10 @@ const apply = (job: Job, event: JobEvent, ms = 0) => transitionJobOrThrow(job, e
 
 const claimed = (job = pendingJob()) => apply(job, { type: 'claim', workerId: W, leaseMs: 30_000, deadlineMs: 60_000 });
 const allStepsDone = (job: Job) =>
-  job.steps.reduce((j, s) => apply(apply(j, { type: 'step-started', step: s.name }), { type: 'step-succeeded', step: s.name }), job);
+  job.steps.reduce(
+    (j, s) => apply(apply(j, { type: 'step-started', step: s.name }), { type: 'step-succeeded', step: s.name }),
+    job,
+  );
 
 /** A job in `status`, prepared so that `type` passes its guard wherever the table allows the pair. */
 function jobIn(status: JobStatus, type: JobEventType): Job {
@@ -123,19 +126,34 @@ describe('transition table: every (status, event) pair', () => {
 
 describe('transitions in detail', () => {
   it('claim: attempt + 1, lease, deadline, started_at, recorded transition', () => {
-    const res = transitionJob(pendingJob(), { type: 'claim', workerId: W, leaseMs: 30_000, deadlineMs: 60_000 }, ctx(5));
+    const res = transitionJob(
+      pendingJob(),
+      { type: 'claim', workerId: W, leaseMs: 30_000, deadlineMs: 60_000 },
+      ctx(5),
+    );
     if (!res.ok) throw res.error;
     expect(res.job).toMatchObject({ status: 'processing', attempt: 1, leaseOwner: W, startedAt: at(5) });
     expect(res.job.leaseExpiresAt).toEqual(at(30_005));
     expect(res.job.deadlineAt).toEqual(at(60_005));
-    expect(res.transition).toEqual({ from: 'pending', to: 'processing', at: at(5), reason: 'claimed', actor: W, attempt: 1 });
+    expect(res.transition).toEqual({
+      from: 'pending',
+      to: 'processing',
+      at: at(5),
+      reason: 'claimed',
+      actor: W,
+      attempt: 1,
+    });
   });
 
   it('claim is refused before run_at and when no attempt is left', () => {
     const notDue = transitionJob(pendingJob({ runAt: at(1_000) }), { type: 'claim', workerId: W, leaseMs: 1 }, ctx(0));
     expect(!notDue.ok && notDue.error.refusal).toBe('guard-failed');
     expect(!notDue.ok && notDue.error.rule).toMatch(/not due/);
-    const spent = transitionJob(pendingJob({ attempt: 3, maxAttempts: 3 }), { type: 'claim', workerId: W, leaseMs: 1 }, ctx(0));
+    const spent = transitionJob(
+      pendingJob({ attempt: 3, maxAttempts: 3 }),
+      { type: 'claim', workerId: W, leaseMs: 1 },
+      ctx(0),
+    );
     expect(!spent.ok && spent.error.rule).toBe('no attempt left');
   });
 
@@ -171,12 +189,20 @@ describe('transitions in detail', () => {
     const job = claimed();
     const fail = transitionJob(job, { type: 'fail', error: jobError('institution-unavailable', '503') }, ctx());
     expect(!fail.ok && fail.error.rule).toMatch(/requeues/);
-    const requeue = transitionJob(job, { type: 'requeue', error: jobError('invalid-credentials', 'x'), runAt: at(1) }, ctx());
+    const requeue = transitionJob(
+      job,
+      { type: 'requeue', error: jobError('invalid-credentials', 'x'), runAt: at(1) },
+      ctx(),
+    );
     expect(!requeue.ok && requeue.error.rule).toBe('only retryable errors requeue');
   });
 
   it('requeue goes back to pending with run_at and keeps the attempt count', () => {
-    const job = apply(claimed(), { type: 'requeue', error: jobError('worker-lost', 'lease expired'), runAt: at(4_000) }, 10);
+    const job = apply(
+      claimed(),
+      { type: 'requeue', error: jobError('worker-lost', 'lease expired'), runAt: at(4_000) },
+      10,
+    );
     expect(job).toMatchObject({ status: 'pending', attempt: 1, runAt: at(4_000), leaseOwner: null });
     const again = apply(job, { type: 'claim', workerId: 'w2', leaseMs: 1_000 }, 4_000);
     expect(again).toMatchObject({ status: 'processing', attempt: 2, leaseOwner: 'w2', error: null });
@@ -198,7 +224,12 @@ describe('transitions in detail', () => {
     if (!cancelled.ok) throw cancelled.error;
     expect(cancelled.job).toMatchObject({ status: 'cancelled', finishedAt: at(3) });
     expect(cancelled.job.error?.code).toBe('cancelled');
-    expect(cancelled.transition).toMatchObject({ from: 'pending', to: 'cancelled', actor: 'key-1', reason: 'cancelled' });
+    expect(cancelled.transition).toMatchObject({
+      from: 'pending',
+      to: 'cancelled',
+      actor: 'key-1',
+      reason: 'cancelled',
+    });
 
     const flagged = transitionJob(claimed(), { type: 'request-cancel' }, ctx(3, 'key-1'));
     if (!flagged.ok) throw flagged.error;
@@ -261,9 +292,19 @@ describe('allowedActions and manual retry', () => {
 
   it('retry makes a new pending job linked to the old one, which is left as it was', () => {
     const failed = jobIn('failed', 'fail');
-    const res = retryJob(failed, { id: 'b7c9e667-7425-40de-944b-e07fc1f90ae7', now: at(99), requestedBy: { id: 'k', name: 'ops' } });
+    const res = retryJob(failed, {
+      id: 'b7c9e667-7425-40de-944b-e07fc1f90ae7',
+      now: at(99),
+      requestedBy: { id: 'k', name: 'ops' },
+    });
     if (!res.ok) throw res.error;
-    expect(res.job).toMatchObject({ status: 'pending', attempt: 0, retryOf: failed.id, action: 'refresh', createdAt: at(99) });
+    expect(res.job).toMatchObject({
+      status: 'pending',
+      attempt: 0,
+      retryOf: failed.id,
+      action: 'refresh',
+      createdAt: at(99),
+    });
     expect(res.job.requestedBy).toEqual({ id: 'k', name: 'ops' });
     expect(failed.status).toBe('failed');
   });

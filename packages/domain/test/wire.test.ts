@@ -23,7 +23,11 @@ import {
 } from '../src/index.js';
 import { pendingJob } from './fixtures.js';
 
-const dateArb = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true });
+const dateArb = fc.date({
+  min: new Date('2000-01-01T00:00:00Z'),
+  max: new Date('2099-12-31T23:59:59Z'),
+  noInvalidDate: true,
+});
 const nullableDate = fc.option(dateArb, { nil: null });
 const errorArb = fc.option(
   fc.oneof(
@@ -96,7 +100,14 @@ describe('wire conversions', () => {
   it('writes snake_case fields and dates as ISO-8601 UTC', () => {
     const job = pendingJob();
     const wire = toJobSummaryWire(job);
-    expect(wire).toMatchObject({ job_id: job.id, connection_id: job.connectionId, status: 'pending', date: '2024-12-10T04:33:00.000Z', started_at: null, retry_of: null });
+    expect(wire).toMatchObject({
+      job_id: job.id,
+      connection_id: job.connectionId,
+      status: 'pending',
+      date: '2024-12-10T04:33:00.000Z',
+      started_at: null,
+      retry_of: null,
+    });
     expect(JobSummarySchema.safeParse(wire).success).toBe(true);
   });
 });
@@ -116,7 +127,9 @@ describe('schemas reject malformed input with field-level messages', () => {
     const q = HistoryQuerySchema.safeParse({ status: 'failed,exploded' });
     expect(q.success).toBe(false);
     if (q.success) return;
-    expect(fieldErrors(q.error, 'query')).toEqual([{ field: 'query.status.1', message: expect.stringContaining('must be one of: pending') }]);
+    expect(fieldErrors(q.error, 'query')).toEqual([
+      { field: 'query.status.1', message: expect.stringContaining('must be one of: pending') },
+    ]);
   });
 
   it.each([['0'], ['201'], ['abc'], ['1.5'], ['']])('limit=%j is out of range', (limit) => {
@@ -135,7 +148,9 @@ describe('schemas reject malformed input with field-level messages', () => {
       limit: 200,
       action: 'purge',
     });
-    expect(HistoryQuerySchema.safeParse({ from: '2024-12-10T04:33:00Z', to: '2024-12-11T00:00:00+02:00' }).success).toBe(true);
+    expect(
+      HistoryQuerySchema.safeParse({ from: '2024-12-10T04:33:00Z', to: '2024-12-11T00:00:00+02:00' }).success,
+    ).toBe(true);
     const reversed = HistoryQuerySchema.safeParse({ from: '2024-12-11T00:00:00Z', to: '2024-12-10T00:00:00Z' });
     expect(!reversed.success && fieldErrors(reversed.error)[0]?.field).toBe('from');
     expect(HistoryQuerySchema.safeParse({ from: 'yesterday' }).success).toBe(false);
@@ -143,9 +158,13 @@ describe('schemas reject malformed input with field-level messages', () => {
 
   it('a malformed cursor and unknown parameters', () => {
     const cur = HistoryQuerySchema.safeParse({ cursor: 'a b/c' });
-    expect(!cur.success && fieldErrors(cur.error, 'query')).toEqual([{ field: 'query.cursor', message: 'is not a valid cursor' }]);
+    expect(!cur.success && fieldErrors(cur.error, 'query')).toEqual([
+      { field: 'query.cursor', message: 'is not a valid cursor' },
+    ]);
     const unknown = HistoryQuerySchema.safeParse({ stauts: 'failed' });
-    expect(!unknown.success && fieldErrors(unknown.error, 'query')).toEqual([{ field: 'query.stauts', message: 'unknown field: stauts' }]);
+    expect(!unknown.success && fieldErrors(unknown.error, 'query')).toEqual([
+      { field: 'query.stauts', message: 'unknown field: stauts' },
+    ]);
   });
 
   it('connection bodies: required fields, unknown fields, bad institution id', () => {
@@ -154,7 +173,9 @@ describe('schemas reject malformed input with field-level messages', () => {
     const res = CreateConnectionBodySchema.safeParse({ institution_id: 'Sandbox!', password: '', extra: 1 });
     expect(res.success).toBe(false);
     if (res.success) return;
-    const fields = fieldErrors(res.error, 'body').map((e) => e.field).sort();
+    const fields = fieldErrors(res.error, 'body')
+      .map((e) => e.field)
+      .sort();
     expect(fields).toEqual(['body.extra', 'body.institution_id', 'body.login_id', 'body.password']);
   });
 });
@@ -170,7 +191,12 @@ describe('problem codes', () => {
   });
 
   it('parseProblem keeps a problem+json body and replaces anything else with a generic problem', () => {
-    const body = { type: 'https://jobtrail.dev/problems/not-found', title: 'Not found', status: 404, code: 'not-found' };
+    const body = {
+      type: 'https://jobtrail.dev/problems/not-found',
+      title: 'Not found',
+      status: 404,
+      code: 'not-found',
+    };
     expect(parseProblem(404, body)).toEqual(body);
     expect(parseProblem(502, '<html>bad gateway</html>')).toMatchObject({ status: 502, code: 'internal-error' });
     expect(parseProblem(503, null)).toMatchObject({ status: 503, code: 'service-unavailable' });

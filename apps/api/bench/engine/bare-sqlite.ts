@@ -35,7 +35,14 @@ interface DueRow {
 }
 
 /** Runs the loop until no job is due; the file must hold only pending jobs that all become due. */
-export function bareSqliteDrain(file: string, jobs: number, batch: number, template: EventTemplate, leaseMs: number, deadlineMs: number): DrainResult & { eventsPerJob: number } {
+export function bareSqliteDrain(
+  file: string,
+  jobs: number,
+  batch: number,
+  template: EventTemplate,
+  leaseMs: number,
+  deadlineMs: number,
+): DrainResult & { eventsPerJob: number } {
   const db = new BetterSqlite3(file);
   try {
     // The pragmas Jobtrail's data source sets (WAL is already on in the file).
@@ -49,21 +56,45 @@ export function bareSqliteDrain(file: string, jobs: number, batch: number, templ
     const claim = db.prepare(CLAIM);
     const complete = db.prepare(COMPLETE);
     const insertEvent = db.prepare(INSERT_EVENT);
-    const connectionsBySize = new Map<number, BetterSqlite3.Statement<string[], { id: string; institution_id: string; login_id: string; credentials_enc: string }>>();
+    const connectionsBySize = new Map<
+      number,
+      BetterSqlite3.Statement<
+        string[],
+        { id: string; institution_id: string; login_id: string; credentials_enc: string }
+      >
+    >();
     const connectionsOf = (n: number) => {
       let stmt = connectionsBySize.get(n);
       if (!stmt) {
-        stmt = db.prepare(`SELECT id, institution_id, login_id, credentials_enc FROM connections WHERE id IN (${Array.from({ length: n }, () => '?').join(', ')})`);
+        stmt = db.prepare(
+          `SELECT id, institution_id, login_id, credentials_enc FROM connections WHERE id IN (${Array.from({ length: n }, () => '?').join(', ')})`,
+        );
         connectionsBySize.set(n, stmt);
       }
       return stmt;
     };
     const actor = `bare:${process.pid}`;
     const stepNames = stepsOf('refresh');
-    const freshSteps = JSON.stringify(stepNames.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null })));
+    const freshSteps = JSON.stringify(
+      stepNames.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null })),
+    );
     const result = JSON.stringify({ accounts: 0, transactions: 0 });
     const event = (r: DueRow, e: EventShape, at: number) =>
-      insertEvent.run(r.id, r.tenant_id, r.connection_id, e.kind, at, e.from_status, e.to_status, e.reason, e.kind === 'transition' ? actor : null, e.attempt, e.level, e.step, e.message);
+      insertEvent.run(
+        r.id,
+        r.tenant_id,
+        r.connection_id,
+        e.kind,
+        at,
+        e.from_status,
+        e.to_status,
+        e.reason,
+        e.kind === 'transition' ? actor : null,
+        e.attempt,
+        e.level,
+        e.step,
+        e.message,
+      );
 
     let done = 0;
     const t0 = performance.now();
@@ -78,7 +109,18 @@ export function bareSqliteDrain(file: string, jobs: number, batch: number, templ
       const connections = connectionsOf(rows.length).all(...rows.map((r) => r.connection_id));
       if (connections.length !== rows.length) throw new Error('bare loop: a connection is missing');
       for (const r of rows) {
-        const changed = claim.run(now, now, r.attempt + 1, actor, now + leaseMs, now + deadlineMs, freshSteps, r.id, r.tenant_id, r.attempt).changes;
+        const changed = claim.run(
+          now,
+          now,
+          r.attempt + 1,
+          actor,
+          now + leaseMs,
+          now + deadlineMs,
+          freshSteps,
+          r.id,
+          r.tenant_id,
+          r.attempt,
+        ).changes;
         if (changed !== 1) throw new Error(`bare loop: the claim of ${r.id} was refused`);
         for (const e of template.claim) event(r, e, now);
       }
@@ -87,7 +129,9 @@ export function bareSqliteDrain(file: string, jobs: number, batch: number, templ
       begin.run();
       const end = Date.now();
       const iso = new Date(end).toISOString();
-      const steps = JSON.stringify(stepNames.map((name) => ({ name, status: 'success', startedAt: iso, finishedAt: iso, error: null })));
+      const steps = JSON.stringify(
+        stepNames.map((name) => ({ name, status: 'success', startedAt: iso, finishedAt: iso, error: null })),
+      );
       for (const r of rows) {
         const changed = complete.run(end, end, steps, result, r.id, r.tenant_id, r.attempt + 1).changes;
         if (changed !== 1) throw new Error(`bare loop: the completion of ${r.id} was refused`);

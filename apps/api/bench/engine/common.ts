@@ -8,7 +8,8 @@ export function intEnv(name: string, fallback: number, min: number, max = Number
   const raw = env[name]?.replaceAll('_', '');
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer between ${min} and ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`${name} must be an integer between ${min} and ${max}`);
   return n;
 }
 
@@ -20,7 +21,10 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 /** Rejects when `p` takes longer than `ms` (the work itself is not cancelled: callers clean up). */
 export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${Math.round(ms / 1000)} s`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(() => reject(new Error(`${what}: no result within ${Math.round(ms / 1000)} s`)), ms)),
+  );
   try {
     return await Promise.race([p, timeout]);
   } finally {
@@ -32,7 +36,12 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
  * Calls `done` every `intervalMs` until it answers true; returns the time (performance.now) of
  * that answer. Throws after `timeoutMs`.
  */
-export async function pollUntil(done: () => Promise<boolean>, intervalMs: number, timeoutMs: number, what: string): Promise<number> {
+export async function pollUntil(
+  done: () => Promise<boolean>,
+  intervalMs: number,
+  timeoutMs: number,
+  what: string,
+): Promise<number> {
   const until = performance.now() + timeoutMs;
   for (;;) {
     if (await done()) return performance.now();

@@ -20,7 +20,18 @@ import { JOB_COLUMNS, jobToValues } from '../../src/jobs/job.mapper.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { ConnectorRegistry, type Connector, type ConnectorContext } from '../../src/worker/connector.js';
-import { chunks, createPgDatabase, latencyOf, log, pgClient, pollUntil, sleep, withTimeout, type DrainResult, type LatencyResult } from './common.js';
+import {
+  chunks,
+  createPgDatabase,
+  latencyOf,
+  log,
+  pgClient,
+  pollUntil,
+  sleep,
+  withTimeout,
+  type DrainResult,
+  type LatencyResult,
+} from './common.js';
 
 export type Kind = 'sqlite' | 'postgres';
 type DatabaseConfig = AppConfig['database'];
@@ -63,7 +74,11 @@ interface Scratch {
 async function scratch(kind: Kind, pgServer: string, label: string): Promise<Scratch> {
   const dataDir = mkdtempSync(join(tmpdir(), `jobtrail-engine-bench-${label}-`));
   if (kind === 'sqlite') {
-    return { database: { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') }, dataDir, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    return {
+      database: { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') },
+      dataDir,
+      cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
   }
   try {
     const db = await createPgDatabase(pgServer, label);
@@ -103,7 +118,12 @@ const quietLogger = () => createLogger('warn', pino.destination({ dest: '/dev/nu
  * A tenant and `connections` connections on the no-op institution (login `c<i>`), each with one
  * pending refresh job when `withJobs`, in multi-row inserts. Returns the tenant and connection ids.
  */
-export async function seedJobtrail(database: DatabaseConfig, encryptionKey: Buffer, connections: number, withJobs: boolean): Promise<{ tenantId: string; connectionIds: string[] }> {
+export async function seedJobtrail(
+  database: DatabaseConfig,
+  encryptionKey: Buffer,
+  connections: number,
+  withJobs: boolean,
+): Promise<{ tenantId: string; connectionIds: string[] }> {
   const { dataSource, db } = await openDatabase(database);
   try {
     const tenantId = uuidv7();
@@ -121,7 +141,16 @@ export async function seedJobtrail(database: DatabaseConfig, encryptionKey: Buff
           ids.flatMap((id, i) => [id, tenantId, NOOP_INSTITUTION, `c${from + i}`, credentials, now.getTime()]),
         );
         if (!withJobs) return;
-        const jobs = ids.map((connectionId) => createJob({ id: uuidv7(), connectionId, action: 'refresh', now, maxAttempts: 3, requestedBy: { id: 'bench', name: 'bench seed' } }));
+        const jobs = ids.map((connectionId) =>
+          createJob({
+            id: uuidv7(),
+            connectionId,
+            action: 'refresh',
+            now,
+            maxAttempts: 3,
+            requestedBy: { id: 'bench', name: 'bench seed' },
+          }),
+        );
         await tx.execute(
           `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES ${jobs.map(() => `(${JOB_COLUMNS.map(() => '?').join(', ')})`).join(', ')}`,
           jobs.flatMap((j) => jobToValues(j, tenantId)),
@@ -152,7 +181,13 @@ const BUSY_SQL = `SELECT CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE status = 'pe
  * poll (every 20 ms once every job reached the connector, on the partial indexes) that finds
  * nothing pending or processing.
  */
-export async function jobtrailDrain(kind: Kind, pgServer: string, jobs: number, concurrency: number, timeoutMs: number): Promise<JobtrailDrainResult> {
+export async function jobtrailDrain(
+  kind: Kind,
+  pgServer: string,
+  jobs: number,
+  concurrency: number,
+  timeoutMs: number,
+): Promise<JobtrailDrainResult> {
   const s = await scratch(kind, pgServer, 'jt_drain');
   let closeApp: (() => Promise<void>) | null = null;
   try {
@@ -167,7 +202,9 @@ export async function jobtrailDrain(kind: Kind, pgServer: string, jobs: number, 
     });
     log(`Jobtrail ${kind}: draining (concurrency ${concurrency})`);
     const started = performance.now();
-    const { app } = await createApp(config, quietLogger(), { connectors: new ConnectorRegistry().register(NOOP_INSTITUTION, connector) });
+    const { app } = await createApp(config, quietLogger(), {
+      connectors: new ConnectorRegistry().register(NOOP_INSTITUTION, connector),
+    });
     closeApp = () => app.close();
     const db = app.get(Database);
     // On PostgreSQL the poll runs on its own connection, as it does for the peers.
@@ -175,20 +212,36 @@ export async function jobtrailDrain(kind: Kind, pgServer: string, jobs: number, 
     let finished: number;
     try {
       const busy = async () =>
-        poller ? Number((await poller.query<{ busy: number }>(BUSY_SQL)).rows[0]?.busy) === 1 : Number((await db.query<{ busy: number }>(BUSY_SQL))[0]?.busy) === 1;
+        poller
+          ? Number((await poller.query<{ busy: number }>(BUSY_SQL)).rows[0]?.busy) === 1
+          : Number((await db.query<{ busy: number }>(BUSY_SQL))[0]?.busy) === 1;
       // The database is asked only once every job was handed to the connector (no poll load before).
-      finished = await pollUntil(async () => handled >= jobs && !(await busy()), 20, timeoutMs, `Jobtrail ${kind} drain`);
+      finished = await pollUntil(
+        async () => handled >= jobs && !(await busy()),
+        20,
+        timeoutMs,
+        `Jobtrail ${kind} drain`,
+      );
     } finally {
       await poller?.end().catch(() => undefined);
     }
-    const counts = await db.query<{ status: string; n: number | string }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
+    const counts = await db.query<{ status: string; n: number | string }>(
+      'SELECT status, COUNT(*) AS n FROM jobs GROUP BY status',
+    );
     const success = Number(counts.find((c) => c.status === 'success')?.n ?? 0);
-    if (success !== jobs) throw new Error(`Jobtrail ${kind} drain: ${success} jobs succeeded of ${jobs} (${JSON.stringify(counts)})`);
+    if (success !== jobs)
+      throw new Error(`Jobtrail ${kind} drain: ${success} jobs succeeded of ${jobs} (${JSON.stringify(counts)})`);
     const events = Number((await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM job_events'))[0]?.n ?? 0);
     const template = await eventTemplate(db);
     await withTimeout(app.close(), CLOSE_TIMEOUT_MS, 'closing Jobtrail');
     closeApp = null;
-    return { jobs, seconds: (finished - firstStep) / 1000, secondsFromStart: (finished - started) / 1000, eventsPerJob: events / jobs, template };
+    return {
+      jobs,
+      seconds: (finished - firstStep) / 1000,
+      secondsFromStart: (finished - started) / 1000,
+      eventsPerJob: events / jobs,
+      template,
+    };
   } finally {
     await closeApp?.().catch(() => undefined);
     await s.cleanup();
@@ -223,7 +276,14 @@ export interface JobtrailLatencyResult {
  * time through JobsService.startAction on distinct connections, the next one `spacingMs` after the
  * previous creation started (and only once the previous one was picked up).
  */
-export async function jobtrailLatency(kind: Kind, pgServer: string, samples: number, warmup: number, spacingMs: number, concurrency: number): Promise<JobtrailLatencyResult> {
+export async function jobtrailLatency(
+  kind: Kind,
+  pgServer: string,
+  samples: number,
+  warmup: number,
+  spacingMs: number,
+  concurrency: number,
+): Promise<JobtrailLatencyResult> {
   const s = await scratch(kind, pgServer, 'jt_latency');
   let closeApp: (() => Promise<void>) | null = null;
   try {
@@ -234,7 +294,9 @@ export async function jobtrailLatency(kind: Kind, pgServer: string, samples: num
     const waiting = new Map<string, (at: number) => void>();
     const stepWaiting = new Map<string, (at: number) => void>();
     const connector = noopConnector((ctx) => stepWaiting.get(ctx.loginId)?.(performance.now()));
-    const { app } = await createApp(config, quietLogger(), { connectors: new ConnectorRegistry().register(NOOP_INSTITUTION, connector) });
+    const { app } = await createApp(config, quietLogger(), {
+      connectors: new ConnectorRegistry().register(NOOP_INSTITUTION, connector),
+    });
     closeApp = () => app.close();
     const unsubscribe = app.get(JobEventsBus).subscribe((c) => {
       if (c.type === 'job.updated' && c.job.status === 'processing') waiting.get(c.connectionId)?.(performance.now());
@@ -259,7 +321,11 @@ export async function jobtrailLatency(kind: Kind, pgServer: string, samples: num
       const started = await jobsService.startAction(auth, connectionId, 'refresh');
       const created = performance.now();
       if (!started.created) throw new Error('startAction found an active job on a fresh connection');
-      const [p, st] = await withTimeout(Promise.all([processing, stepped]), 10_000, `Jobtrail ${kind}: job ${i} was not picked up`);
+      const [p, st] = await withTimeout(
+        Promise.all([processing, stepped]),
+        10_000,
+        `Jobtrail ${kind}: job ${i} was not picked up`,
+      );
       waiting.delete(connectionId);
       stepWaiting.delete(`c${i}`);
       if (i >= warmup) {
@@ -279,7 +345,9 @@ export async function jobtrailLatency(kind: Kind, pgServer: string, samples: num
 }
 
 /** A seeded SQLite file for the bare loop: the same schema (migrations) and rows as Jobtrail's drain. */
-export async function seededSqliteScratch(jobs: number): Promise<{ file: string; tenantId: string; cleanup: () => void }> {
+export async function seededSqliteScratch(
+  jobs: number,
+): Promise<{ file: string; tenantId: string; cleanup: () => void }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-engine-bench-bare-'));
   try {
     const file = join(dataDir, 'bare.sqlite');

@@ -5,7 +5,18 @@
 import { Logger, makeWorkerUtils, run, type Runner } from 'graphile-worker';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { chunks, createPgDatabase, latencyOf, log, pgClient, pollUntil, sleep, withTimeout, type DrainResult, type LatencyResult } from './common.js';
+import {
+  chunks,
+  createPgDatabase,
+  latencyOf,
+  log,
+  pgClient,
+  pollUntil,
+  sleep,
+  withTimeout,
+  type DrainResult,
+  type LatencyResult,
+} from './common.js';
 
 const STOP_TIMEOUT_MS = 60_000;
 /** graphile-worker logs to the console by default; the bench's stdout carries only its table. */
@@ -31,7 +42,9 @@ async function seedGraphile(pool: pg.Pool, jobs: number): Promise<void> {
   try {
     await utils.migrate();
     for (const [from, to] of chunks(jobs, 5_000)) {
-      await utils.addJobs(Array.from({ length: to - from }, (_, i) => ({ identifier: 'noop', payload: { i: from + i } })));
+      await utils.addJobs(
+        Array.from({ length: to - from }, (_, i) => ({ identifier: 'noop', payload: { i: from + i } })),
+      );
     }
   } finally {
     await utils.release();
@@ -44,7 +57,13 @@ async function seedGraphile(pool: pg.Pool, jobs: number): Promise<void> {
  * `batched`: the same concurrency as Jobtrail's worker, a local queue of 500 jobs and batched
  * completion (`completeJobBatchDelay: 0`, `failJobBatchDelay: 0`): the options of 0.17's preset.
  */
-export async function graphileDrain(pgServer: string, jobs: number, mode: GraphileMode, concurrency: number, timeoutMs: number): Promise<DrainResult> {
+export async function graphileDrain(
+  pgServer: string,
+  jobs: number,
+  mode: GraphileMode,
+  concurrency: number,
+  timeoutMs: number,
+): Promise<DrainResult> {
   const db = await createPgDatabase(pgServer, `graphile_${mode}`);
   const pool = graphilePool(db.url);
   let runner: Runner | null = null;
@@ -67,12 +86,20 @@ export async function graphileDrain(pgServer: string, jobs: number, mode: Graphi
         },
         logger: silentLogger,
         noHandleSignals: true,
-        ...(mode === 'batched' ? { concurrency, preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } } : {}),
+        ...(mode === 'batched'
+          ? {
+              concurrency,
+              preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+            }
+          : {}),
       });
       // A completed job is deleted; a failed one stays (with its error), so "empty" means all succeeded.
       // As for every system, the database is polled only once every job reached the handler.
       const finished = await pollUntil(
-        async () => handled >= jobs && !(await check.query<{ busy: boolean }>('SELECT EXISTS (SELECT 1 FROM graphile_worker._private_jobs) AS busy')).rows[0]?.busy,
+        async () =>
+          handled >= jobs &&
+          !(await check.query<{ busy: boolean }>('SELECT EXISTS (SELECT 1 FROM graphile_worker._private_jobs) AS busy'))
+            .rows[0]?.busy,
         20,
         timeoutMs,
         `graphile-worker (${mode}) drain`,
@@ -95,7 +122,12 @@ export async function graphileDrain(pgServer: string, jobs: number, mode: Graphi
  * through WorkerUtils.addJob (its own pool, as an API process would), timed from the addJob call to
  * the task function being called.
  */
-export async function graphileLatency(pgServer: string, samples: number, warmup: number, spacingMs: number): Promise<LatencyResult> {
+export async function graphileLatency(
+  pgServer: string,
+  samples: number,
+  warmup: number,
+  spacingMs: number,
+): Promise<LatencyResult> {
   const db = await createPgDatabase(pgServer, 'graphile_latency');
   // The runner's pool, and the one addJob uses (as an API process would have its own).
   const pool = graphilePool(db.url);
@@ -179,12 +211,26 @@ export async function pgBossDrain(pgServer: string, jobs: number, timeoutMs: num
         if (batch.length === batchSize && workerId) b.notifyWorker(workerId);
       });
       const finished = await pollUntil(
-        async () => handled >= jobs && (await check.query<{ busy: boolean }>(`SELECT EXISTS (SELECT 1 FROM pgboss.job WHERE name = $1 AND state < 'completed') AS busy`, [queue])).rows[0]?.busy === false,
+        async () =>
+          handled >= jobs &&
+          (
+            await check.query<{ busy: boolean }>(
+              `SELECT EXISTS (SELECT 1 FROM pgboss.job WHERE name = $1 AND state < 'completed') AS busy`,
+              [queue],
+            )
+          ).rows[0]?.busy === false,
         20,
         timeoutMs,
         'pg-boss drain',
       );
-      const completed = Number((await check.query<{ n: string }>(`SELECT COUNT(*) AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'`, [queue])).rows[0]?.n);
+      const completed = Number(
+        (
+          await check.query<{ n: string }>(
+            `SELECT COUNT(*) AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'`,
+            [queue],
+          )
+        ).rows[0]?.n,
+      );
       if (completed !== jobs) throw new Error(`pg-boss drain: ${completed} jobs completed of ${jobs}`);
       return { jobs, seconds: (finished - firstBatch) / 1000, secondsFromStart: (finished - started) / 1000 };
     } finally {

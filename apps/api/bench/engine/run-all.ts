@@ -10,7 +10,9 @@ type Bench = keyof typeof BENCHES;
 
 const only = process.env.BENCH_ONLY?.trim() || null;
 if (only !== null && !(only in BENCHES)) {
-  process.stderr.write(`BENCH_ONLY must be one of ${Object.keys(BENCHES).join(', ')} (or unset for both), got "${only}"\n`);
+  process.stderr.write(
+    `BENCH_ONLY must be one of ${Object.keys(BENCHES).join(', ')} (or unset for both), got "${only}"\n`,
+  );
   process.exit(2);
 }
 const selected = (only === null ? Object.keys(BENCHES) : [only]) as Bench[];
@@ -19,7 +21,9 @@ for (const name of selected) {
   const script = fileURLToPath(new URL(BENCHES[name], import.meta.url));
   const res = spawnSync(process.execPath, [script], { stdio: 'inherit' });
   if (res.status !== 0) {
-    process.stderr.write(`the ${name} bench ${res.signal ? `was killed by ${res.signal}` : `exited with ${res.status}`}\n`);
+    process.stderr.write(
+      `the ${name} bench ${res.signal ? `was killed by ${res.signal}` : `exited with ${res.status}`}\n`,
+    );
     failed = true;
   }
 }

@@ -24,7 +24,8 @@ export class ApiKeyGuard implements CanActivate {
     if (!auth) throw new ApiProblem('unauthorized', 'The API key is unknown or revoked.');
     req.auth = auth;
     const required = this.reflector.getAllAndOverride<ApiKeyRole>(REQUIRED_ROLE, targets) ?? 'viewer';
-    if (!roleAllows(auth.role, required)) throw new ApiProblem('forbidden', `This needs the ${required} role; the key has ${auth.role}.`);
+    if (!roleAllows(auth.role, required))
+      throw new ApiProblem('forbidden', `This needs the ${required} role; the key has ${auth.role}.`);
     return true;
   }
 }

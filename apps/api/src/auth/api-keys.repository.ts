@@ -50,12 +50,21 @@ export class ApiKeysRepository {
 
   async createTenant(name: string): Promise<TenantRow> {
     const row: TenantRow = { id: uuidv7(), name, created_at: Date.now() };
-    await this.db.execute('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', [row.id, row.name, row.created_at]);
+    await this.db.execute('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', [
+      row.id,
+      row.name,
+      row.created_at,
+    ]);
     return row;
   }
 
   /** Stores a key; `key` defaults to a fresh random one. Returns the key in clear, once. */
-  async createKey(tenantId: string, name: string, role: ApiKeyRole, key = generateApiKey()): Promise<{ key: string; summary: ApiKeySummary }> {
+  async createKey(
+    tenantId: string,
+    name: string,
+    role: ApiKeyRole,
+    key = generateApiKey(),
+  ): Promise<{ key: string; summary: ApiKeySummary }> {
     const id = uuidv7();
     await this.db.execute(
       'INSERT INTO api_keys (id, tenant_id, name, role, key_hash, prefix, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)',
@@ -66,12 +75,26 @@ export class ApiKeysRepository {
 
   /** True when the key existed and was active. */
   async revokeKey(keyId: string): Promise<boolean> {
-    return (await this.db.execute('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [Date.now(), keyId])) > 0;
+    return (
+      (await this.db.execute('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [
+        Date.now(),
+        keyId,
+      ])) > 0
+    );
   }
 
   async listKeys(tenantId: string): Promise<ApiKeySummary[]> {
-    const rows = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at', [tenantId]);
-    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, name: r.name, role: isApiKeyRole(r.role) ? r.role : 'viewer', prefix: r.prefix, revoked: r.revoked_at !== null }));
+    const rows = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at', [
+      tenantId,
+    ]);
+    return rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      name: r.name,
+      role: isApiKeyRole(r.role) ? r.role : 'viewer',
+      prefix: r.prefix,
+      revoked: r.revoked_at !== null,
+    }));
   }
 
   async keyExists(key: string): Promise<boolean> {

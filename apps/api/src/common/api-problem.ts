@@ -7,7 +7,10 @@ export class ApiProblem extends Error {
   constructor(
     readonly code: ProblemCode,
     readonly detail?: string,
-    readonly extras: { readonly errors?: readonly FieldError[]; readonly headers?: Readonly<Record<string, string>> } = {},
+    readonly extras: {
+      readonly errors?: readonly FieldError[];
+      readonly headers?: Readonly<Record<string, string>>;
+    } = {},
   ) {
     super(detail ?? problemTitle(code));
     this.status = problemStatus(code);
@@ -17,7 +20,10 @@ export class ApiProblem extends Error {
     return new ApiProblem('not-found', `${what} not found`);
   }
 
-  static validation(errors: readonly FieldError[], detail = 'The request does not match the API contract; see `errors`.'): ApiProblem {
+  static validation(
+    errors: readonly FieldError[],
+    detail = 'The request does not match the API contract; see `errors`.',
+  ): ApiProblem {
     return new ApiProblem('validation-failed', detail, { errors });
   }
 }

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { HttpException } from '@nestjs/common';
-import { TransitionError, problemStatus, problemTitle, problemType, type Problem, type ProblemCode } from '@jobtrail/domain';
+import {
+  TransitionError,
+  problemStatus,
+  problemTitle,
+  problemType,
+  type Problem,
+  type ProblemCode,
+} from '@jobtrail/domain';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
 import { ApiProblem } from './api-problem.js';
@@ -9,10 +16,28 @@ import { ApiProblem } from './api-problem.js';
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string; driverError?: { code?: string } } | null;
   const code = e?.code ?? e?.driverError?.code ?? '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', 'SQLITE_BUSY'].includes(code)) return true;
+  if (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      '57P01',
+      '57P02',
+      '57P03',
+      '08000',
+      '08001',
+      '08003',
+      '08006',
+      'SQLITE_BUSY',
+    ].includes(code)
+  )
+    return true;
   // TypeORM releases a query runner whose connection broke; a transaction's next query then throws this.
   if ((err as Error | null)?.name === 'QueryRunnerAlreadyReleasedError') return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database is locked/i.test(e?.message ?? '');
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database is locked/i.test(
+    e?.message ?? '',
+  );
 }
 
 /** Maps a Nest HttpException (routing, body parsing) to a problem code. */
@@ -65,7 +90,11 @@ function codeOfBodyParserError(err: unknown): { code: ProblemCode; detail: strin
  * Turns anything thrown while answering into a problem+json body. Nothing of an unexpected error
  * (message, stack, SQL) reaches the client: it is logged under an `error_id` given back instead.
  */
-export function toProblem(err: unknown, instance: string, log: Logger): { problem: Problem; headers: Record<string, string> } {
+export function toProblem(
+  err: unknown,
+  instance: string,
+  log: Logger,
+): { problem: Problem; headers: Record<string, string> } {
   const make = (code: ProblemCode, detail?: string): Problem => ({
     type: problemType(code),
     title: problemTitle(code),
@@ -90,10 +119,19 @@ export function toProblem(err: unknown, instance: string, log: Logger): { proble
   const errorId = randomUUID();
   if (isDatabaseUnavailable(err)) {
     log.warn({ err: safeError(err), error_id: errorId }, 'database unavailable');
-    return { problem: { ...make('service-unavailable', 'The database is unavailable; retry in a few seconds.'), error_id: errorId }, headers: { 'Retry-After': '2' } };
+    return {
+      problem: {
+        ...make('service-unavailable', 'The database is unavailable; retry in a few seconds.'),
+        error_id: errorId,
+      },
+      headers: { 'Retry-After': '2' },
+    };
   }
   log.error({ err: safeError(err), error_id: errorId }, 'unexpected error');
-  return { problem: { ...make('internal-error', `Quote error id ${errorId} when reporting this.`), error_id: errorId }, headers: {} };
+  return {
+    problem: { ...make('internal-error', `Quote error id ${errorId} when reporting this.`), error_id: errorId },
+    headers: {},
+  };
 }
 
 /** An error for the log: name, message, stack and code only (driver errors carry query parameters). */

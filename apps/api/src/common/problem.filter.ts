@@ -6,7 +6,10 @@ import { ROUTES } from '../openapi/openapi-document.js';
 import { sendProblem, toProblem } from './problem-response.js';
 
 /** Each documented path as a pattern, with the methods it answers. */
-const ROUTE_PATTERNS = ROUTES.map((r) => ({ method: r.method.toUpperCase(), pattern: new RegExp(`^/api${r.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`) }));
+const ROUTE_PATTERNS = ROUTES.map((r) => ({
+  method: r.method.toUpperCase(),
+  pattern: new RegExp(`^/api${r.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+}));
 
 /** The methods a known path answers, or null for an unknown path. */
 function allowedMethods(path: string): string[] | null {
@@ -29,7 +32,18 @@ export class ProblemFilter implements ExceptionFilter {
     if (allow) {
       // The path exists, the method does not: 405 with the methods it has (RFC 9110 §15.5.6).
       const code = 'method-not-allowed';
-      sendProblem(res, { type: problemType(code), title: problemTitle(code), status: problemStatus(code), code, detail: `Use ${allow.join(', ')}.`, instance: path }, { Allow: allow.join(', ') });
+      sendProblem(
+        res,
+        {
+          type: problemType(code),
+          title: problemTitle(code),
+          status: problemStatus(code),
+          code,
+          detail: `Use ${allow.join(', ')}.`,
+          instance: path,
+        },
+        { Allow: allow.join(', ') },
+      );
       return;
     }
     sendProblem(res, problem, headers);

@@ -37,7 +37,11 @@ export class RateLimitGuard implements CanActivate {
     if (b.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
       res.setHeader('RateLimit-Remaining', '0');
-      throw new ApiProblem('rate-limited', `This key may make ${capacity} requests a minute; retry in ${retryAfter} s.`, { headers: { 'Retry-After': String(retryAfter) } });
+      throw new ApiProblem(
+        'rate-limited',
+        `This key may make ${capacity} requests a minute; retry in ${retryAfter} s.`,
+        { headers: { 'Retry-After': String(retryAfter) } },
+      );
     }
     b.tokens -= 1;
     res.setHeader('RateLimit-Remaining', String(Math.floor(b.tokens)));

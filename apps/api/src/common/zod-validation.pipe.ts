@@ -13,7 +13,8 @@ export type InputLocation = 'path' | 'query' | 'body';
 function nulFields(value: unknown, path: string): string[] {
   if (typeof value === 'string') return value.includes('\u0000') ? [path] : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => nulFields(v, `${path}.${i}`));
-  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => nulFields(v, `${path}.${k}`));
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).flatMap(([k, v]) => nulFields(v, `${path}.${k}`));
   return [];
 }
 
@@ -30,12 +31,15 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     let input = this.location === 'body' && (value === undefined || value === null) ? {} : value;
     // Ids are stored in lower case; a UUID is the same id whatever the case of its hex digits.
     if (this.location === 'path' && input !== null && typeof input === 'object') {
-      input = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, typeof v === 'string' && k.endsWith('_id') ? v.toLowerCase() : v]));
+      input = Object.fromEntries(
+        Object.entries(input).map(([k, v]) => [k, typeof v === 'string' && k.endsWith('_id') ? v.toLowerCase() : v]),
+      );
     }
     const res = this.schema.safeParse(input);
     if (!res.success) throw ApiProblem.validation(fieldErrors(res.error, this.location));
     const nul = nulFields(res.data, this.location);
-    if (nul.length > 0) throw ApiProblem.validation(nul.map((field) => ({ field, message: 'must not contain NUL characters' })));
+    if (nul.length > 0)
+      throw ApiProblem.validation(nul.map((field) => ({ field, message: 'must not contain NUL characters' })));
     return res.data;
   }
 }

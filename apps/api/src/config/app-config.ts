@@ -10,7 +10,8 @@ export type ProcessRole = (typeof PROCESS_ROLES)[number];
 /** Everything a Jobtrail process is configured with; read once at start from the environment. */
 export interface AppConfig {
   readonly port: number;
-  readonly database: { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
+  readonly database:
+    { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
   readonly dataDir: string;
   readonly role: ProcessRole;
   /** An admin key to create at start if missing (tenant `default`). */
@@ -73,7 +74,8 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   return n;
 }
 
@@ -86,7 +88,9 @@ function encryptionKey(env: NodeJS.ProcessEnv, dataDir: string, postgres: boolea
   if (given) {
     const decoded = Buffer.from(given, 'base64');
     if (decoded.length === 32) return decoded;
-    throw new ConfigError('JOBTRAIL_ENCRYPTION_KEY must be 32 bytes encoded in base64 (e.g. `openssl rand -base64 32`)');
+    throw new ConfigError(
+      'JOBTRAIL_ENCRYPTION_KEY must be 32 bytes encoded in base64 (e.g. `openssl rand -base64 32`)',
+    );
   }
   if (postgres) throw new ConfigError('JOBTRAIL_ENCRYPTION_KEY is required with PostgreSQL (32 bytes in base64)');
   const file = join(dataDir, 'encryption.key');
@@ -101,13 +105,15 @@ function encryptionKey(env: NodeJS.ProcessEnv, dataDir: string, postgres: boolea
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(env.JOBTRAIL_DATA_DIR || './data');
   const url = env.DATABASE_URL || '';
-  if (url && !/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('DATABASE_URL must start with postgres:// (leave it unset for SQLite)');
+  if (url && !/^postgres(ql)?:\/\//.test(url))
+    throw new ConfigError('DATABASE_URL must start with postgres:// (leave it unset for SQLite)');
   const role = (env.JOBTRAIL_ROLE || 'all') as ProcessRole;
   if (!PROCESS_ROLES.includes(role)) throw new ConfigError(`JOBTRAIL_ROLE must be one of ${PROCESS_ROLES.join(', ')}`);
   const demoRaw = (env.JOBTRAIL_DEMO ?? '').toLowerCase();
   const demo = demoRaw === '' || demoRaw === 'auto' ? 'auto' : ['1', 'true', 'on', 'yes'].includes(demoRaw);
   const adminKey = env.JOBTRAIL_ADMIN_KEY || null;
-  if (adminKey !== null && adminKey.length < 20) throw new ConfigError('JOBTRAIL_ADMIN_KEY must be at least 20 characters');
+  if (adminKey !== null && adminKey.length < 20)
+    throw new ConfigError('JOBTRAIL_ADMIN_KEY must be at least 20 characters');
   if (!url) mkdirSync(dataDir, { recursive: true });
   return {
     port: intVar(env, 'PORT', 3000, 0, 65535),

@@ -55,7 +55,10 @@ export class ConnectionsRepository {
 
   /** True when the connection exists for this tenant. */
   async connectionExists(tenantId: string, connectionId: string, tx: SqlExecutor = this.db): Promise<boolean> {
-    return (await tx.query('SELECT 1 AS found FROM connections WHERE id = ? AND tenant_id = ?', [connectionId, tenantId])).length > 0;
+    return (
+      (await tx.query('SELECT 1 AS found FROM connections WHERE id = ? AND tenant_id = ?', [connectionId, tenantId]))
+        .length > 0
+    );
   }
 
   async findConnection(tenantId: string, connectionId: string): Promise<ConnectionView | null> {
@@ -93,7 +96,9 @@ export class ConnectionsRepository {
       await tx.execute('DELETE FROM transactions WHERE connection_id = ?', [connectionId]);
       await tx.execute('DELETE FROM accounts WHERE connection_id = ?', [connectionId]);
       await tx.execute('DELETE FROM jobs WHERE connection_id = ?', [connectionId]);
-      return (await tx.execute('DELETE FROM connections WHERE id = ? AND tenant_id = ?', [connectionId, tenantId])) === 1;
+      return (
+        (await tx.execute('DELETE FROM connections WHERE id = ? AND tenant_id = ?', [connectionId, tenantId])) === 1
+      );
     });
   }
 }

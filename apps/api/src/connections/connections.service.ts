@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { toJobSummaryWire, type ConnectionWire, type CreateConnectionBody, type JobSummaryWire, type PageQuery } from '@jobtrail/domain';
+import {
+  toJobSummaryWire,
+  type ConnectionWire,
+  type CreateConnectionBody,
+  type JobSummaryWire,
+  type PageQuery,
+} from '@jobtrail/domain';
 import { ApiProblem } from '../common/api-problem.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { uuidv7 } from '../common/ids.js';
@@ -22,10 +28,18 @@ export class ConnectionsService {
   ) {}
 
   /** Creates the connection and its first `refresh` job, atomically. */
-  async create(auth: AuthContext, body: CreateConnectionBody): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
+  async create(
+    auth: AuthContext,
+    body: CreateConnectionBody,
+  ): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
     // The institutions are those a connector is registered for: one list, the workers' own.
     if (!this.connectors.get(body.institution_id)) {
-      throw ApiProblem.validation([{ field: 'body.institution_id', message: `unknown institution; supported: ${this.connectors.institutionIds().join(', ')}` }]);
+      throw ApiProblem.validation([
+        {
+          field: 'body.institution_id',
+          message: `unknown institution; supported: ${this.connectors.institutionIds().join(', ')}`,
+        },
+      ]);
     }
     const now = Date.now();
     const id = uuidv7(now);
@@ -63,7 +77,10 @@ export class ConnectionsService {
     const last = items[items.length - 1];
     return {
       items: items.map((r) => r.wire),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.wire.connection_id }) : null,
+      nextCursor:
+        rows.length > query.limit && last
+          ? encodeCursor({ createdAt: last.createdAt, id: last.wire.connection_id })
+          : null,
     };
   }
 
@@ -74,6 +91,7 @@ export class ConnectionsService {
   }
 
   async delete(auth: AuthContext, connectionId: string): Promise<void> {
-    if (!(await this.connections.deleteConnection(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
+    if (!(await this.connections.deleteConnection(auth.tenantId, connectionId)))
+      throw ApiProblem.notFound('Connection');
   }
 }

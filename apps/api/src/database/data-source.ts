@@ -17,7 +17,13 @@ export function dataSourceOptions(config: AppConfig['database']): DataSourceOpti
       // Fail fast instead of hanging when the database is down; idle clients that break are dropped.
       // JIT off: the claim query's cost estimate crosses jit_above_cost, and compiling it (20-50 ms)
       // costs far more than running it (under 1 ms) on every claim.
-      extra: { max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, query_timeout: 30_000, options: '-c jit=off' },
+      extra: {
+        max: 10,
+        connectionTimeoutMillis: 5_000,
+        idleTimeoutMillis: 30_000,
+        query_timeout: 30_000,
+        options: '-c jit=off',
+      },
     };
   }
   return {

@@ -65,8 +65,10 @@ export class PostgresDatabase extends Database {
     await runner.connect();
     await runner.startTransaction();
     const tx: SqlExecutor = {
-      query: async <R>(sql: string, params: readonly unknown[] = []) => (await runner.query(toPgPlaceholders(sql), [...params], true)).records as R[],
-      execute: async (sql: string, params: readonly unknown[] = []) => (await runner.query(toPgPlaceholders(sql), [...params], true)).affected ?? 0,
+      query: async <R>(sql: string, params: readonly unknown[] = []) =>
+        (await runner.query(toPgPlaceholders(sql), [...params], true)).records as R[],
+      execute: async (sql: string, params: readonly unknown[] = []) =>
+        (await runner.query(toPgPlaceholders(sql), [...params], true)).affected ?? 0,
     };
     try {
       const result = await fn(tx);
@@ -167,7 +169,9 @@ function bindable(value: unknown): unknown {
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   const driverCode = (err as { driverError?: { code?: unknown } } | null)?.driverError?.code;
-  return [code, driverCode].some((c) => c === '23505' || c === 'SQLITE_CONSTRAINT_UNIQUE' || c === 'SQLITE_CONSTRAINT_PRIMARYKEY');
+  return [code, driverCode].some(
+    (c) => c === '23505' || c === 'SQLITE_CONSTRAINT_UNIQUE' || c === 'SQLITE_CONSTRAINT_PRIMARYKEY',
+  );
 }
 
 /** Epoch milliseconds from a BIGINT column (PostgreSQL returns them as strings). */

@@ -25,14 +25,28 @@ export class DemoSeeder {
   async run(config: AppConfig): Promise<StartupKeys> {
     const keyFile = join(config.dataDir, 'demo-key.txt');
     const empty = await this.keys.isEmpty();
-    const seed = config.demo === 'auto' ? empty && config.adminKey === null : config.demo && (await this.keys.findTenantByName('demo')) === null;
+    const seed =
+      config.demo === 'auto'
+        ? empty && config.adminKey === null
+        : config.demo && (await this.keys.findTenantByName('demo')) === null;
     let demoKey: string | null = null;
     if (seed) {
       const tenant = await this.keys.createTenant('demo');
       const { key, summary } = await this.keys.createKey(tenant.id, 'demo admin', 'admin');
-      const auth = { tenantId: tenant.id, tenantName: tenant.name, keyId: summary.id, keyName: summary.name, role: summary.role };
+      const auth = {
+        tenantId: tenant.id,
+        tenantName: tenant.name,
+        keyId: summary.id,
+        keyName: summary.name,
+        role: summary.role,
+      };
       for (const login of DEMO_LOGINS) {
-        await this.connections.create(auth, { institution_id: 'sandbox', login_id: login, password: 'demo-password', user_ref: `demo ${login}` });
+        await this.connections.create(auth, {
+          institution_id: 'sandbox',
+          login_id: login,
+          password: 'demo-password',
+          user_ref: `demo ${login}`,
+        });
       }
       // Kept next to the SQLite file so a restart can print it again; PostgreSQL has no data folder.
       if (config.database.kind === 'sqlite') writeFileSync(keyFile, key, { mode: 0o600 });

@@ -1,4 +1,14 @@
-import { Controller, Get, HttpCode, Inject, Post, Query, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Post,
+  Query,
+  Req,
+  Res,
+  type BeforeApplicationShutdown,
+} from '@nestjs/common';
 import { EventsQuerySchema, toJobSummaryWire, type EventTokenWire, type EventsQuery } from '@jobtrail/domain';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -53,11 +63,16 @@ export class EventsController implements BeforeApplicationShutdown {
    */
   @Get()
   @Public()
-  async stream(@Query(Valid.query(EventsQuerySchema)) query: EventsQuery, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async stream(
+    @Query(Valid.query(EventsQuerySchema)) query: EventsQuery,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     const auth = await this.authenticate(req, query);
     const lastIdRaw = (req.headers['last-event-id'] as string | undefined) ?? query.last_event_id;
     const lastId = lastIdRaw && /^\d{1,18}$/.test(lastIdRaw) ? Number(lastIdRaw) : null;
-    const wanted = (c: JobChange) => c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
+    const wanted = (c: JobChange) =>
+      c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
     // On PostgreSQL changes arrive through LISTEN, and notifications sent while that connection is
     // re-established (database restart) are lost: then the stream replays from the newest event it saw.
     let seen = lastId ?? (this.db.kind === 'postgres' ? await this.newestEventId() : 0);
@@ -98,7 +113,8 @@ export class EventsController implements BeforeApplicationShutdown {
     const offReconnect = this.bus.onReconnect(() => {
       this.replay(auth.tenantId, query.connection_id ?? null, seen).then(
         (changes) => changes.forEach(send),
-        (err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'event replay after reconnect failed'),
+        (err: unknown) =>
+          this.log.warn({ err: { message: (err as Error).message } }, 'event replay after reconnect failed'),
       );
     });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
@@ -115,7 +131,8 @@ export class EventsController implements BeforeApplicationShutdown {
     this.open.add(end);
     req.on('close', close);
     try {
-      if (lastId !== null) for (const c of await this.replay(auth.tenantId, query.connection_id ?? null, lastId)) send(c);
+      if (lastId !== null)
+        for (const c of await this.replay(auth.tenantId, query.connection_id ?? null, lastId)) send(c);
     } catch (err) {
       this.log.warn({ err: { message: (err as Error).message } }, 'event replay failed');
     }
@@ -134,9 +151,15 @@ export class EventsController implements BeforeApplicationShutdown {
       const keyId = this.tokens.verify(query.token);
       const auth = keyId ? await this.keys.findActiveKeyById(keyId) : null;
       if (auth) return auth;
-      throw new ApiProblem('unauthorized', 'The event token is invalid or expired; get a new one from POST /events/token.');
+      throw new ApiProblem(
+        'unauthorized',
+        'The event token is invalid or expired; get a new one from POST /events/token.',
+      );
     }
-    throw new ApiProblem('unauthorized', 'Send an API key as `Authorization: Bearer <key>`, or a token from POST /events/token as `?token=`.');
+    throw new ApiProblem(
+      'unauthorized',
+      'Send an API key as `Authorization: Bearer <key>`, or a token from POST /events/token as `?token=`.',
+    );
   }
 
   /** The id of the newest recorded job event (0 when there is none). */
@@ -153,7 +176,10 @@ export class EventsController implements BeforeApplicationShutdown {
       where += ' AND connection_id = ?';
       params.push(connectionId);
     }
-    const events = await this.db.query<Pick<JobEventRow, 'id' | 'job_id' | 'kind'>>(`SELECT id, job_id, kind FROM job_events WHERE ${where} ORDER BY id LIMIT ?`, [...params, REPLAY_LIMIT]);
+    const events = await this.db.query<Pick<JobEventRow, 'id' | 'job_id' | 'kind'>>(
+      `SELECT id, job_id, kind FROM job_events WHERE ${where} ORDER BY id LIMIT ?`,
+      [...params, REPLAY_LIMIT],
+    );
     const latest = new Map<string, { id: number; created: boolean }>();
     for (const e of events) {
       const prev = latest.get(e.job_id);
@@ -164,12 +190,23 @@ export class EventsController implements BeforeApplicationShutdown {
     const rows: JobRow[] = [];
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
-      rows.push(...(await this.db.query<JobRow>(`SELECT * FROM jobs WHERE tenant_id = ? AND id IN (${chunk.map(() => '?').join(', ')})`, [tenantId, ...chunk])));
+      rows.push(
+        ...(await this.db.query<JobRow>(
+          `SELECT * FROM jobs WHERE tenant_id = ? AND id IN (${chunk.map(() => '?').join(', ')})`,
+          [tenantId, ...chunk],
+        )),
+      );
     }
     return rows
       .map((row): JobChange => {
         const mark = latest.get(row.id)!;
-        return { id: mark.id, type: mark.created ? 'job.created' : 'job.updated', tenantId, connectionId: row.connection_id, job: toJobSummaryWire(rowToJob(row)) };
+        return {
+          id: mark.id,
+          type: mark.created ? 'job.created' : 'job.updated',
+          tenantId,
+          connectionId: row.connection_id,
+          job: toJobSummaryWire(rowToJob(row)),
+        };
       })
       .sort((a, b) => a.id - b.id);
   }

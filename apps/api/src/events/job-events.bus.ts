@@ -33,7 +33,8 @@ function toPayloads(changes: readonly JobChange[]): string[] {
   for (const c of changes) {
     let json = JSON.stringify(c);
     // Too large for one notification: the error detail is dropped, clients re-read the job.
-    if (json.length + 2 > MAX_PAYLOAD) json = JSON.stringify({ ...c, job: { ...c.job, error: c.job.error ? { ...c.job.error, detail: '' } : null } });
+    if (json.length + 2 > MAX_PAYLOAD)
+      json = JSON.stringify({ ...c, job: { ...c.job, error: c.job.error ? { ...c.job.error, detail: '' } : null } });
     if (size + json.length + 1 > MAX_PAYLOAD && batch.length > 0) {
       payloads.push(`[${batch.join(',')}]`);
       batch = [];
@@ -57,7 +58,11 @@ export class JobEventsBus implements OnModuleInit, OnApplicationShutdown {
   private listener: pg.Client | null = null;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private readonly outbox: Array<{ changes: readonly JobChange[]; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private readonly outbox: Array<{
+    changes: readonly JobChange[];
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }> = [];
   private sending = false;
 
   constructor(
@@ -111,7 +116,10 @@ export class JobEventsBus implements OnModuleInit, OnApplicationShutdown {
           const payloads = toPayloads(items.flatMap((i) => i.changes));
           for (let i = 0; i < payloads.length; i += NOTIFIES_PER_QUERY) {
             const slice = payloads.slice(i, i + NOTIFIES_PER_QUERY);
-            await this.db.query(`SELECT ${slice.map(() => 'pg_notify(?, ?)').join(', ')}`, slice.flatMap((p) => [CHANNEL, p]));
+            await this.db.query(
+              `SELECT ${slice.map(() => 'pg_notify(?, ?)').join(', ')}`,
+              slice.flatMap((p) => [CHANNEL, p]),
+            );
           }
           for (const item of items) item.resolve();
         } catch (err) {

@@ -21,6 +21,12 @@ export class HealthController {
   /** Who the presented key is: the dashboard shows buttons by role. */
   @Get('me')
   me(@Caller() auth: AuthContext): WhoAmIWire {
-    return { tenant_id: auth.tenantId, tenant_name: auth.tenantName, key_id: auth.keyId, key_name: auth.keyName, role: auth.role };
+    return {
+      tenant_id: auth.tenantId,
+      tenant_name: auth.tenantName,
+      key_id: auth.keyId,
+      key_name: auth.keyName,
+      role: auth.role,
+    };
   }
 }

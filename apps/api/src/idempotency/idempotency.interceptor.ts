@@ -17,7 +17,10 @@ const MAX_BODY_DEPTH = 32;
 
 /** JSON with sorted keys, so `{a,b}` and `{b,a}` are the same body. */
 function canonicalJson(value: unknown, depth = 0): string {
-  if (depth > MAX_BODY_DEPTH) throw ApiProblem.validation([{ field: 'body', message: `must not be nested more than ${MAX_BODY_DEPTH} levels deep` }]);
+  if (depth > MAX_BODY_DEPTH)
+    throw ApiProblem.validation([
+      { field: 'body', message: `must not be nested more than ${MAX_BODY_DEPTH} levels deep` },
+    ]);
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v, depth + 1)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -48,7 +51,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const key = req.headers['idempotency-key'];
     if (key === undefined || !req.auth) return next.handle();
     if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key)) {
-      throw ApiProblem.validation([{ field: 'header.idempotency-key', message: 'must be 1 to 255 visible ASCII characters' }]);
+      throw ApiProblem.validation([
+        { field: 'header.idempotency-key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
     }
     const tenantId = req.auth.tenantId;
     const fingerprint = createHmac('sha256', this.secret)
@@ -57,9 +62,16 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const record = await this.repo.claim(tenantId, key, fingerprint);
     if (record.state !== 'claimed') {
       if (record.fingerprint !== fingerprint) {
-        throw new ApiProblem('idempotency-key-reused', 'This Idempotency-Key was used with a different request; use a new key.');
+        throw new ApiProblem(
+          'idempotency-key-reused',
+          'This Idempotency-Key was used with a different request; use a new key.',
+        );
       }
-      if (record.state === 'in-flight') throw new ApiProblem('idempotency-key-in-flight', 'The first request with this key is still running; retry shortly.');
+      if (record.state === 'in-flight')
+        throw new ApiProblem(
+          'idempotency-key-in-flight',
+          'The first request with this key is still running; retry shortly.',
+        );
       res.status(record.status).setHeader('Idempotent-Replayed', 'true');
       return of(JSON.parse(record.body) as unknown);
     }

@@ -28,26 +28,42 @@ export class IdempotencyRepository {
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
       }
-      const row = (await this.db.query<IdempotencyKeyRow>('SELECT * FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?', [tenantId, key]))[0];
+      const row = (
+        await this.db.query<IdempotencyKeyRow>('SELECT * FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?', [
+          tenantId,
+          key,
+        ])
+      )[0];
       if (!row) continue; // released meanwhile: claim again
       if (millis(row.created_at) < now - IDEMPOTENCY_TTL_MS) {
         // Expired: forget it and claim afresh.
-        await this.db.execute('DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ? AND created_at = ?', [tenantId, key, row.created_at]);
+        await this.db.execute('DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ? AND created_at = ?', [
+          tenantId,
+          key,
+          row.created_at,
+        ]);
         continue;
       }
-      if (row.status_code === null || row.response_body === null) return { state: 'in-flight', fingerprint: row.fingerprint };
+      if (row.status_code === null || row.response_body === null)
+        return { state: 'in-flight', fingerprint: row.fingerprint };
       return { state: 'done', fingerprint: row.fingerprint, status: Number(row.status_code), body: row.response_body };
     }
     return { state: 'in-flight', fingerprint };
   }
 
   async complete(tenantId: string, key: string, status: number, body: string): Promise<void> {
-    await this.db.execute('UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE tenant_id = ? AND idem_key = ?', [status, body, tenantId, key]);
+    await this.db.execute(
+      'UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE tenant_id = ? AND idem_key = ?',
+      [status, body, tenantId, key],
+    );
   }
 
   /** Forgets a claim whose request failed, so the client can try again with the same key. */
   async release(tenantId: string, key: string): Promise<void> {
-    await this.db.execute('DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ? AND status_code IS NULL', [tenantId, key]);
+    await this.db.execute('DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ? AND status_code IS NULL', [
+      tenantId,
+      key,
+    ]);
   }
 
   /** Drops keys older than the replay window; returns how many. */

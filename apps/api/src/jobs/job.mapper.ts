@@ -4,7 +4,8 @@ import type { JobEventRow, JobRow } from '../database/rows.js';
 
 /** A stored job back to the pure domain object. */
 export function rowToJob(row: JobRow): Job {
-  if (!isJobAction(row.action) || !isJobStatus(row.status)) throw new Error(`job ${row.id} has an unknown action or status`);
+  if (!isJobAction(row.action) || !isJobStatus(row.status))
+    throw new Error(`job ${row.id} has an unknown action or status`);
   return {
     id: row.id,
     connectionId: row.connection_id,
@@ -21,7 +22,9 @@ export function rowToJob(row: JobRow): Job {
     leaseExpiresAt: dateOrNull(row.lease_expires_at),
     deadlineAt: dateOrNull(row.deadline_at),
     cancelRequestedAt: dateOrNull(row.cancel_requested_at),
-    steps: (JSON.parse(row.steps) as Array<Job['steps'][number] & { startedAt: string | null; finishedAt: string | null }>).map((s) => ({
+    steps: (
+      JSON.parse(row.steps) as Array<Job['steps'][number] & { startedAt: string | null; finishedAt: string | null }>
+    ).map((s) => ({
       ...s,
       startedAt: s.startedAt === null ? null : new Date(s.startedAt),
       finishedAt: s.finishedAt === null ? null : new Date(s.finishedAt),

@@ -25,7 +25,12 @@ export class JobsController {
   constructor(private readonly jobs: JobsService) {}
 
   @Get()
-  async search(@Caller() auth: AuthContext, @Query(Valid.query(JobSearchQuerySchema)) query: JobSearchQuery, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<JobSummaryWire[]> {
+  async search(
+    @Caller() auth: AuthContext,
+    @Query(Valid.query(JobSearchQuerySchema)) query: JobSearchQuery,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobSummaryWire[]> {
     const page = await this.jobs.search(auth, query);
     if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
     return page.items;
@@ -52,7 +57,12 @@ export class JobsController {
   @Post(':job_id/retry')
   @RequiresRole('operator')
   @UseInterceptors(IdempotencyInterceptor)
-  async retry(@Caller() auth: AuthContext, @Param(Valid.path(JobIdParamsSchema)) params: JobParams, @Body(Valid.body(EmptyBodySchema)) _body: object, @Res({ passthrough: true }) res: Response): Promise<JobSummaryWire> {
+  async retry(
+    @Caller() auth: AuthContext,
+    @Param(Valid.path(JobIdParamsSchema)) params: JobParams,
+    @Body(Valid.body(EmptyBodySchema)) _body: object,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobSummaryWire> {
     const started = await this.jobs.retry(auth, params.job_id);
     res.status(started.created ? 202 : 200);
     return started.job;
@@ -62,7 +72,12 @@ export class JobsController {
   @Post(':job_id/cancel')
   @RequiresRole('operator')
   @UseInterceptors(IdempotencyInterceptor)
-  async cancel(@Caller() auth: AuthContext, @Param(Valid.path(JobIdParamsSchema)) params: JobParams, @Body(Valid.body(EmptyBodySchema)) _body: object, @Res({ passthrough: true }) res: Response): Promise<JobSummaryWire> {
+  async cancel(
+    @Caller() auth: AuthContext,
+    @Param(Valid.path(JobIdParamsSchema)) params: JobParams,
+    @Body(Valid.body(EmptyBodySchema)) _body: object,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobSummaryWire> {
     const job = await this.jobs.cancel(auth, params.job_id);
     res.status(job.status === 'cancelled' ? 200 : 202);
     return job;

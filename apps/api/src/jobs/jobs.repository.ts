@@ -20,7 +20,13 @@ export interface JobListFilter {
 export type NewJobEvent =
   | { readonly kind: 'created'; readonly at: Date; readonly actor: string; readonly reason: string }
   | { readonly kind: 'transition'; readonly transition: JobTransition }
-  | { readonly kind: 'log'; readonly at: Date; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly step: string | null; readonly message: string };
+  | {
+      readonly kind: 'log';
+      readonly at: Date;
+      readonly level: 'debug' | 'info' | 'warn' | 'error';
+      readonly step: string | null;
+      readonly message: string;
+    };
 
 /** A stored log line. */
 export interface JobLogLine {
@@ -51,7 +57,13 @@ const MUTABLE_COLUMNS = {
 type MutableColumn = keyof typeof MUTABLE_COLUMNS;
 const MUTABLE = Object.keys(MUTABLE_COLUMNS) as MutableColumn[];
 const VALUE_COLUMNS = ['id', 'tenant_id', 'exp_status', 'exp_attempt', ...MUTABLE] as const;
-const VALUE_TYPES: Record<(typeof VALUE_COLUMNS)[number], string> = { id: 'VARCHAR(36)', tenant_id: 'VARCHAR(36)', exp_status: 'VARCHAR(16)', exp_attempt: 'INTEGER', ...MUTABLE_COLUMNS };
+const VALUE_TYPES: Record<(typeof VALUE_COLUMNS)[number], string> = {
+  id: 'VARCHAR(36)',
+  tenant_id: 'VARCHAR(36)',
+  exp_status: 'VARCHAR(16)',
+  exp_attempt: 'INTEGER',
+  ...MUTABLE_COLUMNS,
+};
 const VALUES_ROW = `(${VALUE_COLUMNS.map((c) => `CAST(? AS ${VALUE_TYPES[c]})`).join(', ')})`;
 
 /**
@@ -103,20 +115,76 @@ function mutableValues(job: Job): unknown[] {
 }
 
 const EVENT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-const EVENT_COLUMN_TYPES = ['VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BIGINT', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'INTEGER', 'VARCHAR', 'VARCHAR', 'TEXT'];
+const EVENT_COLUMN_TYPES = [
+  'VARCHAR',
+  'VARCHAR',
+  'VARCHAR',
+  'VARCHAR',
+  'BIGINT',
+  'VARCHAR',
+  'VARCHAR',
+  'VARCHAR',
+  'VARCHAR',
+  'INTEGER',
+  'VARCHAR',
+  'VARCHAR',
+  'TEXT',
+];
 // 13 parameters a row: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 const EVENT_ROWS_PER_INSERT = 1_000;
 
 function eventValues(job: { id: string; connectionId: string }, tenantId: string, e: NewJobEvent): unknown[] {
   switch (e.kind) {
     case 'created':
-      return [job.id, tenantId, job.connectionId, 'created', e.at.getTime(), null, 'pending', e.reason, e.actor, 0, null, null, null];
+      return [
+        job.id,
+        tenantId,
+        job.connectionId,
+        'created',
+        e.at.getTime(),
+        null,
+        'pending',
+        e.reason,
+        e.actor,
+        0,
+        null,
+        null,
+        null,
+      ];
     case 'transition': {
       const t = e.transition;
-      return [job.id, tenantId, job.connectionId, 'transition', t.at.getTime(), t.from, t.to, t.reason, t.actor, t.attempt, null, null, null];
+      return [
+        job.id,
+        tenantId,
+        job.connectionId,
+        'transition',
+        t.at.getTime(),
+        t.from,
+        t.to,
+        t.reason,
+        t.actor,
+        t.attempt,
+        null,
+        null,
+        null,
+      ];
     }
     case 'log':
-      return [job.id, tenantId, job.connectionId, 'log', e.at.getTime(), null, null, null, null, null, e.level, e.step, e.message];
+      return [
+        job.id,
+        tenantId,
+        job.connectionId,
+        'log',
+        e.at.getTime(),
+        null,
+        null,
+        null,
+        null,
+        null,
+        e.level,
+        e.step,
+        e.message,
+      ];
   }
 }
 
@@ -133,7 +201,12 @@ export class JobsRepository {
    * Writes the new state of a job, fenced: only when the stored job still has the status and
    * attempt it was read with. Returns false when someone changed it in between.
    */
-  async updateJobFenced(tx: SqlExecutor, tenantId: string, next: Job, expected: { status: JobStatus; attempt: number }): Promise<boolean> {
+  async updateJobFenced(
+    tx: SqlExecutor,
+    tenantId: string,
+    next: Job,
+    expected: { status: JobStatus; attempt: number },
+  ): Promise<boolean> {
     return (await this.updateJobsFenced(tx, [{ tenantId, next, expected }])).has(next.id);
   }
 
@@ -142,21 +215,38 @@ export class JobsRepository {
     const written = new Set<string>();
     if (updates.length === 0) return written;
     if (this.db.kind === 'postgres') {
-      const rows = updates.map((u) => [u.next.id, u.tenantId, u.expected.status, u.expected.attempt, ...mutableValues(u.next)]);
+      const rows = updates.map((u) => [
+        u.next.id,
+        u.tenantId,
+        u.expected.status,
+        u.expected.attempt,
+        ...mutableValues(u.next),
+      ]);
       const columns = VALUE_COLUMNS.map((_, c) => rows.map((r) => r[c]));
       for (const r of await tx.query<{ id: string }>(UPDATE_JOBS_UNNEST, columns)) written.add(r.id);
       return written;
     }
     for (let i = 0; i < updates.length; i += UPDATE_ROWS_PER_STATEMENT) {
       const chunk = updates.slice(i, i + UPDATE_ROWS_PER_STATEMENT);
-      const params = chunk.flatMap((u) => [u.next.id, u.tenantId, u.expected.status, u.expected.attempt, ...mutableValues(u.next)]);
+      const params = chunk.flatMap((u) => [
+        u.next.id,
+        u.tenantId,
+        u.expected.status,
+        u.expected.attempt,
+        ...mutableValues(u.next),
+      ]);
       for (const r of await tx.query<{ id: string }>(updateJobsSql(chunk.length), params)) written.add(r.id);
     }
     return written;
   }
 
   /** Records events of one job in one multi-row insert; returns the id of the last one (0 when none). */
-  async insertEvents(tx: SqlExecutor, job: { id: string; connectionId: string }, tenantId: string, events: readonly NewJobEvent[]): Promise<number> {
+  async insertEvents(
+    tx: SqlExecutor,
+    job: { id: string; connectionId: string },
+    tenantId: string,
+    events: readonly NewJobEvent[],
+  ): Promise<number> {
     const ids = await this.insertEventsOfJobs(tx, [{ job, tenantId, events }]);
     return ids.get(job.id) ?? 0;
   }
@@ -167,7 +257,11 @@ export class JobsRepository {
    */
   async insertEventsOfJobs(
     tx: SqlExecutor,
-    batches: ReadonlyArray<{ job: { id: string; connectionId: string }; tenantId: string; events: readonly NewJobEvent[] }>,
+    batches: ReadonlyArray<{
+      job: { id: string; connectionId: string };
+      tenantId: string;
+      events: readonly NewJobEvent[];
+    }>,
   ): Promise<Map<string, number>> {
     const rows: unknown[][] = [];
     for (const { job, tenantId, events } of batches) {
@@ -206,7 +300,10 @@ export class JobsRepository {
   /** The pending or processing job of this action on the connection, if any. */
   async findActiveJob(connectionId: string, action: JobAction, tx: SqlExecutor = this.db): Promise<Job | null> {
     const row = (
-      await tx.query<JobRow>(`SELECT * FROM jobs WHERE connection_id = ? AND action = ? AND status IN ('pending', 'processing')`, [connectionId, action])
+      await tx.query<JobRow>(
+        `SELECT * FROM jobs WHERE connection_id = ? AND action = ? AND status IN ('pending', 'processing')`,
+        [connectionId, action],
+      )
     )[0];
     return row ? rowToJob(row) : null;
   }
@@ -215,7 +312,12 @@ export class JobsRepository {
    * How many jobs of this action the connection got since `since` (counting at most `cap`), and
    * the creation time of the oldest of the `cap` most recent ones.
    */
-  async countRecentJobs(connectionId: string, action: JobAction, since: number, cap: number): Promise<{ count: number; oldest: number | null }> {
+  async countRecentJobs(
+    connectionId: string,
+    action: JobAction,
+    since: number,
+    cap: number,
+  ): Promise<{ count: number; oldest: number | null }> {
     const rows = await this.db.query<{ created_at: number | string }>(
       'SELECT created_at FROM jobs WHERE connection_id = ? AND action = ? AND created_at > ? ORDER BY created_at DESC LIMIT ?',
       [connectionId, action, since, cap],
@@ -225,14 +327,25 @@ export class JobsRepository {
   }
 
   /** One page of a connection's history, newest first, after `after` (keyset). */
-  async findHistoryPage(tenantId: string, connectionId: string, filter: JobListFilter, after: KeysetPosition | null, limit: number): Promise<Job[]> {
+  async findHistoryPage(
+    tenantId: string,
+    connectionId: string,
+    filter: JobListFilter,
+    after: KeysetPosition | null,
+    limit: number,
+  ): Promise<Job[]> {
     // `tenant_id || ''` keeps the tenant check but stops SQLite (which plans without statistics)
     // from choosing the tenant-wide index over the connection's history index.
     return this.findPage(['connection_id = ?', "tenant_id || '' = ?"], [connectionId, tenantId], filter, after, limit);
   }
 
   /** One page of the tenant-wide search, newest first. */
-  async searchJobs(tenantId: string, filter: JobListFilter, after: KeysetPosition | null, limit: number): Promise<Job[]> {
+  async searchJobs(
+    tenantId: string,
+    filter: JobListFilter,
+    after: KeysetPosition | null,
+    limit: number,
+  ): Promise<Job[]> {
     const where = ['tenant_id = ?'];
     const params: unknown[] = [tenantId];
     if (filter.connectionId) {
@@ -246,7 +359,13 @@ export class JobsRepository {
     return this.findPage(where, params, filter, after, limit);
   }
 
-  private async findPage(where: string[], params: unknown[], filter: JobListFilter, after: KeysetPosition | null, limit: number): Promise<Job[]> {
+  private async findPage(
+    where: string[],
+    params: unknown[],
+    filter: JobListFilter,
+    after: KeysetPosition | null,
+    limit: number,
+  ): Promise<Job[]> {
     const w = [...where];
     const p = [...params];
     if (filter.statuses?.length) {
@@ -271,19 +390,34 @@ export class JobsRepository {
       w.push('created_at <= ? AND (created_at < ? OR (created_at = ? AND id < ?))');
       p.push(after.createdAt, after.createdAt, after.createdAt, after.id);
     }
-    const rows = await this.db.query<JobRow>(`SELECT * FROM jobs WHERE ${w.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`, [...p, limit]);
+    const rows = await this.db.query<JobRow>(
+      `SELECT * FROM jobs WHERE ${w.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
+      [...p, limit],
+    );
     return rows.map(rowToJob);
   }
 
   /** The recorded status changes of a job, oldest first. */
   async findTransitions(jobId: string): Promise<JobTransition[]> {
-    const rows = await this.db.query<JobEventRow>(`SELECT * FROM job_events WHERE job_id = ? AND kind = 'transition' ORDER BY id`, [jobId]);
+    const rows = await this.db.query<JobEventRow>(
+      `SELECT * FROM job_events WHERE job_id = ? AND kind = 'transition' ORDER BY id`,
+      [jobId],
+    );
     return rows.map(rowToTransition);
   }
 
   /** Log lines of a job after `afterSeq`, oldest first. */
   async findLogsPage(jobId: string, afterSeq: number, limit: number): Promise<JobLogLine[]> {
-    const rows = await this.db.query<JobEventRow>(`SELECT * FROM job_events WHERE job_id = ? AND kind = 'log' AND id > ? ORDER BY id LIMIT ?`, [jobId, afterSeq, limit]);
-    return rows.map((r) => ({ seq: Number(r.id), at: new Date(Number(r.at)), level: (r.level ?? 'info') as JobLogLine['level'], step: r.step, message: r.message ?? '' }));
+    const rows = await this.db.query<JobEventRow>(
+      `SELECT * FROM job_events WHERE job_id = ? AND kind = 'log' AND id > ? ORDER BY id LIMIT ?`,
+      [jobId, afterSeq, limit],
+    );
+    return rows.map((r) => ({
+      seq: Number(r.id),
+      at: new Date(Number(r.at)),
+      level: (r.level ?? 'info') as JobLogLine['level'],
+      step: r.step,
+      message: r.message ?? '',
+    }));
   }
 }

@@ -53,17 +53,24 @@ export class JobsService {
    * Starts `action` on a connection, unless a job of that action is already pending or processing
    * there: then that job is the answer. The partial unique index settles concurrent requests.
    */
-  async startAction(auth: AuthContext, connectionId: string, action: JobAction, retryOf: string | null = null): Promise<StartedJob> {
+  async startAction(
+    auth: AuthContext,
+    connectionId: string,
+    action: JobAction,
+    retryOf: string | null = null,
+  ): Promise<StartedJob> {
     for (let tries = 0; tries < 5; tries++) {
       const existing = await this.jobs.findActiveJob(connectionId, action);
       if (existing) {
-        if (!(await this.connections.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
+        if (!(await this.connections.connectionExists(auth.tenantId, connectionId)))
+          throw ApiProblem.notFound('Connection');
         return { job: toJobSummaryWire(existing), created: false };
       }
       if (action === 'refresh') await this.checkRefreshLimit(connectionId);
       try {
         const created = await this.db.transaction(async (tx) => {
-          if (!(await this.connections.connectionExists(auth.tenantId, connectionId, tx))) throw ApiProblem.notFound('Connection');
+          if (!(await this.connections.connectionExists(auth.tenantId, connectionId, tx)))
+            throw ApiProblem.notFound('Connection');
           return this.insertNewJob(tx, auth, connectionId, action, retryOf);
         });
         await this.announceCreated(auth.tenantId, created);
@@ -83,14 +90,24 @@ export class JobsService {
     const { count, oldest } = await this.jobs.countRecentJobs(connectionId, 'refresh', since, limit);
     if (count < limit || oldest === null) return;
     const retryAfter = Math.max(1, Math.ceil((oldest - since) / 1000));
-    throw new ApiProblem('rate-limited', `A connection may be refreshed ${limit} times an hour; retry in ${retryAfter} s.`, { headers: { 'Retry-After': String(retryAfter) } });
+    throw new ApiProblem(
+      'rate-limited',
+      `A connection may be refreshed ${limit} times an hour; retry in ${retryAfter} s.`,
+      { headers: { 'Retry-After': String(retryAfter) } },
+    );
   }
 
   /**
    * Inserts a new pending job with its creation event, and makes it the connection's latest.
    * The caller announces it (`announceCreated`) once the transaction committed.
    */
-  async insertNewJob(tx: SqlExecutor, auth: AuthContext, connectionId: string, action: JobAction, retryOf: string | null): Promise<{ job: Job; eventId: number }> {
+  async insertNewJob(
+    tx: SqlExecutor,
+    auth: AuthContext,
+    connectionId: string,
+    action: JobAction,
+    retryOf: string | null,
+  ): Promise<{ job: Job; eventId: number }> {
     const now = new Date();
     const job = createJob({
       id: uuidv7(now.getTime()),
@@ -104,7 +121,13 @@ export class JobsService {
     await this.jobs.insertJob(tx, auth.tenantId, job);
     const eventId = await this.jobs.insertEvents(tx, job, auth.tenantId, [
       { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : 'requested' },
-      { kind: 'log', at: now, level: 'info', step: null, message: `${action} requested by key "${auth.keyName}"${retryOf ? ` as a retry of job ${retryOf}` : ''}` },
+      {
+        kind: 'log',
+        at: now,
+        level: 'info',
+        step: null,
+        message: `${action} requested by key "${auth.keyName}"${retryOf ? ` as a retry of job ${retryOf}` : ''}`,
+      },
     ]);
     await this.connections.setLatestJob(tx, connectionId, job.id);
     return { job, eventId };
@@ -113,21 +136,34 @@ export class JobsService {
   /** Tells live clients and idle workers about a committed new job. */
   async announceCreated(tenantId: string, created: { job: Job; eventId: number }): Promise<void> {
     const { job, eventId } = created;
-    await this.bus.publish([{ id: eventId, type: 'job.created', tenantId, connectionId: job.connectionId, job: toJobSummaryWire(job) }]);
+    await this.bus.publish([
+      { id: eventId, type: 'job.created', tenantId, connectionId: job.connectionId, job: toJobSummaryWire(job) },
+    ]);
   }
 
   /** A connection's history page; 404 when the connection is not the tenant's. */
   async history(auth: AuthContext, connectionId: string, query: HistoryQuery): Promise<Page<JobSummaryWire>> {
     const after = query.cursor ? decodeCursor(query.cursor) : null;
-    const rows = await this.jobs.findHistoryPage(auth.tenantId, connectionId, listFilter(query), after, query.limit + 1);
+    const rows = await this.jobs.findHistoryPage(
+      auth.tenantId,
+      connectionId,
+      listFilter(query),
+      after,
+      query.limit + 1,
+    );
     // A non-empty page proves the connection is the tenant's; only an empty one needs the check.
-    if (rows.length === 0 && !(await this.connections.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
+    if (rows.length === 0 && !(await this.connections.connectionExists(auth.tenantId, connectionId)))
+      throw ApiProblem.notFound('Connection');
     return toPage(rows, query.limit);
   }
 
   async search(auth: AuthContext, query: JobSearchQuery): Promise<Page<JobSummaryWire>> {
     const after = query.cursor ? decodeCursor(query.cursor) : null;
-    const filter: JobListFilter = { ...listFilter(query), connectionId: query.connection_id, idPrefix: query.job_id?.toLowerCase() };
+    const filter: JobListFilter = {
+      ...listFilter(query),
+      connectionId: query.connection_id,
+      idPrefix: query.job_id?.toLowerCase(),
+    };
     return toPage(await this.jobs.searchJobs(auth.tenantId, filter, after, query.limit + 1), query.limit);
   }
 
@@ -142,7 +178,9 @@ export class JobsService {
     if (!job) throw ApiProblem.notFound('Job');
     const after = query.cursor ? decodeSeqCursor(query.cursor) : 0;
     const lines = await this.jobs.findLogsPage(job.id, after, query.limit + 1);
-    const items = lines.slice(0, query.limit).map((l) => ({ seq: l.seq, at: l.at.toISOString(), level: l.level, step: l.step, message: l.message }));
+    const items = lines
+      .slice(0, query.limit)
+      .map((l) => ({ seq: l.seq, at: l.at.toISOString(), level: l.level, step: l.step, message: l.message }));
     const last = items[items.length - 1];
     return { items, nextCursor: lines.length > query.limit && last ? encodeSeqCursor(last.seq) : null };
   }
@@ -168,7 +206,10 @@ export class JobsService {
       const res = transitionJob(job, { type: 'request-cancel' }, { now: new Date(), actor: auth.keyId });
       if (!res.ok) throw res.error;
       const written = await this.db.transaction(async (tx) => {
-        if (!(await this.jobs.updateJobFenced(tx, auth.tenantId, res.job, { status: job.status, attempt: job.attempt }))) return false;
+        if (
+          !(await this.jobs.updateJobFenced(tx, auth.tenantId, res.job, { status: job.status, attempt: job.attempt }))
+        )
+          return false;
         const at = res.job.updatedAt;
         return this.jobs.insertEvents(tx, job, auth.tenantId, [
           ...(res.transition ? [{ kind: 'transition' as const, transition: res.transition }] : []),
@@ -177,7 +218,9 @@ export class JobsService {
       });
       if (written !== false) {
         const summary = toJobSummaryWire(res.job);
-        await this.bus.publish([{ id: written, type: 'job.updated', tenantId: auth.tenantId, connectionId: job.connectionId, job: summary }]);
+        await this.bus.publish([
+          { id: written, type: 'job.updated', tenantId: auth.tenantId, connectionId: job.connectionId, job: summary },
+        ]);
         return summary;
       }
     }

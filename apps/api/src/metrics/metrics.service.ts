@@ -35,7 +35,9 @@ export class MetricsService {
 
   /** The exposition text of every metric. */
   async render(now = Date.now()): Promise<string> {
-    const counts = await this.db.query<{ status: string; action: string; n: number | string }>('SELECT status, action, COUNT(*) AS n FROM jobs GROUP BY status, action');
+    const counts = await this.db.query<{ status: string; action: string; n: number | string }>(
+      'SELECT status, action, COUNT(*) AS n FROM jobs GROUP BY status, action',
+    );
     const [due] = await this.db.query<{ n: number | string; oldest: number | string | null }>(
       `SELECT COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs WHERE status = 'pending' AND run_at <= ?`,
       [now],
@@ -43,18 +45,33 @@ export class MetricsService {
     const byKey = new Map(counts.map((c) => [`${c.status}/${c.action}`, Number(c.n)]));
     const out: string[] = ['# HELP jobtrail_jobs Jobs by status and action.', '# TYPE jobtrail_jobs gauge'];
     for (const status of JOB_STATUSES) {
-      for (const action of JOB_ACTIONS) out.push(`jobtrail_jobs{status="${status}",action="${action}"} ${byKey.get(`${status}/${action}`) ?? 0}`);
+      for (const action of JOB_ACTIONS)
+        out.push(`jobtrail_jobs{status="${status}",action="${action}"} ${byKey.get(`${status}/${action}`) ?? 0}`);
     }
-    out.push('# HELP jobtrail_queue_depth Pending jobs that are due now.', '# TYPE jobtrail_queue_depth gauge', `jobtrail_queue_depth ${Number(due?.n ?? 0)}`);
+    out.push(
+      '# HELP jobtrail_queue_depth Pending jobs that are due now.',
+      '# TYPE jobtrail_queue_depth gauge',
+      `jobtrail_queue_depth ${Number(due?.n ?? 0)}`,
+    );
     const lag = due?.oldest == null ? 0 : Math.max(0, (now - Number(due.oldest)) / 1000);
-    out.push('# HELP jobtrail_queue_lag_seconds How long the oldest due pending job has waited.', '# TYPE jobtrail_queue_lag_seconds gauge', `jobtrail_queue_lag_seconds ${lag}`);
-    out.push('# HELP jobtrail_job_duration_seconds Duration of finished attempts run by this process.', '# TYPE jobtrail_job_duration_seconds histogram');
+    out.push(
+      '# HELP jobtrail_queue_lag_seconds How long the oldest due pending job has waited.',
+      '# TYPE jobtrail_queue_lag_seconds gauge',
+      `jobtrail_queue_lag_seconds ${lag}`,
+    );
+    out.push(
+      '# HELP jobtrail_job_duration_seconds Duration of finished attempts run by this process.',
+      '# TYPE jobtrail_job_duration_seconds histogram',
+    );
     for (const [key, h] of this.durations) {
       const [action, status] = key.split('\u0000');
       const labels = `action="${action}",status="${status}"`;
       BUCKETS.forEach((b, i) => out.push(`jobtrail_job_duration_seconds_bucket{${labels},le="${b}"} ${h.counts[i]}`));
       out.push(`jobtrail_job_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
-      out.push(`jobtrail_job_duration_seconds_sum{${labels}} ${h.sum}`, `jobtrail_job_duration_seconds_count{${labels}} ${h.count}`);
+      out.push(
+        `jobtrail_job_duration_seconds_sum{${labels}} ${h.sum}`,
+        `jobtrail_job_duration_seconds_count{${labels}} ${h.count}`,
+      );
     }
     return `${out.join('\n')}\n`;
   }

@@ -43,38 +43,206 @@ const list = (item: z.ZodType) => z.array(item);
 
 /** Every route of the API. */
 export const ROUTES: readonly RouteSpec[] = [
-  { method: 'get', path: '/health', operationId: 'health', summary: 'Liveness and database readiness', role: null, responses: { 200: z.object({ status: z.string() }), 503: z.object({ status: z.string() }) }, errors: [] },
-  { method: 'get', path: '/me', operationId: 'whoAmI', summary: 'The presented API key: tenant and role', role: 'viewer', responses: { 200: WhoAmISchema }, errors: [] },
-  { method: 'post', path: '/connections', operationId: 'createConnection', summary: 'Create a connection and its first refresh job', role: 'operator', body: CreateConnectionBodySchema, idempotent: true, responses: { 202: CreateConnectionResponseSchema }, errors: [400, 409, 413, 415, 422] },
-  { method: 'get', path: '/connections', operationId: 'listConnections', summary: 'Connections, newest first, with their latest job', role: 'viewer', query: PageQuerySchema, responses: { 200: list(ConnectionSchema) }, errors: [400] },
-  { method: 'get', path: '/connections/{connection_id}', operationId: 'getConnection', summary: 'One connection with its latest job', role: 'viewer', params: ConnectionIdParamsSchema, responses: { 200: ConnectionSchema }, errors: [400, 404] },
-  { method: 'delete', path: '/connections/{connection_id}', operationId: 'deleteConnection', summary: 'Delete a connection and all its data', role: 'admin', params: ConnectionIdParamsSchema, responses: { 204: null }, errors: [400, 404] },
-  { method: 'post', path: '/connections/{connection_id}/refresh', operationId: 'refreshConnection', summary: 'Start a refresh (200 with the running one if any)', role: 'operator', params: ConnectionIdParamsSchema, idempotent: true, responses: { 202: JobSummarySchema, 200: JobSummarySchema }, errors: [400, 404, 409, 422] },
-  { method: 'post', path: '/connections/{connection_id}/purge', operationId: 'purgeConnection', summary: 'Start a purge (200 with the running one if any)', role: 'operator', params: ConnectionIdParamsSchema, idempotent: true, responses: { 202: JobSummarySchema, 200: JobSummarySchema }, errors: [400, 404, 409, 422] },
-  { method: 'get', path: '/connections/{connection_id}/jobs', operationId: 'listConnectionJobs', summary: 'Job history of a connection, newest first (keyset paging via Link)', role: 'viewer', params: ConnectionIdParamsSchema, query: HistoryQuerySchema, responses: { 200: list(JobSummarySchema) }, errors: [400, 404] },
-  { method: 'get', path: '/jobs', operationId: 'searchJobs', summary: 'Tenant-wide job search', role: 'viewer', query: JobSearchQuerySchema, responses: { 200: list(JobSummarySchema) }, errors: [400] },
-  { method: 'get', path: '/jobs/{job_id}', operationId: 'getJob', summary: 'A job with steps, error, result and transitions', role: 'viewer', params: JobIdParamsSchema, responses: { 200: JobDetailSchema }, errors: [400, 404] },
-  { method: 'get', path: '/jobs/{job_id}/logs', operationId: 'getJobLogs', summary: 'Log lines of a job, oldest first', role: 'viewer', params: JobIdParamsSchema, query: PageQuerySchema, responses: { 200: list(JobLogLineSchema) }, errors: [400, 404] },
-  { method: 'post', path: '/jobs/{job_id}/retry', operationId: 'retryJob', summary: 'Retry a failed or cancelled job as a new job', role: 'operator', params: JobIdParamsSchema, idempotent: true, responses: { 202: JobSummarySchema, 200: JobSummarySchema }, errors: [400, 404, 409, 422] },
-  { method: 'post', path: '/events/token', operationId: 'createEventToken', summary: 'A 10-minute token to open the event stream without a header (EventSource)', role: 'viewer', responses: { 201: EventTokenSchema }, errors: [] },
-  { method: 'get', path: '/events', operationId: 'streamEvents', summary: 'Server-Sent Events of job changes (job.created, job.updated; data: the job summary); resume with Last-Event-ID', role: 'viewer', query: EventsQuerySchema, produces: 'text/event-stream', responses: { 200: null }, errors: [400] },
-  { method: 'get', path: '/metrics', operationId: 'metrics', summary: 'Prometheus metrics (job counts, queue depth and lag, durations)', role: null, produces: 'text/plain', responses: { 200: null }, errors: [] },
-  { method: 'post', path: '/jobs/{job_id}/cancel', operationId: 'cancelJob', summary: 'Cancel a job (200 cancelled, 202 stopping at the next step)', role: 'operator', params: JobIdParamsSchema, idempotent: true, responses: { 200: JobSummarySchema, 202: JobSummarySchema }, errors: [400, 404, 409, 422] },
+  {
+    method: 'get',
+    path: '/health',
+    operationId: 'health',
+    summary: 'Liveness and database readiness',
+    role: null,
+    responses: { 200: z.object({ status: z.string() }), 503: z.object({ status: z.string() }) },
+    errors: [],
+  },
+  {
+    method: 'get',
+    path: '/me',
+    operationId: 'whoAmI',
+    summary: 'The presented API key: tenant and role',
+    role: 'viewer',
+    responses: { 200: WhoAmISchema },
+    errors: [],
+  },
+  {
+    method: 'post',
+    path: '/connections',
+    operationId: 'createConnection',
+    summary: 'Create a connection and its first refresh job',
+    role: 'operator',
+    body: CreateConnectionBodySchema,
+    idempotent: true,
+    responses: { 202: CreateConnectionResponseSchema },
+    errors: [400, 409, 413, 415, 422],
+  },
+  {
+    method: 'get',
+    path: '/connections',
+    operationId: 'listConnections',
+    summary: 'Connections, newest first, with their latest job',
+    role: 'viewer',
+    query: PageQuerySchema,
+    responses: { 200: list(ConnectionSchema) },
+    errors: [400],
+  },
+  {
+    method: 'get',
+    path: '/connections/{connection_id}',
+    operationId: 'getConnection',
+    summary: 'One connection with its latest job',
+    role: 'viewer',
+    params: ConnectionIdParamsSchema,
+    responses: { 200: ConnectionSchema },
+    errors: [400, 404],
+  },
+  {
+    method: 'delete',
+    path: '/connections/{connection_id}',
+    operationId: 'deleteConnection',
+    summary: 'Delete a connection and all its data',
+    role: 'admin',
+    params: ConnectionIdParamsSchema,
+    responses: { 204: null },
+    errors: [400, 404],
+  },
+  {
+    method: 'post',
+    path: '/connections/{connection_id}/refresh',
+    operationId: 'refreshConnection',
+    summary: 'Start a refresh (200 with the running one if any)',
+    role: 'operator',
+    params: ConnectionIdParamsSchema,
+    idempotent: true,
+    responses: { 202: JobSummarySchema, 200: JobSummarySchema },
+    errors: [400, 404, 409, 422],
+  },
+  {
+    method: 'post',
+    path: '/connections/{connection_id}/purge',
+    operationId: 'purgeConnection',
+    summary: 'Start a purge (200 with the running one if any)',
+    role: 'operator',
+    params: ConnectionIdParamsSchema,
+    idempotent: true,
+    responses: { 202: JobSummarySchema, 200: JobSummarySchema },
+    errors: [400, 404, 409, 422],
+  },
+  {
+    method: 'get',
+    path: '/connections/{connection_id}/jobs',
+    operationId: 'listConnectionJobs',
+    summary: 'Job history of a connection, newest first (keyset paging via Link)',
+    role: 'viewer',
+    params: ConnectionIdParamsSchema,
+    query: HistoryQuerySchema,
+    responses: { 200: list(JobSummarySchema) },
+    errors: [400, 404],
+  },
+  {
+    method: 'get',
+    path: '/jobs',
+    operationId: 'searchJobs',
+    summary: 'Tenant-wide job search',
+    role: 'viewer',
+    query: JobSearchQuerySchema,
+    responses: { 200: list(JobSummarySchema) },
+    errors: [400],
+  },
+  {
+    method: 'get',
+    path: '/jobs/{job_id}',
+    operationId: 'getJob',
+    summary: 'A job with steps, error, result and transitions',
+    role: 'viewer',
+    params: JobIdParamsSchema,
+    responses: { 200: JobDetailSchema },
+    errors: [400, 404],
+  },
+  {
+    method: 'get',
+    path: '/jobs/{job_id}/logs',
+    operationId: 'getJobLogs',
+    summary: 'Log lines of a job, oldest first',
+    role: 'viewer',
+    params: JobIdParamsSchema,
+    query: PageQuerySchema,
+    responses: { 200: list(JobLogLineSchema) },
+    errors: [400, 404],
+  },
+  {
+    method: 'post',
+    path: '/jobs/{job_id}/retry',
+    operationId: 'retryJob',
+    summary: 'Retry a failed or cancelled job as a new job',
+    role: 'operator',
+    params: JobIdParamsSchema,
+    idempotent: true,
+    responses: { 202: JobSummarySchema, 200: JobSummarySchema },
+    errors: [400, 404, 409, 422],
+  },
+  {
+    method: 'post',
+    path: '/events/token',
+    operationId: 'createEventToken',
+    summary: 'A 10-minute token to open the event stream without a header (EventSource)',
+    role: 'viewer',
+    responses: { 201: EventTokenSchema },
+    errors: [],
+  },
+  {
+    method: 'get',
+    path: '/events',
+    operationId: 'streamEvents',
+    summary:
+      'Server-Sent Events of job changes (job.created, job.updated; data: the job summary); resume with Last-Event-ID',
+    role: 'viewer',
+    query: EventsQuerySchema,
+    produces: 'text/event-stream',
+    responses: { 200: null },
+    errors: [400],
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    summary: 'Prometheus metrics (job counts, queue depth and lag, durations)',
+    role: null,
+    produces: 'text/plain',
+    responses: { 200: null },
+    errors: [],
+  },
+  {
+    method: 'post',
+    path: '/jobs/{job_id}/cancel',
+    operationId: 'cancelJob',
+    summary: 'Cancel a job (200 cancelled, 202 stopping at the next step)',
+    role: 'operator',
+    params: JobIdParamsSchema,
+    idempotent: true,
+    responses: { 200: JobSummarySchema, 202: JobSummarySchema },
+    errors: [400, 404, 409, 422],
+  },
 ];
 
-const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 
 function parameters(route: RouteSpec): unknown[] {
   const out: unknown[] = [];
   if (route.params) {
-    for (const name of Object.keys(route.params.shape)) out.push({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } });
+    for (const name of Object.keys(route.params.shape))
+      out.push({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } });
   }
   if (route.query) {
     const schema = jsonSchema(route.query, 'input') as { properties?: Record<string, unknown> };
-    for (const [name, prop] of Object.entries(schema.properties ?? {})) out.push({ name, in: 'query', required: false, schema: prop });
+    for (const [name, prop] of Object.entries(schema.properties ?? {}))
+      out.push({ name, in: 'query', required: false, schema: prop });
   }
   if (route.idempotent) {
-    out.push({ name: 'Idempotency-Key', in: 'header', required: false, description: 'Replays the first answer for 24 h; another body with the same key is a 422.', schema: { type: 'string', maxLength: 255 } });
+    out.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description: 'Replays the first answer for 24 h; another body with the same key is a 422.',
+      schema: { type: 'string', maxLength: 255 },
+    });
   }
   return out;
 }
@@ -86,8 +254,8 @@ const DESCRIPTIONS: Record<number, string> = {
   204: 'No content',
   400: 'Invalid request (field errors in `errors`)',
   401: 'Missing, unknown or revoked API key',
-  403: 'The key\'s role does not allow this',
-  404: 'Not found (also for another tenant\'s resources)',
+  403: "The key's role does not allow this",
+  404: "Not found (also for another tenant's resources)",
   409: 'Refused by the job state machine, or idempotent request in flight',
   413: 'Body too large',
   415: 'Body is not JSON',
@@ -108,21 +276,34 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(route.responses)) {
       const description = DESCRIPTIONS[Number(status)] ?? 'OK';
-      if (schema) responses[status] = { description, content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
-      else if (route.produces) responses[status] = { description, content: { [route.produces]: { schema: { type: 'string' } } } };
+      if (schema)
+        responses[status] = { description, content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
+      else if (route.produces)
+        responses[status] = { description, content: { [route.produces]: { schema: { type: 'string' } } } };
       else responses[status] = { description };
     }
     // Every request's body is parsed (400, 413, 415), whatever the method; keyed routes are rate
     // limited; public routes need the database too (metrics), so they may answer 503 as well.
-    const errors = route.role === null ? [...route.errors, ...BODY_ERRORS, 500, 503] : [...route.errors, ...BODY_ERRORS, 401, 403, 429, 500, 503];
-    for (const status of new Set(errors)) responses[String(status)] ??= { description: DESCRIPTIONS[status] ?? 'Error', content: problem };
+    const errors =
+      route.role === null
+        ? [...route.errors, ...BODY_ERRORS, 500, 503]
+        : [...route.errors, ...BODY_ERRORS, 401, 403, 429, 500, 503];
+    for (const status of new Set(errors))
+      responses[String(status)] ??= { description: DESCRIPTIONS[status] ?? 'Error', content: problem };
     paths[route.path] ??= {};
     paths[route.path]![route.method] = {
       operationId: route.operationId,
       summary: route.summary,
       ...(route.role === null ? { security: [] } : { description: `Needs the ${route.role} role.` }),
       parameters: parameters(route),
-      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } } : {}),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+            },
+          }
+        : {}),
       responses,
     };
   }
@@ -139,7 +320,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       ].join(' '),
     },
     servers: [{ url: '/api' }],
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer jt_...`' } } },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer jt_...`' },
+      },
+    },
     security: [{ bearer: [] }],
     paths,
   };

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SANDBOX_LOGINS, type SandboxLogin } from '@jobtrail/domain';
-import { ConnectorError, type Connector, type ConnectorContext, type InstitutionAccount, type InstitutionTransaction } from '../worker/connector.js';
+import {
+  ConnectorError,
+  type Connector,
+  type ConnectorContext,
+  type InstitutionAccount,
+  type InstitutionTransaction,
+} from '../worker/connector.js';
 
 export { SANDBOX_INSTITUTION_ID } from '@jobtrail/domain';
 
@@ -28,10 +34,17 @@ export class SandboxConnector implements Connector {
         await sleep(this.slowStepMs, undefined, { signal: ctx.signal });
         return;
       case 'user-flaky':
-        if (ctx.attempt <= 1) throw new ConnectorError('institution-unavailable', 'The sandbox institution answered HTTP 503 (first attempt of user-flaky).');
+        if (ctx.attempt <= 1)
+          throw new ConnectorError(
+            'institution-unavailable',
+            'The sandbox institution answered HTTP 503 (first attempt of user-flaky).',
+          );
         return;
       case 'user-down':
-        throw new ConnectorError('institution-unavailable', 'The sandbox institution answered HTTP 503 (user-down is always down).');
+        throw new ConnectorError(
+          'institution-unavailable',
+          'The sandbox institution answered HTTP 503 (user-down is always down).',
+        );
       default:
         return;
     }
@@ -44,9 +57,16 @@ export class SandboxConnector implements Connector {
       case 'user-bad-password':
         throw new ConnectorError('invalid-credentials', 'The sandbox institution rejected the login or password.');
       case 'user-action':
-        throw new ConnectorError('user-action-required', 'The sandbox institution asks the user to accept new terms on its website.');
+        throw new ConnectorError(
+          'user-action-required',
+          'The sandbox institution asks the user to accept new terms on its website.',
+        );
       default:
-        if (!(ctx.loginId in SANDBOX_LOGINS)) throw new ConnectorError('invalid-credentials', `Unknown sandbox login; use one of: ${Object.keys(SANDBOX_LOGINS).join(', ')}.`);
+        if (!(ctx.loginId in SANDBOX_LOGINS))
+          throw new ConnectorError(
+            'invalid-credentials',
+            `Unknown sandbox login; use one of: ${Object.keys(SANDBOX_LOGINS).join(', ')}.`,
+          );
     }
     ctx.log('credentials accepted');
   }
@@ -62,7 +82,10 @@ export class SandboxConnector implements Connector {
     }));
   }
 
-  async retrieveTransactions(ctx: ConnectorContext, accounts: readonly InstitutionAccount[]): Promise<InstitutionTransaction[]> {
+  async retrieveTransactions(
+    ctx: ConnectorContext,
+    accounts: readonly InstitutionAccount[],
+  ): Promise<InstitutionTransaction[]> {
     await this.behave(ctx, 'retrieve-transactions');
     const base = Date.UTC(2024, 0, 1);
     return accounts.flatMap((acc) =>
@@ -72,7 +95,8 @@ export class SandboxConnector implements Connector {
           externalId: `${acc.externalId}-tx-${n + 1}`,
           accountExternalId: acc.externalId,
           amountCents: Math.round((r - 0.6) * 20_000),
-          description: ['Groceries', 'Salary', 'Rent', 'Coffee', 'Train ticket', 'Refund'][Math.floor(r * 6)] ?? 'Payment',
+          description:
+            ['Groceries', 'Salary', 'Rent', 'Coffee', 'Train ticket', 'Refund'][Math.floor(r * 6)] ?? 'Payment',
           bookedAt: new Date(base + n * 86_400_000),
         };
       }),

@@ -32,7 +32,10 @@ export class BankDataRepository {
   async upsertTransactions(connectionId: string, transactions: readonly InstitutionTransaction[]): Promise<number> {
     if (transactions.length === 0) return 0;
     await this.db.transaction(async (tx) => {
-      const accounts = await tx.query<{ id: string; external_id: string }>('SELECT id, external_id FROM accounts WHERE connection_id = ?', [connectionId]);
+      const accounts = await tx.query<{ id: string; external_id: string }>(
+        'SELECT id, external_id FROM accounts WHERE connection_id = ?',
+        [connectionId],
+      );
       const accountIds = new Map(accounts.map((a) => [a.external_id, a.id]));
       for (let i = 0; i < transactions.length; i += CHUNK) {
         const chunk = transactions.slice(i, i + CHUNK).filter((t) => accountIds.has(t.accountExternalId));
@@ -42,7 +45,15 @@ export class BankDataRepository {
            VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
            ON CONFLICT (connection_id, external_id) DO UPDATE SET amount_cents = excluded.amount_cents,
              description = excluded.description, booked_at = excluded.booked_at`,
-          chunk.flatMap((t) => [uuidv7(), connectionId, accountIds.get(t.accountExternalId), t.externalId, t.amountCents, t.description, t.bookedAt.getTime()]),
+          chunk.flatMap((t) => [
+            uuidv7(),
+            connectionId,
+            accountIds.get(t.accountExternalId),
+            t.externalId,
+            t.amountCents,
+            t.description,
+            t.bookedAt.getTime(),
+          ]),
         );
       }
     });
@@ -59,8 +70,14 @@ export class BankDataRepository {
 
   /** How many accounts and transactions a connection has. */
   async countFor(connectionId: string): Promise<{ accounts: number; transactions: number }> {
-    const [a] = await this.db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM accounts WHERE connection_id = ?', [connectionId]);
-    const [t] = await this.db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM transactions WHERE connection_id = ?', [connectionId]);
+    const [a] = await this.db.query<{ n: number | string }>(
+      'SELECT COUNT(*) AS n FROM accounts WHERE connection_id = ?',
+      [connectionId],
+    );
+    const [t] = await this.db.query<{ n: number | string }>(
+      'SELECT COUNT(*) AS n FROM transactions WHERE connection_id = ?',
+      [connectionId],
+    );
     return { accounts: Number(a?.n ?? 0), transactions: Number(t?.n ?? 0) };
   }
 }

@@ -32,7 +32,10 @@ export interface ConnectorContext {
 export interface Connector {
   verifyCredentials(ctx: ConnectorContext): Promise<void>;
   retrieveAccounts(ctx: ConnectorContext): Promise<InstitutionAccount[]>;
-  retrieveTransactions(ctx: ConnectorContext, accounts: readonly InstitutionAccount[]): Promise<InstitutionTransaction[]>;
+  retrieveTransactions(
+    ctx: ConnectorContext,
+    accounts: readonly InstitutionAccount[],
+  ): Promise<InstitutionTransaction[]>;
 }
 
 /**

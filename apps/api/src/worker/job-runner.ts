@@ -20,7 +20,13 @@ import { JobEventsBus } from '../events/job-events.bus.js';
 import type { NewJobEvent } from '../jobs/jobs.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { BankDataRepository } from './bank-data.repository.js';
-import { ConnectorError, ConnectorRegistry, type Connector, type ConnectorContext, type InstitutionAccount } from './connector.js';
+import {
+  ConnectorError,
+  ConnectorRegistry,
+  type Connector,
+  type ConnectorContext,
+  type InstitutionAccount,
+} from './connector.js';
 import { WorkerRepository, transitionEvents, type ClaimedJob } from './worker.repository.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -90,19 +96,25 @@ export class JobRunner implements OnModuleInit {
     const stop = new AbortController();
     const stopWith = (reason: StopReason) => !stop.signal.aborted && stop.abort(new Stopped(reason));
     const pendingLogs: NewJobEvent[] = [];
-    const jobLog = (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) => pendingLogs.push({ kind: 'log', at: new Date(), level, step, message });
+    const jobLog = (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) =>
+      pendingLogs.push({ kind: 'log', at: new Date(), level, step, message });
 
     const { leaseMs, progressFlushMs } = this.config.worker;
-    const heartbeat = setInterval(() => {
-      this.repo.renewLease(job, workerId, Date.now() + leaseMs).then(
-        (held) => {
-          if (!held) stopWith('lease-lost');
-          else if (held.cancelRequestedAt) this.cancelRequests.set(job.id, held.cancelRequestedAt);
-        },
-        (err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease renewal failed'),
-      );
-    }, Math.max(50, Math.floor(leaseMs / 3)));
-    const deadline = job.deadlineAt ? setTimeout(() => stopWith('deadline'), Math.max(0, job.deadlineAt.getTime() - Date.now())) : null;
+    const heartbeat = setInterval(
+      () => {
+        this.repo.renewLease(job, workerId, Date.now() + leaseMs).then(
+          (held) => {
+            if (!held) stopWith('lease-lost');
+            else if (held.cancelRequestedAt) this.cancelRequests.set(job.id, held.cancelRequestedAt);
+          },
+          (err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease renewal failed'),
+        );
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+    const deadline = job.deadlineAt
+      ? setTimeout(() => stopWith('deadline'), Math.max(0, job.deadlineAt.getTime() - Date.now()))
+      : null;
     const onShutdown = () => stopWith('shutdown');
     shutdown.addEventListener('abort', onShutdown);
 
@@ -136,7 +148,11 @@ export class JobRunner implements OnModuleInit {
       if (res.transition) {
         const ok = await flush();
         if (ok && res.job.finishedAt && res.job.startedAt) {
-          this.metrics.observeJob(job.action, job.status, (res.job.finishedAt.getTime() - res.job.startedAt.getTime()) / 1000);
+          this.metrics.observeJob(
+            job.action,
+            job.status,
+            (res.job.finishedAt.getTime() - res.job.startedAt.getTime()) / 1000,
+          );
         }
         return ok;
       }
@@ -146,7 +162,8 @@ export class JobRunner implements OnModuleInit {
 
     try {
       const connector = this.connectors.get(claimed.institutionId);
-      if (!connector) throw new ConnectorError('internal-error', `No connector for institution "${claimed.institutionId}".`);
+      if (!connector)
+        throw new ConnectorError('internal-error', `No connector for institution "${claimed.institutionId}".`);
       const { password } = this.cipher.decrypt(claimed.credentialsEnc);
       const ctx: ConnectorContext = {
         loginId: claimed.loginId,
@@ -172,7 +189,15 @@ export class JobRunner implements OnModuleInit {
         if (stop.signal.aborted) throw stop.signal.reason;
         if (!(await apply({ type: 'step-succeeded', step }))) return;
       }
-      jobLog('info', null, `finished: ${Object.entries(state.result).map(([k, v]) => `${k} ${v}`).join(', ') || 'no data'}`);
+      jobLog(
+        'info',
+        null,
+        `finished: ${
+          Object.entries(state.result)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || 'no data'
+        }`,
+      );
       await apply({ type: 'succeed', result: state.result as JobResult });
     } catch (err) {
       // Stopped from outside (shutdown, deadline, lost lease): that is why it ended, whatever the
@@ -209,22 +234,37 @@ export class JobRunner implements OnModuleInit {
       return;
     }
     let error: JobError;
-    if (reason === 'shutdown') error = jobError('worker-lost', 'The worker shut down before the job finished; the job was released.');
+    if (reason === 'shutdown')
+      error = jobError('worker-lost', 'The worker shut down before the job finished; the job was released.');
     else if (err instanceof ConnectorError) error = jobError(err.code, err.detail, err.retryable);
     // The database went away during a step (restart, failover): transient, so the job is retried.
-    else if (isDatabaseUnavailable(err)) error = jobError('worker-lost', 'The worker lost its database connection during the job.');
+    else if (isDatabaseUnavailable(err))
+      error = jobError('worker-lost', 'The worker lost its database connection during the job.');
     else {
-      log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'job failed unexpectedly');
+      log.error(
+        { err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } },
+        'job failed unexpectedly',
+      );
       error = jobError('internal-error', 'An unexpected error stopped the job.');
     }
     const cancelAt = await this.repo.findCancelRequest(job.id);
     const current = cancelAt ? { ...job, cancelRequestedAt: cancelAt } : job;
     const event = eventForError(current, error, new Date(), { baseMs: this.config.worker.backoffBaseMs });
-    jobLog(event.type === 'requeue' ? 'warn' : 'error', running, `${error.code}: ${error.detail}${event.type === 'requeue' ? ` (retrying after ${event.runAt.toISOString()})` : ''}`);
+    jobLog(
+      event.type === 'requeue' ? 'warn' : 'error',
+      running,
+      `${error.code}: ${error.detail}${event.type === 'requeue' ? ` (retrying after ${event.runAt.toISOString()})` : ''}`,
+    );
     await apply(event);
   }
 
-  private async runStep(step: StepName, connector: Connector, ctx: ConnectorContext, job: Job, state: AttemptState): Promise<void> {
+  private async runStep(
+    step: StepName,
+    connector: Connector,
+    ctx: ConnectorContext,
+    job: Job,
+    state: AttemptState,
+  ): Promise<void> {
     switch (step) {
       case 'verify-credentials':
         await connector.verifyCredentials(ctx);

@@ -22,7 +22,13 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   onApplicationBootstrap(): void {
     // Workers do the housekeeping; API-only processes stay lean.
     if (this.config.role === 'api') return;
-    this.timer = setInterval(() => void this.purgeExpired().catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'retention cleanup failed')), this.config.retention.sweepMs);
+    this.timer = setInterval(
+      () =>
+        void this.purgeExpired().catch((err: unknown) =>
+          this.log.warn({ err: { message: (err as Error).message } }, 'retention cleanup failed'),
+        ),
+      this.config.retention.sweepMs,
+    );
     this.timer.unref();
   }
 
@@ -39,7 +45,13 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       const cutoff = now - days * 86_400_000;
       for (;;) {
         const deleted = await this.db.transaction(async (tx) => {
-          const ids = (await tx.query<{ id: string }>('SELECT id FROM jobs WHERE status = ? AND finished_at < ? LIMIT ?', [status, cutoff, BATCH])).map((r) => r.id);
+          const ids = (
+            await tx.query<{ id: string }>('SELECT id FROM jobs WHERE status = ? AND finished_at < ? LIMIT ?', [
+              status,
+              cutoff,
+              BATCH,
+            ])
+          ).map((r) => r.id);
           if (ids.length === 0) return 0;
           const list = ids.map(() => '?').join(', ');
           await tx.execute(`DELETE FROM job_events WHERE job_id IN (${list})`, ids);

@@ -55,21 +55,39 @@ export class WorkerRepository {
     );
     if (rows.length === 0) return [];
     const ids = [...new Set(rows.map((r) => r.connection_id))];
-    const connections = await tx.query<{ id: string; institution_id: string; login_id: string; credentials_enc: string }>(
+    const connections = await tx.query<{
+      id: string;
+      institution_id: string;
+      login_id: string;
+      credentials_enc: string;
+    }>(
       `SELECT id, institution_id, login_id, credentials_enc FROM connections WHERE id IN (${ids.map(() => '?').join(', ')})`,
       ids,
     );
     const byId = new Map(connections.map((c) => [c.id, c]));
     return rows.flatMap((r) => {
       const c = byId.get(r.connection_id);
-      return c ? [{ job: rowToJob(r), tenantId: r.tenant_id, institutionId: c.institution_id, loginId: c.login_id, credentialsEnc: c.credentials_enc }] : [];
+      return c
+        ? [
+            {
+              job: rowToJob(r),
+              tenantId: r.tenant_id,
+              institutionId: c.institution_id,
+              loginId: c.login_id,
+              credentialsEnc: c.credentials_enc,
+            },
+          ]
+        : [];
     });
   }
 
   /** Processing jobs whose lease ran out before `now`, locked for the sweeper's transaction. */
   async lockExpiredLeases(tx: SqlExecutor, now: number, limit: number): Promise<Array<{ job: Job; tenantId: string }>> {
     const lock = this.db.kind === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-    const rows = await tx.query<JobRow>(`SELECT * FROM jobs WHERE status = 'processing' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ? ${lock}`, [now, limit]);
+    const rows = await tx.query<JobRow>(
+      `SELECT * FROM jobs WHERE status = 'processing' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ? ${lock}`,
+      [now, limit],
+    );
     return rows.map((r) => ({ job: rowToJob(r), tenantId: r.tenant_id }));
   }
 
@@ -81,7 +99,11 @@ export class WorkerRepository {
   async writeFenced(tx: SqlExecutor, writes: readonly JobWrite[]): Promise<Array<JobChange | null>> {
     const written = await this.jobs.updateJobsFenced(
       tx,
-      writes.map((w) => ({ tenantId: w.tenantId, next: w.next, expected: { status: w.before.status, attempt: w.before.attempt } })),
+      writes.map((w) => ({
+        tenantId: w.tenantId,
+        next: w.next,
+        expected: { status: w.before.status, attempt: w.before.attempt },
+      })),
     );
     // A job appears once per batch: the runner chains its own writes.
     const applied = writes.map((w) => written.has(w.next.id));
@@ -90,7 +112,15 @@ export class WorkerRepository {
       writes.filter((_, i) => applied[i]).map((w) => ({ job: w.next, tenantId: w.tenantId, events: w.events })),
     );
     return writes.map((w, i) =>
-      applied[i] ? { id: lastIds.get(w.next.id) ?? 0, type: 'job.updated', tenantId: w.tenantId, connectionId: w.next.connectionId, job: toJobSummaryWire(w.next) } : null,
+      applied[i]
+        ? {
+            id: lastIds.get(w.next.id) ?? 0,
+            type: 'job.updated',
+            tenantId: w.tenantId,
+            connectionId: w.next.connectionId,
+            job: toJobSummaryWire(w.next),
+          }
+        : null,
     );
   }
 
@@ -103,7 +133,11 @@ export class WorkerRepository {
    * Extends the lease if this worker still holds this attempt. Returns null when the job was lost,
    * else whether (and when) a cancel was requested, which the worker honours at its next step.
    */
-  async renewLease(job: Job, workerId: string, leaseExpiresAt: number): Promise<{ cancelRequestedAt: Date | null } | null> {
+  async renewLease(
+    job: Job,
+    workerId: string,
+    leaseExpiresAt: number,
+  ): Promise<{ cancelRequestedAt: Date | null } | null> {
     const rows = await this.db.query<{ cancel_requested_at: number | string | null }>(
       `UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND status = 'processing' AND attempt = ? AND lease_owner = ? RETURNING cancel_requested_at`,
       [leaseExpiresAt, job.id, job.attempt, workerId],
@@ -115,13 +149,22 @@ export class WorkerRepository {
 
   /** When a cancel of this job was requested, if it was. */
   async findCancelRequest(jobId: string): Promise<Date | null> {
-    const row = (await this.db.query<{ cancel_requested_at: number | string | null }>('SELECT cancel_requested_at FROM jobs WHERE id = ?', [jobId]))[0];
+    const row = (
+      await this.db.query<{ cancel_requested_at: number | string | null }>(
+        'SELECT cancel_requested_at FROM jobs WHERE id = ?',
+        [jobId],
+      )
+    )[0];
     return row?.cancel_requested_at == null ? null : new Date(Number(row.cancel_requested_at));
   }
 
   /** The earliest `run_at` of a pending job, to sleep until it instead of polling blindly. */
   async nextRunAt(): Promise<number | null> {
-    const row = (await this.db.query<{ next: number | string | null }>(`SELECT MIN(run_at) AS next FROM jobs WHERE status = 'pending'`))[0];
+    const row = (
+      await this.db.query<{ next: number | string | null }>(
+        `SELECT MIN(run_at) AS next FROM jobs WHERE status = 'pending'`,
+      )
+    )[0];
     return row?.next == null ? null : Number(row.next);
   }
 }

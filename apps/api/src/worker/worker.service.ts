@@ -63,7 +63,9 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
     await this.loopDone;
     const all = () => Promise.allSettled([...this.running.values()]);
     let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.config.worker.shutdownGraceMs)));
+    const graceOver = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), this.config.worker.shutdownGraceMs)),
+    );
     const outcome = await Promise.race([all().then(() => 'done' as const), graceOver]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
@@ -126,13 +128,11 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private start(c: ClaimedJob): void {
-    const p = this.runner
-      .run(c, this.workerId, this.shutdown.signal)
-      .finally(() => {
-        this.running.delete(c.job.id);
-        // A slot is free, and the connection's next job may now be due.
-        this.wake();
-      });
+    const p = this.runner.run(c, this.workerId, this.shutdown.signal).finally(() => {
+      this.running.delete(c.job.id);
+      // A slot is free, and the connection's next job may now be due.
+      this.wake();
+    });
     this.running.set(c.job.id, p);
   }
 
@@ -148,7 +148,11 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
         const writes: JobWrite[] = [];
         const next: ClaimedJob[] = [];
         for (const c of due) {
-          const res = transitionJob(c.job, { type: 'claim', workerId: this.workerId, leaseMs, deadlineMs: jobDeadlineMs }, { now, actor: this.workerId });
+          const res = transitionJob(
+            c.job,
+            { type: 'claim', workerId: this.workerId, leaseMs, deadlineMs: jobDeadlineMs },
+            { now, actor: this.workerId },
+          );
           if (!res.ok) continue;
           writes.push({ tenantId: c.tenantId, before: c.job, next: res.job, events: transitionEvents(res.transition) });
           next.push({ ...c, job: res.job });
@@ -162,7 +166,9 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
       throw err;
     }
     // Not awaited: the outbox keeps the order of events, and jobs need not wait for it.
-    this.bus.publish(changes.filter((c): c is JobChange => c !== null)).catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'could not publish claims'));
+    this.bus
+      .publish(changes.filter((c): c is JobChange => c !== null))
+      .catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'could not publish claims'));
     return claimed;
   }
 
@@ -174,14 +180,23 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
         const expired = await this.repo.lockExpiredLeases(tx, now.getTime(), 100);
         const writes: JobWrite[] = [];
         for (const { job, tenantId } of expired) {
-          const error = jobError('worker-lost', `The lease of worker ${job.leaseOwner ?? '?'} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`);
-          const res = transitionJob(job, eventForError(job, error, now, { baseMs: this.config.worker.backoffBaseMs }), { now, actor: `sweeper:${this.workerId}` });
+          const error = jobError(
+            'worker-lost',
+            `The lease of worker ${job.leaseOwner ?? '?'} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
+          );
+          const res = transitionJob(job, eventForError(job, error, now, { baseMs: this.config.worker.backoffBaseMs }), {
+            now,
+            actor: `sweeper:${this.workerId}`,
+          });
           if (!res.ok) continue;
           writes.push({
             tenantId,
             before: job,
             next: res.job,
-            events: [...transitionEvents(res.transition), { kind: 'log', at: now, level: 'warn', step: null, message: error.detail }],
+            events: [
+              ...transitionEvents(res.transition),
+              { kind: 'log', at: now, level: 'warn', step: null, message: error.detail },
+            ],
           });
         }
         return this.repo.writeFenced(tx, writes);

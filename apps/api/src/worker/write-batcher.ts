@@ -64,7 +64,12 @@ export class WriteBatcher {
   private async flush(batch: Queued[]): Promise<void> {
     let changes: Array<JobChange | null>;
     try {
-      changes = await this.db.transaction((tx) => this.repo.writeFenced(tx, batch.map((q) => q.write)));
+      changes = await this.db.transaction((tx) =>
+        this.repo.writeFenced(
+          tx,
+          batch.map((q) => q.write),
+        ),
+      );
     } catch (err) {
       for (const q of batch) q.reject(err);
       return;
@@ -73,6 +78,8 @@ export class WriteBatcher {
     // Not awaited: the bus sends in order, and the next batch need not wait for it.
     this.bus
       .publish(changes.filter((c): c is JobChange => c !== null))
-      .catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'could not publish job changes'));
+      .catch((err: unknown) =>
+        this.log.warn({ err: { message: (err as Error).message } }, 'could not publish job changes'),
+      );
   }
 }

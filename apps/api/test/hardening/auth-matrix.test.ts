@@ -56,7 +56,8 @@ const VOLATILE_HEADERS = new Set(['date', 'x-request-id', 'ratelimit-remaining']
 
 function expectedStatus(route: RouteSpec, caller: Caller, role: ApiKeyRole | null, id: IdKind | null): number {
   const success = SUCCESS[route.operationId];
-  if (success === undefined) throw new Error(`route ${route.operationId} is not in the authorization matrix: add its success status to SUCCESS`);
+  if (success === undefined)
+    throw new Error(`route ${route.operationId} is not in the authorization matrix: add its success status to SUCCESS`);
   if (route.role === null) return success;
   if (role === null) return 401;
   if (!roleAllows(role, route.role)) return 403;
@@ -86,9 +87,19 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
     const revoked = await t.createKey('admin');
     expect((await send(t.server, { method: 'GET', path: '/api/me', headers: bearer(revoked.key) })).status).toBe(200);
     expect(await t.app.get(ApiKeysRepository).revokeKey(revoked.id)).toBe(true);
-    keys.set('no key', null).set('revoked key', revoked.key).set('viewer', (await t.createKey('viewer')).key).set('operator', (await t.createKey('operator')).key);
+    keys
+      .set('no key', null)
+      .set('revoked key', revoked.key)
+      .set('viewer', (await t.createKey('viewer')).key)
+      .set('operator', (await t.createKey('operator')).key);
     keys.set('admin', t.adminKey).set("other tenant's admin", admins.other);
-    roles.set('no key', null).set('revoked key', null).set('viewer', 'viewer').set('operator', 'operator').set('admin', 'admin').set("other tenant's admin", 'admin');
+    roles
+      .set('no key', null)
+      .set('revoked key', null)
+      .set('viewer', 'viewer')
+      .set('operator', 'operator')
+      .set('admin', 'admin')
+      .set("other tenant's admin", 'admin');
     shared.set('default', await createFixture(t.server, admins.default));
     shared.set('other', await createFixture(t.server, admins.other));
   });
@@ -100,60 +111,87 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
   /** The path ids of a cell: of the fixture of the id's tenant, or a fresh UUIDv7 for a missing one. */
   function idsFor(route: RouteSpec, fixture: Fixture | null): Record<string, string> {
     if (!fixture) return { connection_id: uuidv7At(Date.now()), job_id: uuidv7At(Date.now()) };
-    return { connection_id: fixture.connectionId, job_id: route.operationId === 'retryJob' ? fixture.cancelledJobId : fixture.pendingJobId };
+    return {
+      connection_id: fixture.connectionId,
+      job_id: route.operationId === 'retryJob' ? fixture.cancelledJobId : fixture.pendingJobId,
+    };
   }
 
   async function call(route: RouteSpec, key: string | null, path: string, marker: string): Promise<RawResponse> {
     const headers: Record<string, string> = key ? bearer(key) : {};
     if (route.operationId === 'createConnection') {
-      return send(t.server, { method: 'POST', path, headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify({ institution_id: 'sandbox', login_id: marker, password: 'matrix-password' }) });
+      return send(t.server, {
+        method: 'POST',
+        path,
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ institution_id: 'sandbox', login_id: marker, password: 'matrix-password' }),
+      });
     }
     return send(t.server, { method: route.method, path, headers });
   }
 
-  it.each(ROUTES.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))('%s: every caller × id answers as its role and tenant allow', async (_name, route) => {
-    const hasIds = route.params !== undefined;
-    const expected: Record<string, number> = {};
-    const actual: Record<string, number> = {};
-    const problems: string[] = [];
-    for (const caller of CALLERS) {
-      for (const id of hasIds ? IDS : [null]) {
-        const cell = `${caller} × ${id ?? 'no id'}`;
-        cells += 1;
-        const role = roles.get(caller) ?? null;
-        const status = expectedStatus(route, caller, role, id);
-        expected[cell] = status;
-        // The tenant the id belongs to.
-        const idTenant = id === 'own id' ? tenantOf(caller) : id === "other tenant's id" ? (tenantOf(caller) === 'default' ? 'other' : 'default') : null;
-        const fresh = idTenant !== null && MUTATING.has(route.operationId);
-        const fixture = idTenant === null ? null : fresh ? await createFixture(t.server, admins[idTenant]) : shared.get(idTenant)!;
-        const before = fresh && fixture && idTenant ? await jobStates(t.server, admins[idTenant], fixture.connectionId) : null;
-        const marker = `matrix-${status === SUCCESS[route.operationId] ? 'ok' : 'refused'}-${cells}`;
-        const res = await call(route, keys.get(caller) ?? null, pathOf(route, idsFor(route, fixture)), marker);
-        actual[cell] = res.status;
-        answers.set(`${route.operationId} | ${cell}`, res);
-        if (res.status >= 400) {
-          for (const p of problemViolations(res)) problems.push(`${cell}: ${p}`);
-          const code = (JSON.parse(res.text) as { code?: string }).code;
-          if (CODES[res.status] && code !== CODES[res.status]) problems.push(`${cell}: code ${code} on a ${res.status}`);
-          if (res.status === 401 && !/^Bearer\b/.test(String(res.headers['www-authenticate']))) problems.push(`${cell}: 401 without WWW-Authenticate: Bearer`);
-        } else if (res.status === SUCCESS[route.operationId]) {
-          const schema = route.responses[res.status];
-          if (schema) {
-            const parsed = schema.safeParse(JSON.parse(res.text));
-            if (!parsed.success) problems.push(`${cell}: ${res.status} body does not match its schema: ${parsed.error.message}`);
-          } else if (route.produces && !String(res.headers['content-type']).startsWith(route.produces)) problems.push(`${cell}: content-type ${String(res.headers['content-type'])}`);
-        }
-        // A refused call changed nothing.
-        if (before !== null && fixture && idTenant && res.status >= 400) {
-          const after = await jobStates(t.server, admins[idTenant], fixture.connectionId);
-          if (JSON.stringify(after) !== JSON.stringify(before)) problems.push(`${cell}: refused with ${res.status} but the connection changed: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+  it.each(ROUTES.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))(
+    '%s: every caller × id answers as its role and tenant allow',
+    async (_name, route) => {
+      const hasIds = route.params !== undefined;
+      const expected: Record<string, number> = {};
+      const actual: Record<string, number> = {};
+      const problems: string[] = [];
+      for (const caller of CALLERS) {
+        for (const id of hasIds ? IDS : [null]) {
+          const cell = `${caller} × ${id ?? 'no id'}`;
+          cells += 1;
+          const role = roles.get(caller) ?? null;
+          const status = expectedStatus(route, caller, role, id);
+          expected[cell] = status;
+          // The tenant the id belongs to.
+          const idTenant =
+            id === 'own id'
+              ? tenantOf(caller)
+              : id === "other tenant's id"
+                ? tenantOf(caller) === 'default'
+                  ? 'other'
+                  : 'default'
+                : null;
+          const fresh = idTenant !== null && MUTATING.has(route.operationId);
+          const fixture =
+            idTenant === null ? null : fresh ? await createFixture(t.server, admins[idTenant]) : shared.get(idTenant)!;
+          const before =
+            fresh && fixture && idTenant ? await jobStates(t.server, admins[idTenant], fixture.connectionId) : null;
+          const marker = `matrix-${status === SUCCESS[route.operationId] ? 'ok' : 'refused'}-${cells}`;
+          const res = await call(route, keys.get(caller) ?? null, pathOf(route, idsFor(route, fixture)), marker);
+          actual[cell] = res.status;
+          answers.set(`${route.operationId} | ${cell}`, res);
+          if (res.status >= 400) {
+            for (const p of problemViolations(res)) problems.push(`${cell}: ${p}`);
+            const code = (JSON.parse(res.text) as { code?: string }).code;
+            if (CODES[res.status] && code !== CODES[res.status])
+              problems.push(`${cell}: code ${code} on a ${res.status}`);
+            if (res.status === 401 && !/^Bearer\b/.test(String(res.headers['www-authenticate'])))
+              problems.push(`${cell}: 401 without WWW-Authenticate: Bearer`);
+          } else if (res.status === SUCCESS[route.operationId]) {
+            const schema = route.responses[res.status];
+            if (schema) {
+              const parsed = schema.safeParse(JSON.parse(res.text));
+              if (!parsed.success)
+                problems.push(`${cell}: ${res.status} body does not match its schema: ${parsed.error.message}`);
+            } else if (route.produces && !String(res.headers['content-type']).startsWith(route.produces))
+              problems.push(`${cell}: content-type ${String(res.headers['content-type'])}`);
+          }
+          // A refused call changed nothing.
+          if (before !== null && fixture && idTenant && res.status >= 400) {
+            const after = await jobStates(t.server, admins[idTenant], fixture.connectionId);
+            if (JSON.stringify(after) !== JSON.stringify(before))
+              problems.push(
+                `${cell}: refused with ${res.status} but the connection changed: ${JSON.stringify(before)} → ${JSON.stringify(after)}`,
+              );
+          }
         }
       }
-    }
-    expect(actual).toEqual(expected);
-    expect(problems).toEqual([]);
-  });
+      expect(actual).toEqual(expected);
+      expect(problems).toEqual([]);
+    },
+  );
 
   it("answers another tenant's id byte for byte like a missing one (status, body apart from `instance`, headers)", () => {
     const differences: string[] = [];
@@ -174,7 +212,8 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
             return text;
           }
         };
-        if (strip(other.text) !== strip(missing.text)) differences.push(`${where}: body ${other.text} vs ${missing.text}`);
+        if (strip(other.text) !== strip(missing.text))
+          differences.push(`${where}: body ${other.text} vs ${missing.text}`);
         const headers = (res: RawResponse) =>
           Object.entries(res.headers)
             .filter(([k]) => !VOLATILE_HEADERS.has(k))
@@ -182,7 +221,8 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
             .sort();
         const a = headers(other);
         const b = headers(missing);
-        if (JSON.stringify(a) !== JSON.stringify(b)) differences.push(`${where}: headers ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+        if (JSON.stringify(a) !== JSON.stringify(b))
+          differences.push(`${where}: headers ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
       }
     }
     expect(compared).toBe(ROUTES.filter((r) => r.params).length * CALLERS.length);
@@ -190,16 +230,23 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
   });
 
   it('created no connection for a refused POST /connections', async () => {
-    const rows = await t.db.query<{ login_id: string }>("SELECT login_id FROM connections WHERE login_id LIKE 'matrix-refused-%'");
+    const rows = await t.db.query<{ login_id: string }>(
+      "SELECT login_id FROM connections WHERE login_id LIKE 'matrix-refused-%'",
+    );
     expect(rows).toEqual([]);
-    const created = await t.db.query<{ n: number | string }>("SELECT COUNT(*) AS n FROM connections WHERE login_id LIKE 'matrix-ok-%'");
+    const created = await t.db.query<{ n: number | string }>(
+      "SELECT COUNT(*) AS n FROM connections WHERE login_id LIKE 'matrix-ok-%'",
+    );
     expect(Number(created[0]?.n)).toBe(3);
   });
 
   it('serves exactly the routes of the table under /api (a new route must be added to ROUTES and so to this matrix)', () => {
     const served = servedRoutes(t).filter((r) => / \/api\//.test(r) && !DOCUMENTATION.test(r));
     const table = ROUTES.map(expressRoute).sort();
-    expect({ servedButNotInTable: served.filter((r) => !table.includes(r)), inTableButNotServed: table.filter((r) => !served.includes(r)) }).toEqual({ servedButNotInTable: [], inTableButNotServed: [] });
+    expect({
+      servedButNotInTable: served.filter((r) => !table.includes(r)),
+      inTableButNotServed: table.filter((r) => !served.includes(r)),
+    }).toEqual({ servedButNotInTable: [], inTableButNotServed: [] });
     expect(served.length).toBe(ROUTES.length);
   });
 });

@@ -41,9 +41,16 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
     return res;
   };
   const json = (key: string, method: string, path: string, body?: unknown, extra: Record<string, string> = {}) =>
-    call({ method, path, headers: { ...bearer(key), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...extra }, body: body === undefined ? undefined : JSON.stringify(body) });
+    call({
+      method,
+      path,
+      headers: { ...bearer(key), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...extra },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 
-  async function waitTerminal(jobId: string): Promise<{ status: JobStatus; error: { code: string } | null; attempt: number }> {
+  async function waitTerminal(
+    jobId: string,
+  ): Promise<{ status: JobStatus; error: { code: string } | null; attempt: number }> {
     return waitFor(
       `job ${jobId} to end`,
       async () => {
@@ -85,7 +92,9 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
       const res = await json(operatorKey, 'POST', '/api/connections', body, { 'Idempotency-Key': `canary-${login}` });
       expect(res.status).toBe(202);
       // The same request again: the stored first answer is replayed.
-      const replay = await json(operatorKey, 'POST', '/api/connections', body, { 'Idempotency-Key': `canary-${login}` });
+      const replay = await json(operatorKey, 'POST', '/api/connections', body, {
+        'Idempotency-Key': `canary-${login}`,
+      });
       expect(replay.status).toBe(202);
       const created = JSON.parse(res.text) as { connection: { connection_id: string }; job: { job_id: string } };
       connections[login] = created.connection.connection_id;
@@ -97,7 +106,12 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
     }
     // Read everything about them, logs included.
     for (const login of Object.keys(expected)) {
-      for (const path of [`/api/connections/${connections[login]}`, `/api/connections/${connections[login]}/jobs`, `/api/jobs/${jobs[login]}`, `/api/jobs/${jobs[login]}/logs`]) {
+      for (const path of [
+        `/api/connections/${connections[login]}`,
+        `/api/connections/${connections[login]}/jobs`,
+        `/api/jobs/${jobs[login]}`,
+        `/api/jobs/${jobs[login]}/logs`,
+      ]) {
         expect((await json(operatorKey, 'GET', path)).status).toBe(200);
       }
     }
@@ -122,7 +136,11 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
     expect(retried.error?.code).toBe('invalid-credentials');
     // Cancel one that is still pending or running (or answer 409 if it was too quick).
     const another = await json(operatorKey, 'POST', `/api/connections/${connections['user-ok']}/refresh`);
-    const cancel = await json(operatorKey, 'POST', `/api/jobs/${(JSON.parse(another.text) as { job_id: string }).job_id}/cancel`);
+    const cancel = await json(
+      operatorKey,
+      'POST',
+      `/api/jobs/${(JSON.parse(another.text) as { job_id: string }).job_id}/cancel`,
+    );
     expect([200, 202, 409]).toContain(cancel.status);
     expect((await json(adminKey, 'DELETE', `/api/connections/${connections['user-flaky']}`)).status).toBe(204);
   });
@@ -132,12 +150,20 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
     const valid = { institution_id: 'sandbox', login_id: 'user-ok', password: PASSWORD };
     const enc = encodeURIComponent;
     const bad: RawRequest[] = [];
-    const post = (path: string, body: string, headers: Record<string, string> = {}, key = operatorKey): RawRequest => ({ method: 'POST', path, headers: { ...bearer(key), 'Content-Type': 'application/json', ...headers }, body });
+    const post = (path: string, body: string, headers: Record<string, string> = {}, key = operatorKey): RawRequest => ({
+      method: 'POST',
+      path,
+      headers: { ...bearer(key), 'Content-Type': 'application/json', ...headers },
+      body,
+    });
     for (const secret of [PASSWORD, operatorKey, adminKey]) {
       bad.push(
         post('/api/connections', JSON.stringify({ ...valid, pwd: secret, api_key: secret })),
         post('/api/connections', JSON.stringify({ ...valid, institution_id: secret })),
-        post('/api/connections', JSON.stringify({ ...valid, institution_id: secret.toLowerCase().replace(/[^a-z0-9-]/g, '') })),
+        post(
+          '/api/connections',
+          JSON.stringify({ ...valid, institution_id: secret.toLowerCase().replace(/[^a-z0-9-]/g, '') }),
+        ),
         post('/api/connections', JSON.stringify({ ...valid, login_id: [secret] })),
         post('/api/connections', JSON.stringify({ ...valid, password: `${secret}${'x'.repeat(300)}` })),
         post('/api/connections', JSON.stringify({ ...valid, user_ref: `${secret}\u0000` })),
@@ -147,26 +173,74 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
         post('/api/connections', JSON.stringify({ ...valid, user_ref: `${secret}${'y'.repeat(17_000)}` })),
         post(`/api/connections/${cid}/refresh`, JSON.stringify({ password: secret })),
         post(`/api/connections/${cid}/purge`, JSON.stringify([secret])),
-        post('/api/connections', JSON.stringify({ ...valid, extra: 1 }), { 'Idempotency-Key': `${secret} with spaces` }),
-        post('/api/connections', JSON.stringify({ ...valid, extra: 1 }), { 'Idempotency-Key': `${secret}${'z'.repeat(300)}` }),
-        { method: 'GET', path: `/api/connections?password=${enc(secret)}&api_key=${enc(secret)}`, headers: bearer(operatorKey) },
-        { method: 'GET', path: `/api/connections/${cid}/jobs?status=${enc(secret)}&cursor=${enc(secret)}`, headers: bearer(operatorKey) },
-        { method: 'GET', path: `/api/connections/${cid}/jobs?limit=${enc(secret)}&from=${enc(secret)}`, headers: bearer(operatorKey) },
-        { method: 'GET', path: `/api/jobs?job_id=${enc(secret)}&action=${enc(secret)}&connection_id=${enc(secret)}`, headers: bearer(operatorKey) },
-        { method: 'GET', path: `/api/connections?cursor=${Buffer.from(JSON.stringify([1, secret])).toString('base64url')}`, headers: bearer(operatorKey) },
+        post('/api/connections', JSON.stringify({ ...valid, extra: 1 }), {
+          'Idempotency-Key': `${secret} with spaces`,
+        }),
+        post('/api/connections', JSON.stringify({ ...valid, extra: 1 }), {
+          'Idempotency-Key': `${secret}${'z'.repeat(300)}`,
+        }),
+        {
+          method: 'GET',
+          path: `/api/connections?password=${enc(secret)}&api_key=${enc(secret)}`,
+          headers: bearer(operatorKey),
+        },
+        {
+          method: 'GET',
+          path: `/api/connections/${cid}/jobs?status=${enc(secret)}&cursor=${enc(secret)}`,
+          headers: bearer(operatorKey),
+        },
+        {
+          method: 'GET',
+          path: `/api/connections/${cid}/jobs?limit=${enc(secret)}&from=${enc(secret)}`,
+          headers: bearer(operatorKey),
+        },
+        {
+          method: 'GET',
+          path: `/api/jobs?job_id=${enc(secret)}&action=${enc(secret)}&connection_id=${enc(secret)}`,
+          headers: bearer(operatorKey),
+        },
+        {
+          method: 'GET',
+          path: `/api/connections?cursor=${Buffer.from(JSON.stringify([1, secret])).toString('base64url')}`,
+          headers: bearer(operatorKey),
+        },
         { method: 'GET', path: `/api/events?token=${enc(secret)}` },
         { method: 'GET', path: `/api/events?connection_id=${enc(secret)}`, headers: bearer(operatorKey) },
         { method: 'GET', path: `/api/events?last_event_id=${enc(secret)}`, headers: bearer(operatorKey) },
         { method: 'GET', path: '/api/connections', headers: { Authorization: secret } },
         { method: 'GET', path: '/api/connections', headers: { Authorization: `Bearer ${secret}x` } },
-        { method: 'GET', path: '/api/connections', headers: { Authorization: `Basic ${Buffer.from(`user:${secret}`).toString('base64')}` } },
+        {
+          method: 'GET',
+          path: '/api/connections',
+          headers: { Authorization: `Basic ${Buffer.from(`user:${secret}`).toString('base64')}` },
+        },
         { method: 'GET', path: '/api/connections', headers: { 'X-Api-Key': secret, Cookie: `session=${secret}` } },
         { method: 'GET', path: `/api/connections?key=${enc(secret)}` },
         { method: 'DELETE', path: `/api/connections/${cid}`, headers: bearer(operatorKey) },
-        { method: 'PUT', path: `/api/connections/${cid}`, headers: { ...bearer(operatorKey), 'Content-Type': 'application/json' }, body: JSON.stringify({ password: secret }) },
-        { method: 'PATCH', path: '/api/connections', headers: { ...bearer(operatorKey), 'Content-Type': 'application/json' }, body: JSON.stringify({ password: secret }) },
-        { method: 'POST', path: '/api/no-such-route', headers: { ...bearer(operatorKey), 'Content-Type': 'application/json' }, body: JSON.stringify({ password: secret }) },
-        { method: 'GET', path: '/api/me', headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'text/plain' }, body: secret },
+        {
+          method: 'PUT',
+          path: `/api/connections/${cid}`,
+          headers: { ...bearer(operatorKey), 'Content-Type': 'application/json' },
+          body: JSON.stringify({ password: secret }),
+        },
+        {
+          method: 'PATCH',
+          path: '/api/connections',
+          headers: { ...bearer(operatorKey), 'Content-Type': 'application/json' },
+          body: JSON.stringify({ password: secret }),
+        },
+        {
+          method: 'POST',
+          path: '/api/no-such-route',
+          headers: { ...bearer(operatorKey), 'Content-Type': 'application/json' },
+          body: JSON.stringify({ password: secret }),
+        },
+        {
+          method: 'GET',
+          path: '/api/me',
+          headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'text/plain' },
+          body: secret,
+        },
       );
     }
     // And a random mix of the same mistakes.
@@ -175,14 +249,25 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
       // (Field names are not a place for secrets: unknown ones are named back in the 400, by design.)
       const field = rng.pick(['password', 'login_id', 'user_ref', 'institution_id', 'token']);
       // Always with an unknown field, so that none of them is accepted.
-      const body = { ...valid, [field]: rng.pick([secret, [secret], { secret }, `${secret}\u0000`, secret.repeat(20)]), junk: rng.bool() ? secret : 1 };
-      bad.push(post(rng.pick(['/api/connections', `/api/connections/${cid}/refresh`, `/api/jobs/${rng.uuid(4)}/retry`]), JSON.stringify(body)));
+      const body = {
+        ...valid,
+        [field]: rng.pick([secret, [secret], { secret }, `${secret}\u0000`, secret.repeat(20)]),
+        junk: rng.bool() ? secret : 1,
+      };
+      bad.push(
+        post(
+          rng.pick(['/api/connections', `/api/connections/${cid}/refresh`, `/api/jobs/${rng.uuid(4)}/retry`]),
+          JSON.stringify(body),
+        ),
+      );
     }
     const results = await inBatches(
       bad.map((r) => () => call(r)),
       8,
     );
-    const unexpected = results.map((r, i) => ({ r, req: bad[i]! })).filter(({ r }) => r.status < 400 || r.status >= 500);
+    const unexpected = results
+      .map((r, i) => ({ r, req: bad[i]! }))
+      .filter(({ r }) => r.status < 400 || r.status >= 500);
     expect(unexpected.map(({ r, req }) => `${req.method} ${req.path.slice(0, 60)} → ${r.status}`)).toEqual([]);
     for (const r of results) expect(String(r.headers['content-type'])).toMatch(/^application\/problem\+json/);
     console.log(`canary on ${kind}: ${bad.length} bad requests carrying the secrets`);
@@ -190,7 +275,9 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
 
   it('takes a small load of reads and actions with the planted key', async () => {
     const ids = Object.values(connections);
-    const jobIds = (JSON.parse((await json(operatorKey, 'GET', '/api/jobs?limit=200')).text) as { job_id: string }[]).map((j) => j.job_id);
+    const jobIds = (
+      JSON.parse((await json(operatorKey, 'GET', '/api/jobs?limit=200')).text) as { job_id: string }[]
+    ).map((j) => j.job_id);
     const tasks = Array.from({ length: 300 }, () => {
       const r = rng.next();
       const cid = rng.pick(ids);
@@ -212,7 +299,9 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
     await waitFor(
       'the queue to drain',
       async () => {
-        const rows = await t.db.query<{ n: number | string }>("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'processing')");
+        const rows = await t.db.query<{ n: number | string }>(
+          "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'processing')",
+        );
         return Number(rows[0]?.n) === 0 ? true : undefined;
       },
       60_000,
@@ -224,7 +313,9 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
     expect(seen.length).toBeGreaterThan(500);
     const hits = secrets().map((s) => seen.filter((text) => text.includes(s)).length);
     if (hits.some((n) => n > 0)) {
-      for (const s of secrets()) for (const text of seen.filter((x) => x.includes(s)).slice(0, 3)) console.log(`${s.slice(0, 8)}… in:\n${text.slice(0, 1_500)}`);
+      for (const s of secrets())
+        for (const text of seen.filter((x) => x.includes(s)).slice(0, 3))
+          console.log(`${s.slice(0, 8)}… in:\n${text.slice(0, 1_500)}`);
     }
     expect(hits).toEqual([0, 0, 0]);
   });
@@ -256,10 +347,19 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
     expect(rows.length).toBeGreaterThanOrEqual(3);
     const cipher = t.app.get(CredentialsCipher);
     for (const { credentials_enc: stored } of rows) {
-      for (const form of [PASSWORD, Buffer.from(PASSWORD).toString('base64'), Buffer.from(PASSWORD).toString('base64url'), Buffer.from(PASSWORD).toString('hex')]) expect(stored).not.toContain(form);
+      for (const form of [
+        PASSWORD,
+        Buffer.from(PASSWORD).toString('base64'),
+        Buffer.from(PASSWORD).toString('base64url'),
+        Buffer.from(PASSWORD).toString('hex'),
+      ])
+        expect(stored).not.toContain(form);
       expect(cipher.decrypt(stored).password).toBe(PASSWORD);
     }
-    const everything = JSON.stringify([await t.db.query('SELECT * FROM connections'), await t.db.query('SELECT * FROM api_keys')]);
+    const everything = JSON.stringify([
+      await t.db.query('SELECT * FROM connections'),
+      await t.db.query('SELECT * FROM api_keys'),
+    ]);
     expect(secrets().map((s) => everything.split(s).length - 1)).toEqual([0, 0, 0]);
   });
 });

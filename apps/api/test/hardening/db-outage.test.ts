@@ -16,7 +16,8 @@ import { postgresBinDir, TempPgCluster } from '../support/pg-cluster.js';
 
 const kinds = await databaseKinds();
 const available = kinds.includes('postgres') && postgresBinDir() !== null;
-if (!available && process.env.JOBTRAIL_REQUIRE_PG === '1') throw new Error('the database outage test needs PostgreSQL server binaries under /usr/lib/postgresql/*/bin');
+if (!available && process.env.JOBTRAIL_REQUIRE_PG === '1')
+  throw new Error('the database outage test needs PostgreSQL server binaries under /usr/lib/postgresql/*/bin');
 
 /** Longest a request may take while the database is down. */
 const MAX_OUTAGE_ANSWER_MS = 6_000;
@@ -68,22 +69,43 @@ if (!available) {
 
     it('works normally before the outage', async () => {
       expect((await send(t.server, { method: 'GET', path: '/api/health' })).status).toBe(200);
-      throughout = await openRawStream(`http://127.0.0.1:${(t.server.address() as AddressInfo).port}/api/events`, bearer(t.adminKey));
+      throughout = await openRawStream(
+        `http://127.0.0.1:${(t.server.address() as AddressInfo).port}/api/events`,
+        bearer(t.adminKey),
+      );
       expect(throughout.status).toBe(200);
-      const created = await postJson<{ connection: { connection_id: string }; job: { job_id: string } }>(t.server, t.adminKey, '/api/connections', { institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }, 202);
+      const created = await postJson<{ connection: { connection_id: string }; job: { job_id: string } }>(
+        t.server,
+        t.adminKey,
+        '/api/connections',
+        { institution_id: 'sandbox', login_id: 'user-ok', password: 'p' },
+        202,
+      );
       doneJobId = created.job.job_id;
       await waitJob(t, doneJobId, 'success');
       // A purge of it, queued just before the outage: the worker runs it before or after.
-      const purge = await postJson<{ job_id: string; connection_id: string }>(t.server, t.adminKey, `/api/connections/${created.connection.connection_id}/purge`, undefined, 202);
+      const purge = await postJson<{ job_id: string; connection_id: string }>(
+        t.server,
+        t.adminKey,
+        `/api/connections/${created.connection.connection_id}/purge`,
+        undefined,
+        202,
+      );
       fixture = { connectionId: created.connection.connection_id, pendingJobId: purge.job_id };
     });
 
     it(`answers 503 problem+json (service-unavailable) within ${MAX_OUTAGE_ANSWER_MS / 1000} s to every request while PostgreSQL is stopped, and does not crash`, async () => {
-      const doc = JSON.parse((await send(t.server, { method: 'GET', path: '/api/docs/openapi.json' })).text) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+      const doc = JSON.parse((await send(t.server, { method: 'GET', path: '/api/docs/openapi.json' })).text) as {
+        paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+      };
       /** The statuses the document gives the operation a request goes to. */
       const documented = (req: RawRequest): string[] => {
         const path = req.path.split('?')[0]!;
-        const route = ROUTES.find((r) => r.method === req.method.toLowerCase() && new RegExp(`^/api${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path));
+        const route = ROUTES.find(
+          (r) =>
+            r.method === req.method.toLowerCase() &&
+            new RegExp(`^/api${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path),
+        );
         return route ? Object.keys(doc.paths[route.path]?.[route.method]?.responses ?? {}) : [];
       };
       await pg.stop('fast');
@@ -97,9 +119,18 @@ if (!available) {
         { method: 'GET', path: `/api/jobs/${doneJobId}`, headers: admin },
         { method: 'GET', path: `/api/jobs/${doneJobId}/logs`, headers: admin },
         { method: 'GET', path: '/api/jobs?status=failed', headers: admin },
-        { method: 'POST', path: '/api/connections', headers: json, body: JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }) },
+        {
+          method: 'POST',
+          path: '/api/connections',
+          headers: json,
+          body: JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }),
+        },
         { method: 'POST', path: `/api/connections/${fixture.connectionId}/refresh`, headers: json, body: '{}' },
-        { method: 'POST', path: `/api/connections/${fixture.connectionId}/purge`, headers: { ...admin, 'Idempotency-Key': 'outage-1' } },
+        {
+          method: 'POST',
+          path: `/api/connections/${fixture.connectionId}/purge`,
+          headers: { ...admin, 'Idempotency-Key': 'outage-1' },
+        },
         { method: 'POST', path: `/api/jobs/${doneJobId}/retry`, headers: admin },
         { method: 'POST', path: `/api/jobs/${fixture.pendingJobId}/cancel`, headers: admin },
         { method: 'DELETE', path: `/api/connections/${fixture.connectionId}`, headers: admin },
@@ -115,10 +146,16 @@ if (!available) {
           if (code !== 'service-unavailable') violations.push(`code ${code}`);
           if (!/^\d+$/.test(String(res.headers['retry-after']))) violations.push('no Retry-After');
         }
-        answers.push({ what: `${req.method} ${req.path.replace(/[0-9a-f-]{36}/g, ':id')}`, status: res.status, ms: Math.round(res.ms), violations });
+        answers.push({
+          what: `${req.method} ${req.path.replace(/[0-9a-f-]{36}/g, ':id')}`,
+          status: res.status,
+          ms: Math.round(res.ms),
+          violations,
+        });
       };
       // Three rounds one after the other, then all of them at once (more than the pool holds).
-      for (let round = 0; round < 3; round++) for (const req of requests) record(req, await send(t.server, { ...req, timeoutMs: 20_000 }));
+      for (let round = 0; round < 3; round++)
+        for (const req of requests) record(req, await send(t.server, { ...req, timeoutMs: 20_000 }));
       const burst = [...requests, ...requests];
       const results = await inBatches(
         burst.map((req) => () => send(t.server, { ...req, timeoutMs: 20_000 })),
@@ -130,9 +167,18 @@ if (!available) {
       console.log(
         `during the outage: ${answers.length} requests, slowest ${Math.max(...answers.map((a) => a.ms))} ms, statuses ${JSON.stringify(answers.reduce<Record<number, number>>((m, a) => ({ ...m, [a.status]: (m[a.status] ?? 0) + 1 }), {}))}; health ${health.status} in ${Math.round(health.ms)} ms; metrics ${metrics.status} in ${Math.round(metrics.ms)} ms`,
       );
-      expect(answers.filter((a) => a.status !== 503 || a.ms > MAX_OUTAGE_ANSWER_MS || a.violations.length > 0)).toEqual([]);
+      expect(answers.filter((a) => a.status !== 503 || a.ms > MAX_OUTAGE_ANSWER_MS || a.violations.length > 0)).toEqual(
+        [],
+      );
       expect(health.status).toBe(503);
-      for (const [req, res] of [[{ method: 'GET', path: '/api/health' }, health], [{ method: 'GET', path: '/api/metrics' }, metrics]] as const) expect({ path: req.path, documented: documented(req).includes(String(res.status)) }).toEqual({ path: req.path, documented: true });
+      for (const [req, res] of [
+        [{ method: 'GET', path: '/api/health' }, health],
+        [{ method: 'GET', path: '/api/metrics' }, metrics],
+      ] as const)
+        expect({ path: req.path, documented: documented(req).includes(String(res.status)) }).toEqual({
+          path: req.path,
+          documented: true,
+        });
       expect(health.ms).toBeLessThan(MAX_OUTAGE_ANSWER_MS);
       expect(JSON.parse(health.text)).toMatchObject({ status: 'unavailable' });
       // Metrics answer without the database, or say it is unavailable (never a 500, never a hang).
@@ -150,7 +196,11 @@ if (!available) {
       const back = Date.now();
       await waitFor(
         'the API to answer again',
-        async () => ((await send(t.server, { method: 'GET', path: '/api/me', headers: bearer(t.adminKey), timeoutMs: 10_000 })).status === 200 ? true : undefined),
+        async () =>
+          (await send(t.server, { method: 'GET', path: '/api/me', headers: bearer(t.adminKey), timeoutMs: 10_000 }))
+            .status === 200
+            ? true
+            : undefined,
         MAX_RECOVERY_MS,
         250,
       );
@@ -160,12 +210,27 @@ if (!available) {
       const { port } = t.server.address() as AddressInfo;
       const stream = await openRawStream(`http://127.0.0.1:${port}/api/events`, bearer(t.adminKey));
       try {
-        const created = await postJson<{ job: { job_id: string } }>(t.server, t.adminKey, '/api/connections', { institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }, 202);
+        const created = await postJson<{ job: { job_id: string } }>(
+          t.server,
+          t.adminKey,
+          '/api/connections',
+          { institution_id: 'sandbox', login_id: 'user-ok', password: 'p' },
+          202,
+        );
         const jobId = created.job.job_id;
         await waitJob(t, jobId, 'success');
         // On a stream opened after the recovery, and on one that stayed open through the outage.
-        for (const [which, s] of [['new stream', stream], ['stream open throughout', throughout]] as const) {
-          await waitFor(`the success event of the new job on the ${which}`, async () => (new RegExp(`"job_id":"${jobId}","[^\\n]*"status":"success"`).test(s.text()) ? true : undefined), 10_000, 100).catch((err: unknown) => {
+        for (const [which, s] of [
+          ['new stream', stream],
+          ['stream open throughout', throughout],
+        ] as const) {
+          await waitFor(
+            `the success event of the new job on the ${which}`,
+            async () =>
+              new RegExp(`"job_id":"${jobId}","[^\\n]*"status":"success"`).test(s.text()) ? true : undefined,
+            10_000,
+            100,
+          ).catch((err: unknown) => {
             throw new Error(`${String(err)}; the stream had:\n${s.text().slice(-3_000)}`);
           });
         }

@@ -112,10 +112,41 @@ const BAD_IDS = [
 ];
 
 /** Raw (already percent-encoded, some malformed) path segments. */
-const RAW_BAD_SEGMENTS = ['%', '%E0%A4%A', '%zz', '%C0%AF', '%FF%FE', '..%2F..%2Fetc', '%2e%2e', 'a%20b', '%0d%0aX-Injected:%201', '%F0%9F%99%82'];
+const RAW_BAD_SEGMENTS = [
+  '%',
+  '%E0%A4%A',
+  '%zz',
+  '%C0%AF',
+  '%FF%FE',
+  '..%2F..%2Fetc',
+  '%2e%2e',
+  'a%20b',
+  '%0d%0aX-Injected:%201',
+  '%F0%9F%99%82',
+];
 
 /** Unknown query parameters or body fields, awkward names included. */
-const UNKNOWN_KEYS = ['__proto__', 'constructor', 'prototype', 'foo', 'Limit', 'LIMIT', 'limit ', ' limit', 'limit[]', 'limit[0]', 'status[]', 'a.b', 'é', '🙂', 'x'.repeat(300), '', 'toString', 'hasOwnProperty', 'valueOf'];
+const UNKNOWN_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'foo',
+  'Limit',
+  'LIMIT',
+  'limit ',
+  ' limit',
+  'limit[]',
+  'limit[0]',
+  'status[]',
+  'a.b',
+  'é',
+  '🙂',
+  'x'.repeat(300),
+  '',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+];
 
 const SANDBOX = Object.keys(SANDBOX_LOGINS);
 
@@ -138,14 +169,22 @@ function serialize(query: Record<string, unknown>, rng: Rng): string {
 function querySchemaOf(op: DocOperation): JsonSchema | null {
   const params = op.parameters.filter((p) => p.in === 'query');
   if (params.length === 0) return null;
-  return { type: 'object', properties: Object.fromEntries(params.map((p) => [p.name, p.schema])), additionalProperties: false };
+  return {
+    type: 'object',
+    properties: Object.fromEntries(params.map((p) => [p.name, p.schema])),
+    additionalProperties: false,
+  };
 }
 
 /** A cursor in the format the API makes (keyset or log sequence), or a random one. */
 function cursorFor(rng: Rng, route: RouteSpec): string {
   const form = rng.int(0, 2);
-  if (form === 0 && route.operationId === 'getJobLogs') return Buffer.from(`s${rng.int(0, 1_000_000)}`).toString('base64url');
-  if (form <= 1) return Buffer.from(JSON.stringify([rng.int(0, 4_102_444_800_000), rng.uuid(7).toLowerCase()])).toString('base64url');
+  if (form === 0 && route.operationId === 'getJobLogs')
+    return Buffer.from(`s${rng.int(0, 1_000_000)}`).toString('base64url');
+  if (form <= 1)
+    return Buffer.from(JSON.stringify([rng.int(0, 4_102_444_800_000), rng.uuid(7).toLowerCase()])).toString(
+      'base64url',
+    );
   return rng.string('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-', rng.int(1, 80));
 }
 
@@ -167,7 +206,9 @@ class Generator {
   }
 
   private validParams(op: Operation): Record<string, string> {
-    return Object.fromEntries(op.op.parameters.filter((p) => p.in === 'path').map((p) => [p.name, this.idFor(op, p.name)]));
+    return Object.fromEntries(
+      op.op.parameters.filter((p) => p.in === 'path').map((p) => [p.name, this.idFor(op, p.name)]),
+    );
   }
 
   private validQuery(op: Operation): string {
@@ -212,7 +253,13 @@ class Generator {
 
   private idempotency(op: Operation): Record<string, string> {
     if (!op.route.idempotent || this.rng.bool(0.6)) return {};
-    const key = this.rng.bool(0.5) && this.pools.idempotencyKeys.length > 0 ? this.rng.pick(this.pools.idempotencyKeys) : this.rng.string('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:~!*', this.rng.int(1, 255));
+    const key =
+      this.rng.bool(0.5) && this.pools.idempotencyKeys.length > 0
+        ? this.rng.pick(this.pools.idempotencyKeys)
+        : this.rng.string(
+            'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:~!*',
+            this.rng.int(1, 255),
+          );
     this.pools.idempotencyKeys.push(key);
     return { 'Idempotency-Key': key };
   }
@@ -220,21 +267,60 @@ class Generator {
   valid(op: Operation): FuzzCase {
     const qs = this.validQuery(op);
     const body = this.validBody(op);
-    const headers = { ...this.authHeaders(op), ...this.idempotency(op), ...(body !== undefined ? { 'Content-Type': this.rng.pick(['application/json', 'application/json; charset=utf-8', 'application/merge-patch+json']) } : {}) };
-    return { operation: op, valid: true, why: 'valid', method: op.method, path: `${pathOf(op, this.validParams(op))}${qs ? `?${qs}` : ''}`, headers, body, mustRefuse: false };
+    const headers = {
+      ...this.authHeaders(op),
+      ...this.idempotency(op),
+      ...(body !== undefined
+        ? {
+            'Content-Type': this.rng.pick([
+              'application/json',
+              'application/json; charset=utf-8',
+              'application/merge-patch+json',
+            ]),
+          }
+        : {}),
+    };
+    return {
+      operation: op,
+      valid: true,
+      why: 'valid',
+      method: op.method,
+      path: `${pathOf(op, this.validParams(op))}${qs ? `?${qs}` : ''}`,
+      headers,
+      body,
+      mustRefuse: false,
+    };
   }
 
   /** One invalid (or hostile) request, by a mutation that applies to this operation. */
   invalid(op: Operation): FuzzCase {
     const mutations: (() => FuzzCase | null)[] = [];
     const hasParams = op.op.parameters.some((p) => p.in === 'path');
-    if (hasParams) mutations.push(() => this.badPathParam(op), () => this.rawBadPath(op));
-    if (op.route.query) mutations.push(() => this.badQuery(op), () => this.badQuery(op), () => this.unknownQuery(op));
+    if (hasParams)
+      mutations.push(
+        () => this.badPathParam(op),
+        () => this.rawBadPath(op),
+      );
+    if (op.route.query)
+      mutations.push(
+        () => this.badQuery(op),
+        () => this.badQuery(op),
+        () => this.unknownQuery(op),
+      );
     else mutations.push(() => this.hostileQuery(op));
-    if (op.route.body) mutations.push(() => this.badBody(op), () => this.badBody(op), () => this.badBody(op));
+    if (op.route.body)
+      mutations.push(
+        () => this.badBody(op),
+        () => this.badBody(op),
+        () => this.badBody(op),
+      );
     // Bodies on every method: GET and DELETE bodies must not break anything either.
-    mutations.push(() => this.garbageBody(op), () => this.garbageBody(op));
-    if (op.method === 'post' && !op.route.body && op.route.operationId !== 'createEventToken') mutations.push(() => this.nonEmptyActionBody(op));
+    mutations.push(
+      () => this.garbageBody(op),
+      () => this.garbageBody(op),
+    );
+    if (op.method === 'post' && !op.route.body && op.route.operationId !== 'createEventToken')
+      mutations.push(() => this.nonEmptyActionBody(op));
     if (op.route.role !== null) mutations.push(() => this.badAuth(op));
     if (op.route.idempotent) mutations.push(() => this.badIdempotencyKey(op));
     for (let tries = 0; tries < 100; tries++) {
@@ -244,7 +330,12 @@ class Generator {
     throw new Error(`no invalid request generated for ${op.route.operationId}`);
   }
 
-  private base(op: Operation, why: string, mustRefuse: boolean, over: Partial<Pick<FuzzCase, 'path' | 'headers' | 'body'>> = {}): FuzzCase {
+  private base(
+    op: Operation,
+    why: string,
+    mustRefuse: boolean,
+    over: Partial<Pick<FuzzCase, 'path' | 'headers' | 'body'>> = {},
+  ): FuzzCase {
     const v = this.valid(op);
     return { ...v, valid: false, why, mustRefuse, ...over, headers: { ...v.headers, ...over.headers } };
   }
@@ -255,7 +346,9 @@ class Generator {
     const bad = this.rng.bool(0.8) ? this.rng.pick(BAD_IDS) : this.rng.unicode(this.rng.int(1, 40));
     if (op.route.params?.safeParse({ ...params, [name]: bad }).success) return null;
     const qs = this.validQuery(op);
-    return this.base(op, `path ${name}=${JSON.stringify(bad.slice(0, 40))}`, true, { path: `${pathOf(op, { ...params, [name]: bad })}${qs ? `?${qs}` : ''}` });
+    return this.base(op, `path ${name}=${JSON.stringify(bad.slice(0, 40))}`, true, {
+      path: `${pathOf(op, { ...params, [name]: bad })}${qs ? `?${qs}` : ''}`,
+    });
   }
 
   private rawBadPath(op: Operation): FuzzCase {
@@ -304,7 +397,7 @@ class Generator {
       'a'.repeat(600),
       this.rng.unicode(this.rng.int(1, 30)),
       '\u0000',
-      ["1", "2"],
+      ['1', '2'],
       ['2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z'],
     ]);
     const mutated = { ...q, [name]: value };
@@ -347,7 +440,9 @@ class Generator {
       'limit=-1&cursor=!!!',
       '&&&==',
     ]);
-    return this.base(op, `hostile query ${qs.slice(0, 30)}`, false, { path: `${pathOf(op, this.validParams(op))}?${qs}` });
+    return this.base(op, `hostile query ${qs.slice(0, 30)}`, false, {
+      path: `${pathOf(op, this.validParams(op))}?${qs}`,
+    });
   }
 
   private badBody(op: Operation): FuzzCase | null {
@@ -362,7 +457,24 @@ class Generator {
       text = JSON.stringify(valid);
       why = `body without ${field}`;
     } else if (kind === 1) {
-      const value = this.rng.pick<unknown>([null, 0, 42, -1.5, true, [], ['sandbox'], {}, { $gt: '' }, 'x'.repeat(300), '', '\u0000', 'SANDBOX', 'sand box', '-sandbox', 'a'.repeat(65)]);
+      const value = this.rng.pick<unknown>([
+        null,
+        0,
+        42,
+        -1.5,
+        true,
+        [],
+        ['sandbox'],
+        {},
+        { $gt: '' },
+        'x'.repeat(300),
+        '',
+        '\u0000',
+        'SANDBOX',
+        'sand box',
+        '-sandbox',
+        'a'.repeat(65),
+      ]);
       valid[field] = value;
       text = JSON.stringify(valid);
       why = `body ${field}=${JSON.stringify(value).slice(0, 30)}`;
@@ -402,19 +514,50 @@ class Generator {
     const readsBody = op.method === 'post' && op.route.operationId !== 'createEventToken';
     switch (kind) {
       case 0:
-        return this.base(op, 'malformed JSON', true, { body: this.rng.pick(['{', '{"a":', '{"a":1,}', "{'a':1}", 'nul', '{"a":1}}', '\u0000', '{"a":"\\x"}', '}{']), headers: json });
+        return this.base(op, 'malformed JSON', true, {
+          body: this.rng.pick(['{', '{"a":', '{"a":1,}', "{'a':1}", 'nul', '{"a":1}}', '\u0000', '{"a":"\\x"}', '}{']),
+          headers: json,
+        });
       case 1:
-        return this.base(op, 'text/plain body', true, { body: 'institution_id=sandbox', headers: { 'Content-Type': this.rng.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx', 'json']) } });
+        return this.base(op, 'text/plain body', true, {
+          body: 'institution_id=sandbox',
+          headers: {
+            'Content-Type': this.rng.pick([
+              'text/plain',
+              'application/x-www-form-urlencoded',
+              'multipart/form-data; boundary=x',
+              'application/xml',
+              'application/jsonx',
+              'json',
+            ]),
+          },
+        });
       case 2:
         return this.base(op, 'body without a content type', true, { body: '{"a":1}', headers: { 'Content-Type': '' } });
       case 3:
-        return this.base(op, 'oversized body', true, { body: JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'x'.repeat(this.rng.int(17_000, 40_000)) }), headers: json });
+        return this.base(op, 'oversized body', true, {
+          body: JSON.stringify({
+            institution_id: 'sandbox',
+            login_id: 'user-ok',
+            password: 'x'.repeat(this.rng.int(17_000, 40_000)),
+          }),
+          headers: json,
+        });
       case 4:
-        return this.base(op, 'invalid UTF-8 body', readsBody, { body: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), headers: json });
+        return this.base(op, 'invalid UTF-8 body', readsBody, {
+          body: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]),
+          headers: json,
+        });
       case 5:
-        return this.base(op, 'latin1 charset', true, { body: '{"a":"\u00e9"}', headers: { 'Content-Type': 'application/json; charset=latin1' } });
+        return this.base(op, 'latin1 charset', true, {
+          body: '{"a":"\u00e9"}',
+          headers: { 'Content-Type': 'application/json; charset=latin1' },
+        });
       case 6:
-        return this.base(op, 'deeply nested JSON', readsBody, { body: `${'['.repeat(5_000)}${']'.repeat(5_000)}`, headers: json });
+        return this.base(op, 'deeply nested JSON', readsBody, {
+          body: `${'['.repeat(5_000)}${']'.repeat(5_000)}`,
+          headers: json,
+        });
       case 7:
         return this.base(op, 'oversized chunked body', true, { body: `{"a":"${'y'.repeat(20_000)}"}`, headers: json });
       default:
@@ -448,12 +591,20 @@ class Generator {
     const headers = { ...v.headers };
     delete headers.Authorization;
     if (authorization !== null) headers.Authorization = authorization;
-    return { ...v, valid: false, why: `authorization ${authorization === null ? 'missing' : JSON.stringify(authorization.slice(0, 24))}`, headers, mustRefuse: true };
+    return {
+      ...v,
+      valid: false,
+      why: `authorization ${authorization === null ? 'missing' : JSON.stringify(authorization.slice(0, 24))}`,
+      headers,
+      mustRefuse: true,
+    };
   }
 
   private badIdempotencyKey(op: Operation): FuzzCase {
     const key = this.rng.pick(['', ' ', 'a b', 'x'.repeat(256), 'é', 'tab\there', '\u00ff']);
-    return this.base(op, `Idempotency-Key ${JSON.stringify(key.slice(0, 12))}`, true, { headers: { ...bearer(this.keys.admin), 'Idempotency-Key': key } });
+    return this.base(op, `Idempotency-Key ${JSON.stringify(key.slice(0, 12))}`, true, {
+      headers: { ...bearer(this.keys.admin), 'Idempotency-Key': key },
+    });
   }
 }
 
@@ -462,25 +613,32 @@ function violations(c: FuzzCase, res: RawResponse, secrets: readonly string[]): 
   const out: string[] = [];
   const documented = c.operation.op.responses[String(res.status)];
   if (res.status >= 500) out.push(`status ${res.status}`);
-  if (!documented) out.push(`status ${res.status} is not documented (documented: ${Object.keys(c.operation.op.responses).join(', ')})`);
+  if (!documented)
+    out.push(
+      `status ${res.status} is not documented (documented: ${Object.keys(c.operation.op.responses).join(', ')})`,
+    );
   if (c.mustRefuse && (res.status < 400 || res.status >= 500)) out.push(`invalid request answered ${res.status}`);
   if (res.headers['x-content-type-options'] !== 'nosniff') out.push('no X-Content-Type-Options: nosniff');
-  if (!/no-store/.test(String(res.headers['cache-control']))) out.push(`Cache-Control ${String(res.headers['cache-control'])}`);
+  if (!/no-store/.test(String(res.headers['cache-control'])))
+    out.push(`Cache-Control ${String(res.headers['cache-control'])}`);
   if (res.headers['x-powered-by'] !== undefined) out.push('X-Powered-By sent');
   const media = documented?.content ? Object.keys(documented.content)[0] : undefined;
   if (res.status >= 400) {
     out.push(...problemViolations(res, secrets));
   } else if (media === 'application/json') {
-    if (!/^application\/json(;|$)/.test(String(res.headers['content-type']))) out.push(`content-type ${String(res.headers['content-type'])}`);
+    if (!/^application\/json(;|$)/.test(String(res.headers['content-type'])))
+      out.push(`content-type ${String(res.headers['content-type'])}`);
     const schema = c.operation.route.responses[res.status];
     try {
       const parsed = schema?.safeParse(JSON.parse(res.text));
-      if (!parsed || !parsed.success) out.push(`${res.status} body does not match its schema: ${parsed?.error.message.slice(0, 300) ?? 'no schema'}`);
+      if (!parsed || !parsed.success)
+        out.push(`${res.status} body does not match its schema: ${parsed?.error.message.slice(0, 300) ?? 'no schema'}`);
     } catch {
       out.push(`${res.status} body is not JSON: ${res.text.slice(0, 80)}`);
     }
   } else if (media) {
-    if (!String(res.headers['content-type']).startsWith(media)) out.push(`content-type ${String(res.headers['content-type'])}, documented ${media}`);
+    if (!String(res.headers['content-type']).startsWith(media))
+      out.push(`content-type ${String(res.headers['content-type'])}, documented ${media}`);
   } else if (res.text !== '') out.push(`${res.status} has a body: ${res.text.slice(0, 80)}`);
   return out;
 }
@@ -510,8 +668,20 @@ describe.each(kinds)('fuzzing from the OpenAPI document on %s', (kind) => {
     const rng = new Rng(seed);
     const admin = t.adminKey;
     const otherAdmin = (await t.createKey('admin', 'other')).key;
-    const keys = { admin, otherAdmin, operator: (await t.createKey('operator')).key, viewer: (await t.createKey('viewer')).key };
-    secrets = [admin, otherAdmin, keys.operator, keys.viewer, t.config.encryptionKey.toString('base64'), t.config.encryptionKey.toString('hex')];
+    const keys = {
+      admin,
+      otherAdmin,
+      operator: (await t.createKey('operator')).key,
+      viewer: (await t.createKey('viewer')).key,
+    };
+    secrets = [
+      admin,
+      otherAdmin,
+      keys.operator,
+      keys.viewer,
+      t.config.encryptionKey.toString('base64'),
+      t.config.encryptionKey.toString('hex'),
+    ];
     const mine: Fixture[] = [];
     for (let i = 0; i < 8; i++) mine.push(await createFixture(t.server, admin));
     const theirs: Fixture[] = [];
@@ -541,7 +711,13 @@ describe.each(kinds)('fuzzing from the OpenAPI document on %s', (kind) => {
     const results = await inBatches(
       cases.map((c) => async () => {
         try {
-          return await send(t.server, { method: c.method, path: c.path, headers: c.headers, body: c.body, chunked: c.why === 'oversized chunked body' });
+          return await send(t.server, {
+            method: c.method,
+            path: c.path,
+            headers: c.headers,
+            body: c.body,
+            chunked: c.why === 'oversized chunked body',
+          });
         } catch (err) {
           // The server may answer a refused body and close the socket before it was all sent.
           return { status: -1, headers: {}, text: String(err), ms: 0 } satisfies RawResponse;
@@ -563,13 +739,15 @@ describe.each(kinds)('fuzzing from the OpenAPI document on %s', (kind) => {
       tally.set(key, counts);
       if (res.status === -1) {
         // Only a refused oversized body may be cut short by the server.
-        if (!/oversized/.test(c.why)) found.push(`${c.method.toUpperCase()} ${c.path.slice(0, 120)} [${c.why}]: ${res.text}`);
+        if (!/oversized/.test(c.why))
+          found.push(`${c.method.toUpperCase()} ${c.path.slice(0, 120)} [${c.why}]: ${res.text}`);
         return;
       }
       for (const v of violations(c, res, secrets)) {
         // Grouped by operation, kind of request and violation, with the first example.
         const group = `${c.operation.route.operationId} [${c.why.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 50)}] → ${res.status}: ${v.slice(0, 160)}`;
-        if (!found.some((f) => f.startsWith(group))) found.push(`${group} — e.g. ${c.method.toUpperCase()} ${c.path.slice(0, 100)}: ${res.text.slice(0, 160)}`);
+        if (!found.some((f) => f.startsWith(group)))
+          found.push(`${group} — e.g. ${c.method.toUpperCase()} ${c.path.slice(0, 100)}: ${res.text.slice(0, 160)}`);
       }
     });
     console.log(
@@ -587,7 +765,10 @@ describe.each(kinds)('fuzzing from the OpenAPI document on %s', (kind) => {
       expect(Object.values(valid).reduce((a, b) => a + b, 0)).toBe(PER_KIND);
       expect(Object.values(invalid).reduce((a, b) => a + b, 0)).toBe(PER_KIND);
       const successes = Object.entries(valid).filter(([s]) => Number(s) >= 200 && Number(s) < 300);
-      expect({ op: op.route.operationId, succeeded: successes.length > 0 }).toEqual({ op: op.route.operationId, succeeded: true });
+      expect({ op: op.route.operationId, succeeded: successes.length > 0 }).toEqual({
+        op: op.route.operationId,
+        succeeded: true,
+      });
     }
   });
 

@@ -63,19 +63,57 @@ describe(`HTTP hardening on ${kinds[0]}`, () => {
       ['metrics', { method: 'GET', path: '/api/metrics' }, true],
       ['me', { method: 'GET', path: '/api/me', headers: admin }, true],
       ['list', { method: 'GET', path: '/api/connections', headers: admin }, true],
-      ['created', { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': 'application/json' }, body: JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }) }, true],
+      [
+        'created',
+        {
+          method: 'POST',
+          path: '/api/connections',
+          headers: { ...admin, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }),
+        },
+        true,
+      ],
       ['stream', { method: 'GET', path: '/api/events', headers: admin }, true],
       ['401', { method: 'GET', path: '/api/connections' }, true],
-      ['403', { method: 'DELETE', path: `/api/connections/${connectionId}`, headers: bearer((await t.createKey('viewer')).key) }, true],
+      [
+        '403',
+        {
+          method: 'DELETE',
+          path: `/api/connections/${connectionId}`,
+          headers: bearer((await t.createKey('viewer')).key),
+        },
+        true,
+      ],
       ['400', { method: 'GET', path: '/api/connections?limit=0', headers: admin }, true],
       ['404 resource', { method: 'GET', path: `/api/jobs/${randomId()}`, headers: admin }, true],
       ['404 route', { method: 'GET', path: '/api/nothing-here' }, true],
       ['404 route under a resource', { method: 'GET', path: `/api/jobs/${jobId}/nothing` }, true],
       ['405', { method: 'PUT', path: '/api/connections', headers: admin }, true],
       ['409', { method: 'POST', path: `/api/jobs/${jobId}/retry`, headers: admin }, true],
-      ['413', { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': 'application/json' }, body: 'x'.repeat(20_000) }, true],
-      ['415', { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': 'text/plain' }, body: 'x' }, true],
-      ['preflight', { method: 'OPTIONS', path: '/api/connections', headers: { Origin: 'https://elsewhere.example', 'Access-Control-Request-Method': 'POST' } }, true],
+      [
+        '413',
+        {
+          method: 'POST',
+          path: '/api/connections',
+          headers: { ...admin, 'Content-Type': 'application/json' },
+          body: 'x'.repeat(20_000),
+        },
+        true,
+      ],
+      [
+        '415',
+        { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': 'text/plain' }, body: 'x' },
+        true,
+      ],
+      [
+        'preflight',
+        {
+          method: 'OPTIONS',
+          path: '/api/connections',
+          headers: { Origin: 'https://elsewhere.example', 'Access-Control-Request-Method': 'POST' },
+        },
+        true,
+      ],
       ['head', { method: 'HEAD', path: '/api/health' }, true],
       ['openapi', { method: 'GET', path: '/api/docs/openapi.json' }, true],
       ['outside the API', { method: 'GET', path: '/' }, false],
@@ -88,11 +126,24 @@ describe(`HTTP hardening on ${kinds[0]}`, () => {
   });
 
   it('allows no origin by default (CORS): no Access-Control-Allow-Origin, on requests or preflights', async () => {
-    for (const origin of ['https://ops.example', 'https://evil.example', 'null', `http://127.0.0.1:${(t.server.address() as { port: number }).port}`]) {
+    for (const origin of [
+      'https://ops.example',
+      'https://evil.example',
+      'null',
+      `http://127.0.0.1:${(t.server.address() as { port: number }).port}`,
+    ]) {
       const get = await send(t.server, { method: 'GET', path: '/api/me', headers: { ...admin, Origin: origin } });
       expect(get.status).toBe(200);
       expect(get.headers['access-control-allow-origin']).toBeUndefined();
-      const preflight = await send(t.server, { method: 'OPTIONS', path: '/api/connections', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' } });
+      const preflight = await send(t.server, {
+        method: 'OPTIONS',
+        path: '/api/connections',
+        headers: {
+          Origin: origin,
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'authorization,content-type',
+        },
+      });
       expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
       expect(preflight.headers['access-control-allow-methods']).toBeUndefined();
       expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
@@ -105,32 +156,98 @@ describe(`HTTP hardening on ${kinds[0]}`, () => {
     // Whitespace is valid JSON: the same body padded to exactly the limit, and one byte over.
     const atLimit = valid.replace('{', `{${' '.repeat(limit - valid.length)}`);
     expect(Buffer.byteLength(atLimit)).toBe(limit);
-    const ok = await send(t.server, { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': 'application/json' }, body: atLimit });
+    const ok = await send(t.server, {
+      method: 'POST',
+      path: '/api/connections',
+      headers: { ...admin, 'Content-Type': 'application/json' },
+      body: atLimit,
+    });
     expect(ok.status).toBe(202);
-    const over = await send(t.server, { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': 'application/json' }, body: ` ${atLimit}` });
+    const over = await send(t.server, {
+      method: 'POST',
+      path: '/api/connections',
+      headers: { ...admin, 'Content-Type': 'application/json' },
+      body: ` ${atLimit}`,
+    });
     expectProblem(over, 413, 'payload-too-large');
     // Without a Content-Length (chunked), the limit holds as well; and on any route.
-    expectProblem(await send(t.server, { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': 'application/json' }, body: ` ${atLimit}`, chunked: true }), 413, 'payload-too-large');
-    expectProblem(await send(t.server, { method: 'POST', path: `/api/connections/${connectionId}/refresh`, headers: { ...admin, 'Content-Type': 'application/json' }, body: `{"a":"${'x'.repeat(limit)}"}` }), 413, 'payload-too-large');
+    expectProblem(
+      await send(t.server, {
+        method: 'POST',
+        path: '/api/connections',
+        headers: { ...admin, 'Content-Type': 'application/json' },
+        body: ` ${atLimit}`,
+        chunked: true,
+      }),
+      413,
+      'payload-too-large',
+    );
+    expectProblem(
+      await send(t.server, {
+        method: 'POST',
+        path: `/api/connections/${connectionId}/refresh`,
+        headers: { ...admin, 'Content-Type': 'application/json' },
+        body: `{"a":"${'x'.repeat(limit)}"}`,
+      }),
+      413,
+      'payload-too-large',
+    );
     // Without a key too: the body is refused before anything reads it.
-    expectProblem(await send(t.server, { method: 'POST', path: '/api/connections', headers: { 'Content-Type': 'application/json' }, body: ` ${atLimit}` }), 413, 'payload-too-large');
+    expectProblem(
+      await send(t.server, {
+        method: 'POST',
+        path: '/api/connections',
+        headers: { 'Content-Type': 'application/json' },
+        body: ` ${atLimit}`,
+      }),
+      413,
+      'payload-too-large',
+    );
   });
 
   it('answers 415 to a body that is not JSON, as problem+json', async () => {
     const body = 'institution_id=sandbox&login_id=user-ok&password=p';
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/json', 'application/jsonp', '']) {
-      const res = await send(t.server, { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': type }, body });
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      'text/json',
+      'application/jsonp',
+      '',
+    ]) {
+      const res = await send(t.server, {
+        method: 'POST',
+        path: '/api/connections',
+        headers: { ...admin, 'Content-Type': type },
+        body,
+      });
       expect({ type, status: res.status }).toEqual({ type, status: 415 });
       expectProblem(res, 415, 'unsupported-media-type');
     }
     for (const charset of ['latin1', 'iso-8859-1', 'x-unknown']) {
-      const res = await send(t.server, { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': `application/json; charset=${charset}` }, body: '{}' });
+      const res = await send(t.server, {
+        method: 'POST',
+        path: '/api/connections',
+        headers: { ...admin, 'Content-Type': `application/json; charset=${charset}` },
+        body: '{}',
+      });
       expect({ charset, status: res.status }).toEqual({ charset, status: 415 });
       expectProblem(res, 415, 'unsupported-media-type');
     }
     // The JSON types themselves are accepted.
-    for (const type of ['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/problem+json']) {
-      const res = await send(t.server, { method: 'POST', path: '/api/connections', headers: { ...admin, 'Content-Type': type }, ...json({ institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }) });
+    for (const type of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'APPLICATION/JSON',
+      'application/problem+json',
+    ]) {
+      const res = await send(t.server, {
+        method: 'POST',
+        path: '/api/connections',
+        headers: { ...admin, 'Content-Type': type },
+        ...json({ institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }),
+      });
       expect({ type, status: res.status }).toEqual({ type, status: 202 });
     }
   });
@@ -161,7 +278,18 @@ describe(`HTTP hardening on ${kinds[0]}`, () => {
   });
 
   it('answers 404 route-not-found to unknown paths, with or without a key, as problem+json', async () => {
-    for (const path of ['/api/nothing', '/api', '/api/', '/api/v2/connections', `/api/connections/${connectionId}/nothing`, `/api/jobs/${jobId}/logs/1`, '/api/connections/a/b/c/d', '/api/%2e%2e/etc/passwd', '/api/.env', '/api/docs/../../package.json']) {
+    for (const path of [
+      '/api/nothing',
+      '/api',
+      '/api/',
+      '/api/v2/connections',
+      `/api/connections/${connectionId}/nothing`,
+      `/api/jobs/${jobId}/logs/1`,
+      '/api/connections/a/b/c/d',
+      '/api/%2e%2e/etc/passwd',
+      '/api/.env',
+      '/api/docs/../../package.json',
+    ]) {
       for (const headers of [{}, admin]) {
         const res = await send(t.server, { method: 'GET', path, headers });
         expect({ path, status: res.status }).toEqual({ path, status: 404 });
@@ -172,12 +300,16 @@ describe(`HTTP hardening on ${kinds[0]}`, () => {
   });
 
   it('documents 429 (and the body errors 400, 413, 415) for every operation that needs a key', async () => {
-    const doc = JSON.parse((await send(t.server, { method: 'GET', path: '/api/docs/openapi.json' })).text) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const doc = JSON.parse((await send(t.server, { method: 'GET', path: '/api/docs/openapi.json' })).text) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
     const missing: string[] = [];
     for (const route of ROUTES) {
       const responses = Object.keys(doc.paths[route.path]?.[route.method]?.responses ?? {});
-      const wanted = route.role === null ? ['400', '413', '415', '500'] : ['400', '401', '403', '413', '415', '429', '500', '503'];
-      for (const status of wanted) if (!responses.includes(status)) missing.push(`${route.method.toUpperCase()} ${route.path} ${status}`);
+      const wanted =
+        route.role === null ? ['400', '413', '415', '500'] : ['400', '401', '403', '413', '415', '429', '500', '503'];
+      for (const status of wanted)
+        if (!responses.includes(status)) missing.push(`${route.method.toUpperCase()} ${route.path} ${status}`);
     }
     expect(missing).toEqual([]);
   });
@@ -192,7 +324,11 @@ describe(`CORS allow-list on ${kinds[0]}`, () => {
   afterAll(() => t.close());
 
   it('allows only the configured origin, on requests, errors and preflights', async () => {
-    const get = await send(t.server, { method: 'GET', path: '/api/me', headers: { ...bearer(t.adminKey), Origin: ALLOWED } });
+    const get = await send(t.server, {
+      method: 'GET',
+      path: '/api/me',
+      headers: { ...bearer(t.adminKey), Origin: ALLOWED },
+    });
     expect(get.status).toBe(200);
     expect(get.headers['access-control-allow-origin']).toBe(ALLOWED);
     expect(String(get.headers.vary)).toMatch(/\bOrigin\b/);
@@ -204,22 +340,48 @@ describe(`CORS allow-list on ${kinds[0]}`, () => {
     const preflight = await send(t.server, {
       method: 'OPTIONS',
       path: '/api/connections',
-      headers: { Origin: ALLOWED, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type,idempotency-key' },
+      headers: {
+        Origin: ALLOWED,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'authorization,content-type,idempotency-key',
+      },
     });
     expect(preflight.status).toBeLessThan(300);
     expect(preflight.headers['access-control-allow-origin']).toBe(ALLOWED);
-    expect(String(preflight.headers['access-control-allow-methods']).split(',').map((m) => m.trim())).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']));
+    expect(
+      String(preflight.headers['access-control-allow-methods'])
+        .split(',')
+        .map((m) => m.trim()),
+    ).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']));
     expect(String(preflight.headers['access-control-allow-headers']).toLowerCase()).toMatch(/authorization/);
     expect(String(preflight.headers['access-control-allow-headers']).toLowerCase()).toMatch(/idempotency-key/);
     expectSecurityHeaders(preflight, 'preflight');
     // Never a wildcard, never credentials (the API takes keys in a header, not cookies).
     expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
 
-    for (const origin of ['https://evil.example', 'https://ops.example.evil.example', 'http://ops.example', 'https://OPS.example.', 'null']) {
-      const res = await send(t.server, { method: 'GET', path: '/api/me', headers: { ...bearer(t.adminKey), Origin: origin } });
+    for (const origin of [
+      'https://evil.example',
+      'https://ops.example.evil.example',
+      'http://ops.example',
+      'https://OPS.example.',
+      'null',
+    ]) {
+      const res = await send(t.server, {
+        method: 'GET',
+        path: '/api/me',
+        headers: { ...bearer(t.adminKey), Origin: origin },
+      });
       expect({ origin, allow: res.headers['access-control-allow-origin'] }).toEqual({ origin, allow: undefined });
-      const pre = await send(t.server, { method: 'OPTIONS', path: '/api/connections', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' } });
-      expect({ origin, allow: pre.headers['access-control-allow-origin'], methods: pre.headers['access-control-allow-methods'] }).toEqual({ origin, allow: undefined, methods: undefined });
+      const pre = await send(t.server, {
+        method: 'OPTIONS',
+        path: '/api/connections',
+        headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' },
+      });
+      expect({
+        origin,
+        allow: pre.headers['access-control-allow-origin'],
+        methods: pre.headers['access-control-allow-methods'],
+      }).toEqual({ origin, allow: undefined, methods: undefined });
     }
   });
 });
@@ -236,7 +398,11 @@ describe(`rate limit per key on ${kinds[0]}`, () => {
     const other = (await t.createKey('viewer')).key;
     const remaining: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await send(t.server, { method: 'GET', path: i % 2 ? '/api/me' : '/api/connections', headers: bearer(key) });
+      const res = await send(t.server, {
+        method: 'GET',
+        path: i % 2 ? '/api/me' : '/api/connections',
+        headers: bearer(key),
+      });
       expect(res.status).toBe(200);
       expect(res.headers['ratelimit-limit']).toBe('5');
       remaining.push(String(res.headers['ratelimit-remaining']));
@@ -248,8 +414,13 @@ describe(`rate limit per key on ${kinds[0]}`, () => {
     expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
     expectSecurityHeaders(limited, '429');
     // Every route of the key is limited.
-    for (const path of ['/api/connections', '/api/jobs', `/api/jobs/${randomId()}`]) expectProblem(await send(t.server, { method: 'GET', path, headers: bearer(key) }), 429, 'rate-limited');
-    expectProblem(await send(t.server, { method: 'POST', path: '/api/events/token', headers: bearer(key) }), 429, 'rate-limited');
+    for (const path of ['/api/connections', '/api/jobs', `/api/jobs/${randomId()}`])
+      expectProblem(await send(t.server, { method: 'GET', path, headers: bearer(key) }), 429, 'rate-limited');
+    expectProblem(
+      await send(t.server, { method: 'POST', path: '/api/events/token', headers: bearer(key) }),
+      429,
+      'rate-limited',
+    );
     // Another key of the same tenant is not affected, nor are public routes.
     expect((await send(t.server, { method: 'GET', path: '/api/me', headers: bearer(other) })).status).toBe(200);
     expect((await send(t.server, { method: 'GET', path: '/api/health' })).status).toBe(200);
@@ -268,26 +439,71 @@ describe.each(kinds)('refresh limit per connection on %s', (kind) => {
 
   it('answers the third refresh of a connection within the hour with 429 and Retry-After, when no refresh is active', async () => {
     // Refresh 1: the one the creation started.
-    const created = await postJson<{ connection: { connection_id: string }; job: { job_id: string } }>(t.server, t.adminKey, '/api/connections', { institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }, 202);
+    const created = await postJson<{ connection: { connection_id: string }; job: { job_id: string } }>(
+      t.server,
+      t.adminKey,
+      '/api/connections',
+      { institution_id: 'sandbox', login_id: 'user-ok', password: 'p' },
+      202,
+    );
     const id = created.connection.connection_id;
     await cancel(created.job.job_id);
     // Refresh 2.
-    const second = await postJson<{ job_id: string }>(t.server, t.adminKey, `/api/connections/${id}/refresh`, undefined, 202);
+    const second = await postJson<{ job_id: string }>(
+      t.server,
+      t.adminKey,
+      `/api/connections/${id}/refresh`,
+      undefined,
+      202,
+    );
     await cancel(second.job_id);
     // Refresh 3: over the limit.
-    const third = await send(t.server, { method: 'POST', path: `/api/connections/${id}/refresh`, headers: bearer(t.adminKey) });
+    const third = await send(t.server, {
+      method: 'POST',
+      path: `/api/connections/${id}/refresh`,
+      headers: bearer(t.adminKey),
+    });
     expectProblem(third, 429, 'rate-limited');
     const retryAfter = Number(third.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(3_500);
     expect(retryAfter).toBeLessThanOrEqual(3_600);
     // A retry is a refresh too; a purge is not limited; another connection is not affected.
-    expectProblem(await send(t.server, { method: 'POST', path: `/api/jobs/${second.job_id}/retry`, headers: bearer(t.adminKey) }), 429, 'rate-limited');
-    expect((await send(t.server, { method: 'POST', path: `/api/connections/${id}/purge`, headers: bearer(t.adminKey) })).status).toBe(202);
-    const other = await postJson<{ connection: { connection_id: string }; job: { job_id: string } }>(t.server, t.adminKey, '/api/connections', { institution_id: 'sandbox', login_id: 'user-ok', password: 'p' }, 202);
+    expectProblem(
+      await send(t.server, { method: 'POST', path: `/api/jobs/${second.job_id}/retry`, headers: bearer(t.adminKey) }),
+      429,
+      'rate-limited',
+    );
+    expect(
+      (await send(t.server, { method: 'POST', path: `/api/connections/${id}/purge`, headers: bearer(t.adminKey) }))
+        .status,
+    ).toBe(202);
+    const other = await postJson<{ connection: { connection_id: string }; job: { job_id: string } }>(
+      t.server,
+      t.adminKey,
+      '/api/connections',
+      { institution_id: 'sandbox', login_id: 'user-ok', password: 'p' },
+      202,
+    );
     await cancel(other.job.job_id);
-    expect((await send(t.server, { method: 'POST', path: `/api/connections/${other.connection.connection_id}/refresh`, headers: bearer(t.adminKey) })).status).toBe(202);
+    expect(
+      (
+        await send(t.server, {
+          method: 'POST',
+          path: `/api/connections/${other.connection.connection_id}/refresh`,
+          headers: bearer(t.adminKey),
+        })
+      ).status,
+    ).toBe(202);
     // No refresh job was made by the refused calls.
-    const history = JSON.parse((await send(t.server, { method: 'GET', path: `/api/connections/${id}/jobs?action=refresh`, headers: bearer(t.adminKey) })).text) as unknown[];
+    const history = JSON.parse(
+      (
+        await send(t.server, {
+          method: 'GET',
+          path: `/api/connections/${id}/jobs?action=refresh`,
+          headers: bearer(t.adminKey),
+        })
+      ).text,
+    ) as unknown[];
     expect(history).toHaveLength(2);
   });
 });
@@ -307,7 +523,12 @@ describe.each(kinds)('retention on %s', (kind) => {
   function finished(connectionId: string, status: 'success' | 'failed' | 'cancelled', ageMs: number, now: number): Job {
     const finishedAt = now - ageMs;
     const job = seededJob(connectionId, finishedAt - 4_000, status, 'refresh');
-    return { ...job, finishedAt: new Date(finishedAt), updatedAt: new Date(finishedAt), error: status === 'failed' ? jobError('invalid-credentials', 'seeded') : job.error };
+    return {
+      ...job,
+      finishedAt: new Date(finishedAt),
+      updatedAt: new Date(finishedAt),
+      error: status === 'failed' ? jobError('invalid-credentials', 'seeded') : job.error,
+    };
   }
 
   it('deletes, in batches, the jobs finished longer ago than their status keeps them, with their events; keeps the others; shows expires_at', async () => {
@@ -372,10 +593,20 @@ describe.each(kinds)('retention on %s', (kind) => {
     expect(deletes.length).toBeGreaterThanOrEqual(3);
     expect(Math.max(...deletes)).toBeLessThanOrEqual(1_000);
 
-    const remaining = new Set((await t.db.query<{ id: string }>('SELECT id FROM jobs WHERE connection_id = ?', [connectionId])).map((r) => r.id));
+    const remaining = new Set(
+      (await t.db.query<{ id: string }>('SELECT id FROM jobs WHERE connection_id = ?', [connectionId])).map(
+        (r) => r.id,
+      ),
+    );
     expect(expired.filter((j) => remaining.has(j.id))).toEqual([]);
     expect(kept.filter((j) => !remaining.has(j.id)).map((j) => j.id)).toEqual([]);
-    const eventJobs = new Set((await t.db.query<{ job_id: string }>('SELECT DISTINCT job_id FROM job_events WHERE connection_id = ?', [connectionId])).map((r) => r.job_id));
+    const eventJobs = new Set(
+      (
+        await t.db.query<{ job_id: string }>('SELECT DISTINCT job_id FROM job_events WHERE connection_id = ?', [
+          connectionId,
+        ])
+      ).map((r) => r.job_id),
+    );
     expect(expired.filter((j) => eventJobs.has(j.id)).length).toBe(0);
     expect(kept.filter((j) => !eventJobs.has(j.id)).length).toBe(0);
     // A second run finds nothing more.
@@ -383,8 +614,14 @@ describe.each(kinds)('retention on %s', (kind) => {
 
     // Through the API: the deleted are gone, the kept show when they will go.
     const admin = bearer(t.adminKey);
-    expect((await send(t.server, { method: 'GET', path: `/api/jobs/${expired[0]!.id}`, headers: admin })).status).toBe(404);
-    const connection = await send(t.server, { method: 'GET', path: `/api/connections/${connectionId}`, headers: admin });
+    expect((await send(t.server, { method: 'GET', path: `/api/jobs/${expired[0]!.id}`, headers: admin })).status).toBe(
+      404,
+    );
+    const connection = await send(t.server, {
+      method: 'GET',
+      path: `/api/connections/${connectionId}`,
+      headers: admin,
+    });
     expect(connection.status).toBe(200);
     const days: Record<string, number> = { success: 90, failed: 365, cancelled: 30 };
     for (const job of kept) {
@@ -392,8 +629,13 @@ describe.each(kinds)('retention on %s', (kind) => {
       expect(res.status).toBe(200);
       const detail = JSON.parse(res.text) as { status: string; finished_at: string | null; expires_at: string | null };
       const want = job.finishedAt ? new Date(job.finishedAt.getTime() + days[job.status]! * DAY).toISOString() : null;
-      expect({ id: job.id, status: detail.status, expires_at: detail.expires_at }).toEqual({ id: job.id, status: job.status, expires_at: want });
-      if (detail.finished_at) expect(Date.parse(detail.expires_at!) - Date.parse(detail.finished_at)).toBe(days[job.status]! * DAY);
+      expect({ id: job.id, status: detail.status, expires_at: detail.expires_at }).toEqual({
+        id: job.id,
+        status: job.status,
+        expires_at: want,
+      });
+      if (detail.finished_at)
+        expect(Date.parse(detail.expires_at!) - Date.parse(detail.finished_at)).toBe(days[job.status]! * DAY);
     }
   });
 

@@ -1,11 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { eventForError, jobError, stepsOf, transitionJob, transitionJobOrThrow, type Job, type JobEvent } from '@jobtrail/domain';
+import {
+  eventForError,
+  jobError,
+  stepsOf,
+  transitionJob,
+  transitionJobOrThrow,
+  type Job,
+  type JobEvent,
+} from '@jobtrail/domain';
 import request from 'supertest';
 import { Database } from '../../src/database/database.js';
 import { WorkerRepository, transitionEvents } from '../../src/worker/worker.repository.js';
 import { WorkerService } from '../../src/worker/worker.service.js';
 import { randomId, tenantKey } from '../support/api-helpers.js';
-import { databaseKinds, startTestApp, TEST_WORKER_CONFIG, type DatabaseKind, type TestApp } from '../support/test-app.js';
+import {
+  databaseKinds,
+  startTestApp,
+  TEST_WORKER_CONFIG,
+  type DatabaseKind,
+  type TestApp,
+} from '../support/test-app.js';
 import { isTerminal, JobModel, type ModelJob } from './support-b/job-model.js';
 import { checkModel, type Rng, type RunLog } from './support-b/seeded-commands.js';
 
@@ -71,7 +85,11 @@ const WEIGHTS: ReadonlyArray<readonly [number, CommandKind]> = [
   [4, 'read-job'],
 ];
 
-const generate = (rng: Rng): Intent => ({ kind: rng.weighted(WEIGHTS), pick: rng.int(0, (1 << 30) - 1), unknown: rng.next() < 0.05 });
+const generate = (rng: Rng): Intent => ({
+  kind: rng.weighted(WEIGHTS),
+  pick: rng.int(0, (1 << 30) - 1),
+  unknown: rng.next() < 0.05,
+});
 
 class Mismatch extends Error {
   override readonly name = 'Mismatch';
@@ -79,7 +97,8 @@ class Mismatch extends Error {
 
 /** Compares JSON forms: rows made by a native driver live in another realm than jest's test code. */
 function same(actual: unknown, expected: unknown, what: string): void {
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Mismatch(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  if (JSON.stringify(actual) !== JSON.stringify(expected))
+    throw new Mismatch(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
 }
 
 /** What the model says a job summary on the wire must show. */
@@ -154,11 +173,17 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
     /** Terminal jobs as first seen: they must never change again. */
     const terminal = new Map<string, string>();
 
-    const post = (path: string, body?: object) => request(t.server).post(`/api${path}`).set(auth).send(body ?? {});
+    const post = (path: string, body?: object) =>
+      request(t.server)
+        .post(`/api${path}`)
+        .set(auth)
+        .send(body ?? {});
     const get = (path: string) => request(t.server).get(`/api${path}`).set(auth);
     const ctx = () => ({ now: new Date(), actor: WORKER });
-    const write = async (before: Job, next: Job, events: ReturnType<typeof transitionEvents>) => (await repo.writeFencedNow([{ tenantId, before, next, events }]))[0] ?? null;
-    const pickOf = <T>(xs: readonly T[], pick: number): T | undefined => (xs.length === 0 ? undefined : xs[pick % xs.length]);
+    const write = async (before: Job, next: Job, events: ReturnType<typeof transitionEvents>) =>
+      (await repo.writeFencedNow([{ tenantId, before, next, events }]))[0] ?? null;
+    const pickOf = <T>(xs: readonly T[], pick: number): T | undefined =>
+      xs.length === 0 ? undefined : xs[pick % xs.length];
     const notFound = (res: request.Response, what: string) => {
       same(res.status, 404, `${what}: status`);
       same(res.body?.code, 'not-found', `${what}: problem code`);
@@ -199,10 +224,19 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
       const byAction = new Map<string, number>();
       for (const r of rows) {
         if (r.status === 'processing') byConnection.set(r.connection_id, (byConnection.get(r.connection_id) ?? 0) + 1);
-        if (r.status === 'pending' || r.status === 'processing') byAction.set(`${r.connection_id}/${r.action}`, (byAction.get(`${r.connection_id}/${r.action}`) ?? 0) + 1);
+        if (r.status === 'pending' || r.status === 'processing')
+          byAction.set(`${r.connection_id}/${r.action}`, (byAction.get(`${r.connection_id}/${r.action}`) ?? 0) + 1);
       }
-      same([...byConnection].filter(([, n]) => n > 1), [], `connections with more than one processing job after ${what}`);
-      same([...byAction].filter(([, n]) => n > 1), [], `(connection, action) pairs with more than one active job after ${what}`);
+      same(
+        [...byConnection].filter(([, n]) => n > 1),
+        [],
+        `connections with more than one processing job after ${what}`,
+      );
+      same(
+        [...byAction].filter(([, n]) => n > 1),
+        [],
+        `(connection, action) pairs with more than one active job after ${what}`,
+      );
       // Terminal jobs never change, in any column.
       for (const r of rows) {
         if (!isTerminal(r.status as ModelJob['status'])) continue;
@@ -216,7 +250,8 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
     try {
       for (const drawn of intents) {
         // A worker with nothing running claims instead of stepping (keeps sequences deep).
-        const intent: Intent = drawn.kind === 'advance' && model.processing().length === 0 ? { ...drawn, kind: 'claim' } : drawn;
+        const intent: Intent =
+          drawn.kind === 'advance' && model.processing().length === 0 ? { ...drawn, kind: 'claim' } : drawn;
         switch (intent.kind) {
           case 'create': {
             log.push('create connection');
@@ -244,7 +279,11 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
               same(pickWire(res.body), wireOf(active), `POST ${action}: the active job`);
             } else {
               same(res.status, 202, `POST ${action}: status`);
-              same(pickWire(res.body), wireOf(model.addJob(res.body.job_id, conn, action, null)), `POST ${action}: the new job`);
+              same(
+                pickWire(res.body),
+                wireOf(model.addJob(res.body.job_id, conn, action, null)),
+                `POST ${action}: the new job`,
+              );
             }
             break;
           }
@@ -256,7 +295,9 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
               notFound(await post(`/jobs/${randomId()}/${intent.kind}`), `POST ${intent.kind} (unknown)`);
               break;
             }
-            log.push(`${intent.kind} ${shortId(target.id)} (${target.status}${target.cancelRequested ? ', cancel requested' : ''})`);
+            log.push(
+              `${intent.kind} ${shortId(target.id)} (${target.status}${target.cancelRequested ? ', cancel requested' : ''})`,
+            );
             const res = await post(`/jobs/${target.id}/${intent.kind}`);
             if (intent.kind === 'cancel') {
               const status = model.cancel(target);
@@ -280,11 +321,21 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
             log.push(chosen ? `claim ${shortId(chosen.id)} (of ${expected.length} due)` : 'claim (nothing due)');
             const claimed = await db.transaction(async (tx) => {
               const due = (await repo.lockDueJobs(tx, Date.now(), 1_000)).filter((c) => c.tenantId === tenantId);
-              same(due.map((c) => c.job.id).sort(), expected.map((j) => j.id).sort(), 'claimable jobs (oldest pending per idle connection)');
+              same(
+                due.map((c) => c.job.id).sort(),
+                expected.map((j) => j.id).sort(),
+                'claimable jobs (oldest pending per idle connection)',
+              );
               const c = chosen && due.find((d) => d.job.id === chosen.id);
               if (!c) return null;
-              const res = transitionJobOrThrow(c.job, { type: 'claim', workerId: WORKER, leaseMs: LEASE_MS, deadlineMs: LEASE_MS }, ctx());
-              const [change] = await repo.writeFenced(tx, [{ tenantId, before: c.job, next: res.job, events: transitionEvents(res.transition) }]);
+              const res = transitionJobOrThrow(
+                c.job,
+                { type: 'claim', workerId: WORKER, leaseMs: LEASE_MS, deadlineMs: LEASE_MS },
+                ctx(),
+              );
+              const [change] = await repo.writeFenced(tx, [
+                { tenantId, before: c.job, next: res.job, events: transitionEvents(res.transition) },
+              ]);
               if (!change) throw new Mismatch(`the claim of ${chosen.id} was refused by the fence`);
               return res.job;
             });
@@ -302,7 +353,9 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
               log.push(`${intent.kind} (nothing processing)`);
               break;
             }
-            log.push(`${intent.kind} ${shortId(m.id)} (attempt ${m.attempt}, ${m.stepsDone} steps done${m.cancelRequested ? ', cancel requested' : ''})`);
+            log.push(
+              `${intent.kind} ${shortId(m.id)} (attempt ${m.attempt}, ${m.stepsDone} steps done${m.cancelRequested ? ', cancel requested' : ''})`,
+            );
             const before = await current(m);
             const now = new Date();
             let next: Job;
@@ -314,25 +367,32 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
                 const started = transitionJobOrThrow(before, { type: 'step-started', step }, { now, actor: WORKER });
                 next = transitionJobOrThrow(started.job, { type: 'step-succeeded', step }, { now, actor: WORKER }).job;
               } else {
-                const event: JobEvent = outcome === 'cancelled' ? { type: 'stop-cancelled' } : { type: 'succeed', result: { accounts: 0, transactions: 0 } };
+                const event: JobEvent =
+                  outcome === 'cancelled'
+                    ? { type: 'stop-cancelled' }
+                    : { type: 'succeed', result: { accounts: 0, transactions: 0 } };
                 const res = transitionJobOrThrow(before, event, { now, actor: WORKER });
                 next = res.job;
                 events = transitionEvents(res.transition);
               }
             } else {
               const error =
-                intent.kind === 'fail' ? jobError('invalid-credentials', 'model: the password was refused') : jobError('institution-unavailable', 'model: the bank is down');
+                intent.kind === 'fail'
+                  ? jobError('invalid-credentials', 'model: the password was refused')
+                  : jobError('institution-unavailable', 'model: the bank is down');
               model.error(m, error.code, error.retryable);
               let event = eventForError(before, error, now);
               // Due again at once, so the model need not wait out the backoff.
               if (event.type === 'requeue') event = { ...event, runAt: now };
               const res = transitionJob(before, event, { now, actor: WORKER });
-              if (!res.ok) throw new Mismatch(`${intent.kind}: the state machine refused ${event.type}: ${res.error.message}`);
+              if (!res.ok)
+                throw new Mismatch(`${intent.kind}: the state machine refused ${event.type}: ${res.error.message}`);
               next = res.job;
               events = transitionEvents(res.transition);
             }
             same(next.status, m.status, `${intent.kind}: the status the worker computed`);
-            if (!(await write(before, next, events))) throw new Mismatch(`${intent.kind}: the worker's write of ${m.id} was refused by the fence`);
+            if (!(await write(before, next, events)))
+              throw new Mismatch(`${intent.kind}: the worker's write of ${m.id} was refused by the fence`);
             if (next.status === 'processing') held.set(m.id, next);
             else held.delete(m.id);
             break;
@@ -343,7 +403,9 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
               log.push('lose-lease (nothing processing)');
               break;
             }
-            log.push(`lose-lease ${shortId(m.id)} (attempt ${m.attempt}${m.cancelRequested ? ', cancel requested' : ''}) + sweep`);
+            log.push(
+              `lose-lease ${shortId(m.id)} (attempt ${m.attempt}${m.cancelRequested ? ', cancel requested' : ''}) + sweep`,
+            );
             await db.execute('UPDATE jobs SET lease_expires_at = ? WHERE id = ?', [Date.now() - 1, m.id]);
             same(await worker.sweepExpiredLeases(), 1, 'jobs swept');
             model.error(m, 'worker-lost', true);
@@ -360,7 +422,11 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
               break;
             }
             log.push(`stale-write ${shortId(s.id)} (attempt ${s.attempt})`);
-            const res = transitionJobOrThrow(s, { type: 'fail', error: jobError('invalid-credentials', 'model: stale worker') }, ctx());
+            const res = transitionJobOrThrow(
+              s,
+              { type: 'fail', error: jobError('invalid-credentials', 'model: stale worker') },
+              ctx(),
+            );
             same(await write(s, res.job, transitionEvents(res.transition)), null, `a stale worker's write of ${s.id}`);
             break;
           }
@@ -374,7 +440,11 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
             log.push(`read history ${shortId(conn)}`);
             const res = await get(`/connections/${conn}/jobs?limit=200`);
             same(res.status, 200, 'GET history: status');
-            same((res.body as unknown[]).map(pickWire), model.history(conn).map(wireOf), 'GET history: jobs, newest first');
+            same(
+              (res.body as unknown[]).map(pickWire),
+              model.history(conn).map(wireOf),
+              'GET history: jobs, newest first',
+            );
             break;
           }
           case 'read-job': {
@@ -394,8 +464,18 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
               'GET job: transitions',
             );
             if (m.status === 'processing') {
-              const steps = stepsOf(m.action).map((name, i) => ({ name, status: i < m.stepsDone ? 'success' : 'pending' }));
-              same((res.body.steps as Array<{ name: string; status: string }>).map((s) => ({ name: s.name, status: s.status })), steps, 'GET job: steps');
+              const steps = stepsOf(m.action).map((name, i) => ({
+                name,
+                status: i < m.stepsDone ? 'success' : 'pending',
+              }));
+              same(
+                (res.body.steps as Array<{ name: string; status: string }>).map((s) => ({
+                  name: s.name,
+                  status: s.status,
+                })),
+                steps,
+                'GET job: steps',
+              );
             }
             break;
           }
@@ -408,7 +488,10 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
     } finally {
       for (const j of model.jobs) outcomes.set(j.status, (outcomes.get(j.status) ?? 0) + 1);
       // Nothing of this run may stay due or processing for the next one (the queue is shared).
-      await db.execute(`UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL WHERE tenant_id = ? AND status IN ('pending', 'processing')`, [tenantId]);
+      await db.execute(
+        `UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL WHERE tenant_id = ? AND status IN ('pending', 'processing')`,
+        [tenantId],
+      );
     }
   };
 
@@ -420,7 +503,9 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
     );
     expect(stats.runs).toBe(RUNS);
     // The interesting paths were reached.
-    for (const k of ['claim', 'advance', 'cancel', 'retry', 'lose-lease', 'stale-write'] as const) expect(executed.get(k) ?? 0).toBeGreaterThan(0);
-    for (const s of ['success', 'failed', 'cancelled', 'processing'] as const) expect(outcomes.get(s) ?? 0).toBeGreaterThan(0);
+    for (const k of ['claim', 'advance', 'cancel', 'retry', 'lose-lease', 'stale-write'] as const)
+      expect(executed.get(k) ?? 0).toBeGreaterThan(0);
+    for (const s of ['success', 'failed', 'cancelled', 'processing'] as const)
+      expect(outcomes.get(s) ?? 0).toBeGreaterThan(0);
   }, 180_000);
 });

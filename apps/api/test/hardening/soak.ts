@@ -55,9 +55,15 @@ const WINDOW_MS = Math.max(10_000, SECONDS * 100);
 
 /** The built process entry: apps/api/dist/main.js (this file runs from apps/api/bench/dist/test/hardening). */
 function distMain(): string {
-  const candidates = [fileURLToPath(new URL('../../../../dist/main.js', import.meta.url)), resolve(process.cwd(), 'dist/main.js')];
+  const candidates = [
+    fileURLToPath(new URL('../../../../dist/main.js', import.meta.url)),
+    resolve(process.cwd(), 'dist/main.js'),
+  ];
   const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new Error(`the api is not built (looked for ${candidates.join(', ')}): run pnpm --filter @jobtrail/api build`);
+  if (!found)
+    throw new Error(
+      `the api is not built (looked for ${candidates.join(', ')}): run pnpm --filter @jobtrail/api build`,
+    );
   return found;
 }
 
@@ -86,7 +92,8 @@ const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
 };
-const mb = (bytes: number | null) => (bytes === null || Number.isNaN(bytes) ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
+const mb = (bytes: number | null) =>
+  bytes === null || Number.isNaN(bytes) ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 /** The database the server runs on, with a reader for the final counts. */
@@ -206,7 +213,13 @@ interface LoadRun {
  * One autocannon run of the mixed load. Each autocannon connection cycles through the four
  * requests; targets are drawn at random per request.
  */
-async function mixedLoad(base: string, key: string, connectionIds: readonly string[], jobIds: string[], seconds: number): Promise<LoadRun> {
+async function mixedLoad(
+  base: string,
+  key: string,
+  connectionIds: readonly string[],
+  jobIds: string[],
+  seconds: number,
+): Promise<LoadRun> {
   const tally: Tally = {};
   const perSecond: number[] = [];
   const started = Date.now();
@@ -229,7 +242,10 @@ async function mixedLoad(base: string, key: string, connectionIds: readonly stri
           ...req,
           path: `/api/connections/${pick(connectionIds)}/refresh`,
           body: '{}',
-          headers: { ...req.headers, ...(Math.random() < 0.5 ? { 'idempotency-key': `soak-${randomBytes(8).toString('hex')}` } : {}) },
+          headers: {
+            ...req.headers,
+            ...(Math.random() < 0.5 ? { 'idempotency-key': `soak-${randomBytes(8).toString('hex')}` } : {}),
+          },
         }),
         onResponse: (status, body) => {
           count('refresh', status);
@@ -258,7 +274,14 @@ async function mixedLoad(base: string, key: string, connectionIds: readonly stri
       },
       {
         method: 'GET',
-        setupRequest: (req) => ({ ...req, path: pick(['/api/jobs?status=failed&limit=20', '/api/jobs?action=refresh&limit=50', `/api/jobs?job_id=${pick(jobIds).slice(0, 8)}&limit=20`]) }),
+        setupRequest: (req) => ({
+          ...req,
+          path: pick([
+            '/api/jobs?status=failed&limit=20',
+            '/api/jobs?action=refresh&limit=50',
+            `/api/jobs?job_id=${pick(jobIds).slice(0, 8)}&limit=20`,
+          ]),
+        }),
         onResponse: (status) => count('search', status),
       },
     ],
@@ -271,7 +294,8 @@ function unexpected(tally: Tally): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [kind, statuses] of Object.entries(tally)) {
     const ok = kind === 'refresh' ? ['200', '202'] : ['200'];
-    for (const [status, n] of Object.entries(statuses)) if (!ok.includes(status)) out[`${kind} ${status}`] = (out[`${kind} ${status}`] ?? 0) + n;
+    for (const [status, n] of Object.entries(statuses))
+      if (!ok.includes(status)) out[`${kind} ${status}`] = (out[`${kind} ${status}`] ?? 0) + n;
   }
   return out;
 }
@@ -284,7 +308,8 @@ async function main(): Promise<number> {
   const port = await freePort();
   const adminKey = `jt_soak_admin_${randomBytes(16).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('JOBTRAIL_') && k !== 'DATABASE_URL' && k !== 'PORT' && !k.startsWith('SOAK_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('JOBTRAIL_') && k !== 'DATABASE_URL' && k !== 'PORT' && !k.startsWith('SOAK_')) env[k] = v;
   const server = new Server(port, {
     ...env,
     ...db.env,
@@ -303,7 +328,9 @@ async function main(): Promise<number> {
   try {
     await server.waitHealthy();
     const pid = server.pid;
-    process.stdout.write(`soak: ${DB}, ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up, ${CONCURRENCY} concurrent HTTP connections, ${CONNECTIONS} bank connections; server pid ${pid}\n`);
+    process.stdout.write(
+      `soak: ${DB}, ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up, ${CONCURRENCY} concurrent HTTP connections, ${CONNECTIONS} bank connections; server pid ${pid}\n`,
+    );
 
     // Bank connections: mostly quick, some slow (a backlog), some flaky (retries), some failing.
     const logins = ['user-ok', 'user-ok', 'user-ok', 'user-ok', 'user-slow', 'user-flaky', 'user-bad-password'];
@@ -313,7 +340,11 @@ async function main(): Promise<number> {
       const res = await fetch(`${base}/api/connections`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ institution_id: 'sandbox', login_id: logins[i % logins.length], password: 'soak-password' }),
+        body: JSON.stringify({
+          institution_id: 'sandbox',
+          login_id: logins[i % logins.length],
+          password: 'soak-password',
+        }),
       });
       const body = (await res.json()) as { connection: { connection_id: string }; job: { job_id: string } };
       if (res.status !== 202) throw new Error(`POST /connections answered ${res.status}: ${JSON.stringify(body)}`);
@@ -340,7 +371,9 @@ async function main(): Promise<number> {
     let drained = false;
     let left = -1;
     while (Date.now() - drainStart < DRAIN_TIMEOUT_MS) {
-      const res = await fetch(`${base}/api/jobs?status=pending&status=processing&limit=200`, { headers: { Authorization: `Bearer ${adminKey}` } });
+      const res = await fetch(`${base}/api/jobs?status=pending&status=processing&limit=200`, {
+        headers: { Authorization: `Bearer ${adminKey}` },
+      });
       left = res.status === 200 ? ((await res.json()) as unknown[]).length : -1;
       if (left === 0) {
         drained = true;
@@ -383,10 +416,16 @@ async function main(): Promise<number> {
     checks.push({
       name: 'backlog drained after the load',
       ok: drained,
-      figures: drained ? `no pending/processing job ${drainMs} ms after the load stopped` : `${left} still pending/processing after ${DRAIN_TIMEOUT_MS} ms`,
+      figures: drained
+        ? `no pending/processing job ${drainMs} ms after the load stopped`
+        : `${left} still pending/processing after ${DRAIN_TIMEOUT_MS} ms`,
     });
     const sameProcess = server.running && server.pid === pid;
-    checks.push({ name: 'same server process throughout', ok: sameProcess, figures: `pid ${pid}, ${server.warnings} warnings / ${server.errors} errors logged` });
+    checks.push({
+      name: 'same server process throughout',
+      ok: sameProcess,
+      figures: `pid ${pid}, ${server.warnings} warnings / ${server.errors} errors logged`,
+    });
 
     const r = run.result;
     process.stdout.write(
@@ -424,7 +463,10 @@ function timeline(samples: ReadonlyArray<{ at: number; rss: number }>, loadMs: n
   const points: string[] = [];
   for (let i = 0; i <= 10; i++) {
     const at = (loadMs * i) / 10;
-    const near = samples.reduce<{ at: number; rss: number } | null>((best, s) => (best === null || Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best), null);
+    const near = samples.reduce<{ at: number; rss: number } | null>(
+      (best, s) => (best === null || Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best),
+      null,
+    );
     if (near) points.push(`${(near.at / 1000).toFixed(0)}s ${(near.rss / 1024 / 1024).toFixed(0)}`);
   }
   return `${points.join(', ')} (MB)`;
@@ -435,7 +477,10 @@ function tenths(perSecond: readonly number[]): string[] {
   const out: string[] = [];
   const n = perSecond.length;
   for (let i = 0; i < 10 && n > 0; i++) {
-    const part = perSecond.slice(Math.floor((n * i) / 10), Math.max(Math.floor((n * (i + 1)) / 10), Math.floor((n * i) / 10) + 1));
+    const part = perSecond.slice(
+      Math.floor((n * i) / 10),
+      Math.max(Math.floor((n * (i + 1)) / 10), Math.floor((n * i) / 10) + 1),
+    );
     out.push((part.reduce((a, b) => a + b, 0) / part.length).toFixed(0));
   }
   return out;

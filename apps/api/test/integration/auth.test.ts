@@ -24,7 +24,14 @@ describe.each(kinds)('authentication, roles and tenancy on %s', (kind) => {
     admin = bearer(t.adminKey);
     operator = bearer((await t.createKey('operator')).key);
     viewer = bearer((await t.createKey('viewer')).key);
-    const created = CreateConnectionResponseSchema.parse((await request(t.server).post('/api/connections').set(admin).send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })).body);
+    const created = CreateConnectionResponseSchema.parse(
+      (
+        await request(t.server)
+          .post('/api/connections')
+          .set(admin)
+          .send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
+      ).body,
+    );
     connectionId = created.connection.connection_id;
     cancelledJobId = created.job.job_id;
     expect((await request(t.server).post(`/api/jobs/${cancelledJobId}/cancel`).set(admin)).status).toBe(200);
@@ -36,7 +43,9 @@ describe.each(kinds)('authentication, roles and tenancy on %s', (kind) => {
 
   const call = (method: Method, path: string, headers: Record<string, string> = {}) => {
     const req = request(t.server)[method](path).set(headers);
-    return method === 'post' && path === '/api/connections' ? req.send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' }) : req;
+    return method === 'post' && path === '/api/connections'
+      ? req.send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
+      : req;
   };
 
   /** Every route that needs a key, with the ids of the connection above. */
@@ -63,7 +72,10 @@ describe.each(kinds)('authentication, roles and tenancy on %s', (kind) => {
 
   async function unchanged(): Promise<void> {
     // Nothing of the refused calls happened: the connection and its two jobs are as they were.
-    const jobs = (await request(t.server).get(`/api/connections/${connectionId}/jobs`).set(admin)).body as { job_id: string; status: string }[];
+    const jobs = (await request(t.server).get(`/api/connections/${connectionId}/jobs`).set(admin)).body as {
+      job_id: string;
+      status: string;
+    }[];
     expect(jobs.map((j) => [j.job_id, j.status])).toEqual([
       [pendingJobId, 'pending'],
       [cancelledJobId, 'cancelled'],
@@ -78,16 +90,26 @@ describe.each(kinds)('authentication, roles and tenancy on %s', (kind) => {
       expect401(await call(method, path));
       expect401(await call(method, path, { Authorization: `Bearer ${unknown}` }));
       expect401(await call(method, path, { Authorization: t.adminKey }));
-      expect401(await call(method, path, { Authorization: `Basic ${Buffer.from(`x:${t.adminKey}`).toString('base64')}` }));
+      expect401(
+        await call(method, path, { Authorization: `Basic ${Buffer.from(`x:${t.adminKey}`).toString('base64')}` }),
+      );
       expect401(await call(method, path, { Authorization: 'Bearer' }));
     }
     await unchanged();
   });
 
   it('answers 401 on the event stream without a valid key or token', async () => {
-    const attempts: Record<string, string>[] = [{}, { Authorization: `Bearer jt_${'y'.repeat(43)}` }, { Authorization: 'Token abc' }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { Authorization: `Bearer jt_${'y'.repeat(43)}` },
+      { Authorization: 'Token abc' },
+    ];
     for (const headers of attempts) {
-      for (const path of ['/api/events', '/api/events?token=not-a-token', `/api/events?connection_id=${connectionId}`]) {
+      for (const path of [
+        '/api/events',
+        '/api/events?token=not-a-token',
+        `/api/events?connection_id=${connectionId}`,
+      ]) {
         const res = await probe(t.server, 'get', path, headers);
         expect({ path, status: res.status }).toEqual({ path, status: 401 });
         expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -174,7 +196,12 @@ describe.each(kinds)('authentication, roles and tenancy on %s', (kind) => {
           const b = await call(none[i]![0], none[i]![1], other);
           expectProblem(a, 404, 'not-found');
           expectProblem(b, 404, 'not-found');
-          const strip = (text: string) => text.replaceAll(connectionId, 'ID').replaceAll(job, 'ID').replaceAll(missingConn, 'ID').replaceAll(missingJob, 'ID');
+          const strip = (text: string) =>
+            text
+              .replaceAll(connectionId, 'ID')
+              .replaceAll(job, 'ID')
+              .replaceAll(missingConn, 'ID')
+              .replaceAll(missingJob, 'ID');
           expect({ path, body: strip(a.text) }).toEqual({ path, body: strip(b.text) });
           const { instance: instanceA, ...restA } = JSON.parse(a.text) as Record<string, unknown>;
           const { instance: instanceB, ...restB } = JSON.parse(b.text) as Record<string, unknown>;
@@ -200,12 +227,18 @@ describe.each(kinds)('authentication, roles and tenancy on %s', (kind) => {
       await unchanged();
     });
 
-    it('does not see the tenant\'s connections or jobs in lists and searches', async () => {
+    it("does not see the tenant's connections or jobs in lists and searches", async () => {
       expect((await request(t.server).get('/api/connections').set(other)).body).toEqual([]);
       expect((await request(t.server).get('/api/jobs').set(other)).body).toEqual([]);
       expect((await request(t.server).get(`/api/jobs?connection_id=${connectionId}`).set(other)).body).toEqual([]);
       expect((await request(t.server).get(`/api/jobs?job_id=${pendingJobId}`).set(other)).body).toEqual([]);
-      expect((await request(t.server).get(`/api/jobs?job_id=${pendingJobId.slice(0, 4)}`).set(other)).body).toEqual([]);
+      expect(
+        (
+          await request(t.server)
+            .get(`/api/jobs?job_id=${pendingJobId.slice(0, 4)}`)
+            .set(other)
+        ).body,
+      ).toEqual([]);
       const me = WhoAmISchema.parse((await request(t.server).get('/api/me').set(other)).body);
       expect(me.tenant_name).toBe('other-tenant');
     });

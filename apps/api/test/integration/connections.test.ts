@@ -15,18 +15,30 @@ describe.each(kinds)('connections and actions on %s', (kind) => {
   afterAll(() => t.close());
 
   const createConnection = async (login = 'user-ok') => {
-    const res = await request(t.server).post('/api/connections').set(auth).send({ institution_id: 'sandbox', login_id: login, password: 's3cret' });
+    const res = await request(t.server)
+      .post('/api/connections')
+      .set(auth)
+      .send({ institution_id: 'sandbox', login_id: login, password: 's3cret' });
     expect(res.status).toBe(202);
     return CreateConnectionResponseSchema.parse(res.body);
   };
 
   it('POST /connections creates the connection and its first pending refresh job', async () => {
     const { connection, job } = await createConnection();
-    expect(job).toMatchObject({ action: 'refresh', status: 'pending', attempt: 0, connection_id: connection.connection_id });
+    expect(job).toMatchObject({
+      action: 'refresh',
+      status: 'pending',
+      attempt: 0,
+      connection_id: connection.connection_id,
+    });
     expect(connection.latest_job?.job_id).toBe(job.job_id);
     const read = await request(t.server).get(`/api/connections/${connection.connection_id}`).set(auth);
     expect(read.status).toBe(200);
-    expect(ConnectionSchema.parse(read.body)).toMatchObject({ connection_id: connection.connection_id, login_id: 'user-ok', institution_id: 'sandbox' });
+    expect(ConnectionSchema.parse(read.body)).toMatchObject({
+      connection_id: connection.connection_id,
+      login_id: 'user-ok',
+      institution_id: 'sandbox',
+    });
     expect(JSON.stringify(read.body)).not.toContain('s3cret');
   });
 
@@ -44,7 +56,11 @@ describe.each(kinds)('connections and actions on %s', (kind) => {
     const { job } = await createConnection();
     const detail = await request(t.server).get(`/api/jobs/${job.job_id}`).set(auth);
     expect(detail.status).toBe(200);
-    expect(JobDetailSchema.parse(detail.body).steps.map((s) => s.name)).toEqual(['verify-credentials', 'retrieve-accounts', 'retrieve-transactions']);
+    expect(JobDetailSchema.parse(detail.body).steps.map((s) => s.name)).toEqual([
+      'verify-credentials',
+      'retrieve-accounts',
+      'retrieve-transactions',
+    ]);
 
     const retryPending = await request(t.server).post(`/api/jobs/${job.job_id}/retry`).set(auth);
     expect(retryPending.status).toBe(409);
@@ -63,17 +79,26 @@ describe.each(kinds)('connections and actions on %s', (kind) => {
     expect(retry.body).toMatchObject({ retry_of: job.job_id, status: 'pending', action: 'refresh' });
     const after = JobDetailSchema.parse((await request(t.server).get(`/api/jobs/${job.job_id}`).set(auth)).body);
     expect(after.status).toBe('cancelled');
-    expect(after.transitions).toEqual([expect.objectContaining({ from: 'pending', to: 'cancelled', reason: 'cancelled' })]);
+    expect(after.transitions).toEqual([
+      expect.objectContaining({ from: 'pending', to: 'cancelled', reason: 'cancelled' }),
+    ]);
 
     const logs = await request(t.server).get(`/api/jobs/${job.job_id}/logs`).set(auth);
     expect(logs.status).toBe(200);
-    expect(logs.body.map((l: { message: string }) => l.message)).toEqual([expect.stringContaining('refresh requested'), expect.stringContaining('cancel requested')]);
+    expect(logs.body.map((l: { message: string }) => l.message)).toEqual([
+      expect.stringContaining('refresh requested'),
+      expect.stringContaining('cancel requested'),
+    ]);
   });
 
   it('ids in paths are matched whatever the case of their hex digits', async () => {
     const { connection, job } = await createConnection();
-    expect((await request(t.server).get(`/api/jobs/${job.job_id.toUpperCase()}`).set(auth)).body.job_id).toBe(job.job_id);
-    expect((await request(t.server).get(`/api/connections/${connection.connection_id.toUpperCase()}/jobs`).set(auth)).status).toBe(200);
+    expect((await request(t.server).get(`/api/jobs/${job.job_id.toUpperCase()}`).set(auth)).body.job_id).toBe(
+      job.job_id,
+    );
+    expect(
+      (await request(t.server).get(`/api/connections/${connection.connection_id.toUpperCase()}/jobs`).set(auth)).status,
+    ).toBe(200);
   });
 
   it('DELETE removes the connection and its jobs', async () => {

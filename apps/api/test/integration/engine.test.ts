@@ -18,14 +18,19 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
   });
   afterAll(() => t.close());
 
-  const detail = async (jobId: string) => JobDetailSchema.parse((await request(t.server).get(`/api/jobs/${jobId}`).set(auth).expect(200)).body);
+  const detail = async (jobId: string) =>
+    JobDetailSchema.parse((await request(t.server).get(`/api/jobs/${jobId}`).set(auth).expect(200)).body);
   const settled = (jobId: string) =>
     waitFor(`job ${jobId} to finish`, async () => {
       const d = await detail(jobId);
       return isTerminal(d.status) ? d : undefined;
     });
   const connect = async (login: string) => {
-    const res = await request(t.server).post('/api/connections').set(auth).send({ institution_id: 'sandbox', login_id: login, password: 'pw' }).expect(202);
+    const res = await request(t.server)
+      .post('/api/connections')
+      .set(auth)
+      .send({ institution_id: 'sandbox', login_id: login, password: 'pw' })
+      .expect(202);
     return { connectionId: res.body.connection.connection_id as string, jobId: res.body.job.job_id as string };
   };
   const statuses = (d: JobDetailWire) => d.transitions.map((tr) => `${tr.from}>${tr.to}:${tr.reason}`);
@@ -33,7 +38,12 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
   it('user-ok: success, 3 accounts and their transactions written; a second refresh duplicates nothing; purge deletes them', async () => {
     const { connectionId, jobId } = await connect('user-ok');
     const done = await settled(jobId);
-    expect(done).toMatchObject({ status: 'success', attempt: 1, error: null, result: { accounts: 3, transactions: 120 } });
+    expect(done).toMatchObject({
+      status: 'success',
+      attempt: 1,
+      error: null,
+      result: { accounts: 3, transactions: 120 },
+    });
     expect(done.steps.map((s) => s.status)).toEqual(['success', 'success', 'success']);
     expect(statuses(done)).toEqual(['pending>processing:claimed', 'processing>success:completed']);
     expect(await bank.countFor(connectionId)).toEqual({ accounts: 3, transactions: 120 });
@@ -50,13 +60,24 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
 
     const logs = await request(t.server).get(`/api/jobs/${jobId}/logs`).set(auth).expect(200);
     const messages = logs.body.map((l: { message: string }) => l.message);
-    expect(messages).toEqual(expect.arrayContaining(['credentials accepted', '3 accounts stored', '120 transactions stored', 'finished: accounts 3, transactions 120']));
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'credentials accepted',
+        '3 accounts stored',
+        '120 transactions stored',
+        'finished: accounts 3, transactions 120',
+      ]),
+    );
   });
 
   it('user-bad-password: fails at verify-credentials with invalid-credentials, not retried', async () => {
     const { connectionId, jobId } = await connect('user-bad-password');
     const done = await settled(jobId);
-    expect(done).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'invalid-credentials', retryable: false, title: 'Invalid credentials' } });
+    expect(done).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      error: { code: 'invalid-credentials', retryable: false, title: 'Invalid credentials' },
+    });
     expect(done.steps.map((s) => s.status)).toEqual(['failed', 'skipped', 'skipped']);
     expect(done.steps[0]?.error?.code).toBe('invalid-credentials');
     expect(await bank.countFor(connectionId)).toEqual({ accounts: 0, transactions: 0 });
@@ -64,7 +85,11 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
 
   it('user-action: fails with user-action-required, not retried', async () => {
     const { jobId } = await connect('user-action');
-    expect(await settled(jobId)).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'user-action-required', retryable: false } });
+    expect(await settled(jobId)).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      error: { code: 'user-action-required', retryable: false },
+    });
   });
 
   it('user-flaky: institution-unavailable on attempt 1, back to pending with backoff, success on attempt 2', async () => {
@@ -83,7 +108,12 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
   it('user-down: institution-unavailable on every attempt, failed when attempts run out', async () => {
     const { jobId } = await connect('user-down');
     const done = await settled(jobId);
-    expect(done).toMatchObject({ status: 'failed', attempt: 3, max_attempts: 3, error: { code: 'institution-unavailable', retryable: true } });
+    expect(done).toMatchObject({
+      status: 'failed',
+      attempt: 3,
+      max_attempts: 3,
+      error: { code: 'institution-unavailable', retryable: true },
+    });
     expect(done.transitions.filter((tr) => tr.to === 'processing')).toHaveLength(3);
   });
 
@@ -91,7 +121,9 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
     const { connectionId, jobId } = await connect('user-slow');
     expect((await settled(jobId)).status).toBe('success');
     const refresh = await request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth).expect(202);
-    await waitFor('processing', async () => ((await detail(refresh.body.job_id)).status === 'processing' ? true : undefined));
+    await waitFor('processing', async () =>
+      (await detail(refresh.body.job_id)).status === 'processing' ? true : undefined,
+    );
     const cancel = await request(t.server).post(`/api/jobs/${refresh.body.job_id}/cancel`).set(auth).expect(202);
     expect(cancel.body).toMatchObject({ status: 'processing', cancel_requested: true });
     const done = await settled(refresh.body.job_id);

@@ -24,8 +24,14 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
     db.transaction(async (tx) => {
       const due = (await repo.lockDueJobs(tx, Date.now(), 100)).find((c) => c.job.id === jobId);
       if (!due) throw new Error(`job ${jobId} is not claimable`);
-      const res = transitionJobOrThrow(due.job, { type: 'claim', workerId, leaseMs: 1_000 }, { now: new Date(), actor: workerId });
-      const [change] = await repo.writeFenced(tx, [{ tenantId: due.tenantId, before: due.job, next: res.job, events: transitionEvents(res.transition) }]);
+      const res = transitionJobOrThrow(
+        due.job,
+        { type: 'claim', workerId, leaseMs: 1_000 },
+        { now: new Date(), actor: workerId },
+      );
+      const [change] = await repo.writeFenced(tx, [
+        { tenantId: due.tenantId, before: due.job, next: res.job, events: transitionEvents(res.transition) },
+      ]);
       expect(change).not.toBeNull();
       return { ...due, job: res.job };
     });
@@ -51,14 +57,30 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
 
     // Worker A wakes up and tries to heartbeat, progress, complete and fail: every write changes 0 rows.
     expect(await repo.renewLease(first.job, 'worker-A', Date.now() + 60_000)).toBeNull();
-    const started = transitionJobOrThrow(first.job, { type: 'step-started', step: 'verify-credentials' }, { now: new Date(), actor: 'worker-A' });
+    const started = transitionJobOrThrow(
+      first.job,
+      { type: 'step-started', step: 'verify-credentials' },
+      { now: new Date(), actor: 'worker-A' },
+    );
     const allDone = first.job.steps.reduce(
       (j, s) =>
-        transitionJobOrThrow(transitionJobOrThrow(j, { type: 'step-started', step: s.name }, { now: new Date(), actor: 'A' }).job, { type: 'step-succeeded', step: s.name }, { now: new Date(), actor: 'A' }).job,
+        transitionJobOrThrow(
+          transitionJobOrThrow(j, { type: 'step-started', step: s.name }, { now: new Date(), actor: 'A' }).job,
+          { type: 'step-succeeded', step: s.name },
+          { now: new Date(), actor: 'A' },
+        ).job,
       first.job,
     );
-    const complete = transitionJobOrThrow(allDone, { type: 'succeed', result: { accounts: 99 } }, { now: new Date(), actor: 'worker-A' });
-    const fail = transitionJob(first.job, { type: 'fail', error: jobError('invalid-credentials', 'stale') }, { now: new Date(), actor: 'worker-A' });
+    const complete = transitionJobOrThrow(
+      allDone,
+      { type: 'succeed', result: { accounts: 99 } },
+      { now: new Date(), actor: 'worker-A' },
+    );
+    const fail = transitionJob(
+      first.job,
+      { type: 'fail', error: jobError('invalid-credentials', 'stale') },
+      { now: new Date(), actor: 'worker-A' },
+    );
     if (!fail.ok) throw fail.error;
     for (const next of [started.job, complete.job, fail.job]) {
       const [change] = await repo.writeFencedNow([{ tenantId: first.tenantId, before: first.job, next, events: [] }]);
@@ -66,9 +88,16 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
     }
 
     // Worker B's attempt is what the job shows, and B can still write.
-    const detail = await request(t.server).get(`/api/jobs/${jobId}`).set({ Authorization: `Bearer ${t.adminKey}` }).expect(200);
+    const detail = await request(t.server)
+      .get(`/api/jobs/${jobId}`)
+      .set({ Authorization: `Bearer ${t.adminKey}` })
+      .expect(200);
     expect(detail.body).toMatchObject({ status: 'processing', attempt: 2, lease_owner: 'worker-B', result: null });
-    expect(detail.body.transitions.map((tr: { to: string; reason: string; actor: string }) => `${tr.to}:${tr.reason}:${tr.actor}`)).toEqual([
+    expect(
+      detail.body.transitions.map(
+        (tr: { to: string; reason: string; actor: string }) => `${tr.to}:${tr.reason}:${tr.actor}`,
+      ),
+    ).toEqual([
       'processing:claimed:worker-A',
       'pending:worker-lost:sweeper:' + t.app.get(WorkerService).workerId,
       'processing:claimed:worker-B',
@@ -82,7 +111,10 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
       .set({ Authorization: `Bearer ${t.adminKey}` })
       .send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
       .expect(202);
-    const purge = await request(t.server).post(`/api/connections/${created.body.connection.connection_id}/purge`).set({ Authorization: `Bearer ${t.adminKey}` }).expect(202);
+    const purge = await request(t.server)
+      .post(`/api/connections/${created.body.connection.connection_id}/purge`)
+      .set({ Authorization: `Bearer ${t.adminKey}` })
+      .expect(202);
     expect(await db.execute(`UPDATE jobs SET status = 'processing' WHERE id = ?`, [created.body.job.job_id])).toBe(1);
     const second = await db.execute(`UPDATE jobs SET status = 'processing' WHERE id = ?`, [purge.body.job_id]).then(
       (changed) => `changed ${changed}`,

@@ -1,7 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectionSchema, DEFAULT_PAGE_SIZE, JobSummarySchema, MAX_PAGE_SIZE, type Job, type JobSummaryWire } from '@jobtrail/domain';
+import {
+  ConnectionSchema,
+  DEFAULT_PAGE_SIZE,
+  JobSummarySchema,
+  MAX_PAGE_SIZE,
+  type Job,
+  type JobSummaryWire,
+} from '@jobtrail/domain';
 import request from 'supertest';
-import { bearer, expectProblem, insertConnection, insertJobs, newestFirst, nextLinkOf, seedHistory, seededJob, tenantKey } from '../support/api-helpers.js';
+import {
+  bearer,
+  expectProblem,
+  insertConnection,
+  insertJobs,
+  newestFirst,
+  nextLinkOf,
+  seedHistory,
+  seededJob,
+  tenantKey,
+} from '../support/api-helpers.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 
 const kinds = await databaseKinds();
@@ -62,7 +79,13 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
     expect(page.map((j) => j.job_id)).toEqual(ids(jobsA.slice(0, 50)));
     const dates = page.map((j) => Date.parse(j.date));
     expect(dates).toEqual([...dates].sort((a, b) => b - a));
-    expect(page[0]).toMatchObject({ job_id: jobsA[0]!.id, connection_id: connA, date: jobsA[0]!.createdAt.toISOString(), status: jobsA[0]!.status, action: jobsA[0]!.action });
+    expect(page[0]).toMatchObject({
+      job_id: jobsA[0]!.id,
+      connection_id: connA,
+      date: jobsA[0]!.createdAt.toISOString(),
+      status: jobsA[0]!.status,
+      action: jobsA[0]!.action,
+    });
     const link = nextLinkOf(res);
     expect(link).toMatch(new RegExp(`^/api/connections/${connA}/jobs\\?(.+&)?cursor=[A-Za-z0-9_-]+$`));
   });
@@ -75,7 +98,13 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
     expect(next).toContain(`limit=${MAX_PAGE_SIZE}`);
     const second = await request(t.server).get(next).set(auth);
     expect((second.body as JobSummaryWire[]).map((j) => j.job_id)).toEqual(ids(jobsA.slice(200, 400)));
-    expectProblem(await request(t.server).get(`/api/connections/${connA}/jobs?limit=${MAX_PAGE_SIZE + 1}`).set(auth), 400, 'validation-failed');
+    expectProblem(
+      await request(t.server)
+        .get(`/api/connections/${connA}/jobs?limit=${MAX_PAGE_SIZE + 1}`)
+        .set(auth),
+      400,
+      'validation-failed',
+    );
   });
 
   it('pages through all 500 jobs with limit=7: no duplicate, no gap, no Link after the last page', async () => {
@@ -105,7 +134,10 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
     expect(repeated.ids).toEqual(expected);
     expect(comma.items.every((j) => j.status === 'failed' || j.status === 'cancelled')).toBe(true);
     // A failed job's error is in its summary.
-    expect(comma.items.find((j) => j.status === 'failed')?.error).toMatchObject({ code: 'institution-unavailable', retryable: true });
+    expect(comma.items.find((j) => j.status === 'failed')?.error).toMatchObject({
+      code: 'institution-unavailable',
+      retryable: true,
+    });
 
     const one = await collect(`/api/connections/${connA}/jobs?status=success&limit=200`);
     expect(one.ids).toEqual(ids(jobsA.filter((j) => j.status === 'success')));
@@ -135,19 +167,33 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
 
     // The same instant written with an offset.
     const local = new Date(from + 2 * 60 * 60 * 1000).toISOString().replace('Z', '+02:00');
-    const withOffset = await collect(`/api/connections/${connA}/jobs?from=${encodeURIComponent(local)}&to=${iso(to)}&limit=200`);
+    const withOffset = await collect(
+      `/api/connections/${connA}/jobs?from=${encodeURIComponent(local)}&to=${iso(to)}&limit=200`,
+    );
     expect(withOffset.ids).toEqual(both.ids);
 
     // With the other filters too.
-    const combined = await collect(`/api/connections/${connA}/jobs?from=${iso(from)}&to=${iso(to)}&status=success&action=refresh&limit=9`);
-    expect(combined.ids).toEqual(ids(jobsA.filter((j) => inRange(j) && j.status === 'success' && j.action === 'refresh')));
+    const combined = await collect(
+      `/api/connections/${connA}/jobs?from=${iso(from)}&to=${iso(to)}&status=success&action=refresh&limit=9`,
+    );
+    expect(combined.ids).toEqual(
+      ids(jobsA.filter((j) => inRange(j) && j.status === 'success' && j.action === 'refresh')),
+    );
 
     // A window with no job is an empty page, not a 404.
-    const empty = await request(t.server).get(`/api/connections/${connA}/jobs?to=${iso(START - 1)}`).set(auth);
+    const empty = await request(t.server)
+      .get(`/api/connections/${connA}/jobs?to=${iso(START - 1)}`)
+      .set(auth);
     expect(empty.status).toBe(200);
     expect(empty.body).toEqual([]);
     expect(empty.headers.link).toBeUndefined();
-    expectProblem(await request(t.server).get(`/api/connections/${connA}/jobs?from=${iso(to)}&to=${iso(from)}`).set(auth), 400, 'validation-failed');
+    expectProblem(
+      await request(t.server)
+        .get(`/api/connections/${connA}/jobs?from=${iso(to)}&to=${iso(from)}`)
+        .set(auth),
+      400,
+      'validation-failed',
+    );
   });
 
   it('orders jobs created in the same millisecond by id, and pages through them without loss', async () => {
@@ -202,7 +248,7 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
   describe('GET /jobs (tenant-wide search)', () => {
     const all = () => newestFirst([...jobsA, ...jobsB]);
 
-    it('lists every job of the tenant newest first, across connections, and no other tenant\'s', async () => {
+    it("lists every job of the tenant newest first, across connections, and no other tenant's", async () => {
       const { ids: seen } = await collect('/api/jobs?limit=200');
       expect(seen).toEqual(ids(all()));
     });
@@ -227,7 +273,9 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
       expect((await collect(`/api/jobs?job_id=${prefix.toUpperCase()}&limit=200`)).ids).toEqual(expected);
 
       const longer = target.id.slice(0, 15);
-      expect((await collect(`/api/jobs?job_id=${longer}&limit=200`)).ids).toEqual(ids(all().filter((j) => j.id.startsWith(longer))));
+      expect((await collect(`/api/jobs?job_id=${longer}&limit=200`)).ids).toEqual(
+        ids(all().filter((j) => j.id.startsWith(longer))),
+      );
       const none = await request(t.server).get('/api/jobs?job_id=ffffffff-ffff').set(auth);
       expect(none.status).toBe(200);
       expect(none.body).toEqual([]);
@@ -236,9 +284,19 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
     it('filters by status, action and time range', async () => {
       const from = jobsA[200]!.createdAt.getTime() - 1_000;
       const to = jobsA[100]!.createdAt.getTime() + 1_000;
-      const expected = ids(all().filter((j) => ['failed', 'cancelled'].includes(j.status) && j.action === 'refresh' && j.createdAt.getTime() >= from && j.createdAt.getTime() <= to));
+      const expected = ids(
+        all().filter(
+          (j) =>
+            ['failed', 'cancelled'].includes(j.status) &&
+            j.action === 'refresh' &&
+            j.createdAt.getTime() >= from &&
+            j.createdAt.getTime() <= to,
+        ),
+      );
       expect(expected.length).toBeGreaterThan(5);
-      const { ids: seen } = await collect(`/api/jobs?status=failed&status=cancelled&action=refresh&from=${iso(from)}&to=${iso(to)}&limit=6`);
+      const { ids: seen } = await collect(
+        `/api/jobs?status=failed&status=cancelled&action=refresh&from=${iso(from)}&to=${iso(to)}&limit=6`,
+      );
       expect(seen).toEqual(expected);
       const combined = await collect(`/api/jobs?connection_id=${connA}&status=success&limit=200`);
       expect(combined.ids).toEqual(ids(jobsA.filter((j) => j.status === 'success')));
@@ -246,12 +304,15 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
   });
 
   describe('GET /connections', () => {
-    it('lists the tenant\'s connections newest first, paged through Link, with each latest job', async () => {
+    it("lists the tenant's connections newest first, paged through Link, with each latest job", async () => {
       const k = await tenantKey(t, 'many-connections', 'operator');
       const created: string[] = [];
       // Created back to back: several share a millisecond, so the id must break ties.
       for (let i = 0; i < 23; i++) {
-        const res = await request(t.server).post('/api/connections').set(bearer(k.key)).send({ institution_id: 'sandbox', login_id: `user-${i}`, password: 'pw' });
+        const res = await request(t.server)
+          .post('/api/connections')
+          .set(bearer(k.key))
+          .send({ institution_id: 'sandbox', login_id: `user-${i}`, password: 'pw' });
         expect(res.status).toBe(202);
         created.push(res.body.connection.connection_id as string);
       }
@@ -263,7 +324,9 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
         expect(res.status).toBe(200);
         const page = (res.body as unknown[]).map((c) => ConnectionSchema.parse(c));
         expect(page.length).toBeLessThanOrEqual(5);
-        expect(page.every((c) => c.latest_job?.action === 'refresh' && c.latest_job.connection_id === c.connection_id)).toBe(true);
+        expect(
+          page.every((c) => c.latest_job?.action === 'refresh' && c.latest_job.connection_id === c.connection_id),
+        ).toBe(true);
         seen.push(...page.map((c) => c.connection_id));
         next = nextLinkOf(res);
         pages++;
@@ -284,7 +347,10 @@ describe.each(kinds)('job history and lists on %s', (kind) => {
       expect(started.status).toBe(202);
       const after = ConnectionSchema.parse((await request(t.server).get(`/api/connections/${connA}`).set(auth)).body);
       expect(after.latest_job).toMatchObject({ job_id: started.body.job_id, status: 'pending' });
-      const list = (await request(t.server).get('/api/connections?limit=200').set(auth)).body as { connection_id: string; latest_job: { job_id: string } | null }[];
+      const list = (await request(t.server).get('/api/connections?limit=200').set(auth)).body as {
+        connection_id: string;
+        latest_job: { job_id: string } | null;
+      }[];
       expect(list.find((c) => c.connection_id === connA)?.latest_job?.job_id).toBe(started.body.job_id);
       // The new job heads the history.
       const head = await request(t.server).get(`/api/connections/${connA}/jobs?limit=2`).set(auth);

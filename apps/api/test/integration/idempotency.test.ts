@@ -33,15 +33,24 @@ describe.each(kinds)('Idempotency-Key on %s', (kind) => {
     if (key !== null) req.set('Idempotency-Key', key);
     return req.send(payload as object);
   };
-  const connectionCount = async (who = auth) => ((await request(t.server).get('/api/connections?limit=200').set(who)).body as unknown[]).length;
-  const jobCount = async (who = auth) => ((await request(t.server).get('/api/jobs?limit=200').set(who)).body as unknown[]).length;
+  const connectionCount = async (who = auth) =>
+    ((await request(t.server).get('/api/connections?limit=200').set(who)).body as unknown[]).length;
+  const jobCount = async (who = auth) =>
+    ((await request(t.server).get('/api/jobs?limit=200').set(who)).body as unknown[]).length;
 
   it('stores a keyed fingerprint of the request, not a plain hash of a body holding a bank password', async () => {
     await freshTenant();
     const key = newKey();
     expect((await createConnection(key, { ...body, password: 'guessable-1' })).status).toBe(202);
-    const [row] = await t.db.query<{ fingerprint: string }>('SELECT fingerprint FROM idempotency_keys WHERE idem_key = ?', [key]);
-    const plain = createHash('sha256').update(`POST /api/connections\n${JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'guessable-1' })}`).digest('hex');
+    const [row] = await t.db.query<{ fingerprint: string }>(
+      'SELECT fingerprint FROM idempotency_keys WHERE idem_key = ?',
+      [key],
+    );
+    const plain = createHash('sha256')
+      .update(
+        `POST /api/connections\n${JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'guessable-1' })}`,
+      )
+      .digest('hex');
     expect(row?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(row?.fingerprint).not.toBe(plain);
   });
@@ -91,7 +100,8 @@ describe.each(kinds)('Idempotency-Key on %s', (kind) => {
     expect(replay.status).toBe(202);
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.body).toEqual(first.body);
-    const jobs = (await request(t.server).get(`/api/connections/${conn.connection.connection_id}/jobs`).set(auth)).body as unknown[];
+    const jobs = (await request(t.server).get(`/api/connections/${conn.connection.connection_id}/jobs`).set(auth))
+      .body as unknown[];
     expect(jobs).toHaveLength(2);
   });
 
@@ -108,7 +118,10 @@ describe.each(kinds)('Idempotency-Key on %s', (kind) => {
     expectProblem(otherPassword, 422, 'idempotency-key-reused');
 
     const connectionId = first.body.connection.connection_id as string;
-    const elsewhere = await request(t.server).post(`/api/connections/${connectionId}/purge`).set(auth).set('Idempotency-Key', key);
+    const elsewhere = await request(t.server)
+      .post(`/api/connections/${connectionId}/purge`)
+      .set(auth)
+      .set('Idempotency-Key', key);
     expectProblem(elsewhere, 422, 'idempotency-key-reused');
     expect(await connectionCount()).toBe(1);
     expect(await jobCount()).toBe(1);
@@ -160,7 +173,10 @@ describe.each(kinds)('Idempotency-Key on %s', (kind) => {
 
     // A 404 does not use it up either.
     const key2 = newKey();
-    const missing = await request(t.server).post('/api/connections/0190a5c4-0000-7000-8000-000000000000/refresh').set(auth).set('Idempotency-Key', key2);
+    const missing = await request(t.server)
+      .post('/api/connections/0190a5c4-0000-7000-8000-000000000000/refresh')
+      .set(auth)
+      .set('Idempotency-Key', key2);
     expectProblem(missing, 404, 'not-found');
     const conn = ok.body.connection.connection_id as string;
     const purge = await request(t.server).post(`/api/connections/${conn}/purge`).set(auth).set('Idempotency-Key', key2);

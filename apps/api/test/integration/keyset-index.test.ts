@@ -24,7 +24,15 @@ describe.each(kinds)('keyset pages seek the index on %s', (kind) => {
     auth = bearer(k.key);
     connectionId = await insertConnection(t, k.tenantId, Date.UTC(2024, 0, 1));
     await seedHistory(t, k.tenantId, connectionId, 300, Date.UTC(2024, 0, 2));
-    for (let i = 0; i < 12; i++) expect((await request(t.server).post('/api/connections').set(auth).send({ institution_id: 'sandbox', login_id: `u${i}`, password: 'pw' })).status).toBe(202);
+    for (let i = 0; i < 12; i++)
+      expect(
+        (
+          await request(t.server)
+            .post('/api/connections')
+            .set(auth)
+            .send({ institution_id: 'sandbox', login_id: `u${i}`, password: 'pw' })
+        ).status,
+      ).toBe(202);
     const db = t.db as { query: (sql: string, params?: readonly unknown[]) => Promise<unknown[]> };
     const original = db.query.bind(t.db);
     db.query = (sql, params = []) => {
@@ -48,7 +56,10 @@ describe.each(kinds)('keyset pages seek the index on %s', (kind) => {
       await client.query('SET enable_seqscan = off');
       await client.query('SET enable_bitmapscan = off');
       await client.query('SET enable_sort = off');
-      const res = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${toPgPlaceholders(statement.sql)}`, [...statement.params]);
+      const res = await client.query<{ 'QUERY PLAN': unknown }>(
+        `EXPLAIN (FORMAT JSON) ${toPgPlaceholders(statement.sql)}`,
+        [...statement.params],
+      );
       const conds: string[] = [];
       const walk = (node: Record<string, unknown>) => {
         if (typeof node['Index Cond'] === 'string') conds.push(node['Index Cond']);
@@ -61,7 +72,10 @@ describe.each(kinds)('keyset pages seek the index on %s', (kind) => {
     }
   }
 
-  async function nextPageStatement(firstPage: string, table: string): Promise<{ sql: string; params: readonly unknown[] }> {
+  async function nextPageStatement(
+    firstPage: string,
+    table: string,
+  ): Promise<{ sql: string; params: readonly unknown[] }> {
     const first = await request(t.server).get(firstPage).set(auth);
     expect(first.status).toBe(200);
     const next = nextLinkOf(first);

@@ -33,18 +33,38 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
 
   it('goes through creating, reading, refreshing and listing a connection', async () => {
     const created = record(
-      await request(t.server).post('/api/connections').set(auth()).set('Idempotency-Key', 'secret-flow-1').send({ institution_id: 'sandbox', login_id: 'user-ok', password: PASSWORD, user_ref: 'customer-1' }),
+      await request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .set('Idempotency-Key', 'secret-flow-1')
+        .send({ institution_id: 'sandbox', login_id: 'user-ok', password: PASSWORD, user_ref: 'customer-1' }),
     );
     expect(created.status).toBe(202);
     const body = CreateConnectionResponseSchema.parse(created.body);
     connectionId = body.connection.connection_id;
     jobId = body.job.job_id;
     // Replayed answer, reads, actions, lists.
-    record(await request(t.server).post('/api/connections').set(auth()).set('Idempotency-Key', 'secret-flow-1').send({ institution_id: 'sandbox', login_id: 'user-ok', password: PASSWORD, user_ref: 'customer-1' }));
-    for (const path of [`/api/connections/${connectionId}`, '/api/connections', `/api/connections/${connectionId}/jobs`, `/api/jobs/${jobId}`, `/api/jobs/${jobId}/logs`, '/api/jobs', '/api/me']) {
+    record(
+      await request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .set('Idempotency-Key', 'secret-flow-1')
+        .send({ institution_id: 'sandbox', login_id: 'user-ok', password: PASSWORD, user_ref: 'customer-1' }),
+    );
+    for (const path of [
+      `/api/connections/${connectionId}`,
+      '/api/connections',
+      `/api/connections/${connectionId}/jobs`,
+      `/api/jobs/${jobId}`,
+      `/api/jobs/${jobId}/logs`,
+      '/api/jobs',
+      '/api/me',
+    ]) {
       expect(record(await request(t.server).get(path).set(auth())).status).toBe(200);
     }
-    expect(record(await request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth())).status).toBe(200);
+    expect(record(await request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth())).status).toBe(
+      200,
+    );
     expect(record(await request(t.server).post(`/api/jobs/${jobId}/cancel`).set(auth())).status).toBe(200);
     expect(record(await request(t.server).post(`/api/jobs/${jobId}/retry`).set(auth())).status).toBe(202);
     expect(record(await request(t.server).post(`/api/connections/${connectionId}/purge`).set(auth())).status).toBe(202);
@@ -53,7 +73,9 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
     expect(token.status).toBe(201);
     eventToken = token.body.token as string;
     expect((await probe(t.server, 'get', '/api/events', auth())).status).toBe(200);
-    expect((await probe(t.server, 'get', `/api/events?token=${eventToken}&connection_id=${connectionId}`)).status).toBe(200);
+    expect((await probe(t.server, 'get', `/api/events?token=${eventToken}&connection_id=${connectionId}`)).status).toBe(
+      200,
+    );
     const badToken = await probe(t.server, 'get', `/api/events?token=${eventToken}x`);
     expect(badToken.status).toBe(401);
     seen.push(`${badToken.status} ${JSON.stringify(badToken.headers)}\n${badToken.text}`);
@@ -63,23 +85,54 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
     const valid = { institution_id: 'sandbox', login_id: 'user-ok', password: PASSWORD };
     const failures = [
       // Unknown or invalid fields whose values are the secrets.
-      request(t.server).post('/api/connections').set(auth()).send({ ...valid, pwd: PASSWORD, api_key: apiKey }),
-      request(t.server).post('/api/connections').set(auth()).send({ ...valid, institution_id: PASSWORD }),
-      request(t.server).post('/api/connections').set(auth()).send({ ...valid, institution_id: 'unknown-bank' }),
-      request(t.server).post('/api/connections').set(auth()).send({ ...valid, login_id: 42 }),
-      request(t.server).post('/api/connections').set(auth()).send({ ...valid, password: `${PASSWORD}${'x'.repeat(300)}` }),
-      request(t.server).post('/api/connections').set(auth()).send({ ...valid, user_ref: `${PASSWORD}\u0000` }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .send({ ...valid, pwd: PASSWORD, api_key: apiKey }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .send({ ...valid, institution_id: PASSWORD }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .send({ ...valid, institution_id: 'unknown-bank' }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .send({ ...valid, login_id: 42 }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .send({ ...valid, password: `${PASSWORD}${'x'.repeat(300)}` }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .send({ ...valid, user_ref: `${PASSWORD}\u0000` }),
       request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth()).send({ password: PASSWORD }),
       // Malformed JSON and non-JSON bodies with the password inside.
-      request(t.server).post('/api/connections').set(auth()).set('Content-Type', 'application/json').send(`{"password":"${PASSWORD}",`),
-      request(t.server).post('/api/connections').set(auth()).set('Content-Type', 'text/plain').send(`password=${PASSWORD}`),
-      request(t.server).post('/api/connections').set(auth()).send({ ...valid, user_ref: `${PASSWORD}${'y'.repeat(17_000)}` }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .set('Content-Type', 'application/json')
+        .send(`{"password":"${PASSWORD}",`),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .set('Content-Type', 'text/plain')
+        .send(`password=${PASSWORD}`),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .send({ ...valid, user_ref: `${PASSWORD}${'y'.repeat(17_000)}` }),
       // In query strings.
       request(t.server).get(`/api/connections?password=${PASSWORD}&api_key=${apiKey}`).set(auth()),
       request(t.server).get(`/api/connections/${connectionId}/jobs?status=${PASSWORD}&cursor=${PASSWORD}`).set(auth()),
       request(t.server).get(`/api/connections/${connectionId}/jobs?limit=${PASSWORD}&from=${PASSWORD}`).set(auth()),
       request(t.server).get(`/api/jobs?job_id=${PASSWORD}&action=${apiKey}`).set(auth()),
-      request(t.server).get(`/api/connections?cursor=${Buffer.from(JSON.stringify([1, PASSWORD])).toString('base64url')}`).set(auth()),
+      request(t.server)
+        .get(`/api/connections?cursor=${Buffer.from(JSON.stringify([1, PASSWORD])).toString('base64url')}`)
+        .set(auth()),
       // The key sent wrongly, or to a route that refuses it.
       request(t.server).get('/api/connections').set('Authorization', apiKey),
       request(t.server).get('/api/connections').set('Authorization', `Bearer ${apiKey}x`),
@@ -87,8 +140,16 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
       request(t.server).get(`/api/connections?key=${apiKey}`),
       request(t.server).delete(`/api/connections/${connectionId}`).set(auth()),
       // An idempotency key reused with another password.
-      request(t.server).post('/api/connections').set(auth()).set('Idempotency-Key', 'secret-flow-1').send({ ...valid, password: `${PASSWORD}-2` }),
-      request(t.server).post('/api/connections').set(auth()).set('Idempotency-Key', PASSWORD).send({ ...valid, extra: 1 }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .set('Idempotency-Key', 'secret-flow-1')
+        .send({ ...valid, password: `${PASSWORD}-2` }),
+      request(t.server)
+        .post('/api/connections')
+        .set(auth())
+        .set('Idempotency-Key', PASSWORD)
+        .send({ ...valid, extra: 1 }),
     ];
     for (const pending of failures) {
       const res = record(await pending);
@@ -107,12 +168,16 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
   it('never writes the password, the key or an event token to the log', () => {
     expect(t.logs.length).toBeGreaterThan(30);
     expect(eventToken.length).toBeGreaterThan(10);
-    const leaks = t.logs.filter((line) => line.includes(PASSWORD) || line.includes(apiKey) || line.includes(eventToken));
+    const leaks = t.logs.filter(
+      (line) => line.includes(PASSWORD) || line.includes(apiKey) || line.includes(eventToken),
+    );
     expect(leaks).toEqual([]);
   });
 
   it('stores the password only encrypted, and the key only hashed', async () => {
-    const rows = await t.db.query<{ credentials_enc: string }>('SELECT credentials_enc FROM connections WHERE id = ?', [connectionId]);
+    const rows = await t.db.query<{ credentials_enc: string }>('SELECT credentials_enc FROM connections WHERE id = ?', [
+      connectionId,
+    ]);
     expect(rows).toHaveLength(1);
     const stored = rows[0]!.credentials_enc;
     expect(stored).not.toContain(PASSWORD);
@@ -122,13 +187,20 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
     // It is the password, encrypted with the configured key.
     expect(t.app.get(CredentialsCipher).decrypt(stored)).toEqual({ password: PASSWORD });
     // Two encryptions of one password differ (random IV).
-    const again = await t.db.query<{ credentials_enc: string }>('SELECT credentials_enc FROM connections WHERE login_id = ?', ['user-ok']);
+    const again = await t.db.query<{ credentials_enc: string }>(
+      'SELECT credentials_enc FROM connections WHERE login_id = ?',
+      ['user-ok'],
+    );
     expect(new Set(again.map((r) => r.credentials_enc)).size).toBe(again.length);
 
     // No table holds either secret in clear.
     for (const table of ['tenants', 'api_keys', 'connections', 'jobs', 'job_events', 'idempotency_keys']) {
       const all = JSON.stringify(await t.db.query(`SELECT * FROM ${table}`));
-      expect({ table, password: all.includes(PASSWORD), key: all.includes(apiKey) }).toEqual({ table, password: false, key: false });
+      expect({ table, password: all.includes(PASSWORD), key: all.includes(apiKey) }).toEqual({
+        table,
+        password: false,
+        key: false,
+      });
     }
   });
 });

@@ -19,13 +19,21 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
   beforeAll(async () => {
     t = await startTestApp(kind);
     auth = bearer(t.adminKey);
-    const created = CreateConnectionResponseSchema.parse((await request(t.server).post('/api/connections').set(auth).send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })).body);
+    const created = CreateConnectionResponseSchema.parse(
+      (
+        await request(t.server)
+          .post('/api/connections')
+          .set(auth)
+          .send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
+      ).body,
+    );
     connectionId = created.connection.connection_id;
     jobId = created.job.job_id;
   });
   afterAll(() => t.close());
 
-  const connectionCount = async () => ((await request(t.server).get('/api/connections?limit=200').set(auth)).body as unknown[]).length;
+  const connectionCount = async () =>
+    ((await request(t.server).get('/api/connections?limit=200').set(auth)).body as unknown[]).length;
 
   describe('path ids', () => {
     const BAD_IDS = ['not-a-uuid', '123', `${'0'.repeat(8)}-0000-0000-0000-00000000000g`, "1'%20OR%20'1'='1", '%20'];
@@ -60,38 +68,72 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
   });
 
   describe('query parameters', () => {
-    const lists = () => ['/api/connections', `/api/connections/${connectionId}/jobs`, '/api/jobs', `/api/jobs/${jobId}/logs`];
+    const lists = () => [
+      '/api/connections',
+      `/api/connections/${connectionId}/jobs`,
+      '/api/jobs',
+      `/api/jobs/${jobId}/logs`,
+    ];
 
     it('refuses limit 0, 201, abc, -1, 1.5 and a repeated limit', async () => {
       for (const path of lists()) {
         for (const limit of ['0', '201', 'abc', '-1', '1.5', '', '5&limit=6']) {
-          const problem = expectProblem(await request(t.server).get(`${path}?limit=${limit}`).set(auth), 400, 'validation-failed');
+          const problem = expectProblem(
+            await request(t.server).get(`${path}?limit=${limit}`).set(auth),
+            400,
+            'validation-failed',
+          );
           expect({ path, limit, fields: fieldsOf(problem) }).toEqual({ path, limit, fields: ['query.limit'] });
         }
-        for (const limit of ['1', '200']) expect((await request(t.server).get(`${path}?limit=${limit}`).set(auth)).status).toBe(200);
+        for (const limit of ['1', '200'])
+          expect((await request(t.server).get(`${path}?limit=${limit}`).set(auth)).status).toBe(200);
       }
     });
 
     it('refuses an unknown status, alone or among known ones, and an unknown action', async () => {
       for (const path of [`/api/connections/${connectionId}/jobs`, '/api/jobs']) {
-        for (const q of ['status=done', 'status=failed,done', 'status=failed&status=done', 'status=', 'status=FAILED']) {
-          const problem = expectProblem(await request(t.server).get(`${path}?${q}`).set(auth), 400, 'validation-failed');
+        for (const q of [
+          'status=done',
+          'status=failed,done',
+          'status=failed&status=done',
+          'status=',
+          'status=FAILED',
+        ]) {
+          const problem = expectProblem(
+            await request(t.server).get(`${path}?${q}`).set(auth),
+            400,
+            'validation-failed',
+          );
           expect(fieldsOf(problem).every((f) => f.startsWith('query.status'))).toBe(true);
           expect(fieldsOf(problem).length).toBeGreaterThan(0);
         }
-        expect(fieldsOf(expectProblem(await request(t.server).get(`${path}?action=sync`).set(auth), 400))).toEqual(['query.action']);
-        expect(fieldsOf(expectProblem(await request(t.server).get(`${path}?from=yesterday`).set(auth), 400))).toEqual(['query.from']);
-        expect(fieldsOf(expectProblem(await request(t.server).get(`${path}?to=2024-02-30T00:00:00Z`).set(auth), 400))).toEqual(['query.to']);
+        expect(fieldsOf(expectProblem(await request(t.server).get(`${path}?action=sync`).set(auth), 400))).toEqual([
+          'query.action',
+        ]);
+        expect(fieldsOf(expectProblem(await request(t.server).get(`${path}?from=yesterday`).set(auth), 400))).toEqual([
+          'query.from',
+        ]);
+        expect(
+          fieldsOf(expectProblem(await request(t.server).get(`${path}?to=2024-02-30T00:00:00Z`).set(auth), 400)),
+        ).toEqual(['query.to']);
       }
     });
 
     it('refuses unknown parameters', async () => {
       for (const path of lists()) {
-        const problem = expectProblem(await request(t.server).get(`${path}?page=2`).set(auth), 400, 'validation-failed');
+        const problem = expectProblem(
+          await request(t.server).get(`${path}?page=2`).set(auth),
+          400,
+          'validation-failed',
+        );
         expect(fieldsOf(problem)).toEqual(['query.page']);
       }
-      expect(fieldsOf(expectProblem(await request(t.server).get('/api/jobs?job_id=xyz').set(auth), 400))).toEqual(['query.job_id']);
-      expect(fieldsOf(expectProblem(await request(t.server).get('/api/jobs?connection_id=abc').set(auth), 400))).toEqual(['query.connection_id']);
+      expect(fieldsOf(expectProblem(await request(t.server).get('/api/jobs?job_id=xyz').set(auth), 400))).toEqual([
+        'query.job_id',
+      ]);
+      expect(
+        fieldsOf(expectProblem(await request(t.server).get('/api/jobs?connection_id=abc').set(auth), 400)),
+      ).toEqual(['query.connection_id']);
     });
 
     it('refuses malformed cursors: garbage, base64url of garbage, of the wrong shape, or of another list', async () => {
@@ -106,12 +148,16 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
         b64('["1","01936d3e-0000-7000-8000-000000000000"]'),
         b64('[1,"zz"]'),
         b64('[1,"01936d3e-0000-7000-8000-000000000000",3]'),
-        b64("[1,\"' OR 1=1 --\"]"),
+        b64('[1,"\' OR 1=1 --"]'),
         b64('s12'),
       ];
       for (const path of ['/api/connections', `/api/connections/${connectionId}/jobs`, '/api/jobs']) {
         for (const cursor of bad) {
-          const problem = expectProblem(await request(t.server).get(`${path}?cursor=${cursor}`).set(auth), 400, 'validation-failed');
+          const problem = expectProblem(
+            await request(t.server).get(`${path}?cursor=${cursor}`).set(auth),
+            400,
+            'validation-failed',
+          );
           expect({ path, cursor, fields: fieldsOf(problem) }).toEqual({ path, cursor, fields: ['query.cursor'] });
         }
       }
@@ -119,7 +165,11 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
       const history = await request(t.server).get(`/api/connections/${connectionId}/jobs?limit=1`).set(auth);
       expect(history.status).toBe(200);
       for (const cursor of [...bad.filter((c) => c !== b64('s12')), b64(JSON.stringify([Date.now(), jobId]))]) {
-        const problem = expectProblem(await request(t.server).get(`/api/jobs/${jobId}/logs?cursor=${cursor}`).set(auth), 400, 'validation-failed');
+        const problem = expectProblem(
+          await request(t.server).get(`/api/jobs/${jobId}/logs?cursor=${cursor}`).set(auth),
+          400,
+          'validation-failed',
+        );
         expect(fieldsOf(problem)).toEqual(['query.cursor']);
       }
     });
@@ -127,15 +177,23 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
 
   describe('bodies', () => {
     const valid = { institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' };
-    const post = (body: unknown, path = '/api/connections') => request(t.server).post(path).set(auth).send(body as object);
+    const post = (body: unknown, path = '/api/connections') =>
+      request(t.server)
+        .post(path)
+        .set(auth)
+        .send(body as object);
 
     it('refuses unknown fields with their names', async () => {
       const problem = expectProblem(await post({ ...valid, admin: true, pasword: 'x' }), 400, 'validation-failed');
       expect(problem.errors).toEqual([{ field: 'body.admin,pasword', message: 'unknown fields: admin, pasword' }]);
       for (const action of ['refresh', 'purge']) {
-        expect(fieldsOf(expectProblem(await post({ force: true }, `/api/connections/${connectionId}/${action}`), 400))).toEqual(['body.force']);
+        expect(
+          fieldsOf(expectProblem(await post({ force: true }, `/api/connections/${connectionId}/${action}`), 400)),
+        ).toEqual(['body.force']);
       }
-      expect(fieldsOf(expectProblem(await post({ reason: 'x' }, `/api/jobs/${jobId}/cancel`), 400))).toEqual(['body.reason']);
+      expect(fieldsOf(expectProblem(await post({ reason: 'x' }, `/api/jobs/${jobId}/cancel`), 400))).toEqual([
+        'body.reason',
+      ]);
       expect(await connectionCount()).toBe(1);
     });
 
@@ -145,9 +203,13 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
       expect(empty.errors?.every((e) => e.message === 'is required')).toBe(true);
       expect(fieldsOf(expectProblem(await post({ ...valid, password: '' }), 400))).toEqual(['body.password']);
       expect(fieldsOf(expectProblem(await post({ ...valid, login_id: 42 }), 400))).toEqual(['body.login_id']);
-      expect(fieldsOf(expectProblem(await post({ ...valid, login_id: 'x'.repeat(129) }), 400))).toEqual(['body.login_id']);
+      expect(fieldsOf(expectProblem(await post({ ...valid, login_id: 'x'.repeat(129) }), 400))).toEqual([
+        'body.login_id',
+      ]);
       expect(fieldsOf(expectProblem(await post({ ...valid, user_ref: null }), 400))).toEqual(['body.user_ref']);
-      expect(fieldsOf(expectProblem(await post({ ...valid, institution_id: 'Sand Box' }), 400))).toEqual(['body.institution_id']);
+      expect(fieldsOf(expectProblem(await post({ ...valid, institution_id: 'Sand Box' }), 400))).toEqual([
+        'body.institution_id',
+      ]);
       expectProblem(await post([valid]), 400, 'validation-failed');
       expectProblem(await request(t.server).post('/api/connections').set(auth), 400, 'validation-failed');
       expect(await connectionCount()).toBe(1);
@@ -155,13 +217,19 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
 
     it('refuses an unknown institution', async () => {
       const problem = expectProblem(await post({ ...valid, institution_id: 'acme-bank' }), 400, 'validation-failed');
-      expect(problem.errors).toEqual([{ field: 'body.institution_id', message: expect.stringContaining('unknown institution') }]);
+      expect(problem.errors).toEqual([
+        { field: 'body.institution_id', message: expect.stringContaining('unknown institution') },
+      ]);
       expect(await connectionCount()).toBe(1);
     });
 
     it('refuses text PostgreSQL cannot store (NUL characters) with 400, on both databases', async () => {
-      expect(fieldsOf(expectProblem(await post({ ...valid, login_id: 'user\u0000ok' }), 400, 'validation-failed'))).toEqual(['body.login_id']);
-      expect(fieldsOf(expectProblem(await post({ ...valid, user_ref: 'ref\u0000' }), 400, 'validation-failed'))).toEqual(['body.user_ref']);
+      expect(
+        fieldsOf(expectProblem(await post({ ...valid, login_id: 'user\u0000ok' }), 400, 'validation-failed')),
+      ).toEqual(['body.login_id']);
+      expect(
+        fieldsOf(expectProblem(await post({ ...valid, user_ref: 'ref\u0000' }), 400, 'validation-failed')),
+      ).toEqual(['body.user_ref']);
       expect(await connectionCount()).toBe(1);
     });
 
@@ -171,10 +239,22 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
       expectProblem(res, 413, 'payload-too-large');
       // Also when the length is not announced (chunked).
       const chunked = await new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
-        const r = request(t.server).post('/api/connections').set(auth).set('Content-Type', 'application/json').set('Transfer-Encoding', 'chunked');
+        const r = request(t.server)
+          .post('/api/connections')
+          .set(auth)
+          .set('Content-Type', 'application/json')
+          .set('Transfer-Encoding', 'chunked');
         r.write(JSON.stringify(big).slice(0, 9000));
         r.write(JSON.stringify(big).slice(9000));
-        r.end((err, response) => (err ? reject(err) : resolve({ status: response.status, type: response.headers['content-type'] as string, text: response.text })));
+        r.end((err, response) =>
+          err
+            ? reject(err)
+            : resolve({
+                status: response.status,
+                type: response.headers['content-type'] as string,
+                text: response.text,
+              }),
+        );
       });
       expect(chunked.status).toBe(413);
       expect(chunked.type).toMatch(/^application\/problem\+json/);
@@ -197,12 +277,27 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
     });
 
     it('answers 400 to malformed JSON', async () => {
-      for (const text of ['{"institution_id":', '{institution_id: "sandbox"}', "{'a':1}", 'null', '"text"', '{"a":1}}']) {
-        const res = await request(t.server).post('/api/connections').set(auth).set('Content-Type', 'application/json').send(text);
+      for (const text of [
+        '{"institution_id":',
+        '{institution_id: "sandbox"}',
+        "{'a':1}",
+        'null',
+        '"text"',
+        '{"a":1}}',
+      ]) {
+        const res = await request(t.server)
+          .post('/api/connections')
+          .set(auth)
+          .set('Content-Type', 'application/json')
+          .send(text);
         const problem = expectProblem(res, 400, 'validation-failed');
         expect(problem.detail).toMatch(/not valid JSON/);
       }
-      const onAction = await request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth).set('Content-Type', 'application/json').send('{');
+      const onAction = await request(t.server)
+        .post(`/api/connections/${connectionId}/refresh`)
+        .set(auth)
+        .set('Content-Type', 'application/json')
+        .send('{');
       expectProblem(onAction, 400, 'validation-failed');
     });
   });
@@ -243,9 +338,21 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
     const t2 = await startTestApp(kind);
     try {
       await t2.db.execute('ALTER TABLE idempotency_keys RENAME TO idempotency_keys_gone');
-      const res = await request(t2.server).post('/api/connections').set(bearer(t2.adminKey)).set('Idempotency-Key', 'k-broken').send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' });
+      const res = await request(t2.server)
+        .post('/api/connections')
+        .set(bearer(t2.adminKey))
+        .set('Idempotency-Key', 'k-broken')
+        .send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' });
       const problem = expectProblem(res, 500, 'internal-error');
-      expect(Object.keys(problem).sort()).toEqual(['code', 'detail', 'error_id', 'instance', 'status', 'title', 'type']);
+      expect(Object.keys(problem).sort()).toEqual([
+        'code',
+        'detail',
+        'error_id',
+        'instance',
+        'status',
+        'title',
+        'type',
+      ]);
       expect(problem.error_id).toMatch(/^[0-9a-f-]{36}$/);
       expect(problem.detail).toBe(`Quote error id ${problem.error_id as string} when reporting this.`);
       expect(res.text).not.toMatch(/idempotency|table|relation|sqlite|postgres/i);

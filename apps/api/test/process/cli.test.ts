@@ -14,10 +14,15 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 describe('the jobtrail CLI (SQLite data folder)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-cli-'));
   const env = { ...testEnv(), JOBTRAIL_DATA_DIR: dataDir };
-  const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { env }).then(
-    (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, out: e.stdout ?? '', err: e.stderr ?? '' }),
-  );
+  const cli = (...args: string[]) =>
+    run(process.execPath, [CLI, ...args], { env }).then(
+      (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: e.code ?? 1,
+        out: e.stdout ?? '',
+        err: e.stderr ?? '',
+      }),
+    );
   const group = new ProcessGroup(env);
   afterAll(async () => {
     await group.killAll();
@@ -48,8 +53,16 @@ describe('the jobtrail CLI (SQLite data folder)', () => {
     const api = group.start('api', { PORT: String(port), JOBTRAIL_ROLE: 'api' });
     const base = `http://127.0.0.1:${port}/api`;
     const me = (key: string) => fetch(`${base}/me`, { headers: { Authorization: `Bearer ${key}` } });
-    await waitFor('the api to answer', async () => ((await me(viewerKey!).catch(() => null))?.status === 200 ? true : undefined), 30_000);
-    expect(await (await me(viewerKey!)).json()).toMatchObject({ tenant_name: 'acme', role: 'viewer', key_name: 'dashboard' });
+    await waitFor(
+      'the api to answer',
+      async () => ((await me(viewerKey!).catch(() => null))?.status === 200 ? true : undefined),
+      30_000,
+    );
+    expect(await (await me(viewerKey!)).json()).toMatchObject({
+      tenant_name: 'acme',
+      role: 'viewer',
+      key_name: 'dashboard',
+    });
     expect((await me(adminKey!)).status).toBe(200);
 
     expect((await cli('key:revoke', viewerId!)).code).toBe(0);

@@ -58,7 +58,11 @@ describe.each(kinds)('a worker process killed with SIGKILL (%s)', (kind: Databas
     await worker.waitWorkerReady();
 
     const jobIds = new Set<string>();
-    const logins = [...Array<string>(10).fill('user-slow'), ...Array<string>(6).fill('user-ok'), ...Array<string>(4).fill('user-flaky')];
+    const logins = [
+      ...Array<string>(10).fill('user-slow'),
+      ...Array<string>(6).fill('user-ok'),
+      ...Array<string>(4).fill('user-flaky'),
+    ];
     const connections = await Promise.all(
       logins.map(async (login) => {
         const { connectionId, jobId } = await client.connect(login);
@@ -75,12 +79,21 @@ describe.each(kinds)('a worker process killed with SIGKILL (%s)', (kind: Databas
     await moreWork();
 
     const ownedBy = async (p: JobtrailProcess) =>
-      (await reader.query<{ id: string; lease_owner: string }>(`SELECT id, lease_owner FROM jobs WHERE status = 'processing'`)).filter((r) => r.lease_owner.includes(`:${p.pid}:`));
+      (
+        await reader.query<{ id: string; lease_owner: string }>(
+          `SELECT id, lease_owner FROM jobs WHERE status = 'processing'`,
+        )
+      ).filter((r) => r.lease_owner.includes(`:${p.pid}:`));
     const rounds: Array<{ killedAt: number; restartedAt: number; inFlight: string[] }> = [];
     try {
       for (let round = 1; round <= ROUNDS; round++) {
         // Kill while it is in the middle of jobs.
-        await waitFor(`worker-${round - 1} to run jobs`, async () => ((await ownedBy(worker)).length >= 2 ? true : undefined), 15_000, 20);
+        await waitFor(
+          `worker-${round - 1} to run jobs`,
+          async () => ((await ownedBy(worker)).length >= 2 ? true : undefined),
+          15_000,
+          20,
+        );
         await sleep(50 + Math.floor(Math.random() * 250));
         const killed = worker;
         const killedAt = Date.now();
@@ -122,14 +135,17 @@ describe.each(kinds)('a worker process killed with SIGKILL (%s)', (kind: Databas
     }
 
     // None lost: every job created through the API is in the table, and ended in success.
-    const jobs = await reader.query<{ id: string; status: string; attempt: number }>('SELECT id, status, attempt FROM jobs');
+    const jobs = await reader.query<{ id: string; status: string; attempt: number }>(
+      'SELECT id, status, attempt FROM jobs',
+    );
     expect(jobs.map((j) => j.id).sort()).toEqual([...jobIds].sort());
     expect(jobs.filter((j) => j.status !== 'success')).toEqual([]);
 
     const transitions = await readTransitions(reader);
     // Each job succeeded exactly once.
     const successes = new Map<string, number>();
-    for (const t of transitions) if (t.to_status === 'success') successes.set(t.job_id, (successes.get(t.job_id) ?? 0) + 1);
+    for (const t of transitions)
+      if (t.to_status === 'success') successes.set(t.job_id, (successes.get(t.job_id) ?? 0) + 1);
     expect(jobs.filter((j) => successes.get(j.id) !== 1)).toEqual([]);
 
     // Every job the killed workers held came back through the sweeper as worker-lost, in time.
@@ -151,14 +167,39 @@ describe.each(kinds)('a worker process killed with SIGKILL (%s)', (kind: Databas
 });
 
 describe('the one-processing-per-connection check used above', () => {
-  const t = (id: number, job: string, from: string, to: string, at: number) => ({ id, job_id: job, connection_id: 'c', at, from_status: from, to_status: to, reason: '', actor: '', attempt: 1 });
+  const t = (id: number, job: string, from: string, to: string, at: number) => ({
+    id,
+    job_id: job,
+    connection_id: 'c',
+    at,
+    from_status: from,
+    to_status: to,
+    reason: '',
+    actor: '',
+    attempt: 1,
+  });
   it('passes back-to-back jobs and catches overlapping ones', () => {
-    const sequential = [t(1, 'a', 'pending', 'processing', 10), t(2, 'a', 'processing', 'pending', 20), t(3, 'b', 'pending', 'processing', 20), t(4, 'b', 'processing', 'success', 30)];
+    const sequential = [
+      t(1, 'a', 'pending', 'processing', 10),
+      t(2, 'a', 'processing', 'pending', 20),
+      t(3, 'b', 'pending', 'processing', 20),
+      t(4, 'b', 'processing', 'success', 30),
+    ];
     expect(overlappingProcessing(sequential)).toEqual([]);
-    const overlapping = [t(1, 'a', 'pending', 'processing', 10), t(2, 'b', 'pending', 'processing', 15), t(3, 'a', 'processing', 'success', 20), t(4, 'b', 'processing', 'success', 30)];
+    const overlapping = [
+      t(1, 'a', 'pending', 'processing', 10),
+      t(2, 'b', 'pending', 'processing', 15),
+      t(3, 'a', 'processing', 'success', 20),
+      t(4, 'b', 'processing', 'success', 30),
+    ];
     expect(overlappingProcessing(overlapping)).toHaveLength(2);
     // Recorded times alone (commit order looks fine): b starts before a ended.
-    const byTime = [t(1, 'a', 'pending', 'processing', 10), t(2, 'a', 'processing', 'success', 40), t(3, 'b', 'pending', 'processing', 30), t(4, 'b', 'processing', 'success', 50)];
+    const byTime = [
+      t(1, 'a', 'pending', 'processing', 10),
+      t(2, 'a', 'processing', 'success', 40),
+      t(3, 'b', 'pending', 'processing', 30),
+      t(4, 'b', 'processing', 'success', 50),
+    ];
     expect(overlappingProcessing(byTime)).toHaveLength(1);
   });
 });

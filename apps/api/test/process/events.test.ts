@@ -9,7 +9,8 @@ const kinds = await databaseKinds();
 
 /** The events of one job, in the order received. */
 const of = (events: readonly SseEvent[], jobId: string) => events.filter((e) => e.job.job_id === jobId);
-const succeeded = (jobId: string) => (events: readonly SseEvent[]) => of(events, jobId).find((e) => e.event === 'job.updated' && e.job.status === 'success');
+const succeeded = (jobId: string) => (events: readonly SseEvent[]) =>
+  of(events, jobId).find((e) => e.event === 'job.updated' && e.job.status === 'success');
 
 describe.each(kinds)('GET /api/events (Server-Sent Events) on %s', (kind) => {
   let t: TestApp;
@@ -40,7 +41,10 @@ describe.each(kinds)('GET /api/events (Server-Sent Events) on %s', (kind) => {
     const { connectionId, jobId } = await api.connect('user-ok');
     await sse.waitFor('the success event', succeeded(jobId));
     const mine = of(sse.events, jobId);
-    expect(mine[0]).toMatchObject({ event: 'job.created', job: { job_id: jobId, connection_id: connectionId, action: 'refresh', status: 'pending' } });
+    expect(mine[0]).toMatchObject({
+      event: 'job.created',
+      job: { job_id: jobId, connection_id: connectionId, action: 'refresh', status: 'pending' },
+    });
     expect(mine.slice(1).every((e) => e.event === 'job.updated')).toBe(true);
     const statuses = mine.map((e) => e.job.status).filter((s, i, all) => s !== all[i - 1]);
     expect(statuses).toEqual(['pending', 'processing', 'success']);
@@ -88,17 +92,30 @@ describe.each(kinds)('GET /api/events (Server-Sent Events) on %s', (kind) => {
     const purge = await api.action(connectionId, 'purge');
     for (const id of [missed.jobId, purge.jobId]) {
       const deadline = Date.now() + 20_000;
-      while ((await api.call('GET', `/jobs/${id}`)).body.status !== 'success' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while ((await api.call('GET', `/jobs/${id}`)).body.status !== 'success' && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
     }
 
     const resumed = await open('/events', { ...asAdmin(), 'Last-Event-ID': lastId });
     // A resume sends one event per changed job, carrying the job as it is now: `job.created` for
     // jobs created after the id (here already successful), `job.updated` for the others.
-    const done = (id: string) => (events: readonly SseEvent[]) => of(events, id).find((e) => e.job.status === 'success');
-    await resumed.waitFor('the missed jobs', (events) => (done(missed.jobId)(events) && done(purge.jobId)(events) ? true : undefined), 10_000);
+    const done = (id: string) => (events: readonly SseEvent[]) =>
+      of(events, id).find((e) => e.job.status === 'success');
+    await resumed.waitFor(
+      'the missed jobs',
+      (events) => (done(missed.jobId)(events) && done(purge.jobId)(events) ? true : undefined),
+      10_000,
+    );
     expect(of(resumed.events, jobId)).toEqual([]);
-    expect(of(resumed.events, missed.jobId)).toEqual([expect.objectContaining({ event: 'job.created', job: expect.objectContaining({ status: 'success' }) })]);
-    expect(of(resumed.events, purge.jobId)).toEqual([expect.objectContaining({ event: 'job.created', job: expect.objectContaining({ status: 'success', action: 'purge' }) })]);
+    expect(of(resumed.events, missed.jobId)).toEqual([
+      expect.objectContaining({ event: 'job.created', job: expect.objectContaining({ status: 'success' }) }),
+    ]);
+    expect(of(resumed.events, purge.jobId)).toEqual([
+      expect.objectContaining({
+        event: 'job.created',
+        job: expect.objectContaining({ status: 'success', action: 'purge' }),
+      }),
+    ]);
     expect(resumed.events.every((e) => Number(e.id) > Number(lastId))).toBe(true);
 
     // Without Last-Event-ID, nothing of the past is replayed.
@@ -120,7 +137,9 @@ describe.each(kinds)('GET /api/events (Server-Sent Events) on %s', (kind) => {
 
     const [payload, mac] = token.split('.') as [string, string];
     const flipped = `${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`;
-    const forged = Buffer.from(JSON.stringify({ k: JSON.parse(Buffer.from(payload, 'base64url').toString()).k, e: Date.now() + 3_600_000 })).toString('base64url');
+    const forged = Buffer.from(
+      JSON.stringify({ k: JSON.parse(Buffer.from(payload, 'base64url').toString()).k, e: Date.now() + 3_600_000 }),
+    ).toString('base64url');
     const { key: _unused, id: keyId } = await t.createKey('viewer');
     const expired = t.app.get(EventTokens).issue(keyId, Date.now() - 11 * 60_000).token;
     for (const bad of [`${payload}.${flipped}`, `${forged}.${mac}`, expired]) {

@@ -33,10 +33,17 @@ describe.each(kinds)('SIGTERM on %s', (kind: DatabaseKind) => {
   const adminKey = newAdminKey();
 
   const jobs = async (ids: readonly string[]): Promise<JobState[]> => {
-    const rows = await db.reader.query<JobState>(`SELECT id, status, attempt FROM jobs WHERE id IN (${ids.map(() => '?').join(', ')})`, [...ids]);
+    const rows = await db.reader.query<JobState>(
+      `SELECT id, status, attempt FROM jobs WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      [...ids],
+    );
     return ids.map((id) => rows.find((r) => r.id === id)!);
   };
-  const processingCount = async () => Number((await db.reader.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM jobs WHERE status = 'processing'`))[0]!.n);
+  const processingCount = async () =>
+    Number(
+      (await db.reader.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM jobs WHERE status = 'processing'`))[0]!
+        .n,
+    );
   const workerEnv = (grace: number, slowStepMs: number) => ({
     JOBTRAIL_ROLE: 'worker',
     JOBTRAIL_SHUTDOWN_GRACE_MS: String(grace),
@@ -47,13 +54,19 @@ describe.each(kinds)('SIGTERM on %s', (kind: DatabaseKind) => {
     const sent = Date.now();
     p.signal('SIGTERM');
     const exit = await p.waitExit(grace + EXIT_MARGIN_MS);
-    if (exit === null) throw new Error(`${p.name} did not exit within ${grace + EXIT_MARGIN_MS} ms of SIGTERM\n${p.tail()}`);
+    if (exit === null)
+      throw new Error(`${p.name} did not exit within ${grace + EXIT_MARGIN_MS} ms of SIGTERM\n${p.tail()}`);
     return { exit, tookMs: Date.now() - sent };
   };
   /** Starts `n` user-slow connections and waits until all of their jobs are processing. */
   const slowJobsInFlight = async (n: number): Promise<string[]> => {
     const ids = await Promise.all(Array.from({ length: n }, async () => (await client.connect('user-slow')).jobId));
-    await waitFor(`${n} jobs processing`, async () => ((await jobs(ids)).every((j) => j.status === 'processing') ? true : undefined), 15_000, 25);
+    await waitFor(
+      `${n} jobs processing`,
+      async () => ((await jobs(ids)).every((j) => j.status === 'processing') ? true : undefined),
+      15_000,
+      25,
+    );
     return ids;
   };
 
@@ -97,7 +110,9 @@ describe.each(kinds)('SIGTERM on %s', (kind: DatabaseKind) => {
     expect(await jobs(inFlight)).toEqual(inFlight.map((id) => ({ id, status: 'success', attempt: 1 })));
     expect(await jobs(queued)).toEqual(queued.map((id) => ({ id, status: 'pending', attempt: 0 })));
     const transitions = (await readTransitions(db.reader)).filter((t) => inFlight.includes(t.job_id));
-    expect(transitions.map((t) => `${t.from_status}>${t.to_status}`)).toEqual(expect.not.arrayContaining(['processing>pending']));
+    expect(transitions.map((t) => `${t.from_status}>${t.to_status}`)).toEqual(
+      expect.not.arrayContaining(['processing>pending']),
+    );
     // (The next test's worker runs them.)
   }, 60_000);
 
@@ -111,14 +126,18 @@ describe.each(kinds)('SIGTERM on %s', (kind: DatabaseKind) => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(await processingCount()).toBe(0);
     expect(await jobs(inFlight)).toEqual(inFlight.map((id) => ({ id, status: 'pending', attempt: 1 })));
-    const released = (await readTransitions(db.reader)).filter((t) => inFlight.includes(t.job_id) && t.from_status === 'processing');
+    const released = (await readTransitions(db.reader)).filter(
+      (t) => inFlight.includes(t.job_id) && t.from_status === 'processing',
+    );
     expect(released.map((t) => `${t.to_status}:${t.reason}`)).toEqual(inFlight.map(() => 'pending:worker-lost'));
     // Released by the worker itself at shutdown, not by a sweeper after its lease.
     expect(released.every((t) => t.actor.includes(`:${worker.pid}:`) && !t.actor.startsWith('sweeper'))).toBe(true);
 
     const next = group.start('worker-2', workerEnv(grace, 50));
     await next.waitWorkerReady();
-    await waitFor('the released jobs to finish', async () => ((await jobs(inFlight)).every((j) => j.status === 'success') ? true : undefined));
+    await waitFor('the released jobs to finish', async () =>
+      (await jobs(inFlight)).every((j) => j.status === 'success') ? true : undefined,
+    );
     expect(await jobs(inFlight)).toEqual(inFlight.map((id) => ({ id, status: 'success', attempt: 2 })));
   }, 60_000);
 
@@ -126,14 +145,23 @@ describe.each(kinds)('SIGTERM on %s', (kind: DatabaseKind) => {
   if (kind !== 'sqlite') return;
   it('all-in-one process with an open event stream and jobs in flight: exit 0 within grace', async () => {
     const grace = 2_000;
-    const all = group.start('all-in-one', { ...workerEnv(grace, 5_000), JOBTRAIL_ROLE: 'all', PORT: String(await freePort()) });
+    const all = group.start('all-in-one', {
+      ...workerEnv(grace, 5_000),
+      JOBTRAIL_ROLE: 'all',
+      PORT: String(await freePort()),
+    });
     await all.waitHealthy();
     const sse = await openSse(`${all.base}/events`, { Authorization: `Bearer ${adminKey}` });
     try {
       expect(sse.status).toBe(200);
       const mine = apiClient(all.base, adminKey);
       const ids = await Promise.all([1, 2].map(async () => (await mine.connect('user-slow')).jobId));
-      await waitFor('jobs processing', async () => ((await jobs(ids)).every((j) => j.status === 'processing') ? true : undefined), 15_000, 25);
+      await waitFor(
+        'jobs processing',
+        async () => ((await jobs(ids)).every((j) => j.status === 'processing') ? true : undefined),
+        15_000,
+        25,
+      );
 
       const { exit } = await terminate(all, grace);
       expect(exit).toEqual({ code: 0, signal: null });

@@ -1,5 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { apiClient, testEnv, createTestDatabase, freePort, newAdminKey, ProcessGroup, type TestDatabase } from '../support/processes.js';
+import {
+  apiClient,
+  testEnv,
+  createTestDatabase,
+  freePort,
+  newAdminKey,
+  ProcessGroup,
+  type TestDatabase,
+} from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 describe('SQLite runs one worker process per data folder', () => {
@@ -26,7 +34,11 @@ describe('SQLite runs one worker process per data folder', () => {
     await first.waitWorkerReady();
 
     // Started together: two processes that would run a worker, and one api process.
-    const refused = await Promise.all(['worker', 'all'].map(async (role) => group.start(`second-${role}`, { JOBTRAIL_ROLE: role, PORT: String(await freePort()) })));
+    const refused = await Promise.all(
+      ['worker', 'all'].map(async (role) =>
+        group.start(`second-${role}`, { JOBTRAIL_ROLE: role, PORT: String(await freePort()) }),
+      ),
+    );
     const api = group.start('api', { JOBTRAIL_ROLE: 'api', PORT: String(await freePort()) });
     for (const second of refused) {
       const exit = await second.waitExit(20_000);

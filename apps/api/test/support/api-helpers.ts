@@ -48,20 +48,26 @@ export function probe(
 ): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
   const { port } = server.address() as AddressInfo;
   return new Promise((resolve, reject) => {
-    const bodyHeaders = body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) };
-    const req = httpRequest({ host: '127.0.0.1', port, method: method.toUpperCase(), path, headers: { ...headers, ...bodyHeaders } }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
-        resolve({ status, headers: res.headers, text: '' });
-        req.destroy();
-        return;
-      }
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status, headers: res.headers, text }));
-      res.on('error', reject);
-    });
+    const bodyHeaders =
+      body === undefined
+        ? {}
+        : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) };
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method: method.toUpperCase(), path, headers: { ...headers, ...bodyHeaders } },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          resolve({ status, headers: res.headers, text: '' });
+          req.destroy();
+          return;
+        }
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status, headers: res.headers, text }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${method} ${path} within 10 s`)));
     req.on('error', reject);
     req.end(body);
@@ -87,7 +93,11 @@ const LEAKS: readonly RegExp[] = [
  * Asserts `res` is an RFC 9457 problem with this status (and code when given), with nothing of
  * the server's insides in it. Returns the parsed problem.
  */
-export function expectProblem(res: Response, status: number, code?: string): Record<string, unknown> & { errors?: { field: string; message: string }[] } {
+export function expectProblem(
+  res: Response,
+  status: number,
+  code?: string,
+): Record<string, unknown> & { errors?: { field: string; message: string }[] } {
   const summary = `${res.status} ${res.text}`;
   expect({ status: res.status, summary }).toEqual({ status, summary });
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -100,14 +110,22 @@ export function expectProblem(res: Response, status: number, code?: string): Rec
 
 /** Asserts no stack frame, SQL or file path is in the response body. */
 export function expectNoLeak(res: Response): void {
-  for (const leak of LEAKS) expect({ leak: String(leak), match: leak.exec(res.text)?.[0] ?? null }).toEqual({ leak: String(leak), match: null });
+  for (const leak of LEAKS)
+    expect({ leak: String(leak), match: leak.exec(res.text)?.[0] ?? null }).toEqual({
+      leak: String(leak),
+      match: null,
+    });
 }
 
 /** The field names of a validation problem's `errors`. */
 export const fieldsOf = (problem: { errors?: { field: string }[] }) => (problem.errors ?? []).map((e) => e.field);
 
 /** The id of tenant `name`, creating it with a key of `role` if needed; returns that key. */
-export async function tenantKey(t: TestApp, name: string, role: 'viewer' | 'operator' | 'admin' = 'admin'): Promise<{ key: string; keyId: string; tenantId: string }> {
+export async function tenantKey(
+  t: TestApp,
+  name: string,
+  role: 'viewer' | 'operator' | 'admin' = 'admin',
+): Promise<{ key: string; keyId: string; tenantId: string }> {
   const { key, id } = await t.createKey(role, name);
   const tenant = await t.app.get(ApiKeysRepository).findTenantByName(name);
   if (!tenant) throw new Error(`tenant ${name} missing`);
@@ -115,7 +133,12 @@ export async function tenantKey(t: TestApp, name: string, role: 'viewer' | 'oper
 }
 
 /** Inserts a connection row directly (no first job). */
-export async function insertConnection(t: TestApp, tenantId: string, createdAt: number, password = 'seed-password'): Promise<string> {
+export async function insertConnection(
+  t: TestApp,
+  tenantId: string,
+  createdAt: number,
+  password = 'seed-password',
+): Promise<string> {
   const id = uuidv7At(createdAt);
   const cipher = t.app.get(CredentialsCipher);
   await t.db.transaction((tx) =>
@@ -134,7 +157,13 @@ export async function insertConnection(t: TestApp, tenantId: string, createdAt: 
 
 /** A job as the engine would have left it in `status`, created at `createdAt`. */
 export function seededJob(connectionId: string, createdAt: number, status: JobStatus, action: JobAction, n = 0): Job {
-  const base = createJob({ id: uuidv7At(createdAt), connectionId, action, now: new Date(createdAt), requestedBy: { id: 'seed', name: 'seed' } });
+  const base = createJob({
+    id: uuidv7At(createdAt),
+    connectionId,
+    action,
+    now: new Date(createdAt),
+    requestedBy: { id: 'seed', name: 'seed' },
+  });
   if (status === 'pending') return base;
   const startedAt = new Date(createdAt + 1_000);
   const finishedAt = new Date(createdAt + 4_000);
@@ -146,7 +175,12 @@ export function seededJob(connectionId: string, createdAt: number, status: JobSt
     startedAt: status === 'cancelled' ? null : startedAt,
     finishedAt: terminal ? finishedAt : null,
     updatedAt: terminal ? finishedAt : startedAt,
-    error: status === 'failed' ? jobError('institution-unavailable', `seeded failure ${n}`) : status === 'cancelled' ? jobError('cancelled', 'cancelled by seed') : null,
+    error:
+      status === 'failed'
+        ? jobError('institution-unavailable', `seeded failure ${n}`)
+        : status === 'cancelled'
+          ? jobError('cancelled', 'cancelled by seed')
+          : null,
     result: status === 'success' ? { accounts: 3, transactions: n } : null,
   };
 }
@@ -161,7 +195,9 @@ export async function insertJobs(t: TestApp, tenantId: string, jobs: readonly Jo
 
 /** Newest first, as the history and the search order jobs: (created_at DESC, id DESC). */
 export function newestFirst(jobs: readonly Job[]): Job[] {
-  return [...jobs].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return [...jobs].sort(
+    (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+  );
 }
 
 const TERMINAL: readonly JobStatus[] = ['success', 'failed', 'cancelled', 'success', 'failed', 'success', 'cancelled'];
@@ -170,7 +206,14 @@ const TERMINAL: readonly JobStatus[] = ['success', 'failed', 'cancelled', 'succe
  * `count` terminal jobs on a connection, one per `stepMs` from `start` (with a few ms of jitter so
  * times are distinct but not round), statuses and actions varied. Stored, and returned newest first.
  */
-export async function seedHistory(t: TestApp, tenantId: string, connectionId: string, count: number, start: number, stepMs = 60_000): Promise<Job[]> {
+export async function seedHistory(
+  t: TestApp,
+  tenantId: string,
+  connectionId: string,
+  count: number,
+  start: number,
+  stepMs = 60_000,
+): Promise<Job[]> {
   const jobs: Job[] = [];
   for (let i = 0; i < count; i++) {
     const status = TERMINAL[i % TERMINAL.length] as JobStatus;

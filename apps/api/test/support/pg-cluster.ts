@@ -53,7 +53,18 @@ export class TempPgCluster {
       const pgGroup = (await run('id', ['-g', 'postgres'])).stdout.trim();
       chownSync(cluster.dir, Number(pgUser), Number(pgGroup));
     }
-    await cluster.pg('initdb', ['-D', cluster.dataDir, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+    await cluster.pg('initdb', [
+      '-D',
+      cluster.dataDir,
+      '-U',
+      'postgres',
+      '-A',
+      'trust',
+      '--no-sync',
+      '-E',
+      'UTF8',
+      '--locale=C',
+    ]);
     await cluster.ctl(['start', '-w', '-t', '30', '-l', cluster.logFile, '-o', cluster.serverOptions()]);
     return cluster;
   }
@@ -72,7 +83,9 @@ export class TempPgCluster {
       return stdout + stderr;
     } catch (err) {
       const e = err as Error & { stdout?: string; stderr?: string };
-      throw new Error(`${tool} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}\n${this.serverLog()}`);
+      throw new Error(
+        `${tool} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}\n${this.serverLog()}`,
+      );
     }
   }
 
@@ -127,7 +140,8 @@ export class TempPgCluster {
 
   /** Stops the server (immediately) and removes the folder. */
   async destroy(): Promise<void> {
-    if (existsSync(join(this.dataDir, 'postmaster.pid'))) await this.ctl(['stop', '-m', 'immediate', '-w', '-t', '30']).catch(() => undefined);
+    if (existsSync(join(this.dataDir, 'postmaster.pid')))
+      await this.ctl(['stop', '-m', 'immediate', '-w', '-t', '30']).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -62,7 +62,8 @@ export class JobtrailProcess {
     readonly name: string,
     readonly env: NodeJS.ProcessEnv,
   ) {
-    if (!existsSync(DIST_MAIN)) throw new Error(`${DIST_MAIN} is missing: build the api first (pnpm --filter @jobtrail/api build)`);
+    if (!existsSync(DIST_MAIN))
+      throw new Error(`${DIST_MAIN} is missing: build the api first (pnpm --filter @jobtrail/api build)`);
     this.child = spawn(process.execPath, [DIST_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (this.partial + chunk).split('\n');
@@ -98,7 +99,13 @@ export class JobtrailProcess {
 
   /** The last output, for failure messages. */
   tail(lines = 30): string {
-    return [`--- ${this.name} (pid ${this.pid}) stdout:`, ...this.stdout.slice(-lines), this.partial, `--- ${this.name} stderr:`, this.stderr.slice(-4_000)].join('\n');
+    return [
+      `--- ${this.name} (pid ${this.pid}) stdout:`,
+      ...this.stdout.slice(-lines),
+      this.partial,
+      `--- ${this.name} stderr:`,
+      this.stderr.slice(-4_000),
+    ].join('\n');
   }
 
   /** Waits until a stdout line matches. */
@@ -187,7 +194,14 @@ export class ProcessGroup {
 export function testEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('JOBTRAIL_') || k === 'DATABASE_URL' || k === 'PORT' || k.startsWith('NODE_OPTIONS') || k.startsWith('JEST')) continue;
+    if (
+      k.startsWith('JOBTRAIL_') ||
+      k === 'DATABASE_URL' ||
+      k === 'PORT' ||
+      k.startsWith('NODE_OPTIONS') ||
+      k.startsWith('JEST')
+    )
+      continue;
     env[k] = v;
   }
   return {
@@ -231,7 +245,9 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
       env: { JOBTRAIL_DATA_DIR: dataDir, JOBTRAIL_ENCRYPTION_KEY: encryptionKey },
       reader: {
         async query<T>(sql: string, params: unknown[] = []) {
-          return open().prepare(sql).all(...params) as T[];
+          return open()
+            .prepare(sql)
+            .all(...params) as T[];
         },
       },
       async drop() {
@@ -256,7 +272,12 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
     reader: {
       async query<T>(sql: string, params: unknown[] = []) {
         let n = 0;
-        return (await pool.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+        return (
+          await pool.query(
+            sql.replace(/\?/g, () => `$${++n}`),
+            params,
+          )
+        ).rows as T[];
       },
     },
     async drop() {
@@ -277,7 +298,10 @@ export function apiClient(base: string, key: string) {
   const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      headers: {
+        Authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -294,7 +318,8 @@ export function apiClient(base: string, key: string) {
     /** POST /connections/:id/refresh|purge: the job, and whether it is new (202) or the running one (200). */
     async action(connectionId: string, action: 'refresh' | 'purge'): Promise<{ jobId: string; created: boolean }> {
       const res = await call('POST', `/connections/${connectionId}/${action}`);
-      if (res.status !== 202 && res.status !== 200) throw new Error(`POST ${action}: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 202 && res.status !== 200)
+        throw new Error(`POST ${action}: ${res.status} ${JSON.stringify(res.body)}`);
       return { jobId: res.body.job_id, created: res.status === 202 };
     },
   };
@@ -341,11 +366,17 @@ export function overlappingProcessing(transitions: readonly TransitionRow[]): st
     const open = new Map<string, number>();
     for (const t of list) {
       if (t.to_status === 'processing') {
-        if (processing.size > 0) problems.push(`connection ${connectionId}: job ${t.job_id} claimed (event ${t.id}) while ${[...processing].join(', ')} processing`);
+        if (processing.size > 0)
+          problems.push(
+            `connection ${connectionId}: job ${t.job_id} claimed (event ${t.id}) while ${[...processing].join(', ')} processing`,
+          );
         processing.add(t.job_id);
         open.set(t.job_id, t.at);
       } else if (t.from_status === 'processing') {
-        if (!processing.delete(t.job_id)) problems.push(`connection ${connectionId}: job ${t.job_id} left processing (event ${t.id}) without entering it`);
+        if (!processing.delete(t.job_id))
+          problems.push(
+            `connection ${connectionId}: job ${t.job_id} left processing (event ${t.id}) without entering it`,
+          );
         intervals.push({ job: t.job_id, from: open.get(t.job_id) ?? t.at, to: t.at });
         open.delete(t.job_id);
       }
@@ -356,7 +387,10 @@ export function overlappingProcessing(transitions: readonly TransitionRow[]): st
     for (let i = 1; i < intervals.length; i++) {
       const prev = intervals[i - 1]!;
       const cur = intervals[i]!;
-      if (cur.from < prev.to) problems.push(`connection ${connectionId}: ${cur.job} processing from ${cur.from} overlaps ${prev.job} (${prev.from}..${prev.to})`);
+      if (cur.from < prev.to)
+        problems.push(
+          `connection ${connectionId}: ${cur.job} processing from ${cur.from} overlaps ${prev.job} (${prev.from}..${prev.to})`,
+        );
     }
   }
   return problems;
@@ -364,7 +398,9 @@ export function overlappingProcessing(transitions: readonly TransitionRow[]): st
 
 /** Counts of jobs by status. */
 export async function statusCounts(reader: DbReader): Promise<Record<string, number>> {
-  const rows = await reader.query<{ status: string; n: number | string }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
+  const rows = await reader.query<{ status: string; n: number | string }>(
+    'SELECT status, COUNT(*) AS n FROM jobs GROUP BY status',
+  );
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 

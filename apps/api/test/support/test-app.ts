@@ -39,7 +39,8 @@ async function postgresReachable(): Promise<string | null> {
 export async function databaseKinds(): Promise<DatabaseKind[]> {
   const reason = await postgresReachable();
   if (reason === null) return ['sqlite', 'postgres'];
-  if (process.env.JOBTRAIL_REQUIRE_PG === '1') throw new Error(`PostgreSQL is required but not reachable at ${PG_SERVER_URL}: ${reason}`);
+  if (process.env.JOBTRAIL_REQUIRE_PG === '1')
+    throw new Error(`PostgreSQL is required but not reachable at ${PG_SERVER_URL}: ${reason}`);
   console.warn(`PostgreSQL suites not run: no server at ${PG_SERVER_URL} (${reason}).`);
   return ['sqlite'];
 }

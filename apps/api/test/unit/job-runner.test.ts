@@ -33,9 +33,24 @@ function runnerWith(storeError: unknown) {
     { worker: TEST_WORKER_CONFIG } as AppConfig,
     pino({ level: 'silent' }),
   );
-  const pending = createJob({ id: '01936d3e-0000-7000-8000-000000000001', connectionId: '01936d3e-0000-7000-8000-000000000002', action: 'refresh', now: new Date() });
-  const job: Job = transitionJobOrThrow(pending, { type: 'claim', workerId: 'w', leaseMs: 60_000 }, { now: new Date(), actor: 'w' }).job;
-  const claimed = { job, tenantId: 't', institutionId: 'fake', loginId: 'user-ok', credentialsEnc: cipher.encrypt({ password: 'pw' }) };
+  const pending = createJob({
+    id: '01936d3e-0000-7000-8000-000000000001',
+    connectionId: '01936d3e-0000-7000-8000-000000000002',
+    action: 'refresh',
+    now: new Date(),
+  });
+  const job: Job = transitionJobOrThrow(
+    pending,
+    { type: 'claim', workerId: 'w', leaseMs: 60_000 },
+    { now: new Date(), actor: 'w' },
+  ).job;
+  const claimed = {
+    job,
+    tenantId: 't',
+    institutionId: 'fake',
+    loginId: 'user-ok',
+    credentialsEnc: cipher.encrypt({ password: 'pw' }),
+  };
   return { runner, claimed, writes };
 }
 
@@ -52,6 +67,9 @@ describe('JobRunner failure handling', () => {
     const { runner, claimed, writes } = runnerWith(new TypeError('x is not a function'));
     await runner.run(claimed, 'w', new AbortController().signal);
     const last = writes[writes.length - 1]?.next;
-    expect(last).toMatchObject({ status: 'failed', error: { code: 'internal-error', detail: 'An unexpected error stopped the job.' } });
+    expect(last).toMatchObject({
+      status: 'failed',
+      error: { code: 'internal-error', detail: 'An unexpected error stopped the job.' },
+    });
   });
 });

@@ -29,11 +29,18 @@ function newest(dir: string): number {
 function assertBuilt(): void {
   const builds = [
     { what: 'the API', output: API_MAIN, sources: join(REPO_ROOT, 'apps/api/src') },
-    { what: 'the dashboard', output: join(DASHBOARD_DIST, 'index.html'), sources: join(REPO_ROOT, 'apps/dashboard/src') },
+    {
+      what: 'the dashboard',
+      output: join(DASHBOARD_DIST, 'index.html'),
+      sources: join(REPO_ROOT, 'apps/dashboard/src'),
+    },
   ];
   for (const { what, output, sources } of builds) {
     if (!existsSync(output)) throw new Error(`${what} is not built (${output} is missing): ${BUILD_HINT}.`);
-    if (newest(sources) > statSync(output).mtimeMs) console.warn(`${what} may have changed since it was built (${sources} is newer than ${output}); to test the current code, ${BUILD_HINT}.`);
+    if (newest(sources) > statSync(output).mtimeMs)
+      console.warn(
+        `${what} may have changed since it was built (${sources} is newer than ${output}); to test the current code, ${BUILD_HINT}.`,
+      );
   }
 }
 
@@ -41,7 +48,11 @@ export interface RunningApi {
   readonly baseUrl: string;
   readonly adminKey: string;
   /** Calls the API as the admin; JSON in, `{ status, body, headers }` out. */
-  call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }>;
+  call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T; headers: Headers }>;
   /** Everything the process printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -54,7 +65,9 @@ async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -94,7 +107,8 @@ export async function startApi(): Promise<RunningApi> {
 
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the API exited with ${child.exitCode} before it was healthy:\n${log}`);
+    if (child.exitCode !== null)
+      throw new Error(`the API exited with ${child.exitCode} before it was healthy:\n${log}`);
     try {
       const res = await fetch(`${baseUrl}/api/health`);
       if (res.ok) break;
@@ -114,7 +128,10 @@ export async function startApi(): Promise<RunningApi> {
     async call(method, path, body) {
       const res = await fetch(`${baseUrl}/api${path}`, {
         method,
-        headers: { Authorization: `Bearer ${adminKey}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        headers: {
+          Authorization: `Bearer ${adminKey}`,
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();

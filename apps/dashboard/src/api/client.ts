@@ -6,7 +6,11 @@ import { nextLinkOf } from './link-header.js';
  * does not depend on zod itself, only on the domain package's schemas.
  */
 export interface Validator<T> {
-  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+  safeParse(
+    input: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
 }
 
 /** Every failed call ends up as one of these, carrying the server's problem+json (or one made up for it). */
@@ -88,7 +92,11 @@ export class ApiClient {
       if (res.status === 401) this.onUnauthorized?.();
       throw new ApiError(parseProblem(res.status, body));
     }
-    return { data: validate(options.schema, body, res.status, url), status: res.status, next: nextLinkOf(res.headers.get('Link'), url) };
+    return {
+      data: validate(options.schema, body, res.status, url),
+      status: res.status,
+      next: nextLinkOf(res.headers.get('Link'), url),
+    };
   }
 
   async get<T>(path: string, schema: Validator<T>, signal?: AbortSignal): Promise<T> {

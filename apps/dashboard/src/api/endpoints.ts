@@ -56,7 +56,11 @@ export function fetchMe(client: ApiClient, signal?: AbortSignal): Promise<WhoAmI
   return client.get('/me', WhoAmISchema, signal);
 }
 
-export function fetchConnections(client: ApiClient, next: string | null, signal?: AbortSignal): Promise<Page<ConnectionWire>> {
+export function fetchConnections(
+  client: ApiClient,
+  next: string | null,
+  signal?: AbortSignal,
+): Promise<Page<ConnectionWire>> {
   return client.page(next ?? '/connections?limit=50', ConnectionSchema, signal);
 }
 
@@ -64,7 +68,10 @@ export function fetchConnection(client: ApiClient, id: string, signal?: AbortSig
   return client.get(`/connections/${encodeURIComponent(id)}`, ConnectionSchema, signal);
 }
 
-export async function createConnection(client: ApiClient, body: CreateConnectionBody): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
+export async function createConnection(
+  client: ApiClient,
+  body: CreateConnectionBody,
+): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
   return (await client.request('/connections', { method: 'POST', body, schema: CreateConnectionResponseSchema })).data;
 }
 
@@ -73,18 +80,44 @@ export async function deleteConnection(client: ApiClient, id: string): Promise<v
 }
 
 /** Starts an action; `created` is false when a job of that action was already running (200). */
-export async function startAction(client: ApiClient, connectionId: string, action: JobAction): Promise<{ job: JobSummaryWire; created: boolean }> {
-  const res = await client.request(`/connections/${encodeURIComponent(connectionId)}/${action}`, { method: 'POST', body: {}, schema: JobSummarySchema });
+export async function startAction(
+  client: ApiClient,
+  connectionId: string,
+  action: JobAction,
+): Promise<{ job: JobSummaryWire; created: boolean }> {
+  const res = await client.request(`/connections/${encodeURIComponent(connectionId)}/${action}`, {
+    method: 'POST',
+    body: {},
+    schema: JobSummarySchema,
+  });
   return { job: res.data, created: res.status === 202 };
 }
 
-export function fetchHistory(client: ApiClient, connectionId: string, filters: HistoryFilters, next: string | null, signal?: AbortSignal): Promise<Page<JobSummaryWire>> {
-  return client.page(next ?? `/connections/${encodeURIComponent(connectionId)}/jobs?${historyQuery(filters)}`, JobSummarySchema, signal);
+export function fetchHistory(
+  client: ApiClient,
+  connectionId: string,
+  filters: HistoryFilters,
+  next: string | null,
+  signal?: AbortSignal,
+): Promise<Page<JobSummaryWire>> {
+  return client.page(
+    next ?? `/connections/${encodeURIComponent(connectionId)}/jobs?${historyQuery(filters)}`,
+    JobSummarySchema,
+    signal,
+  );
 }
 
 /** The jobs of a connection that are still queued or running (they decide which buttons are enabled). */
-export async function fetchActiveJobs(client: ApiClient, connectionId: string, signal?: AbortSignal): Promise<JobSummaryWire[]> {
-  const page = await client.page(`/connections/${encodeURIComponent(connectionId)}/jobs?status=pending,processing&limit=200`, JobSummarySchema, signal);
+export async function fetchActiveJobs(
+  client: ApiClient,
+  connectionId: string,
+  signal?: AbortSignal,
+): Promise<JobSummaryWire[]> {
+  const page = await client.page(
+    `/connections/${encodeURIComponent(connectionId)}/jobs?status=pending,processing&limit=200`,
+    JobSummarySchema,
+    signal,
+  );
   return page.items;
 }
 
@@ -110,7 +143,12 @@ export function jobSearchPath(search: JobSearch): string {
   return `/jobs?${q.toString()}`;
 }
 
-export function searchJobs(client: ApiClient, search: JobSearch, next: string | null = null, signal?: AbortSignal): Promise<Page<JobSummaryWire>> {
+export function searchJobs(
+  client: ApiClient,
+  search: JobSearch,
+  next: string | null = null,
+  signal?: AbortSignal,
+): Promise<Page<JobSummaryWire>> {
   return client.page(next ?? jobSearchPath(search), JobSummarySchema, signal);
 }
 
@@ -118,14 +156,31 @@ export function fetchJob(client: ApiClient, jobId: string, signal?: AbortSignal)
   return client.get(`/jobs/${encodeURIComponent(jobId)}`, JobDetailSchema, signal);
 }
 
-export function fetchJobLogs(client: ApiClient, jobId: string, next: string | null, signal?: AbortSignal): Promise<Page<JobLogLineWire>> {
+export function fetchJobLogs(
+  client: ApiClient,
+  jobId: string,
+  next: string | null,
+  signal?: AbortSignal,
+): Promise<Page<JobLogLineWire>> {
   return client.page(next ?? `/jobs/${encodeURIComponent(jobId)}/logs?limit=200`, JobLogLineSchema, signal);
 }
 
 export async function retryJob(client: ApiClient, jobId: string): Promise<JobSummaryWire> {
-  return (await client.request(`/jobs/${encodeURIComponent(jobId)}/retry`, { method: 'POST', body: {}, schema: JobSummarySchema })).data;
+  return (
+    await client.request(`/jobs/${encodeURIComponent(jobId)}/retry`, {
+      method: 'POST',
+      body: {},
+      schema: JobSummarySchema,
+    })
+  ).data;
 }
 
 export async function cancelJob(client: ApiClient, jobId: string): Promise<JobSummaryWire> {
-  return (await client.request(`/jobs/${encodeURIComponent(jobId)}/cancel`, { method: 'POST', body: {}, schema: JobSummarySchema })).data;
+  return (
+    await client.request(`/jobs/${encodeURIComponent(jobId)}/cancel`, {
+      method: 'POST',
+      body: {},
+      schema: JobSummarySchema,
+    })
+  ).data;
 }

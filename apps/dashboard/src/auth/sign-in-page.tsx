@@ -60,8 +60,8 @@ export function SignInPage({ notice, onSignedIn }: Props) {
           required
         />
         <p id={hintId} className="muted">
-          Kept in this browser tab only, until you sign out or close the tab. Keys are created with the API&rsquo;s CLI; the
-          demo start prints a sign-in link.
+          Kept in this browser tab only, until you sign out or close the tab. Keys are created with the API&rsquo;s CLI;
+          the demo start prints a sign-in link.
         </p>
         {error !== null && <ProblemAlert error={error} context="Sign-in failed" />}
         <button type="submit" className="button-primary" disabled={busy}>

@@ -16,12 +16,26 @@ interface Props {
  * A destructive action behind an inline confirmation. Inline rather than `window.confirm`: it is
  * styled, keeps focus in the page and can be reached and tested like the rest of the UI.
  */
-export function ConfirmButton({ label, question, confirmLabel, onConfirm, disabled, describedBy, className = 'button-danger' }: Props) {
+export function ConfirmButton({
+  label,
+  question,
+  confirmLabel,
+  onConfirm,
+  disabled,
+  describedBy,
+  className = 'button-danger',
+}: Props) {
   const [asking, setAsking] = useState(false);
   const id = useId();
   if (!asking) {
     return (
-      <button type="button" className={className} disabled={disabled} aria-describedby={describedBy} onClick={() => setAsking(true)}>
+      <button
+        type="button"
+        className={className}
+        disabled={disabled}
+        aria-describedby={describedBy}
+        onClick={() => setAsking(true)}
+      >
         {label}
       </button>
     );

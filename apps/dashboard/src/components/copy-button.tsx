@@ -18,7 +18,13 @@ export function CopyButton({ text, label, children = 'Copy', className = 'button
     return () => clearTimeout(timer);
   }, [state]);
   return (
-    <button type="button" className={`copy-button ${className}`} aria-label={label} title={label} onClick={() => void copyText(text).then((ok) => setState(ok ? 'copied' : 'failed'))}>
+    <button
+      type="button"
+      className={`copy-button ${className}`}
+      aria-label={label}
+      title={label}
+      onClick={() => void copyText(text).then((ok) => setState(ok ? 'copied' : 'failed'))}
+    >
       <span aria-live="polite">{state === 'copied' ? 'Copied ✓' : state === 'failed' ? 'Copy failed' : children}</span>
     </button>
   );

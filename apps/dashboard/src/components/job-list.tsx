@@ -37,7 +37,11 @@ export function JobList({ jobs, caption, now }: Props) {
                   </Link>
                 </td>
                 <td>
-                  <Link to={`/connections/${job.connection_id}`} className="mono" aria-label={`Connection ${job.connection_id}`}>
+                  <Link
+                    to={`/connections/${job.connection_id}`}
+                    className="mono"
+                    aria-label={`Connection ${job.connection_id}`}
+                  >
                     {job.connection_id.slice(0, 8)}…
                   </Link>
                 </td>

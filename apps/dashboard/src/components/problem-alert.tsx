@@ -39,7 +39,11 @@ export function ProblemAlert({ error, context, onRetry }: Props) {
           ))}
         </ul>
       )}
-      {problem.error_id && <p className="muted">Error id for support: <code>{problem.error_id}</code></p>}
+      {problem.error_id && (
+        <p className="muted">
+          Error id for support: <code>{problem.error_id}</code>
+        </p>
+      )}
       {onRetry && (
         <button type="button" onClick={onRetry}>
           Try again

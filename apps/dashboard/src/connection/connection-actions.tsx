@@ -40,12 +40,16 @@ export function ConnectionActions({ connection }: { readonly connection: Connect
   const remove = useDeleteConnection(() => navigate('/'));
 
   const running = (action: JobAction): JobSummaryWire | undefined => active.data?.find((j) => j.action === action);
-  const disabledReason = canAct ? null : `Your key's role (${me.role}) can only read; an operator or admin key can start actions.`;
+  const disabledReason = canAct
+    ? null
+    : `Your key's role (${me.role}) can only read; an operator or admin key can start actions.`;
 
   const button = (action: JobAction) => {
     const job = running(action);
     const busy = job !== undefined || (start.isPending && start.variables === action);
-    const label = job ? `${capitalise(action)} ${job.status === 'processing' ? 'running' : 'queued'}…` : capitalise(action);
+    const label = job
+      ? `${capitalise(action)} ${job.status === 'processing' ? 'running' : 'queued'}…`
+      : capitalise(action);
     if (action === 'purge') {
       return (
         <ConfirmButton
@@ -60,7 +64,14 @@ export function ConnectionActions({ connection }: { readonly connection: Connect
       );
     }
     return (
-      <button key={action} type="button" className="button-primary" disabled={!canAct || busy} aria-describedby={disabledReason ? reasonId : undefined} onClick={() => start.mutate(action)}>
+      <button
+        key={action}
+        type="button"
+        className="button-primary"
+        disabled={!canAct || busy}
+        aria-describedby={disabledReason ? reasonId : undefined}
+        onClick={() => start.mutate(action)}
+      >
         {label}
       </button>
     );
@@ -87,11 +98,15 @@ export function ConnectionActions({ connection }: { readonly connection: Connect
       )}
       {start.isSuccess && (
         <p role="status" className="notice">
-          {start.data.created ? `${capitalise(start.data.job.action)} started: ` : `A ${start.data.job.action} was already ${start.data.job.status}: `}
+          {start.data.created
+            ? `${capitalise(start.data.job.action)} started: `
+            : `A ${start.data.job.action} was already ${start.data.job.status}: `}
           <Link to={`/jobs/${start.data.job.job_id}`}>job {shortId(start.data.job.job_id)}</Link>
         </p>
       )}
-      {start.isError && <ProblemAlert error={start.error} context={`The ${start.variables ?? 'action'} was not started`} />}
+      {start.isError && (
+        <ProblemAlert error={start.error} context={`The ${start.variables ?? 'action'} was not started`} />
+      )}
       {remove.isError && <ProblemAlert error={remove.error} context="The connection was not deleted" />}
     </div>
   );

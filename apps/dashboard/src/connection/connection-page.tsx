@@ -31,12 +31,17 @@ export function ConnectionPage() {
   return (
     <div className="connection-page">
       <nav aria-label="Breadcrumb" className="breadcrumb">
-        <Link to="/">Connections</Link> <span aria-hidden="true">/</span> <span aria-current="page">{connection.data ? masked : '…'}</span>
+        <Link to="/">Connections</Link> <span aria-hidden="true">/</span>{' '}
+        <span aria-current="page">{connection.data ? masked : '…'}</span>
       </nav>
       {connection.isPending ? (
         <Loading label="Loading the connection…" />
       ) : connection.isError ? (
-        <ProblemAlert error={connection.error} context="Could not load this connection" onRetry={() => void connection.refetch()} />
+        <ProblemAlert
+          error={connection.error}
+          context="Could not load this connection"
+          onRetry={() => void connection.refetch()}
+        />
       ) : (
         <>
           <header className="page-header">
@@ -101,7 +106,11 @@ function JobHistory({ connectionId }: { readonly connectionId: string }) {
       {invalid ? null : history.isPending ? (
         <Loading label="Loading the job history…" />
       ) : !history.data ? (
-        <ProblemAlert error={history.error} context="Could not load the job history" onRetry={() => void history.refetch()} />
+        <ProblemAlert
+          error={history.error}
+          context="Could not load the job history"
+          onRetry={() => void history.refetch()}
+        />
       ) : jobs.length === 0 ? (
         <EmptyState title={hasFilters(filters) ? 'No job matches these filters.' : 'No jobs yet.'}>
           {hasFilters(filters) ? 'Widen the filters or clear them.' : 'Start a refresh to see its job here.'}
@@ -115,12 +124,29 @@ function JobHistory({ connectionId }: { readonly connectionId: string }) {
           </p>
           <HistoryTable jobs={jobs} now={now} />
           {history.hasNextPage && (
-            <button type="button" className="load-more" onClick={() => void history.fetchNextPage()} disabled={history.isFetchingNextPage}>
+            <button
+              type="button"
+              className="load-more"
+              onClick={() => void history.fetchNextPage()}
+              disabled={history.isFetchingNextPage}
+            >
               {history.isFetchingNextPage ? 'Loading…' : 'Load more'}
             </button>
           )}
-          {history.isFetchNextPageError && <ProblemAlert error={history.error} context="Could not load more jobs" onRetry={() => void history.fetchNextPage()} />}
-          {history.isRefetchError && <ProblemAlert error={history.error} context="Could not bring the history up to date" onRetry={() => void history.refetch()} />}
+          {history.isFetchNextPageError && (
+            <ProblemAlert
+              error={history.error}
+              context="Could not load more jobs"
+              onRetry={() => void history.fetchNextPage()}
+            />
+          )}
+          {history.isRefetchError && (
+            <ProblemAlert
+              error={history.error}
+              context="Could not bring the history up to date"
+              onRetry={() => void history.refetch()}
+            />
+          )}
         </>
       )}
     </section>

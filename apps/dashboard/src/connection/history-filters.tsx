@@ -24,7 +24,13 @@ export function HistoryFiltersForm({ filters, onChange }: Props) {
         <legend>Status</legend>
         {JOB_STATUSES.map((status) => (
           <label key={status} className="checkbox">
-            <input type="checkbox" name="status" value={status} checked={filters.statuses.includes(status)} onChange={() => onChange({ ...filters, statuses: toggleStatus(filters.statuses, status) })} />
+            <input
+              type="checkbox"
+              name="status"
+              value={status}
+              checked={filters.statuses.includes(status)}
+              onChange={() => onChange({ ...filters, statuses: toggleStatus(filters.statuses, status) })}
+            />
             <StatusBadge status={status} />
           </label>
         ))}
@@ -32,7 +38,11 @@ export function HistoryFiltersForm({ filters, onChange }: Props) {
       <div className="filter-row">
         <div className="field">
           <label htmlFor={`${id}-action`}>Action</label>
-          <select id={`${id}-action`} value={filters.action ?? ''} onChange={(e) => onChange({ ...filters, action: isJobAction(e.target.value) ? e.target.value : null })}>
+          <select
+            id={`${id}-action`}
+            value={filters.action ?? ''}
+            onChange={(e) => onChange({ ...filters, action: isJobAction(e.target.value) ? e.target.value : null })}
+          >
             <option value="">All actions</option>
             {JOB_ACTIONS.map((a) => (
               <option key={a} value={a}>
@@ -66,7 +76,11 @@ export function HistoryFiltersForm({ filters, onChange }: Props) {
           />
         </div>
         {hasFilters(filters) && (
-          <button type="button" className="clear-filters" onClick={() => onChange({ statuses: [], action: null, from: null, to: null })}>
+          <button
+            type="button"
+            className="clear-filters"
+            onClick={() => onChange({ statuses: [], action: null, from: null, to: null })}
+          >
             Clear filters
           </button>
         )}

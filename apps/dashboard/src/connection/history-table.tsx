@@ -82,7 +82,15 @@ export function HistoryTable({ jobs, now }: Props) {
   );
 }
 
-function HistoryRow({ job, now, rowIndex }: { readonly job: JobSummaryWire; readonly now: number; readonly rowIndex: number }) {
+function HistoryRow({
+  job,
+  now,
+  rowIndex,
+}: {
+  readonly job: JobSummaryWire;
+  readonly now: number;
+  readonly rowIndex: number;
+}) {
   const duration = jobDurationMs(job, now);
   return (
     <tr role="row" aria-rowindex={rowIndex} data-job-id={job.job_id} className={`history-row row-${job.status}`}>
@@ -97,12 +105,16 @@ function HistoryRow({ job, now, rowIndex }: { readonly job: JobSummaryWire; read
       <td role="cell" className="col-date">
         <DateTime iso={job.date} now={now} />
       </td>
-      <td role="cell" className="col-action">{job.action}</td>
+      <td role="cell" className="col-action">
+        {job.action}
+      </td>
       <td role="cell" className="col-status">
         <StatusBadge status={job.status} />
         {job.cancel_requested && job.status === 'processing' && <span className="muted small"> cancelling</span>}
       </td>
-      <td role="cell" className="col-duration">{duration === null ? '—' : formatDuration(duration)}</td>
+      <td role="cell" className="col-duration">
+        {duration === null ? '—' : formatDuration(duration)}
+      </td>
       <td role="cell" className="col-attempt">
         {job.attempt}/{job.max_attempts}
       </td>

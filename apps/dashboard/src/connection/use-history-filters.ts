@@ -36,7 +36,9 @@ export function hasFilters(filters: HistoryFilters): boolean {
 }
 
 export function toggleStatus(statuses: readonly JobStatus[], status: JobStatus): JobStatus[] {
-  return statuses.includes(status) ? statuses.filter((s) => s !== status) : JOB_STATUSES.filter((s) => s === status || statuses.includes(s));
+  return statuses.includes(status)
+    ? statuses.filter((s) => s !== status)
+    : JOB_STATUSES.filter((s) => s === status || statuses.includes(s));
 }
 
 /**
@@ -48,6 +50,9 @@ export function useHistoryFilters(): [HistoryFilters, (filters: HistoryFilters) 
   // The string is the value identity of the parameters: the filters object changes only with it.
   const key = params.toString();
   const filters = useMemo(() => parseFilters(new URLSearchParams(key)), [key]);
-  const setFilters = useCallback((next: HistoryFilters) => setParams((current) => writeFilters(current, next), { replace: true }), [setParams]);
+  const setFilters = useCallback(
+    (next: HistoryFilters) => setParams((current) => writeFilters(current, next), { replace: true }),
+    [setParams],
+  );
   return [filters, setFilters];
 }

@@ -39,20 +39,42 @@ export function ConnectionsPage() {
         {list.isPending ? (
           <Loading label="Loading connections…" />
         ) : !list.data ? (
-          <ProblemAlert error={list.error} context="Could not load the connections" onRetry={() => void list.refetch()} />
+          <ProblemAlert
+            error={list.error}
+            context="Could not load the connections"
+            onRetry={() => void list.refetch()}
+          />
         ) : connections.length === 0 ? (
           <EmptyState title="No connections yet.">
-            {canCreate ? 'Create a sandbox connection with the form to see jobs run.' : 'An operator or admin key can create one.'}
+            {canCreate
+              ? 'Create a sandbox connection with the form to see jobs run.'
+              : 'An operator or admin key can create one.'}
           </EmptyState>
         ) : (
           <>
-            <ConnectionsTable connections={connections} now={now} onDelete={canDelete ? (id) => remove.mutate(id) : null} deleting={remove.isPending ? (remove.variables ?? null) : null} />
+            <ConnectionsTable
+              connections={connections}
+              now={now}
+              onDelete={canDelete ? (id) => remove.mutate(id) : null}
+              deleting={remove.isPending ? (remove.variables ?? null) : null}
+            />
             {list.hasNextPage && (
-              <button type="button" className="load-more" onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+              <button
+                type="button"
+                className="load-more"
+                onClick={() => void list.fetchNextPage()}
+                disabled={list.isFetchingNextPage}
+              >
                 {list.isFetchingNextPage ? 'Loading…' : 'Load more connections'}
               </button>
             )}
-            {list.isError && <ProblemAlert error={list.error} context="Could not load all connections" onRetry={() => void list.refetch()} />}
+            {list.isError && (
+              <ProblemAlert
+                error={list.error}
+                context="Could not load all connections"
+                onRetry={() => void list.refetch()}
+              />
+            )}
           </>
         )}
       </section>

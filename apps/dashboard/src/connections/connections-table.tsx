@@ -40,7 +40,10 @@ export function ConnectionsTable({ connections, now, onDelete, deleting }: Props
             return (
               <tr key={c.connection_id} data-connection-id={c.connection_id}>
                 <td>
-                  <Link to={`/connections/${c.connection_id}`} aria-label={`Connection ${masked}${c.user_ref ? ` (${c.user_ref})` : ''}`}>
+                  <Link
+                    to={`/connections/${c.connection_id}`}
+                    aria-label={`Connection ${masked}${c.user_ref ? ` (${c.user_ref})` : ''}`}
+                  >
                     <span className="mono">{masked}</span>
                   </Link>
                   {c.user_ref && <div className="muted small">{c.user_ref}</div>}

@@ -29,7 +29,12 @@ export function CreateConnectionForm() {
   const client = useApi();
   const queryClient = useQueryClient();
   const navigate = useNavigate();
-  const [values, setValues] = useState<Record<Field, string>>({ institution_id: 'sandbox', login_id: '', password: '', user_ref: '' });
+  const [values, setValues] = useState<Record<Field, string>>({
+    institution_id: 'sandbox',
+    login_id: '',
+    password: '',
+    user_ref: '',
+  });
   const [errors, setErrors] = useState<FieldErrors>({});
   const ids = { form: useId(), logins: useId() };
 
@@ -40,7 +45,11 @@ export function CreateConnectionForm() {
       // The answer is shown at once on the new page, but marked stale (updatedAt 0) so the page
       // still reads the current state: the job may have moved on before this answer arrived.
       queryClient.setQueryData(queryKeys.connection(id), connection, { updatedAt: 0 });
-      queryClient.setQueryData(queryKeys.history(id, NO_FILTERS), { pages: [{ items: [job], next: null }], pageParams: [null] }, { updatedAt: 0 });
+      queryClient.setQueryData(
+        queryKeys.history(id, NO_FILTERS),
+        { pages: [{ items: [job], next: null }], pageParams: [null] },
+        { updatedAt: 0 },
+      );
       void queryClient.invalidateQueries({ queryKey: queryKeys.connections() });
       navigate(`/connections/${connection.connection_id}`);
     },

@@ -13,7 +13,9 @@ export function useDeleteConnection(onDeleted?: () => void) {
     mutationFn: (id: string) => deleteConnection(client, id),
     onSuccess: (_void, id) => {
       queryClient.setQueryData<InfiniteData<Page<ConnectionWire>, string | null>>(queryKeys.connections(), (data) =>
-        data ? { ...data, pages: data.pages.map((p) => ({ ...p, items: p.items.filter((c) => c.connection_id !== id) })) } : data,
+        data
+          ? { ...data, pages: data.pages.map((p) => ({ ...p, items: p.items.filter((c) => c.connection_id !== id) })) }
+          : data,
       );
       queryClient.removeQueries({ queryKey: queryKeys.connection(id) });
       queryClient.removeQueries({ queryKey: queryKeys.historyOf(id) });

@@ -20,7 +20,10 @@ export function JobActions({ job }: { readonly job: JobDetailWire }) {
     mutationFn: () => retryJob(client, job.job_id),
     onSuccess: (next) => {
       applyActionResult(queryClient, next);
-      queryClient.setQueryData<JobSummaryWire[]>(queryKeys.retriedBy(job.job_id), (list) => [next, ...(list ?? []).filter((j) => j.job_id !== next.job_id)]);
+      queryClient.setQueryData<JobSummaryWire[]>(queryKeys.retriedBy(job.job_id), (list) => [
+        next,
+        ...(list ?? []).filter((j) => j.job_id !== next.job_id),
+      ]);
     },
   });
   const cancel = useMutation({
@@ -29,10 +32,17 @@ export function JobActions({ job }: { readonly job: JobDetailWire }) {
   });
 
   if (!allowed.retry && !allowed.cancel) {
-    return job.status === 'processing' && job.cancel_requested ? <p className="notice">Cancel requested: the job stops at its next step.</p> : null;
+    return job.status === 'processing' && job.cancel_requested ? (
+      <p className="notice">Cancel requested: the job stops at its next step.</p>
+    ) : null;
   }
   if (!canAct) {
-    return <p className="muted small">Your key&rsquo;s role ({me.role}) can only read; an operator or admin key can {allowed.retry ? 'retry' : 'cancel'} this job.</p>;
+    return (
+      <p className="muted small">
+        Your key&rsquo;s role ({me.role}) can only read; an operator or admin key can{' '}
+        {allowed.retry ? 'retry' : 'cancel'} this job.
+      </p>
+    );
   }
   return (
     <div className="job-actions">

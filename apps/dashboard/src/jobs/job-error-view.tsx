@@ -14,14 +14,18 @@ export function JobErrorView({ job }: Props) {
   const requeued = job.status === 'pending';
   return (
     <section className={`job-error ${requeued ? 'job-error-requeued' : ''}`} aria-labelledby="job-error-title">
-      <h3 id="job-error-title">{requeued ? 'Last attempt failed' : job.status === 'cancelled' ? 'Why it stopped' : 'What went wrong'}</h3>
+      <h3 id="job-error-title">
+        {requeued ? 'Last attempt failed' : job.status === 'cancelled' ? 'Why it stopped' : 'What went wrong'}
+      </h3>
       <p className="error-headline">
-        <span aria-hidden="true">{job.status === 'cancelled' ? '⊘' : '❌'}</span> <strong>{entry.title}</strong> <code className="error-code">{error.code}</code>
+        <span aria-hidden="true">{job.status === 'cancelled' ? '⊘' : '❌'}</span> <strong>{entry.title}</strong>{' '}
+        <code className="error-code">{error.code}</code>
       </p>
       {error.detail && <p className="error-detail">{error.detail}</p>}
       {requeued && (
         <p className="notice">
-          Jobtrail retries automatically: attempt {job.attempt + 1} of {job.max_attempts} is due at {new Date(job.run_at).toLocaleTimeString()}.
+          Jobtrail retries automatically: attempt {job.attempt + 1} of {job.max_attempts} is due at{' '}
+          {new Date(job.run_at).toLocaleTimeString()}.
         </p>
       )}
       {entry.troubleshooting.length > 0 ? (
@@ -34,7 +38,10 @@ export function JobErrorView({ job }: Props) {
           </ol>
         </>
       ) : (
-        <p className="muted">This error code came from the institution as is; the catalogue has no steps for it. Send the support details to the team.</p>
+        <p className="muted">
+          This error code came from the institution as is; the catalogue has no steps for it. Send the support details
+          to the team.
+        </p>
       )}
     </section>
   );

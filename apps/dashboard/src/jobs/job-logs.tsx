@@ -6,7 +6,12 @@ import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { dateTitle } from '../lib/format.js';
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 });
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  fractionalSecondDigits: 3,
+});
 
 /** The job's log lines, oldest first; refetched by live updates while the job runs. */
 export function JobLogs({ jobId, pollMs }: { readonly jobId: string; readonly pollMs: number | null }) {
@@ -19,7 +24,10 @@ export function JobLogs({ jobId, pollMs }: { readonly jobId: string; readonly po
     refetchInterval: pollMs ?? false,
   });
   if (logs.isPending) return <Loading label="Loading log lines…" />;
-  if (!logs.data) return <ProblemAlert error={logs.error} context="Could not load the log lines" onRetry={() => void logs.refetch()} />;
+  if (!logs.data)
+    return (
+      <ProblemAlert error={logs.error} context="Could not load the log lines" onRetry={() => void logs.refetch()} />
+    );
   const lines = logs.data.pages.flatMap((p) => p.items);
   if (lines.length === 0) return <p className="muted">No log lines.</p>;
   return (
@@ -37,7 +45,12 @@ export function JobLogs({ jobId, pollMs }: { readonly jobId: string; readonly po
         ))}
       </ol>
       {logs.hasNextPage && (
-        <button type="button" className="load-more" onClick={() => void logs.fetchNextPage()} disabled={logs.isFetchingNextPage}>
+        <button
+          type="button"
+          className="load-more"
+          onClick={() => void logs.fetchNextPage()}
+          disabled={logs.isFetchingNextPage}
+        >
           {logs.isFetchingNextPage ? 'Loading…' : 'More log lines'}
         </button>
       )}

@@ -10,7 +10,8 @@ export function JobPage() {
   return (
     <div className="job-page">
       <nav aria-label="Breadcrumb" className="breadcrumb">
-        <Link to="/">Connections</Link> <span aria-hidden="true">/</span> <span aria-current="page">Job {shortId(jobId)}</span>
+        <Link to="/">Connections</Link> <span aria-hidden="true">/</span>{' '}
+        <span aria-current="page">Job {shortId(jobId)}</span>
       </nav>
       {/* Keyed by id: moving from a job to its retry starts from a clean panel. */}
       <JobPanel key={jobId} jobId={jobId} />

@@ -30,7 +30,10 @@ export function JobPanel({ jobId }: { readonly jobId: string }) {
     refetchInterval: (q) => (poll !== null && q.state.data && !isTerminal(q.state.data.status) ? poll : false),
   });
   if (detail.isPending) return <Loading label="Loading the job…" />;
-  if (!detail.data) return <ProblemAlert error={detail.error} context="Could not load this job" onRetry={() => void detail.refetch()} />;
+  if (!detail.data)
+    return (
+      <ProblemAlert error={detail.error} context="Could not load this job" onRetry={() => void detail.refetch()} />
+    );
   return <JobDetailView job={detail.data} pollMs={!isTerminal(detail.data.status) ? poll : null} />;
 }
 
@@ -153,7 +156,12 @@ function RetryLinks({ job }: { readonly job: JobDetailWire }) {
   const retriedBy = useQuery({
     queryKey: queryKeys.retriedBy(job.job_id),
     queryFn: async ({ signal }) => {
-      const page = await searchJobs(client, { connection_id: job.connection_id, from: job.date, action: job.action, limit: 200 }, null, signal);
+      const page = await searchJobs(
+        client,
+        { connection_id: job.connection_id, from: job.date, action: job.action, limit: 200 },
+        null,
+        signal,
+      );
       return page.items.filter((j) => j.retry_of === job.job_id);
     },
     enabled: retriable,
@@ -164,12 +172,19 @@ function RetryLinks({ job }: { readonly job: JobDetailWire }) {
     <ul className="retry-links">
       {job.retry_of && (
         <li>
-          Retry of <Link to={`/jobs/${job.retry_of}`} className="mono">{job.retry_of}</Link>
+          Retry of{' '}
+          <Link to={`/jobs/${job.retry_of}`} className="mono">
+            {job.retry_of}
+          </Link>
         </li>
       )}
       {retries.map((r) => (
         <li key={r.job_id}>
-          Retried by <Link to={`/jobs/${r.job_id}`} className="mono">{r.job_id}</Link> <StatusBadge status={r.status} />
+          Retried by{' '}
+          <Link to={`/jobs/${r.job_id}`} className="mono">
+            {r.job_id}
+          </Link>{' '}
+          <StatusBadge status={r.status} />
         </li>
       ))}
     </ul>

@@ -33,7 +33,9 @@ export function StepsTimeline({ steps, now }: { readonly steps: readonly Step[];
     <ol className="timeline" aria-label="Steps">
       {steps.map((step) => {
         const { icon, label } = stepPresentation(step.status);
-        const ms = step.started_at ? (step.finished_at ? Date.parse(step.finished_at) : now) - Date.parse(step.started_at) : null;
+        const ms = step.started_at
+          ? (step.finished_at ? Date.parse(step.finished_at) : now) - Date.parse(step.started_at)
+          : null;
         return (
           <li key={step.name} className={`timeline-step step-${step.status}`}>
             <span className="timeline-icon" aria-hidden="true">

@@ -9,7 +9,10 @@ export function formatLocal(iso: string): string {
 
 /** "2024-12-10 04:33:00 UTC": what support people compare with server logs. */
 export function formatUtc(iso: string): string {
-  return `${new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} UTC`;
+  return `${new Date(iso)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '')} UTC`;
 }
 
 /** The hover text of a date: UTC for humans, the exact ISO value for copy-paste. */
@@ -49,7 +52,10 @@ export function formatDuration(ms: number): string {
  * How long a job took (or has been running), from its current attempt's start. Null when it never
  * started (pending, or cancelled before a worker took it).
  */
-export function jobDurationMs(job: { started_at: string | null; finished_at: string | null; status: string }, now: number): number | null {
+export function jobDurationMs(
+  job: { started_at: string | null; finished_at: string | null; status: string },
+  now: number,
+): number | null {
   if (!job.started_at) return null;
   const start = new Date(job.started_at).getTime();
   if (job.finished_at) return new Date(job.finished_at).getTime() - start;

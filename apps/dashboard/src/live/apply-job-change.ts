@@ -33,7 +33,11 @@ export function matchesFilters(job: JobSummaryWire, filters: HistoryFilters): bo
  * that matches the filters. A row whose new status no longer matches a status filter stays until
  * the next fetch, so rows do not vanish under the user's pointer.
  */
-export function patchHistory(data: Pages<JobSummaryWire> | undefined, job: JobSummaryWire, filters: HistoryFilters): Pages<JobSummaryWire> | undefined {
+export function patchHistory(
+  data: Pages<JobSummaryWire> | undefined,
+  job: JobSummaryWire,
+  filters: HistoryFilters,
+): Pages<JobSummaryWire> | undefined {
   if (!data) return data;
   let found = false;
   let changed = false;
@@ -104,22 +108,33 @@ export function applyJobChange(queryClient: QueryClient, job: JobSummaryWire): v
     queryClient.setQueryData<Pages<JobSummaryWire>>(query.queryKey, (data) => patchHistory(data, job, filters));
   }
 
-  queryClient.setQueryData<JobSummaryWire[]>(queryKeys.activeJobs(job.connection_id), (jobs) => patchActiveJobs(jobs, job));
+  queryClient.setQueryData<JobSummaryWire[]>(queryKeys.activeJobs(job.connection_id), (jobs) =>
+    patchActiveJobs(jobs, job),
+  );
 
   const detailKey = queryKeys.job(job.job_id);
   if (queryClient.getQueryData(detailKey)) {
-    queryClient.setQueryData<JobDetailWire>(detailKey, (detail) => (detail && isFresher(job, detail) ? mergeIntoDetail(detail, job) : detail));
+    queryClient.setQueryData<JobDetailWire>(detailKey, (detail) =>
+      detail && isFresher(job, detail) ? mergeIntoDetail(detail, job) : detail,
+    );
     void queryClient.invalidateQueries({ queryKey: detailKey });
     void queryClient.invalidateQueries({ queryKey: queryKeys.jobLogs(job.job_id) });
   }
 
-  queryClient.setQueryData<ConnectionWire>(queryKeys.connection(job.connection_id), (c) => (c ? withLatestJob(c, job) : c));
+  queryClient.setQueryData<ConnectionWire>(queryKeys.connection(job.connection_id), (c) =>
+    c ? withLatestJob(c, job) : c,
+  );
   const list = queryClient.getQueryData<Pages<ConnectionWire>>(queryKeys.connections());
   if (list) {
     const known = list.pages.some((page) => page.items.some((c) => c.connection_id === job.connection_id));
     if (known) {
       queryClient.setQueryData<Pages<ConnectionWire>>(queryKeys.connections(), (data) =>
-        data ? { ...data, pages: data.pages.map((page) => ({ ...page, items: page.items.map((c) => withLatestJob(c, job)) })) } : data,
+        data
+          ? {
+              ...data,
+              pages: data.pages.map((page) => ({ ...page, items: page.items.map((c) => withLatestJob(c, job)) })),
+            }
+          : data,
       );
     } else {
       // A connection created elsewhere (another tab, an API consumer): the list must show it.

@@ -13,7 +13,12 @@ export interface LiveState {
   readonly reconnect: () => void;
 }
 
-export const LiveContext = createContext<LiveState>({ status: 'disabled', retryAt: null, reason: null, reconnect: () => undefined });
+export const LiveContext = createContext<LiveState>({
+  status: 'disabled',
+  retryAt: null,
+  reason: null,
+  reconnect: () => undefined,
+});
 
 export function useLive(): LiveState {
   return useContext(LiveContext);

@@ -28,10 +28,20 @@ interface Snapshot {
  * job.updated patch the lists and the open job; the stream reconnects with backoff and resumes
  * from the last event id.
  */
-export function LiveUpdatesProvider({ children, enabled = true }: { readonly children: ReactNode; readonly enabled?: boolean }) {
+export function LiveUpdatesProvider({
+  children,
+  enabled = true,
+}: {
+  readonly children: ReactNode;
+  readonly enabled?: boolean;
+}) {
   const { client } = useSession();
   const queryClient = useQueryClient();
-  const [snapshot, setSnapshot] = useState<Snapshot>({ status: enabled ? 'connecting' : 'disabled', retryAt: null, reason: null });
+  const [snapshot, setSnapshot] = useState<Snapshot>({
+    status: enabled ? 'connecting' : 'disabled',
+    retryAt: null,
+    reason: null,
+  });
   const wake = useRef<() => void>(() => undefined);
 
   useEffect(() => {
@@ -90,7 +100,8 @@ export function LiveUpdatesProvider({ children, enabled = true }: { readonly chi
           });
           reason = 'The server closed the event stream.';
         } catch (err) {
-          reason = attempt.signal.aborted && !stop.signal.aborted ? 'No heartbeat from the server.' : problemOf(err).title;
+          reason =
+            attempt.signal.aborted && !stop.signal.aborted ? 'No heartbeat from the server.' : problemOf(err).title;
         } finally {
           clearTimeout(watchdog);
           stop.signal.removeEventListener('abort', abortAttempt);
@@ -116,7 +127,11 @@ export function LiveUpdatesProvider({ children, enabled = true }: { readonly chi
 /** Refetches what was loaded before now (and is on screen): used when no resume id was available. */
 function catchUp(queryClient: QueryClient, openedAt: number): void {
   void queryClient.invalidateQueries({
-    predicate: (q) => q.queryKey[0] !== 'me' && q.state.fetchStatus === 'idle' && q.state.dataUpdatedAt > 0 && q.state.dataUpdatedAt < openedAt,
+    predicate: (q) =>
+      q.queryKey[0] !== 'me' &&
+      q.state.fetchStatus === 'idle' &&
+      q.state.dataUpdatedAt > 0 &&
+      q.state.dataUpdatedAt < openedAt,
   });
 }
 

@@ -15,7 +15,8 @@ export function FailureRateChart({ hours }: { readonly hours: readonly HourBucke
   const plotW = WIDTH - PAD.left - PAD.right;
   const plotH = HEIGHT - PAD.top - PAD.bottom;
   const slot = plotW / Math.max(1, hours.length);
-  const label = (h: HourBucket) => `${hourFormat.format(h.start)}: ${h.rate === null ? 'no finished jobs' : `${h.failed} of ${h.failed + h.succeeded} failed (${percent(h.rate)})`}`;
+  const label = (h: HourBucket) =>
+    `${hourFormat.format(h.start)}: ${h.rate === null ? 'no finished jobs' : `${h.failed} of ${h.failed + h.succeeded} failed (${percent(h.rate)})`}`;
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-labelledby={`${id}-title`} className="chart-svg">
@@ -42,7 +43,13 @@ export function FailureRateChart({ hours }: { readonly hours: readonly HourBucke
                   <title>{label(h)}</title>
                 </rect>
               ) : (
-                <rect className={h.rate > 0 ? 'chart-bar' : 'chart-bar-zero'} x={x} y={PAD.top + plotH - Math.max(barH, 2)} width={w} height={Math.max(barH, 2)}>
+                <rect
+                  className={h.rate > 0 ? 'chart-bar' : 'chart-bar-zero'}
+                  x={x}
+                  y={PAD.top + plotH - Math.max(barH, 2)}
+                  width={w}
+                  height={Math.max(barH, 2)}
+                >
                   <title>{label(h)}</title>
                 </rect>
               )}

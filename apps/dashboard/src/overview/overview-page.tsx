@@ -58,9 +58,15 @@ export function OverviewPage() {
       {sample.isPending ? (
         <Loading label="Reading the last 24 hours of jobs…" />
       ) : !sample.data ? (
-        <ProblemAlert error={sample.error} context="Could not load the overview" onRetry={() => void sample.refetch()} />
+        <ProblemAlert
+          error={sample.error}
+          context="Could not load the overview"
+          onRetry={() => void sample.refetch()}
+        />
       ) : sample.data.jobs.length === 0 ? (
-        <EmptyState title="No jobs in the last 24 hours.">Start a refresh on a connection to see it counted here.</EmptyState>
+        <EmptyState title="No jobs in the last 24 hours.">
+          Start a refresh on a connection to see it counted here.
+        </EmptyState>
       ) : (
         <OverviewBody sample={sample.data} now={now} />
       )}
@@ -95,12 +101,19 @@ function OverviewBody({ sample, now }: { readonly sample: Sample; readonly now: 
       </ul>
       <section aria-labelledby="failure-rate-title">
         <h3 id="failure-rate-title">Failure rate per hour</h3>
-        <p className="muted small">Failed ÷ (failed + succeeded) among the jobs triggered in each hour; cancelled and unfinished jobs are left out.</p>
+        <p className="muted small">
+          Failed ÷ (failed + succeeded) among the jobs triggered in each hour; cancelled and unfinished jobs are left
+          out.
+        </p>
         <FailureRateChart hours={stats.hours} />
       </section>
       <section aria-labelledby="slowest-title">
         <h3 id="slowest-title">Slowest jobs</h3>
-        {stats.slowest.length === 0 ? <p className="muted">No finished job yet.</p> : <JobList jobs={stats.slowest} caption="Slowest finished jobs" now={now} />}
+        {stats.slowest.length === 0 ? (
+          <p className="muted">No finished job yet.</p>
+        ) : (
+          <JobList jobs={stats.slowest} caption="Slowest finished jobs" now={now} />
+        )}
       </section>
     </>
   );

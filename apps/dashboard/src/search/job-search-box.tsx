@@ -34,7 +34,10 @@ export function JobSearchBox() {
     setBusy(true);
     try {
       const search = { job_id: query, limit: 50 };
-      const page = await queryClient.fetchQuery({ queryKey: queryKeys.jobSearch(search), queryFn: ({ signal }) => searchJobs(client, search, null, signal) });
+      const page = await queryClient.fetchQuery({
+        queryKey: queryKeys.jobSearch(search),
+        queryFn: ({ signal }) => searchJobs(client, search, null, signal),
+      });
       const [only] = page.items;
       if (page.items.length === 1 && only) navigate(`/jobs/${only.job_id}`);
       else if (page.items.length === 0) setMessage(`No job id starts with “${query}”.`);

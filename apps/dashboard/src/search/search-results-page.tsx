@@ -36,12 +36,15 @@ export function SearchResultsPage() {
       ) : results.isError ? (
         <ProblemAlert error={results.error} context="The search failed" onRetry={() => void results.refetch()} />
       ) : results.data.items.length === 0 ? (
-        <EmptyState title={`No job id starts with “${prefix}”.`}>Check the id, or search with fewer characters.</EmptyState>
+        <EmptyState title={`No job id starts with “${prefix}”.`}>
+          Check the id, or search with fewer characters.
+        </EmptyState>
       ) : (
         <>
           <p className="muted">
             {results.data.items.length}
-            {results.data.next ? '+' : ''} matching jobs{results.data.next ? ' (the 50 newest shown; type more characters to narrow)' : ''}.
+            {results.data.next ? '+' : ''} matching jobs
+            {results.data.next ? ' (the 50 newest shown; type more characters to narrow)' : ''}.
           </p>
           <JobList jobs={results.data.items} caption="Matching jobs" now={now} />
         </>

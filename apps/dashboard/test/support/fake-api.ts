@@ -39,7 +39,10 @@ export class FakeStream {
   reader() {
     return {
       read: async (): Promise<{ done: boolean; value?: Uint8Array }> => {
-        const chunk = this.chunks.length > 0 ? this.chunks.shift()! : await new Promise<Uint8Array | null>((r) => (this.waiting = r));
+        const chunk =
+          this.chunks.length > 0
+            ? this.chunks.shift()!
+            : await new Promise<Uint8Array | null>((r) => (this.waiting = r));
         return chunk === null ? { done: true } : { done: false, value: chunk };
       },
       releaseLock: () => undefined,
@@ -72,10 +75,20 @@ export function installFakeApi(routes: readonly Route[]): FakeApi {
   const calls: FakeRequest[] = [];
   const fetchMock = jest.fn(async (input: string | URL, init: RequestInit = {}) => {
     const url = new URL(String(input), 'http://localhost');
-    const headers = Object.fromEntries(Object.entries((init.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
-    const req: FakeRequest = { method: init.method ?? 'GET', url, headers, body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined };
+    const headers = Object.fromEntries(
+      Object.entries((init.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
+    );
+    const req: FakeRequest = {
+      method: init.method ?? 'GET',
+      url,
+      headers,
+      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+    };
     calls.push(req);
-    const route = routes.find(([method, path]) => method === req.method && (typeof path === 'string' ? path === url.pathname : path.test(url.pathname)));
+    const route = routes.find(
+      ([method, path]) =>
+        method === req.method && (typeof path === 'string' ? path === url.pathname : path.test(url.pathname)),
+    );
     const reply = route ? await route[2](req) : problem(404, 'route-not-found', 'No such route');
     const status = reply.status ?? 200;
     const text = reply.body === undefined ? '' : JSON.stringify(reply.body);

@@ -9,7 +9,13 @@ export const CONNECTION_ID = uuid(1, '01a2228f-0000-7000-8000');
 export const TENANT_ID = uuid(1, '01a2228f-1111-7000-8000');
 
 export function me(role: ApiKeyRole = 'admin'): WhoAmIWire {
-  return { tenant_id: TENANT_ID, tenant_name: 'acme', key_id: uuid(2, '01a2228f-1111-7000-8000'), key_name: `${role} key`, role };
+  return {
+    tenant_id: TENANT_ID,
+    tenant_name: 'acme',
+    key_id: uuid(2, '01a2228f-1111-7000-8000'),
+    key_name: `${role} key`,
+    role,
+  };
 }
 
 export function job(overrides: Partial<JobSummaryWire> = {}): JobSummaryWire {
@@ -46,9 +52,27 @@ export function detail(overrides: Partial<JobDetailWire> = {}): JobDetailWire {
   return {
     ...job(),
     steps: [
-      { name: 'verify-credentials', status: 'success', started_at: '2024-12-10T04:33:01.000Z', finished_at: '2024-12-10T04:33:01.500Z', error: null },
-      { name: 'retrieve-accounts', status: 'success', started_at: '2024-12-10T04:33:01.500Z', finished_at: '2024-12-10T04:33:02.000Z', error: null },
-      { name: 'retrieve-transactions', status: 'success', started_at: '2024-12-10T04:33:02.000Z', finished_at: '2024-12-10T04:33:03.500Z', error: null },
+      {
+        name: 'verify-credentials',
+        status: 'success',
+        started_at: '2024-12-10T04:33:01.000Z',
+        finished_at: '2024-12-10T04:33:01.500Z',
+        error: null,
+      },
+      {
+        name: 'retrieve-accounts',
+        status: 'success',
+        started_at: '2024-12-10T04:33:01.500Z',
+        finished_at: '2024-12-10T04:33:02.000Z',
+        error: null,
+      },
+      {
+        name: 'retrieve-transactions',
+        status: 'success',
+        started_at: '2024-12-10T04:33:02.000Z',
+        finished_at: '2024-12-10T04:33:03.500Z',
+        error: null,
+      },
     ],
     result: { accounts: 3, transactions: 412 },
     requested_by: { id: uuid(2, '01a2228f-1111-7000-8000'), name: 'admin key' },
@@ -58,8 +82,22 @@ export function detail(overrides: Partial<JobDetailWire> = {}): JobDetailWire {
     cancel_requested_at: null,
     expires_at: null,
     transitions: [
-      { from: 'pending', to: 'processing', at: '2024-12-10T04:33:01.000Z', reason: 'claimed', actor: 'worker-1', attempt: 1 },
-      { from: 'processing', to: 'success', at: '2024-12-10T04:33:03.500Z', reason: 'completed', actor: 'worker-1', attempt: 1 },
+      {
+        from: 'pending',
+        to: 'processing',
+        at: '2024-12-10T04:33:01.000Z',
+        reason: 'claimed',
+        actor: 'worker-1',
+        attempt: 1,
+      },
+      {
+        from: 'processing',
+        to: 'success',
+        at: '2024-12-10T04:33:03.500Z',
+        reason: 'completed',
+        actor: 'worker-1',
+        attempt: 1,
+      },
     ],
     ...overrides,
   };

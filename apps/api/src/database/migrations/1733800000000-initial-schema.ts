@@ -117,7 +117,16 @@ export class InitialSchema1733800000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['idempotency_keys', 'transactions', 'accounts', 'job_events', 'jobs', 'connections', 'api_keys', 'tenants']) {
+    for (const table of [
+      'idempotency_keys',
+      'transactions',
+      'accounts',
+      'job_events',
+      'jobs',
+      'connections',
+      'api_keys',
+      'tenants',
+    ]) {
       await q.query(`DROP TABLE ${table}`);
     }
   }

@@ -10,7 +10,9 @@ export class Engine1733800000001 implements MigrationInterface {
     // The sweeper looks for processing jobs whose lease ran out.
     await q.query(`CREATE INDEX ix_jobs_lease ON jobs (lease_expires_at) WHERE status = 'processing'`);
     // Claims look for the oldest pending job of each connection.
-    await q.query(`CREATE INDEX ix_jobs_connection_pending ON jobs (connection_id, created_at, id) WHERE status = 'pending'`);
+    await q.query(
+      `CREATE INDEX ix_jobs_connection_pending ON jobs (connection_id, created_at, id) WHERE status = 'pending'`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -38,7 +38,19 @@ export class JobModel {
   }
 
   addJob(id: string, connectionId: string, action: JobAction, retryOf: string | null): ModelJob {
-    const job: ModelJob = { id, connectionId, action, retryOf, seq: this.seq++, status: 'pending', attempt: 0, cancelRequested: false, errorCode: null, stepsDone: 0, transitions: [] };
+    const job: ModelJob = {
+      id,
+      connectionId,
+      action,
+      retryOf,
+      seq: this.seq++,
+      status: 'pending',
+      attempt: 0,
+      cancelRequested: false,
+      errorCode: null,
+      stepsDone: 0,
+      transitions: [],
+    };
     this.jobs.push(job);
     return job;
   }
@@ -49,7 +61,10 @@ export class JobModel {
 
   /** The pending or processing job of this action on the connection (the API answers it with 200). */
   active(connectionId: string, action: JobAction): ModelJob | undefined {
-    return this.jobs.find((j) => j.connectionId === connectionId && j.action === action && (j.status === 'pending' || j.status === 'processing'));
+    return this.jobs.find(
+      (j) =>
+        j.connectionId === connectionId && j.action === action && (j.status === 'pending' || j.status === 'processing'),
+    );
   }
 
   processing(): ModelJob[] {

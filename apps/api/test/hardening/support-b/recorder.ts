@@ -30,7 +30,11 @@ export class RecordingClient {
     private readonly timeoutMs = 10_000,
   ) {}
 
-  async call(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Exchange> {
+  async call(
+    method: string,
+    path: string,
+    opts: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<Exchange> {
     const startedAt = Date.now();
     const headers: Record<string, string> = { Authorization: `Bearer ${this.key}`, ...opts.headers };
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';

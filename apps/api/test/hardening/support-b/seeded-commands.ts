@@ -35,7 +35,10 @@ export interface ModelCheckStats {
   commands: number;
 }
 
-async function fails<I>(opts: ModelCheckOptions<I>, intents: readonly I[]): Promise<{ error: Error; log: RunLog } | null> {
+async function fails<I>(
+  opts: ModelCheckOptions<I>,
+  intents: readonly I[],
+): Promise<{ error: Error; log: RunLog } | null> {
   const log: RunLog = [];
   try {
     await opts.execute(intents, log);
@@ -63,8 +66,12 @@ export async function checkModel<I>(opts: ModelCheckOptions<I>): Promise<ModelCh
     let best = intents.slice(0, failure.log.length);
     let bestFailure = failure;
     let budget = opts.maxShrinks ?? 150;
-    for (let chunk = Math.max(1, Math.floor(best.length / 2)); chunk >= 1 && budget > 0; chunk = chunk === 1 ? 0 : Math.max(1, Math.floor(chunk / 2))) {
-      for (let i = 0; i + chunk <= best.length && budget > 0; ) {
+    for (
+      let chunk = Math.max(1, Math.floor(best.length / 2));
+      chunk >= 1 && budget > 0;
+      chunk = chunk === 1 ? 0 : Math.max(1, Math.floor(chunk / 2))
+    ) {
+      for (let i = 0; i + chunk <= best.length && budget > 0;) {
         const candidate = [...best.slice(0, i), ...best.slice(i + chunk)];
         budget--;
         const f = candidate.length > 0 ? await fails(opts, candidate) : null;

@@ -40,7 +40,8 @@ export function problemViolations(res: RawResponse, secrets: readonly string[] =
     return [...out, `body is not JSON: ${JSON.stringify(res.text.slice(0, 120))}`];
   }
   const parsed = ProblemSchema.safeParse(body);
-  if (!parsed.success) out.push(`not a Problem: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    out.push(`not a Problem: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   else {
     if (parsed.data.status !== res.status) out.push(`problem status ${parsed.data.status} on an HTTP ${res.status}`);
     if (!/^[a-z]+(-[a-z]+)*$/.test(parsed.data.code)) out.push(`code ${parsed.data.code}`);

@@ -29,26 +29,41 @@ export interface RawRequest {
  * headers arrive, and the connection dropped.
  */
 export function send(server: Server | string, req: RawRequest): Promise<RawResponse> {
-  const { host, port } = typeof server === 'string' ? parseBase(server) : { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+  const { host, port } =
+    typeof server === 'string'
+      ? parseBase(server)
+      : { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...req.headers };
     if (req.body !== undefined && !req.chunked) headers['Content-Length'] = String(Buffer.byteLength(req.body));
     if (req.chunked) headers['Transfer-Encoding'] = 'chunked';
-    const r = httpRequest({ host, port, method: req.method.toUpperCase(), path: req.path, headers, agent: false }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
-        resolve({ status, headers: res.headers, text: '', ms: performance.now() - started });
-        r.destroy();
-        return;
-      }
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
-      res.on('error', reject);
-    });
+    const r = httpRequest(
+      { host, port, method: req.method.toUpperCase(), path: req.path, headers, agent: false },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          resolve({ status, headers: res.headers, text: '', ms: performance.now() - started });
+          r.destroy();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () =>
+          resolve({
+            status,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+            ms: performance.now() - started,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     const timeoutMs = req.timeoutMs ?? 15_000;
-    r.setTimeout(timeoutMs, () => r.destroy(new Error(`no answer to ${req.method} ${req.path} within ${timeoutMs} ms`)));
+    r.setTimeout(timeoutMs, () =>
+      r.destroy(new Error(`no answer to ${req.method} ${req.path} within ${timeoutMs} ms`)),
+    );
     r.on('error', (err: NodeJS.ErrnoException) => {
       // The server may answer (413, 415) and close before the whole body went out.
       reject(err);

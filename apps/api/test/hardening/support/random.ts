@@ -85,7 +85,31 @@ export class Rng {
 
   /** Text with characters that are awkward for servers: non-Latin, emoji, combining, RTL, quotes. */
   unicode(length: number): string {
-    const pieces = ['\ud800', 'é', 'ß', 'Ω', '中文', '🙂', '👩‍💻', 'e\u0301', '\u202eRTL', 'ﷺ', '\u00a0', '"', "'", '\\', '<script>', '%00', '${x}', '{{x}}', "' OR 1=1 --", 'ǅ', '\u2028', '\ufeff', 'a'];
+    const pieces = [
+      '\ud800',
+      'é',
+      'ß',
+      'Ω',
+      '中文',
+      '🙂',
+      '👩‍💻',
+      'e\u0301',
+      '\u202eRTL',
+      'ﷺ',
+      '\u00a0',
+      '"',
+      "'",
+      '\\',
+      '<script>',
+      '%00',
+      '${x}',
+      '{{x}}',
+      "' OR 1=1 --",
+      'ǅ',
+      '\u2028',
+      '\ufeff',
+      'a',
+    ];
     let s = '';
     while ([...s].length < length) s += this.pick(pieces);
     return [...s].slice(0, length).join('');
@@ -135,7 +159,8 @@ export function sampleRegex(rng: Rng, pattern: string, maxLength = 64): string |
       const c = spec[j]!;
       if (c === '\\') {
         const e = spec[++j]!;
-        out += e === 'd' ? '0123456789' : e === 'w' ? 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_' : e;
+        out +=
+          e === 'd' ? '0123456789' : e === 'w' ? 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_' : e;
       } else if (spec[j + 1] === '-' && j + 2 < spec.length) {
         const end = spec[j + 2]!;
         for (let code = c.charCodeAt(0); code <= end.charCodeAt(0); code++) out += String.fromCharCode(code);
@@ -225,7 +250,12 @@ export function sampleSchema(rng: Rng, schema: JsonSchema): unknown {
         }
         return undefined;
       }
-      const length = rng.pick([minLength, Math.max(minLength, 1), rng.int(minLength, Math.min(maxLength, minLength + 20)), maxLength]);
+      const length = rng.pick([
+        minLength,
+        Math.max(minLength, 1),
+        rng.int(minLength, Math.min(maxLength, minLength + 20)),
+        maxLength,
+      ]);
       return rng.bool(0.3) ? rng.unicode(length) : rng.string('abcdefghijklmnopqrstuvwxyz0123456789-_. ', length);
     }
     default:

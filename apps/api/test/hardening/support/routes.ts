@@ -2,7 +2,8 @@ import type { RouteSpec } from '../../../src/openapi/openapi-document.js';
 import type { TestApp } from '../../support/test-app.js';
 
 /** `GET /api/connections/:connection_id`: a route as Express spells it. */
-export const expressRoute = (route: Pick<RouteSpec, 'method' | 'path'>) => `${route.method.toUpperCase()} /api${route.path.replace(/\{(\w+)\}/g, ':$1')}`;
+export const expressRoute = (route: Pick<RouteSpec, 'method' | 'path'>) =>
+  `${route.method.toUpperCase()} /api${route.path.replace(/\{(\w+)\}/g, ':$1')}`;
 
 /**
  * encodeURIComponent that does not throw on lone surrogates: they are sent as the (invalid UTF-8)
