@@ -23,7 +23,8 @@ const base = tseslint.config(
 
 export const nodeConfig = base;
 
-/** The domain package stays free of frameworks so both the API and the dashboard can share it. */
+/** The domain package stays free of frameworks so both the API and the dashboard can share it: it
+ * imports nothing but itself and zod (its wire schemas). */
 export const domainConfig = [
   ...base,
   {
@@ -31,7 +32,47 @@ export const domainConfig = [
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['@nestjs/*', 'typeorm', 'react', 'react-dom', 'express', 'pg', 'better-sqlite3'] },
+        { patterns: [{ regex: '^(?!zod$|\\.{1,2}/)', message: 'The domain imports nothing but itself and zod.' }] },
+      ],
+    },
+  },
+];
+
+/** The engine runs the job lifecycle without a web framework, and never reaches into the api. */
+export const engineConfig = [
+  ...base,
+  {
+    files: ['src/**/*.ts', 'test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^@nestjs/', message: 'The engine imports no Nest.' },
+            { regex: '^(express|react|react-dom)$', message: 'The engine imports no web framework.' },
+            { regex: '^@jobtrail/(api|dashboard)', message: 'The engine never imports an app.' },
+            { regex: '(^|/)apps/', message: 'The engine never imports an app.' },
+          ],
+        },
+      ],
+    },
+  },
+];
+
+/** The api uses the engine through its public entry only. */
+export const apiConfig = [
+  ...base,
+  {
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^@jobtrail/(engine|domain)/.+', message: 'Import a package through its public entry.' },
+            { regex: '(^|/)packages/', message: 'Import a package by its name, not by path.' },
+          ],
+        },
       ],
     },
   },

@@ -1,3 +1,3 @@
-import { nodeConfig } from '../../eslint.shared.js';
+import { apiConfig } from '../../eslint.shared.js';
 
-export default nodeConfig;
+export default apiConfig;

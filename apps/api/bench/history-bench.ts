@@ -22,16 +22,14 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { createJob, jobError, type Job, type JobAction, type JobStatus } from '@jobtrail/domain';
 import pg from 'pg';
+import { Database, JOB_COLUMNS, jobToValues, placeholders, uuidv7At, type SqlExecutor } from '@jobtrail/engine';
 import { pino } from 'pino';
 import { ApiKeysRepository } from '../src/auth/api-keys.repository.js';
 import { encodeCursor } from '../src/common/cursor.js';
-import { uuidv7At } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { ConnectionsRepository } from '../src/connections/connections.repository.js';
 import { CredentialsCipher } from '../src/connections/credentials-cipher.js';
 import { createApp } from '../src/create-app.js';
-import { Database, type SqlExecutor } from '../src/database/database.js';
-import { JOB_COLUMNS, jobToValues } from '../src/jobs/job.mapper.js';
 import { createLogger } from '../src/logging/logger.js';
 import { bareQueries, startBareServer } from './bare-server.js';
 import type { LoadOptions, LoadResult } from './load.js';
@@ -106,7 +104,7 @@ async function insertRows(
   if (rows.length === 0) return;
   if (pgTypes !== null) {
     const columns = JOB_COLUMNS.map((_, c) => rows.map((r) => r[c]));
-    const arrays = JOB_COLUMNS.map((c) => `?::${pgTypes[c] ?? 'text'}[]`);
+    const arrays = JOB_COLUMNS.map((c, i) => `$${i + 1}::${pgTypes[c] ?? 'text'}[]`);
     await tx.execute(
       `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`,
       columns,
@@ -115,9 +113,9 @@ async function insertRows(
   }
   for (let i = 0; i < rows.length; i += 1_000) {
     const chunk = rows.slice(i, i + 1_000);
-    const row = `(${JOB_COLUMNS.map(() => '?').join(', ')})`;
+    const width = JOB_COLUMNS.length;
     await tx.execute(
-      `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES ${chunk.map(() => row).join(', ')}`,
+      `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES ${chunk.map((_, r) => `(${placeholders(width, width * r + 1)})`).join(', ')}`,
       chunk.flat(),
     );
   }
@@ -174,7 +172,7 @@ async function seed(
   await db.transaction((tx) => insertRows(tx, pgTypes, rest));
   if (!deepCursor) throw new Error('the deep cursor was not found while seeding');
   const counted = Number(
-    (await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM jobs WHERE connection_id = ?', [main]))[0]?.n,
+    (await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM jobs WHERE connection_id = $1', [main]))[0]?.n,
   );
   if (counted !== mainCount) throw new Error(`seeded ${counted} jobs on the main connection, expected ${mainCount}`);
   log(`  seeded ${total.toLocaleString('en')} jobs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -312,17 +310,15 @@ async function benchKind(kind: Kind): Promise<Row[]> {
     for (let i = 0; i < 5; i++) {
       const id = uuidv7At(Date.now() - 10 * 86_400_000 + i);
       await db.transaction((tx) =>
-        app
-          .get(ConnectionsRepository)
-          .insertConnection(tx, {
-            id,
-            tenant_id: tenant.id,
-            institution_id: 'sandbox',
-            login_id: `bench-${i}`,
-            credentials_enc: cipher.encrypt({ password: 'bench' }),
-            user_ref: null,
-            created_at: Date.now(),
-          }),
+        app.get(ConnectionsRepository).insertConnection(tx, {
+          id,
+          tenant_id: tenant.id,
+          institution_id: 'sandbox',
+          login_id: `bench-${i}`,
+          credentials_enc: cipher.encrypt({ password: 'bench' }),
+          user_ref: null,
+          created_at: Date.now(),
+        }),
       );
       connectionIds.push(id);
     }

@@ -2,7 +2,7 @@
 import { isApiKeyRole } from '@jobtrail/domain';
 import { ApiKeysRepository } from './auth/api-keys.repository.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
-import { openDatabase } from './database/open-database.js';
+import { openDatabase } from './persistence/open-database.js';
 
 const USAGE = `Usage: jobtrail <command>
   tenant:create <tenant-name>                 create a tenant; prints its admin key once

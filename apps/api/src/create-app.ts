@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -18,13 +19,16 @@ import { buildOpenApiDocument } from './openapi/openapi-document.js';
 /** The built dashboard next to this app in the monorepo. */
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
 
-/** A configured, initialised (not yet listening) Jobtrail process, plus what start-up created. */
+/**
+ * A configured, initialised (not yet listening) HTTP process of Jobtrail (role `api` or `all`),
+ * plus what start-up created.
+ */
 export async function createApp(
   config: AppConfig,
   logger: Logger,
   options: AppModuleOptions = {},
 ): Promise<{ app: NestExpressApplication; startup: StartupKeys }> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, options), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRole(config, logger, options), {
     bodyParser: false,
     logger: new PinoNestLogger(logger),
     abortOnError: false,
@@ -76,7 +80,6 @@ export async function createApp(
 
 /** In the all-in-one process the built dashboard is served at `/`, with deep links falling back to it. */
 function serveDashboard(app: NestExpressApplication, config: AppConfig, logger: Logger): void {
-  if (config.role === 'worker') return;
   const dir = config.dashboardDir ?? DEFAULT_DASHBOARD_DIR;
   const index = join(dir, 'index.html');
   if (!existsSync(index)) {
@@ -93,4 +96,18 @@ function serveDashboard(app: NestExpressApplication, config: AppConfig, logger: 
     res.setHeader('Cache-Control', 'no-cache');
     res.sendFile(index);
   });
+}
+
+/** A worker process (role `worker`): the engine without HTTP. */
+export async function createWorkerProcess(
+  config: AppConfig,
+  logger: Logger,
+  options: AppModuleOptions = {},
+): Promise<INestApplicationContext> {
+  const app = await NestFactory.createApplicationContext(AppModule.forRole(config, logger, options), {
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  await app.init();
+  return app;
 }

@@ -1,31 +1,18 @@
 import { ConfigError, loadConfig } from './config/app-config.js';
-import { createApp } from './create-app.js';
+import { createApp, createWorkerProcess } from './create-app.js';
 import { createLogger } from './logging/logger.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const { app, startup } = await createApp(config, logger);
-  let closing = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'shutting down');
-    // app.close() runs the worker's shutdown (stop claiming, finish or release in-flight jobs).
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
   if (config.role === 'worker') {
+    const worker = await createWorkerProcess(config, logger);
+    onShutdownSignal(logger, () => worker.close());
     process.stdout.write(`Jobtrail worker running (${config.database.kind})\n`);
     return;
   }
+  const { app, startup } = await createApp(config, logger);
+  onShutdownSignal(logger, () => app.close());
   await app.listen(config.port);
   const base = `http://localhost:${config.port}`;
   const lines = [
@@ -39,6 +26,25 @@ async function main(): Promise<void> {
   }
   // The banner is for the person at the terminal; it goes to stdout, not into the JSON logs.
   process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+/** SIGTERM/SIGINT: close (the worker stops claiming, finishes or releases in-flight jobs), exit 0. */
+function onShutdownSignal(logger: ReturnType<typeof createLogger>, close: () => Promise<void>): void {
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,7 @@ export * from './error-catalogue.js';
 export * from './job.js';
 export * from './backoff.js';
 export * from './state-machine.js';
+export * from './concurrency.js';
 export * from './problem.js';
 export * from './wire.js';
 export * from './wire-mappers.js';

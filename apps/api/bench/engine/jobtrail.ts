@@ -11,15 +11,21 @@ import { pino } from 'pino';
 import type { AuthContext } from '../../src/auth/auth-context.js';
 import { loadConfig, type AppConfig, type ProcessRole } from '../../src/config/app-config.js';
 import { CredentialsCipher } from '../../src/connections/credentials-cipher.js';
-import { createApp } from '../../src/create-app.js';
-import { Database } from '../../src/database/database.js';
-import { openDatabase } from '../../src/database/open-database.js';
-import { uuidv7 } from '../../src/common/ids.js';
-import { JobEventsBus } from '../../src/events/job-events.bus.js';
-import { JOB_COLUMNS, jobToValues } from '../../src/jobs/job.mapper.js';
+import {
+  ConnectorRegistry,
+  Database,
+  JOB_COLUMNS,
+  JobEventsBus,
+  jobToValues,
+  placeholders,
+  uuidv7,
+  type Connector,
+  type ConnectorContext,
+} from '@jobtrail/engine';
+import { createApp, createWorkerProcess } from '../../src/create-app.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { ConnectorRegistry, type Connector, type ConnectorContext } from '../../src/worker/connector.js';
+import { openDatabase } from '../../src/persistence/open-database.js';
 import {
   chunks,
   createPgDatabase,
@@ -127,7 +133,7 @@ export async function seedJobtrail(
   const { dataSource, db } = await openDatabase(database);
   try {
     const tenantId = uuidv7();
-    await db.execute('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', [tenantId, 'bench', Date.now()]);
+    await db.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [tenantId, 'bench', Date.now()]);
     const credentials = new CredentialsCipher(encryptionKey).encrypt({ password: 'bench' });
     const now = new Date(Date.now() - 1_000);
     const connectionIds: string[] = [];
@@ -137,7 +143,7 @@ export async function seedJobtrail(
         const ids = Array.from({ length: to - from }, () => uuidv7());
         connectionIds.push(...ids);
         await tx.execute(
-          `INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at, latest_job_id) VALUES ${ids.map(() => '(?, ?, ?, ?, ?, NULL, ?, NULL)').join(', ')}`,
+          `INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at, latest_job_id) VALUES ${ids.map((_, i) => `(${placeholders(5, 6 * i + 1)}, NULL, $${6 * i + 6}, NULL)`).join(', ')}`,
           ids.flatMap((id, i) => [id, tenantId, NOOP_INSTITUTION, `c${from + i}`, credentials, now.getTime()]),
         );
         if (!withJobs) return;
@@ -152,7 +158,7 @@ export async function seedJobtrail(
           }),
         );
         await tx.execute(
-          `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES ${jobs.map(() => `(${JOB_COLUMNS.map(() => '?').join(', ')})`).join(', ')}`,
+          `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES ${jobs.map((_, i) => `(${placeholders(JOB_COLUMNS.length, JOB_COLUMNS.length * i + 1)})`).join(', ')}`,
           jobs.flatMap((j) => jobToValues(j, tenantId)),
         );
       });
@@ -202,7 +208,7 @@ export async function jobtrailDrain(
     });
     log(`Jobtrail ${kind}: draining (concurrency ${concurrency})`);
     const started = performance.now();
-    const { app } = await createApp(config, quietLogger(), {
+    const app = await createWorkerProcess(config, quietLogger(), {
       connectors: new ConnectorRegistry().register(NOOP_INSTITUTION, connector),
     });
     closeApp = () => app.close();
@@ -253,7 +259,7 @@ async function eventTemplate(db: Database): Promise<EventTemplate> {
   const job = (await db.query<{ id: string }>(`SELECT id FROM jobs WHERE status = 'success' ORDER BY id LIMIT 1`))[0];
   if (!job) throw new Error('no drained job to copy events from');
   const rows = await db.query<EventShape & { attempt: number | string | null }>(
-    'SELECT kind, from_status, to_status, reason, attempt, level, step, message FROM job_events WHERE job_id = ? ORDER BY id',
+    'SELECT kind, from_status, to_status, reason, attempt, level, step, message FROM job_events WHERE job_id = $1 ORDER BY id',
     [job.id],
   );
   const shapes = rows.map((r) => ({ ...r, attempt: r.attempt === null ? null : Number(r.attempt) }));

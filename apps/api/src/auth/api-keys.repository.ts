@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { isApiKeyRole, type ApiKeyRole } from '@jobtrail/domain';
-import { uuidv7 } from '../common/ids.js';
-import { Database } from '../database/database.js';
-import type { ApiKeyRow, TenantRow } from '../database/rows.js';
+import { Database, uuidv7, type ApiKeyRow, type TenantRow } from '@jobtrail/engine';
 import type { AuthContext } from './auth-context.js';
 import { generateApiKey, hashApiKey, keyPrefix } from './key-material.js';
 
@@ -25,7 +23,7 @@ export class ApiKeysRepository {
   async findActiveKey(key: string): Promise<AuthContext | null> {
     const rows = await this.db.query<ApiKeyRow & { tenant_name: string }>(
       `SELECT k.*, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-        WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
       [hashApiKey(key)],
     );
     const row = rows[0];
@@ -36,7 +34,7 @@ export class ApiKeysRepository {
   /** The caller behind a key id, or null when the key is unknown or revoked. */
   async findActiveKeyById(keyId: string): Promise<AuthContext | null> {
     const rows = await this.db.query<ApiKeyRow & { tenant_name: string }>(
-      `SELECT k.*, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = ? AND k.revoked_at IS NULL`,
+      `SELECT k.*, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1 AND k.revoked_at IS NULL`,
       [keyId],
     );
     const row = rows[0];
@@ -45,12 +43,12 @@ export class ApiKeysRepository {
   }
 
   async findTenantByName(name: string): Promise<TenantRow | null> {
-    return (await this.db.query<TenantRow>('SELECT * FROM tenants WHERE name = ?', [name]))[0] ?? null;
+    return (await this.db.query<TenantRow>('SELECT * FROM tenants WHERE name = $1', [name]))[0] ?? null;
   }
 
   async createTenant(name: string): Promise<TenantRow> {
     const row: TenantRow = { id: uuidv7(), name, created_at: Date.now() };
-    await this.db.execute('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', [
+    await this.db.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [
       row.id,
       row.name,
       row.created_at,
@@ -67,7 +65,7 @@ export class ApiKeysRepository {
   ): Promise<{ key: string; summary: ApiKeySummary }> {
     const id = uuidv7();
     await this.db.execute(
-      'INSERT INTO api_keys (id, tenant_id, name, role, key_hash, prefix, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)',
+      'INSERT INTO api_keys (id, tenant_id, name, role, key_hash, prefix, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)',
       [id, tenantId, name, role, hashApiKey(key), keyPrefix(key), Date.now()],
     );
     return { key, summary: { id, tenantId, name, role, prefix: keyPrefix(key), revoked: false } };
@@ -76,7 +74,7 @@ export class ApiKeysRepository {
   /** True when the key existed and was active. */
   async revokeKey(keyId: string): Promise<boolean> {
     return (
-      (await this.db.execute('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [
+      (await this.db.execute('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [
         Date.now(),
         keyId,
       ])) > 0
@@ -84,7 +82,7 @@ export class ApiKeysRepository {
   }
 
   async listKeys(tenantId: string): Promise<ApiKeySummary[]> {
-    const rows = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at', [
+    const rows = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at', [
       tenantId,
     ]);
     return rows.map((r) => ({
@@ -98,7 +96,7 @@ export class ApiKeysRepository {
   }
 
   async keyExists(key: string): Promise<boolean> {
-    return (await this.db.query('SELECT 1 AS found FROM api_keys WHERE key_hash = ?', [hashApiKey(key)])).length > 0;
+    return (await this.db.query('SELECT 1 AS found FROM api_keys WHERE key_hash = $1', [hashApiKey(key)])).length > 0;
   }
 
   /** True when no tenant exists yet (a fresh database). */

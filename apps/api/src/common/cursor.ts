@@ -50,3 +50,37 @@ export function nextLink(originalUrl: string, cursor: string): string {
   url.searchParams.set('cursor', cursor);
   return `<${url.pathname}${url.search}>; rel="next"`;
 }
+
+/**
+ * The keyset condition "strictly after `after`" in the order (created_at DESC, id DESC), with its
+ * parameters appended to `params` (numbered `$n`). The redundant `created_at <= $n` is what lets
+ * both databases seek the index at the cursor: the OR alone is only a filter, so a deep page would
+ * walk every newer row first.
+ */
+export function keysetAfter(alias: string, after: KeysetPosition, params: unknown[]): string {
+  params.push(after.createdAt, after.id);
+  const at = `$${params.length - 1}`;
+  const id = `$${params.length}`;
+  return `${alias}created_at <= ${at} AND (${alias}created_at < ${at} OR (${alias}created_at = ${at} AND ${alias}id < ${id}))`;
+}
+
+/** A page of a list and the cursor of the next one (null on the last page). */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}
+
+/** Cuts the one extra row fetched (limit + 1) to know whether a next page exists. */
+export function keysetPage<R, T>(
+  rows: readonly R[],
+  limit: number,
+  positionOf: (row: R) => KeysetPosition,
+  toItem: (row: R) => T,
+): Page<T> {
+  const kept = rows.slice(0, limit);
+  const last = kept[kept.length - 1];
+  return {
+    items: kept.map(toItem),
+    nextCursor: rows.length > limit && last ? encodeCursor(positionOf(last)) : null,
+  };
+}

@@ -10,35 +10,8 @@ import {
 } from '@jobtrail/domain';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '@jobtrail/engine';
 import { ApiProblem } from './api-problem.js';
-
-/** Errors meaning the database cannot be reached (PostgreSQL codes, socket errors, pool timeouts). */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string; driverError?: { code?: string } } | null;
-  const code = e?.code ?? e?.driverError?.code ?? '';
-  if (
-    [
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      'EPIPE',
-      '57P01',
-      '57P02',
-      '57P03',
-      '08000',
-      '08001',
-      '08003',
-      '08006',
-      'SQLITE_BUSY',
-    ].includes(code)
-  )
-    return true;
-  // TypeORM releases a query runner whose connection broke; a transaction's next query then throws this.
-  if ((err as Error | null)?.name === 'QueryRunnerAlreadyReleasedError') return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database is locked/i.test(
-    e?.message ?? '',
-  );
-}
 
 /** Maps a Nest HttpException (routing, body parsing) to a problem code. */
 function codeOfHttpException(status: number): ProblemCode {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RetentionPolicy } from '@jobtrail/domain';
+import type { RetentionConfig, WorkerConfig } from '@jobtrail/engine';
+
+export type { WorkerConfig } from '@jobtrail/engine';
 
 /** Which parts of Jobtrail a process runs. */
 export const PROCESS_ROLES = ['all', 'api', 'worker'] as const;
@@ -29,10 +31,7 @@ export interface AppConfig {
   readonly limits: LimitsConfig;
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   readonly corsOrigins: readonly string[];
-  readonly retention: RetentionPolicy & {
-    /** How often the cleanup runs (in worker processes). */
-    readonly sweepMs: number;
-  };
+  readonly retention: RetentionConfig;
 }
 
 /** Rate limits. */
@@ -41,28 +40,6 @@ export interface LimitsConfig {
   readonly requestsPerMinute: number;
   /** Refresh jobs per hour per connection (counted in the database, across processes). */
   readonly refreshesPerHour: number;
-}
-
-/** How the worker runs jobs. */
-export interface WorkerConfig {
-  /** Jobs run at once by one worker process. */
-  readonly concurrency: number;
-  /** How long a claim holds without renewal; renewed every third of it. */
-  readonly leaseMs: number;
-  /** Longest an attempt may run before it fails with `job-timed-out`. */
-  readonly jobDeadlineMs: number;
-  /** Fallback polling interval when no wake-up signal comes. */
-  readonly pollMs: number;
-  /** On SIGTERM, how long running jobs may take to finish before they are released. */
-  readonly shutdownGraceMs: number;
-  /** Automatic attempts of a job (retryable errors only). */
-  readonly maxAttempts: number;
-  /** First backoff delay after a retryable error. */
-  readonly backoffBaseMs: number;
-  /** Longest delay before a job's step progress is written (status changes are written at once). */
-  readonly progressFlushMs: number;
-  /** How long each step of the sandbox's `user-slow` login takes. */
-  readonly sandboxSlowStepMs: number;
 }
 
 /** A configuration value that cannot be used; start-up stops with this message. */

@@ -1,10 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import type { ConnectionWire } from '@jobtrail/domain';
-import { toJobSummaryWire } from '@jobtrail/domain';
-import type { KeysetPosition } from '../common/cursor.js';
-import { Database, millis, type SqlExecutor } from '../database/database.js';
-import type { ConnectionRow, JobRow } from '../database/rows.js';
-import { JOB_COLUMNS, rowToJob } from '../jobs/job.mapper.js';
+import { toJobSummaryWire, type ConnectionWire, type JobSummaryWire } from '@jobtrail/domain';
+import {
+  Database,
+  JOB_COLUMNS,
+  millis,
+  rowToJob,
+  type ConnectionRow,
+  type JobRow,
+  type SqlExecutor,
+} from '@jobtrail/engine';
+import { keysetAfter, type KeysetPosition } from '../common/cursor.js';
 
 /** A connection with its latest job, as listed. */
 export interface ConnectionView {
@@ -24,16 +29,22 @@ function toView(row: ConnectionJoinRow): ConnectionView {
     latestJob = toJobSummaryWire(rowToJob(jobRow));
   }
   const createdAt = millis(row.created_at);
+  return { createdAt, wire: connectionWire(row, createdAt, latestJob) };
+}
+
+/** A connection as the API shows it (never with its credentials). */
+export function connectionWire(
+  row: Pick<ConnectionRow, 'id' | 'institution_id' | 'login_id' | 'user_ref'>,
+  createdAt: number,
+  latestJob: JobSummaryWire | null,
+): ConnectionWire {
   return {
-    createdAt,
-    wire: {
-      connection_id: row.id,
-      institution_id: row.institution_id,
-      login_id: row.login_id,
-      user_ref: row.user_ref,
-      created_at: new Date(createdAt).toISOString(),
-      latest_job: latestJob,
-    },
+    connection_id: row.id,
+    institution_id: row.institution_id,
+    login_id: row.login_id,
+    user_ref: row.user_ref,
+    created_at: new Date(createdAt).toISOString(),
+    latest_job: latestJob,
   };
 }
 
@@ -44,26 +55,22 @@ export class ConnectionsRepository {
 
   async insertConnection(tx: SqlExecutor, row: Omit<ConnectionRow, 'latest_job_id'>): Promise<void> {
     await tx.execute(
-      'INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at, latest_job_id) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)',
+      'INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at, latest_job_id) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)',
       [row.id, row.tenant_id, row.institution_id, row.login_id, row.credentials_enc, row.user_ref, row.created_at],
     );
-  }
-
-  async setLatestJob(tx: SqlExecutor, connectionId: string, jobId: string): Promise<void> {
-    await tx.execute('UPDATE connections SET latest_job_id = ? WHERE id = ?', [jobId, connectionId]);
   }
 
   /** True when the connection exists for this tenant. */
   async connectionExists(tenantId: string, connectionId: string, tx: SqlExecutor = this.db): Promise<boolean> {
     return (
-      (await tx.query('SELECT 1 AS found FROM connections WHERE id = ? AND tenant_id = ?', [connectionId, tenantId]))
+      (await tx.query('SELECT 1 AS found FROM connections WHERE id = $1 AND tenant_id = $2', [connectionId, tenantId]))
         .length > 0
     );
   }
 
   async findConnection(tenantId: string, connectionId: string): Promise<ConnectionView | null> {
     const rows = await this.db.query<ConnectionJoinRow>(
-      `SELECT c.*, ${LATEST_JOB_SELECT} FROM connections c LEFT JOIN jobs j ON j.id = c.latest_job_id WHERE c.id = ? AND c.tenant_id = ?`,
+      `SELECT c.*, ${LATEST_JOB_SELECT} FROM connections c LEFT JOIN jobs j ON j.id = c.latest_job_id WHERE c.id = $1 AND c.tenant_id = $2`,
       [connectionId, tenantId],
     );
     return rows[0] ? toView(rows[0]) : null;
@@ -71,17 +78,12 @@ export class ConnectionsRepository {
 
   /** One page of the tenant's connections, newest first. */
   async findConnectionsPage(tenantId: string, after: KeysetPosition | null, limit: number): Promise<ConnectionView[]> {
-    const params: unknown[] = [tenantId];
-    let keyset = '';
-    if (after) {
-      // `c.created_at <= ?` makes the index seek at the cursor (the OR alone is only a filter).
-      keyset = 'AND c.created_at <= ? AND (c.created_at < ? OR (c.created_at = ? AND c.id < ?))';
-      params.push(after.createdAt, after.createdAt, after.createdAt, after.id);
-    }
+    const params: unknown[] = [tenantId, limit];
+    const keyset = after ? `AND ${keysetAfter('c.', after, params)}` : '';
     const rows = await this.db.query<ConnectionJoinRow>(
       `SELECT c.*, ${LATEST_JOB_SELECT} FROM connections c LEFT JOIN jobs j ON j.id = c.latest_job_id
-        WHERE c.tenant_id = ? ${keyset} ORDER BY c.created_at DESC, c.id DESC LIMIT ?`,
-      [...params, limit],
+        WHERE c.tenant_id = $1 ${keyset} ORDER BY c.created_at DESC, c.id DESC LIMIT $2`,
+      params,
     );
     return rows.map(toView);
   }
@@ -92,12 +94,12 @@ export class ConnectionsRepository {
       // Children first, explicitly: the result must not depend on a cascade being enabled.
       const exists = await this.connectionExists(tenantId, connectionId, tx);
       if (!exists) return false;
-      await tx.execute('DELETE FROM job_events WHERE connection_id = ?', [connectionId]);
-      await tx.execute('DELETE FROM transactions WHERE connection_id = ?', [connectionId]);
-      await tx.execute('DELETE FROM accounts WHERE connection_id = ?', [connectionId]);
-      await tx.execute('DELETE FROM jobs WHERE connection_id = ?', [connectionId]);
+      await tx.execute('DELETE FROM job_events WHERE connection_id = $1', [connectionId]);
+      await tx.execute('DELETE FROM transactions WHERE connection_id = $1', [connectionId]);
+      await tx.execute('DELETE FROM accounts WHERE connection_id = $1', [connectionId]);
+      await tx.execute('DELETE FROM jobs WHERE connection_id = $1', [connectionId]);
       return (
-        (await tx.execute('DELETE FROM connections WHERE id = ? AND tenant_id = ?', [connectionId, tenantId])) === 1
+        (await tx.execute('DELETE FROM connections WHERE id = $1 AND tenant_id = $2', [connectionId, tenantId])) === 1
       );
     });
   }

@@ -7,13 +7,11 @@ import {
   type PageQuery,
 } from '@jobtrail/domain';
 import { ApiProblem } from '../common/api-problem.js';
-import { decodeCursor, encodeCursor } from '../common/cursor.js';
-import { uuidv7 } from '../common/ids.js';
+import { ConnectorRegistry, Database, uuidv7 } from '@jobtrail/engine';
+import { decodeCursor, keysetPage, type Page } from '../common/cursor.js';
 import type { AuthContext } from '../auth/auth-context.js';
-import { Database } from '../database/database.js';
-import { JobsService, type Page } from '../jobs/jobs.service.js';
-import { ConnectorRegistry } from '../worker/connector.js';
-import { ConnectionsRepository } from './connections.repository.js';
+import { JobsService } from '../jobs/jobs.service.js';
+import { ConnectionsRepository, connectionWire } from './connections.repository.js';
 import { CredentialsCipher } from './credentials-cipher.js';
 
 /** Connections: creation (with the first refresh), listing, reading and deletion. */
@@ -55,17 +53,14 @@ export class ConnectionsService {
       });
       return this.jobs.insertNewJob(tx, auth, id, 'refresh', null);
     });
-    await this.jobs.announceCreated(auth.tenantId, created);
-    const summary = toJobSummaryWire(created.job);
+    await this.jobs.announceCreated(created);
+    const summary = created.change.job;
     return {
-      connection: {
-        connection_id: id,
-        institution_id: body.institution_id,
-        login_id: body.login_id,
-        user_ref: body.user_ref ?? null,
-        created_at: new Date(now).toISOString(),
-        latest_job: summary,
-      },
+      connection: connectionWire(
+        { id, institution_id: body.institution_id, login_id: body.login_id, user_ref: body.user_ref ?? null },
+        now,
+        summary,
+      ),
       job: summary,
     };
   }
@@ -73,15 +68,12 @@ export class ConnectionsService {
   async list(auth: AuthContext, query: PageQuery): Promise<Page<ConnectionWire>> {
     const after = query.cursor ? decodeCursor(query.cursor) : null;
     const rows = await this.connections.findConnectionsPage(auth.tenantId, after, query.limit + 1);
-    const items = rows.slice(0, query.limit);
-    const last = items[items.length - 1];
-    return {
-      items: items.map((r) => r.wire),
-      nextCursor:
-        rows.length > query.limit && last
-          ? encodeCursor({ createdAt: last.createdAt, id: last.wire.connection_id })
-          : null,
-    };
+    return keysetPage(
+      rows,
+      query.limit,
+      (r) => ({ createdAt: r.createdAt, id: r.wire.connection_id }),
+      (r) => r.wire,
+    );
   }
 
   async get(auth: AuthContext, connectionId: string): Promise<ConnectionWire> {

@@ -18,11 +18,9 @@ import { Caller, Public } from '../auth/auth.decorators.js';
 import { ApiProblem } from '../common/api-problem.js';
 import { LOGGER } from '../common/tokens.js';
 import { Valid } from '../common/zod-validation.pipe.js';
-import { Database } from '../database/database.js';
-import type { JobEventRow, JobRow } from '../database/rows.js';
-import { rowToJob } from '../jobs/job.mapper.js';
+import { Database, JobEventsBus, type JobChange } from '@jobtrail/engine';
+import { JobsRepository } from '../jobs/jobs.repository.js';
 import { EventTokens } from './event-tokens.js';
-import { JobEventsBus, type JobChange } from './job-events.bus.js';
 
 /** How often a comment line keeps idle streams (and the proxies between) open. */
 const HEARTBEAT_MS = 15_000;
@@ -40,6 +38,7 @@ export class EventsController implements BeforeApplicationShutdown {
     private readonly keys: ApiKeysRepository,
     private readonly tokens: EventTokens,
     private readonly db: Database,
+    private readonly jobs: JobsRepository,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
@@ -163,49 +162,29 @@ export class EventsController implements BeforeApplicationShutdown {
   }
 
   /** The id of the newest recorded job event (0 when there is none). */
-  private async newestEventId(): Promise<number> {
-    const rows = await this.db.query<{ id: number | string | null }>('SELECT MAX(id) AS id FROM job_events');
-    return Number(rows[0]?.id ?? 0);
+  private newestEventId(): Promise<number> {
+    return this.jobs.findNewestEventId();
   }
 
   /** One event per job changed after `lastId`, carrying the job as it is now. */
   private async replay(tenantId: string, connectionId: string | null, lastId: number): Promise<JobChange[]> {
-    const params: unknown[] = [tenantId, lastId];
-    let where = 'tenant_id = ? AND id > ?';
-    if (connectionId) {
-      where += ' AND connection_id = ?';
-      params.push(connectionId);
-    }
-    const events = await this.db.query<Pick<JobEventRow, 'id' | 'job_id' | 'kind'>>(
-      `SELECT id, job_id, kind FROM job_events WHERE ${where} ORDER BY id LIMIT ?`,
-      [...params, REPLAY_LIMIT],
-    );
+    const events = await this.jobs.findEventsAfter(tenantId, connectionId, lastId, REPLAY_LIMIT);
     const latest = new Map<string, { id: number; created: boolean }>();
     for (const e of events) {
-      const prev = latest.get(e.job_id);
-      latest.set(e.job_id, { id: Number(e.id), created: (prev?.created ?? false) || e.kind === 'created' });
+      const prev = latest.get(e.jobId);
+      latest.set(e.jobId, { id: e.id, created: (prev?.created ?? false) || e.kind === 'created' });
     }
     if (latest.size === 0) return [];
-    const ids = [...latest.keys()];
-    const rows: JobRow[] = [];
-    for (let i = 0; i < ids.length; i += 500) {
-      const chunk = ids.slice(i, i + 500);
-      rows.push(
-        ...(await this.db.query<JobRow>(
-          `SELECT * FROM jobs WHERE tenant_id = ? AND id IN (${chunk.map(() => '?').join(', ')})`,
-          [tenantId, ...chunk],
-        )),
-      );
-    }
-    return rows
-      .map((row): JobChange => {
-        const mark = latest.get(row.id)!;
+    const jobs = await this.jobs.findJobsByIds(tenantId, [...latest.keys()]);
+    return jobs
+      .map((job): JobChange => {
+        const mark = latest.get(job.id)!;
         return {
           id: mark.id,
           type: mark.created ? 'job.created' : 'job.updated',
           tenantId,
-          connectionId: row.connection_id,
-          job: toJobSummaryWire(rowToJob(row)),
+          connectionId: job.connectionId,
+          job: toJobSummaryWire(job),
         };
       })
       .sort((a, b) => a.id - b.id);

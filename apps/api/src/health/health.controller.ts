@@ -3,7 +3,7 @@ import type { WhoAmIWire } from '@jobtrail/domain';
 import type { Response } from 'express';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, Public } from '../auth/auth.decorators.js';
-import { Database } from '../database/database.js';
+import { Database } from '@jobtrail/engine';
 
 @Controller()
 export class HealthController {

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Database, isUniqueViolation, millis } from '../database/database.js';
-import type { IdempotencyKeyRow } from '../database/rows.js';
+import { Database, isUniqueViolation, millis, type IdempotencyKeyRow } from '@jobtrail/engine';
 
 /** How long a key's first answer is replayed. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -21,7 +20,7 @@ export class IdempotencyRepository {
     for (let tries = 0; tries < 3; tries++) {
       try {
         await this.db.execute(
-          'INSERT INTO idempotency_keys (tenant_id, idem_key, fingerprint, status_code, response_body, created_at) VALUES (?, ?, ?, NULL, NULL, ?)',
+          'INSERT INTO idempotency_keys (tenant_id, idem_key, fingerprint, status_code, response_body, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)',
           [tenantId, key, fingerprint, now],
         );
         return { state: 'claimed' };
@@ -29,19 +28,18 @@ export class IdempotencyRepository {
         if (!isUniqueViolation(err)) throw err;
       }
       const row = (
-        await this.db.query<IdempotencyKeyRow>('SELECT * FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?', [
-          tenantId,
-          key,
-        ])
+        await this.db.query<IdempotencyKeyRow>(
+          'SELECT * FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2',
+          [tenantId, key],
+        )
       )[0];
       if (!row) continue; // released meanwhile: claim again
       if (millis(row.created_at) < now - IDEMPOTENCY_TTL_MS) {
         // Expired: forget it and claim afresh.
-        await this.db.execute('DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ? AND created_at = ?', [
-          tenantId,
-          key,
-          row.created_at,
-        ]);
+        await this.db.execute(
+          'DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND created_at = $3',
+          [tenantId, key, row.created_at],
+        );
         continue;
       }
       if (row.status_code === null || row.response_body === null)
@@ -53,21 +51,21 @@ export class IdempotencyRepository {
 
   async complete(tenantId: string, key: string, status: number, body: string): Promise<void> {
     await this.db.execute(
-      'UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE tenant_id = ? AND idem_key = ?',
+      'UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE tenant_id = $3 AND idem_key = $4',
       [status, body, tenantId, key],
     );
   }
 
   /** Forgets a claim whose request failed, so the client can try again with the same key. */
   async release(tenantId: string, key: string): Promise<void> {
-    await this.db.execute('DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ? AND status_code IS NULL', [
-      tenantId,
-      key,
-    ]);
+    await this.db.execute(
+      'DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND status_code IS NULL',
+      [tenantId, key],
+    );
   }
 
   /** Drops keys older than the replay window; returns how many. */
   async purgeExpired(now = Date.now()): Promise<number> {
-    return this.db.execute('DELETE FROM idempotency_keys WHERE created_at < ?', [now - IDEMPOTENCY_TTL_MS]);
+    return this.db.execute('DELETE FROM idempotency_keys WHERE created_at < $1', [now - IDEMPOTENCY_TTL_MS]);
   }
 }

@@ -16,21 +16,21 @@ import {
   type PageQuery,
 } from '@jobtrail/domain';
 import { ApiProblem } from '../common/api-problem.js';
-import { decodeCursor, decodeSeqCursor, encodeCursor, encodeSeqCursor } from '../common/cursor.js';
-import { uuidv7 } from '../common/ids.js';
+import {
+  Database,
+  JobEventsBus,
+  JobsStore,
+  isUniqueViolation,
+  transitionEvents,
+  uuidv7,
+  type CommittedWrite,
+  type SqlExecutor,
+} from '@jobtrail/engine';
+import { decodeCursor, decodeSeqCursor, encodeSeqCursor, keysetPage, type Page } from '../common/cursor.js';
 import type { AuthContext } from '../auth/auth-context.js';
-import { ConnectionsRepository } from '../connections/connections.repository.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
-import { Database, isUniqueViolation, type SqlExecutor } from '../database/database.js';
-import { JobEventsBus } from '../events/job-events.bus.js';
 import { JobsRepository, type JobListFilter } from './jobs.repository.js';
-
-/** A page of a list and the cursor of the next one (null on the last page). */
-export interface Page<T> {
-  readonly items: T[];
-  readonly nextCursor: string | null;
-}
 
 /** The outcome of starting an action: the new job, or the one already pending/processing. */
 export interface StartedJob {
@@ -44,7 +44,7 @@ export class JobsService {
   constructor(
     private readonly db: Database,
     private readonly jobs: JobsRepository,
-    private readonly connections: ConnectionsRepository,
+    private readonly store: JobsStore,
     private readonly bus: JobEventsBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -62,19 +62,18 @@ export class JobsService {
     for (let tries = 0; tries < 5; tries++) {
       const existing = await this.jobs.findActiveJob(connectionId, action);
       if (existing) {
-        if (!(await this.connections.connectionExists(auth.tenantId, connectionId)))
-          throw ApiProblem.notFound('Connection');
+        if (!(await this.jobs.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
         return { job: toJobSummaryWire(existing), created: false };
       }
       if (action === 'refresh') await this.checkRefreshLimit(connectionId);
       try {
         const created = await this.db.transaction(async (tx) => {
-          if (!(await this.connections.connectionExists(auth.tenantId, connectionId, tx)))
+          if (!(await this.jobs.connectionExists(auth.tenantId, connectionId, tx)))
             throw ApiProblem.notFound('Connection');
           return this.insertNewJob(tx, auth, connectionId, action, retryOf);
         });
-        await this.announceCreated(auth.tenantId, created);
-        return { job: toJobSummaryWire(created.job), created: true };
+        await this.announceCreated(created);
+        return { job: created.change.job, created: true };
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
         // Another request created the active job first: loop to answer with it.
@@ -98,8 +97,8 @@ export class JobsService {
   }
 
   /**
-   * Inserts a new pending job with its creation event, and makes it the connection's latest.
-   * The caller announces it (`announceCreated`) once the transaction committed.
+   * Creates a new pending job with its creation events, through the store's one write path. The caller announces it (`announceCreated`) once the
+   * transaction committed.
    */
   async insertNewJob(
     tx: SqlExecutor,
@@ -107,7 +106,7 @@ export class JobsService {
     connectionId: string,
     action: JobAction,
     retryOf: string | null,
-  ): Promise<{ job: Job; eventId: number }> {
+  ): Promise<CommittedWrite> {
     const now = new Date();
     const job = createJob({
       id: uuidv7(now.getTime()),
@@ -118,27 +117,29 @@ export class JobsService {
       maxAttempts: this.config.worker.maxAttempts,
       requestedBy: { id: auth.keyId, name: auth.keyName },
     });
-    await this.jobs.insertJob(tx, auth.tenantId, job);
-    const eventId = await this.jobs.insertEvents(tx, job, auth.tenantId, [
-      { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : 'requested' },
+    const [created] = await this.store.commit(tx, [
       {
-        kind: 'log',
-        at: now,
-        level: 'info',
-        step: null,
-        message: `${action} requested by key "${auth.keyName}"${retryOf ? ` as a retry of job ${retryOf}` : ''}`,
+        tenantId: auth.tenantId,
+        before: null,
+        next: job,
+        events: [
+          { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : 'requested' },
+          {
+            kind: 'log',
+            at: now,
+            level: 'info',
+            step: null,
+            message: `${action} requested by key "${auth.keyName}"${retryOf ? ` as a retry of job ${retryOf}` : ''}`,
+          },
+        ],
       },
     ]);
-    await this.connections.setLatestJob(tx, connectionId, job.id);
-    return { job, eventId };
+    return created!;
   }
 
   /** Tells live clients and idle workers about a committed new job. */
-  async announceCreated(tenantId: string, created: { job: Job; eventId: number }): Promise<void> {
-    const { job, eventId } = created;
-    await this.bus.publish([
-      { id: eventId, type: 'job.created', tenantId, connectionId: job.connectionId, job: toJobSummaryWire(job) },
-    ]);
+  async announceCreated(created: CommittedWrite): Promise<void> {
+    await this.bus.publish([created.change]);
   }
 
   /** A connection's history page; 404 when the connection is not the tenant's. */
@@ -152,7 +153,7 @@ export class JobsService {
       query.limit + 1,
     );
     // A non-empty page proves the connection is the tenant's; only an empty one needs the check.
-    if (rows.length === 0 && !(await this.connections.connectionExists(auth.tenantId, connectionId)))
+    if (rows.length === 0 && !(await this.jobs.connectionExists(auth.tenantId, connectionId)))
       throw ApiProblem.notFound('Connection');
     return toPage(rows, query.limit);
   }
@@ -205,23 +206,26 @@ export class JobsService {
       if (!job) throw ApiProblem.notFound('Job');
       const res = transitionJob(job, { type: 'request-cancel' }, { now: new Date(), actor: auth.keyId });
       if (!res.ok) throw res.error;
-      const written = await this.db.transaction(async (tx) => {
-        if (
-          !(await this.jobs.updateJobFenced(tx, auth.tenantId, res.job, { status: job.status, attempt: job.attempt }))
-        )
-          return false;
-        const at = res.job.updatedAt;
-        return this.jobs.insertEvents(tx, job, auth.tenantId, [
-          ...(res.transition ? [{ kind: 'transition' as const, transition: res.transition }] : []),
-          { kind: 'log', at, level: 'info', step: null, message: `cancel requested by key "${auth.keyName}"` },
-        ]);
-      });
-      if (written !== false) {
-        const summary = toJobSummaryWire(res.job);
-        await this.bus.publish([
-          { id: written, type: 'job.updated', tenantId: auth.tenantId, connectionId: job.connectionId, job: summary },
-        ]);
-        return summary;
+      const [committed] = await this.store.commitNow([
+        {
+          tenantId: auth.tenantId,
+          before: job,
+          next: res.job,
+          events: [
+            ...transitionEvents(res.transition),
+            {
+              kind: 'log',
+              at: res.job.updatedAt,
+              level: 'info',
+              step: null,
+              message: `cancel requested by key "${auth.keyName}"`,
+            },
+          ],
+        },
+      ]);
+      if (committed) {
+        await this.bus.publish([committed.change]);
+        return committed.change.job;
       }
     }
     throw new ApiProblem('service-unavailable', 'The job is changing too fast; retry shortly.');
@@ -237,12 +241,7 @@ function listFilter(query: HistoryQuery | JobSearchQuery): JobListFilter {
   };
 }
 
-/** Cuts the one extra row fetched to know whether a next page exists. */
+/** A page of jobs, newest first. */
 function toPage(rows: Job[], limit: number): Page<JobSummaryWire> {
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return {
-    items: items.map(toJobSummaryWire),
-    nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt.getTime(), id: last.id }) : null,
-  };
+  return keysetPage(rows, limit, (j) => ({ createdAt: j.createdAt.getTime(), id: j.id }), toJobSummaryWire);
 }

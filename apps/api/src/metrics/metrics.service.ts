@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { JOB_ACTIONS, JOB_STATUSES } from '@jobtrail/domain';
-import { Database } from '../database/database.js';
+import { Database } from '@jobtrail/engine';
 
 /** Upper bounds (seconds) of the job duration histogram. */
 const BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300];
@@ -39,7 +39,7 @@ export class MetricsService {
       'SELECT status, action, COUNT(*) AS n FROM jobs GROUP BY status, action',
     );
     const [due] = await this.db.query<{ n: number | string; oldest: number | string | null }>(
-      `SELECT COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs WHERE status = 'pending' AND run_at <= ?`,
+      `SELECT COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs WHERE status = 'pending' AND run_at <= $1`,
       [now],
     );
     const byKey = new Map(counts.map((c) => [`${c.status}/${c.action}`, Number(c.n)]));

@@ -5,11 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jobError, type Job } from '@jobtrail/domain';
-import { JobsRepository } from '../../src/jobs/jobs.repository.js';
+import { RetentionSweeper, type Transaction } from '@jobtrail/engine';
+import { LOGGER } from '../../src/common/tokens.js';
 import { ROUTES } from '../../src/openapi/openapi-document.js';
-import { RetentionService } from '../../src/worker/retention.service.js';
-import type { SqlExecutor } from '../../src/database/database.js';
-import { insertConnection, randomId, seededJob, tenantKey } from '../support/api-helpers.js';
+import { insertConnection, insertJobs, randomId, seededJob, tenantKey } from '../support/api-helpers.js';
 import { waitFor } from '../support/wait.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 import { problemViolations } from './support/checks.js';
@@ -549,31 +548,21 @@ describe.each(kinds)('retention on %s', (kind) => {
     const oldPending = seededJob(connectionId, now - 1_000 * DAY, 'pending', 'purge');
     const oldProcessing = seededJob(connectionId, now - 1_000 * DAY + 1, 'processing', 'refresh');
     kept.push(oldPending, oldProcessing);
-    const repo = t.app.get(JobsRepository);
-    await t.db.transaction(async (tx) => {
-      for (const job of [...expired, ...kept]) await repo.insertJob(tx, tenantId, job);
-      await repo.insertEventsOfJobs(
-        tx,
-        [...expired, ...kept].map((job) => ({
-          job,
-          tenantId,
-          events: [
-            { kind: 'created' as const, at: job.createdAt, actor: 'seed', reason: 'requested' },
-            { kind: 'log' as const, at: job.createdAt, level: 'info' as const, step: null, message: 'seeded' },
-          ],
-        })),
-      );
-    });
+    await insertJobs(t, tenantId, [...expired, ...kept], (job) => [
+      { kind: 'created', at: job.createdAt, actor: 'seed', reason: 'requested' },
+      { kind: 'log', at: job.createdAt, level: 'info', step: null, message: 'seeded' },
+    ]);
     // The newest expired job is the connection's latest: the cleanup must let go of it.
-    await t.db.execute('UPDATE connections SET latest_job_id = ? WHERE id = ?', [expired[0]!.id, connectionId]);
+    await t.db.execute('UPDATE connections SET latest_job_id = $1 WHERE id = $2', [expired[0]!.id, connectionId]);
 
     // Count the statements that delete jobs, and what each deletes.
     const deletes: number[] = [];
     const realTransaction = t.db.transaction.bind(t.db);
     const spied = t.db as unknown as { transaction: typeof t.db.transaction };
-    spied.transaction = (<T>(fn: (tx: SqlExecutor) => Promise<T>) =>
+    spied.transaction = (<T>(fn: (tx: Transaction) => Promise<T>) =>
       realTransaction((tx) =>
         fn({
+          manager: tx.manager,
           query: (sql, params) => tx.query(sql, params),
           execute: async (sql, params) => {
             const n = await tx.execute(sql, params);
@@ -584,7 +573,7 @@ describe.each(kinds)('retention on %s', (kind) => {
       )) as typeof t.db.transaction;
     let deleted: number;
     try {
-      deleted = await t.app.get(RetentionService).purgeExpired();
+      deleted = await new RetentionSweeper(t.db, t.config.retention, t.app.get(LOGGER)).purgeExpired();
     } finally {
       delete (spied as { transaction?: unknown }).transaction;
     }
@@ -594,7 +583,7 @@ describe.each(kinds)('retention on %s', (kind) => {
     expect(Math.max(...deletes)).toBeLessThanOrEqual(1_000);
 
     const remaining = new Set(
-      (await t.db.query<{ id: string }>('SELECT id FROM jobs WHERE connection_id = ?', [connectionId])).map(
+      (await t.db.query<{ id: string }>('SELECT id FROM jobs WHERE connection_id = $1', [connectionId])).map(
         (r) => r.id,
       ),
     );
@@ -602,7 +591,7 @@ describe.each(kinds)('retention on %s', (kind) => {
     expect(kept.filter((j) => !remaining.has(j.id)).map((j) => j.id)).toEqual([]);
     const eventJobs = new Set(
       (
-        await t.db.query<{ job_id: string }>('SELECT DISTINCT job_id FROM job_events WHERE connection_id = ?', [
+        await t.db.query<{ job_id: string }>('SELECT DISTINCT job_id FROM job_events WHERE connection_id = $1', [
           connectionId,
         ])
       ).map((r) => r.job_id),
@@ -610,7 +599,7 @@ describe.each(kinds)('retention on %s', (kind) => {
     expect(expired.filter((j) => eventJobs.has(j.id)).length).toBe(0);
     expect(kept.filter((j) => !eventJobs.has(j.id)).length).toBe(0);
     // A second run finds nothing more.
-    expect(await t.app.get(RetentionService).purgeExpired()).toBe(0);
+    expect(await new RetentionSweeper(t.db, t.config.retention, t.app.get(LOGGER)).purgeExpired()).toBe(0);
 
     // Through the API: the deleted are gone, the kept show when they will go.
     const admin = bearer(t.adminKey);
@@ -647,17 +636,14 @@ describe.each(kinds)('retention on %s', (kind) => {
       const cid = await insertConnection(w, tenant, now - 400 * DAY);
       const old = finished(cid, 'success', 91 * DAY, now);
       const recent = finished(cid, 'success', 89 * DAY, now);
-      await w.db.transaction(async (tx) => {
-        await w.app.get(JobsRepository).insertJob(tx, tenant, old);
-        await w.app.get(JobsRepository).insertJob(tx, tenant, recent);
-      });
+      await insertJobs(w, tenant, [old, recent]);
       await waitFor(
         'the periodic cleanup',
-        async () => ((await w.db.query('SELECT id FROM jobs WHERE id = ?', [old.id])).length === 0 ? true : undefined),
+        async () => ((await w.db.query('SELECT id FROM jobs WHERE id = $1', [old.id])).length === 0 ? true : undefined),
         10_000,
         100,
       );
-      expect(await w.db.query('SELECT id FROM jobs WHERE id = ?', [recent.id])).toHaveLength(1);
+      expect(await w.db.query('SELECT id FROM jobs WHERE id = $1', [recent.id])).toHaveLength(1);
     } finally {
       await w.close();
     }

@@ -9,9 +9,8 @@ import {
   type JobEvent,
 } from '@jobtrail/domain';
 import request from 'supertest';
-import { Database } from '../../src/database/database.js';
-import { WorkerRepository, transitionEvents } from '../../src/worker/worker.repository.js';
-import { WorkerService } from '../../src/worker/worker.service.js';
+import { Database, JobEventsBus, JobsStore, LeaseSweeper, transitionEvents } from '@jobtrail/engine';
+import { LOGGER } from '../../src/common/tokens.js';
 import { randomId, tenantKey } from '../support/api-helpers.js';
 import {
   databaseKinds,
@@ -146,8 +145,8 @@ const shortId = (id: string) => id.slice(-6);
 describe.each(kinds)('model-based: API + queue against the state machine model on %s', (kind: DatabaseKind) => {
   let t: TestApp;
   let db: Database;
-  let repo: WorkerRepository;
-  let worker: WorkerService;
+  let repo: JobsStore;
+  let worker: LeaseSweeper;
   let tenants = 0;
   const executed = new Map<CommandKind, number>();
   /** How the runs' jobs ended up (a measure of how deep the sequences went). */
@@ -156,8 +155,9 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
   beforeAll(async () => {
     t = await startTestApp(kind, { role: 'api' });
     db = t.app.get(Database);
-    repo = t.app.get(WorkerRepository);
-    worker = t.app.get(WorkerService);
+    repo = t.app.get(JobsStore);
+    // role 'api' runs no worker: the test plays the sweeper with the engine's own.
+    worker = new LeaseSweeper(db, repo, t.app.get(JobEventsBus), t.config.worker, t.app.get(LOGGER), 'sweeper:model');
   });
   afterAll(() => t.close());
 
@@ -181,7 +181,7 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
     const get = (path: string) => request(t.server).get(`/api${path}`).set(auth);
     const ctx = () => ({ now: new Date(), actor: WORKER });
     const write = async (before: Job, next: Job, events: ReturnType<typeof transitionEvents>) =>
-      (await repo.writeFencedNow([{ tenantId, before, next, events }]))[0] ?? null;
+      (await repo.commitNow([{ tenantId, before, next, events }]))[0] ?? null;
     const pickOf = <T>(xs: readonly T[], pick: number): T | undefined =>
       xs.length === 0 ? undefined : xs[pick % xs.length];
     const notFound = (res: request.Response, what: string) => {
@@ -202,7 +202,7 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
     const verify = async (what: string) => {
       const rows = await db.query<JobRowView>(
         `SELECT id, connection_id, action, status, attempt, cancel_requested_at, retry_of, error, steps, updated_at, finished_at, result, lease_owner
-           FROM jobs WHERE tenant_id = ? ORDER BY created_at, id`,
+           FROM jobs WHERE tenant_id = $1 ORDER BY created_at, id`,
         [tenantId],
       );
       same(
@@ -333,7 +333,7 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
                 { type: 'claim', workerId: WORKER, leaseMs: LEASE_MS, deadlineMs: LEASE_MS },
                 ctx(),
               );
-              const [change] = await repo.writeFenced(tx, [
+              const [change] = await repo.commit(tx, [
                 { tenantId, before: c.job, next: res.job, events: transitionEvents(res.transition) },
               ]);
               if (!change) throw new Mismatch(`the claim of ${chosen.id} was refused by the fence`);
@@ -406,11 +406,14 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
             log.push(
               `lose-lease ${shortId(m.id)} (attempt ${m.attempt}${m.cancelRequested ? ', cancel requested' : ''}) + sweep`,
             );
-            await db.execute('UPDATE jobs SET lease_expires_at = ? WHERE id = ?', [Date.now() - 1, m.id]);
+            await db.execute('UPDATE jobs SET lease_expires_at = $1 WHERE id = $2', [Date.now() - 1, m.id]);
             same(await worker.sweepExpiredLeases(), 1, 'jobs swept');
             model.error(m, 'worker-lost', true);
             // The sweeper backs off; make it due again at once, as in fencing.test.ts.
-            await db.execute(`UPDATE jobs SET run_at = ? WHERE id = ? AND status = 'pending'`, [Date.now() - 1, m.id]);
+            await db.execute(`UPDATE jobs SET run_at = $1 WHERE id = $2 AND status = 'pending'`, [
+              Date.now() - 1,
+              m.id,
+            ]);
             stale.push(held.get(m.id)!);
             held.delete(m.id);
             break;
@@ -489,7 +492,7 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
       for (const j of model.jobs) outcomes.set(j.status, (outcomes.get(j.status) ?? 0) + 1);
       // Nothing of this run may stay due or processing for the next one (the queue is shared).
       await db.execute(
-        `UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL WHERE tenant_id = ? AND status IN ('pending', 'processing')`,
+        `UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL WHERE tenant_id = $1 AND status IN ('pending', 'processing')`,
         [tenantId],
       );
     }

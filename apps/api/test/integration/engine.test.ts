@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { JobDetailSchema, isTerminal, type JobDetailWire } from '@jobtrail/domain';
 import request from 'supertest';
-import { BankDataRepository } from '../../src/worker/bank-data.repository.js';
+import { BankDataStore } from '@jobtrail/engine';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -10,11 +10,11 @@ const kinds = await databaseKinds();
 describe.each(kinds)('execution engine with the sandbox institution on %s', (kind) => {
   let t: TestApp;
   let auth: { Authorization: string };
-  let bank: BankDataRepository;
+  let bank: BankDataStore;
   beforeAll(async () => {
     t = await startTestApp(kind, { role: 'all' });
     auth = { Authorization: `Bearer ${t.adminKey}` };
-    bank = t.app.get(BankDataRepository);
+    bank = new BankDataStore(t.db);
   });
   afterAll(() => t.close());
 

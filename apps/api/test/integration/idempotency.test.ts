@@ -43,7 +43,7 @@ describe.each(kinds)('Idempotency-Key on %s', (kind) => {
     const key = newKey();
     expect((await createConnection(key, { ...body, password: 'guessable-1' })).status).toBe(202);
     const [row] = await t.db.query<{ fingerprint: string }>(
-      'SELECT fingerprint FROM idempotency_keys WHERE idem_key = ?',
+      'SELECT fingerprint FROM idempotency_keys WHERE idem_key = $1',
       [key],
     );
     const plain = createHash('sha256')

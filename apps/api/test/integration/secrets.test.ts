@@ -175,9 +175,10 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
   });
 
   it('stores the password only encrypted, and the key only hashed', async () => {
-    const rows = await t.db.query<{ credentials_enc: string }>('SELECT credentials_enc FROM connections WHERE id = ?', [
-      connectionId,
-    ]);
+    const rows = await t.db.query<{ credentials_enc: string }>(
+      'SELECT credentials_enc FROM connections WHERE id = $1',
+      [connectionId],
+    );
     expect(rows).toHaveLength(1);
     const stored = rows[0]!.credentials_enc;
     expect(stored).not.toContain(PASSWORD);
@@ -188,7 +189,7 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
     expect(t.app.get(CredentialsCipher).decrypt(stored)).toEqual({ password: PASSWORD });
     // Two encryptions of one password differ (random IV).
     const again = await t.db.query<{ credentials_enc: string }>(
-      'SELECT credentials_enc FROM connections WHERE login_id = ?',
+      'SELECT credentials_enc FROM connections WHERE login_id = $1',
       ['user-ok'],
     );
     expect(new Set(again.map((r) => r.credentials_enc)).size).toBe(again.length);

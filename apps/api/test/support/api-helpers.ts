@@ -7,7 +7,7 @@ import type { Response } from 'supertest';
 import { ApiKeysRepository } from '../../src/auth/api-keys.repository.js';
 import { ConnectionsRepository } from '../../src/connections/connections.repository.js';
 import { CredentialsCipher } from '../../src/connections/credentials-cipher.js';
-import { JobsRepository } from '../../src/jobs/jobs.repository.js';
+import { JobsStore, uuidv7At, type NewJobEvent } from '@jobtrail/engine';
 import type { TestApp } from './test-app.js';
 
 /** `Authorization` header of a key. */
@@ -23,8 +23,7 @@ export const randomId = () => {
 };
 
 /** A UUIDv7 whose time part is `ms` (random below it), like the ids the API makes. */
-export { uuidv7At } from '../../src/common/ids.js';
-import { uuidv7At } from '../../src/common/ids.js';
+export { uuidv7At } from '@jobtrail/engine';
 
 /** The target of a `Link: <...>; rel="next"` header, or null when there is none. */
 export function nextLinkOf(res: Response): string | null {
@@ -185,12 +184,16 @@ export function seededJob(connectionId: string, createdAt: number, status: JobSt
   };
 }
 
-/** Stores jobs directly, in one transaction, through the jobs repository and mapper. */
-export async function insertJobs(t: TestApp, tenantId: string, jobs: readonly Job[]): Promise<void> {
-  const repo = t.app.get(JobsRepository);
-  await t.db.transaction(async (tx) => {
-    for (const job of jobs) await repo.insertJob(tx, tenantId, job);
-  });
+/** Stores jobs directly, in one transaction, through the engine's one write path. */
+export async function insertJobs(
+  t: TestApp,
+  tenantId: string,
+  jobs: readonly Job[],
+  eventsOf: (job: Job) => NewJobEvent[] = () => [],
+): Promise<void> {
+  await t.app
+    .get(JobsStore)
+    .commitNow(jobs.map((job) => ({ tenantId, before: null, next: job, events: eventsOf(job) })));
 }
 
 /** Newest first, as the history and the search order jobs: (created_at DESC, id DESC). */

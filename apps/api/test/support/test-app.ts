@@ -10,7 +10,7 @@ import { ApiKeysRepository } from '../../src/auth/api-keys.repository.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import type { AppModuleOptions } from '../../src/app.module.js';
 import { createApp } from '../../src/create-app.js';
-import { Database } from '../../src/database/database.js';
+import { Database } from '@jobtrail/engine';
 import { createLogger } from '../../src/logging/logger.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';

@@ -1,4 +1,3 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import {
   assertNever,
   eventForError,
@@ -12,23 +11,19 @@ import {
   type StepName,
 } from '@jobtrail/domain';
 import type { Logger } from 'pino';
-import { isDatabaseUnavailable } from '../common/problem-response.js';
-import { APP_CONFIG, LOGGER } from '../common/tokens.js';
-import type { AppConfig } from '../config/app-config.js';
-import { CredentialsCipher } from '../connections/credentials-cipher.js';
-import { JobEventsBus } from '../events/job-events.bus.js';
-import type { NewJobEvent } from '../jobs/jobs.repository.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import { BankDataRepository } from './bank-data.repository.js';
+import type { JobEventsBus } from '../bus/job-events.bus.js';
+import type { AttemptObserver, CredentialsDecryptor, WorkerConfig } from '../config.js';
 import {
   ConnectorError,
-  ConnectorRegistry,
   type Connector,
   type ConnectorContext,
+  type ConnectorRegistry,
   type InstitutionAccount,
-} from './connector.js';
-import { WorkerRepository, transitionEvents, type ClaimedJob } from './worker.repository.js';
-import { WriteBatcher } from './write-batcher.js';
+} from '../connectors/connector.js';
+import { isDatabaseUnavailable } from '../database/database.js';
+import type { BankDataStore } from '../store/bank-data.store.js';
+import { transitionEvents, type ClaimedJob, type JobsStore, type NewJobEvent } from '../store/jobs.store.js';
+import type { WriteBatcher } from './write-batcher.js';
 
 /** Why a running job was interrupted from outside its own code. */
 export type StopReason = 'lease-lost' | 'deadline' | 'shutdown';
@@ -54,27 +49,31 @@ interface AttemptState {
  * a quick job then costs one write at its end (group-committed with other jobs' writes), while a
  * slow one shows each step shortly after it happens.
  */
-@Injectable()
-export class JobRunner implements OnModuleInit {
+export class JobRunner {
   /** Jobs with a cancel request seen on the event bus: honoured at the next step boundary. */
   private readonly cancelRequests = new Map<string, Date>();
 
-  constructor(
-    private readonly repo: WorkerRepository,
-    private readonly batcher: WriteBatcher,
-    private readonly bankData: BankDataRepository,
-    private readonly connectors: ConnectorRegistry,
-    private readonly cipher: CredentialsCipher,
-    private readonly bus: JobEventsBus,
-    private readonly metrics: MetricsService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  private readonly unsubscribe: () => void;
 
-  onModuleInit(): void {
-    this.bus.subscribe((c) => {
+  constructor(
+    private readonly store: JobsStore,
+    private readonly batcher: WriteBatcher,
+    private readonly bankData: BankDataStore,
+    private readonly connectors: ConnectorRegistry,
+    private readonly credentials: CredentialsDecryptor,
+    bus: JobEventsBus,
+    private readonly observer: AttemptObserver | null,
+    private readonly config: WorkerConfig,
+    private readonly logger: Logger,
+  ) {
+    this.unsubscribe = bus.subscribe((c) => {
       if (c.job.cancel_requested && c.job.status === 'processing') this.cancelRequests.set(c.job.job_id, new Date());
     });
+  }
+
+  /** Stops listening for cancel requests. */
+  close(): void {
+    this.unsubscribe();
   }
 
   /** Runs the job; `shutdown` aborts it when the worker must release it. Never throws. */
@@ -99,16 +98,22 @@ export class JobRunner implements OnModuleInit {
     const jobLog = (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) =>
       pendingLogs.push({ kind: 'log', at: new Date(), level, step, message });
 
-    const { leaseMs, progressFlushMs } = this.config.worker;
+    const { leaseMs, progressFlushMs } = this.config;
+    /** Until when this worker knows it holds the lease (the last renewal the database confirmed). */
+    let leaseConfirmedUntil = job.leaseExpiresAt?.getTime() ?? Date.now() + leaseMs;
+    // The lease is renewed through the same write path as every other change: a domain heartbeat.
     const heartbeat = setInterval(
       () => {
-        this.repo.renewLease(job, workerId, Date.now() + leaseMs).then(
-          (held) => {
-            if (!held) stopWith('lease-lost');
-            else if (held.cancelRequestedAt) this.cancelRequests.set(job.id, held.cancelRequestedAt);
-          },
-          (err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease renewal failed'),
-        );
+        // A worker that cannot confirm its lease before it runs out must assume another one took
+        // the job over (paused process, unreachable database), and stop writing.
+        if (Date.now() >= leaseConfirmedUntil) {
+          stopWith('lease-lost');
+          return;
+        }
+        const res = transitionJob(job, { type: 'heartbeat', workerId, leaseMs }, { now: new Date(), actor: workerId });
+        if (!res.ok) return;
+        job = res.job;
+        flush().catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease renewal failed'));
       },
       Math.max(50, Math.floor(leaseMs / 3)),
     );
@@ -127,13 +132,22 @@ export class JobRunner implements OnModuleInit {
       writes = writes.then(async (ok) => {
         if (!ok) return false;
         if (persisted === job && unsaved.length === 0) return true;
-        const next = job;
-        const change = await this.batcher.submit({ tenantId, before: persisted, next, events: unsaved.splice(0) });
-        if (!change) {
+        const committed = await this.batcher.submit({
+          tenantId,
+          before: persisted,
+          next: job,
+          events: unsaved.splice(0),
+        });
+        if (!committed) {
           stopWith('lease-lost');
           return false;
         }
-        persisted = next;
+        persisted = committed.job;
+        if (persisted.leaseExpiresAt) leaseConfirmedUntil = persisted.leaseExpiresAt.getTime();
+        // The stored job may carry a cancel request made meanwhile: honoured at the next step.
+        if (persisted.cancelRequestedAt && !this.cancelRequests.has(job.id)) {
+          this.cancelRequests.set(job.id, persisted.cancelRequestedAt);
+        }
         return true;
       });
       return writes;
@@ -148,7 +162,7 @@ export class JobRunner implements OnModuleInit {
       if (res.transition) {
         const ok = await flush();
         if (ok && res.job.finishedAt && res.job.startedAt) {
-          this.metrics.observeJob(
+          this.observer?.observeJob(
             job.action,
             job.status,
             (res.job.finishedAt.getTime() - res.job.startedAt.getTime()) / 1000,
@@ -164,7 +178,7 @@ export class JobRunner implements OnModuleInit {
       const connector = this.connectors.get(claimed.institutionId);
       if (!connector)
         throw new ConnectorError('internal-error', `No connector for institution "${claimed.institutionId}".`);
-      const { password } = this.cipher.decrypt(claimed.credentialsEnc);
+      const { password } = this.credentials.decrypt(claimed.credentialsEnc);
       const ctx: ConnectorContext = {
         loginId: claimed.loginId,
         password,
@@ -247,9 +261,9 @@ export class JobRunner implements OnModuleInit {
       );
       error = jobError('internal-error', 'An unexpected error stopped the job.');
     }
-    const cancelAt = await this.repo.findCancelRequest(job.id);
+    const cancelAt = await this.store.findCancelRequest(job.id);
     const current = cancelAt ? { ...job, cancelRequestedAt: cancelAt } : job;
-    const event = eventForError(current, error, new Date(), { baseMs: this.config.worker.backoffBaseMs });
+    const event = eventForError(current, error, new Date(), { baseMs: this.config.backoffBaseMs });
     jobLog(
       event.type === 'requeue' ? 'warn' : 'error',
       running,

@@ -1,14 +1,17 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
-import { InitialSchema1733800000000 } from './migrations/1733800000000-initial-schema.js';
-import { Engine1733800000001 } from './migrations/1733800000001-engine.js';
-
-/** Every migration, in order. Schema changes happen only here (`synchronize` is off). */
-export const MIGRATIONS = [InitialSchema1733800000000, Engine1733800000001];
+import { MIGRATIONS } from '@jobtrail/engine';
+import { ENTITIES } from './entities.js';
 
 /** TypeORM options for the configured database. */
 export function dataSourceOptions(config: AppConfig['database']): DataSourceOptions {
-  const common = { migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false, entities: [] };
+  const common = {
+    migrations: MIGRATIONS,
+    migrationsRun: true,
+    synchronize: false,
+    logging: false,
+    entities: ENTITIES,
+  };
   if (config.kind === 'postgres') {
     return {
       ...common,

@@ -1,23 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { eventForError, jobError, transitionJob } from '@jobtrail/domain';
+import { transitionJob } from '@jobtrail/domain';
 import type { Logger } from 'pino';
-import { APP_CONFIG, LOGGER } from '../common/tokens.js';
-import type { AppConfig } from '../config/app-config.js';
-import { Database, isUniqueViolation } from '../database/database.js';
-import { JobEventsBus, type JobChange } from '../events/job-events.bus.js';
-import { JobRunner } from './job-runner.js';
+import type { JobEventsBus } from '../bus/job-events.bus.js';
+import type { WorkerConfig } from '../config.js';
+import { isUniqueViolation, type Database } from '../database/database.js';
+import {
+  transitionEvents,
+  type ClaimedJob,
+  type CommittedWrite,
+  type JobWrite,
+  type JobsStore,
+} from '../store/jobs.store.js';
+import type { JobRunner } from './job-runner.js';
+import { LeaseSweeper } from './lease-sweeper.js';
 import { acquireSqliteWorkerLock } from './worker-lock.js';
-import { WorkerRepository, transitionEvents, type ClaimedJob, type JobWrite } from './worker.repository.js';
 
 /**
  * The worker: claims due jobs (up to its concurrency), runs them, and sweeps expired leases. It
  * wakes at once on new work (LISTEN/NOTIFY or the in-process bus) and polls only as a fallback.
  */
-@Injectable()
-export class WorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class JobWorker {
   readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly running = new Map<string, Promise<void>>();
   private readonly shutdown = new AbortController();
@@ -29,33 +33,36 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
   private sweeper: NodeJS.Timeout | null = null;
   private cleanups: Array<() => void> = [];
 
+  /** `dataDir`: where the SQLite worker lock lives (one worker process per SQLite file). */
   constructor(
     private readonly db: Database,
-    private readonly repo: WorkerRepository,
+    private readonly store: JobsStore,
     private readonly runner: JobRunner,
     private readonly bus: JobEventsBus,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(LOGGER) private readonly log: Logger,
+    private readonly config: WorkerConfig,
+    private readonly dataDir: string,
+    private readonly log: Logger,
   ) {}
 
-  onApplicationBootstrap(): void {
-    if (this.config.role === 'api') return;
+  /** Starts claiming and sweeping. */
+  start(): void {
     // Every running job listens to the shutdown signal.
     setMaxListeners(0, this.shutdown.signal);
-    if (this.db.kind === 'sqlite') this.cleanups.push(acquireSqliteWorkerLock(this.config.dataDir));
+    if (this.db.kind === 'sqlite') this.cleanups.push(acquireSqliteWorkerLock(this.dataDir));
     this.started = true;
     this.cleanups.push(
       this.bus.subscribe((c) => c.type === 'job.created' && this.wake()),
       this.bus.onReconnect(() => this.wake()),
     );
-    const sweepEvery = Math.max(100, Math.floor(this.config.worker.leaseMs / 2));
-    this.sweeper = setInterval(() => void this.sweepExpiredLeases(), sweepEvery);
+    const sweepEvery = Math.max(100, Math.floor(this.config.leaseMs / 2));
+    const sweeper = new LeaseSweeper(this.db, this.store, this.bus, this.config, this.log, `sweeper:${this.workerId}`);
+    this.sweeper = setInterval(() => void sweeper.sweepExpiredLeases().then((n) => n > 0 && this.wake()), sweepEvery);
     this.loopDone = this.loop();
-    this.log.info({ worker_id: this.workerId, concurrency: this.config.worker.concurrency }, 'worker started');
+    this.log.info({ worker_id: this.workerId, concurrency: this.config.concurrency }, 'worker started');
   }
 
   /** SIGTERM: stop claiming, let running jobs finish within the grace period, release the rest. */
-  async beforeApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     if (!this.started) return;
     this.stopping = true;
     this.wake();
@@ -64,7 +71,7 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
     const all = () => Promise.allSettled([...this.running.values()]);
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>(
-      (resolve) => (timer = setTimeout(() => resolve('timeout'), this.config.worker.shutdownGraceMs)),
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), this.config.shutdownGraceMs)),
     );
     const outcome = await Promise.race([all().then(() => 'done' as const), graceOver]);
     clearTimeout(timer);
@@ -75,11 +82,6 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
     }
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.log.info({ worker_id: this.workerId }, 'worker stopped');
-  }
-
-  /** Jobs this worker is running now. */
-  get inFlight(): number {
-    return this.running.size;
   }
 
   private wake(): void {
@@ -100,7 +102,7 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private async loop(): Promise<void> {
-    const { concurrency, pollMs } = this.config.worker;
+    const { concurrency, pollMs } = this.config;
     while (!this.stopping) {
       this.woken = false;
       const free = concurrency - this.running.size;
@@ -113,21 +115,21 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
           await this.sleep(Math.min(pollMs, 1_000));
           continue;
         }
-        for (const c of claimed) this.start(c);
+        for (const c of claimed) this.runClaimed(c);
       }
       if (this.stopping) break;
       // A full batch means more may be due: look again at once (when there is room).
       if (claimed.length > 0 && claimed.length === free) continue;
       let wait = pollMs;
       if (free > 0 && claimed.length === 0) {
-        const next = await this.repo.nextRunAt().catch(() => null);
+        const next = await this.store.nextRunAt().catch(() => null);
         if (next !== null) wait = Math.max(5, Math.min(pollMs, next - Date.now()));
       }
       await this.sleep(wait);
     }
   }
 
-  private start(c: ClaimedJob): void {
+  private runClaimed(c: ClaimedJob): void {
     const p = this.runner.run(c, this.workerId, this.shutdown.signal).finally(() => {
       this.running.delete(c.job.id);
       // A slot is free, and the connection's next job may now be due.
@@ -138,13 +140,13 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Claims up to `limit` due jobs in one transaction; every claim is a domain transition. */
   private async claim(limit: number): Promise<ClaimedJob[]> {
-    const { leaseMs, jobDeadlineMs } = this.config.worker;
-    let changes: Array<JobChange | null> = [];
+    const { leaseMs, jobDeadlineMs } = this.config;
+    let committed: Array<CommittedWrite | null> = [];
     let claimed: ClaimedJob[] = [];
     try {
       claimed = await this.db.transaction(async (tx) => {
         const now = new Date();
-        const due = await this.repo.lockDueJobs(tx, now.getTime(), limit);
+        const due = await this.store.lockDueJobs(tx, now.getTime(), limit);
         const writes: JobWrite[] = [];
         const next: ClaimedJob[] = [];
         for (const c of due) {
@@ -157,8 +159,8 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
           writes.push({ tenantId: c.tenantId, before: c.job, next: res.job, events: transitionEvents(res.transition) });
           next.push({ ...c, job: res.job });
         }
-        changes = await this.repo.writeFenced(tx, writes);
-        return next.filter((_, i) => changes[i] !== null);
+        committed = await this.store.commit(tx, writes);
+        return next.filter((_, i) => committed[i] !== null);
       });
     } catch (err) {
       // Another process claimed a job of the same connection first: nothing to do this round.
@@ -167,50 +169,8 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
     }
     // Not awaited: the outbox keeps the order of events, and jobs need not wait for it.
     this.bus
-      .publish(changes.filter((c): c is JobChange => c !== null))
+      .publish(committed.flatMap((c) => (c ? [c.change] : [])))
       .catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'could not publish claims'));
     return claimed;
-  }
-
-  /** Returns jobs whose worker stopped renewing its lease to pending (or fails them when spent). */
-  async sweepExpiredLeases(): Promise<number> {
-    try {
-      const changes = await this.db.transaction(async (tx) => {
-        const now = new Date();
-        const expired = await this.repo.lockExpiredLeases(tx, now.getTime(), 100);
-        const writes: JobWrite[] = [];
-        for (const { job, tenantId } of expired) {
-          const error = jobError(
-            'worker-lost',
-            `The lease of worker ${job.leaseOwner ?? '?'} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
-          );
-          const res = transitionJob(job, eventForError(job, error, now, { baseMs: this.config.worker.backoffBaseMs }), {
-            now,
-            actor: `sweeper:${this.workerId}`,
-          });
-          if (!res.ok) continue;
-          writes.push({
-            tenantId,
-            before: job,
-            next: res.job,
-            events: [
-              ...transitionEvents(res.transition),
-              { kind: 'log', at: now, level: 'warn', step: null, message: error.detail },
-            ],
-          });
-        }
-        return this.repo.writeFenced(tx, writes);
-      });
-      const done = changes.filter((c): c is JobChange => c !== null);
-      if (done.length > 0) {
-        this.log.warn({ jobs: done.map((c) => c.job.job_id) }, 'expired leases swept');
-        await this.bus.publish(done);
-        this.wake();
-      }
-      return done.length;
-    } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message } }, 'lease sweep failed');
-      return 0;
-    }
   }
 }

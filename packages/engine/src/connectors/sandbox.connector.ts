@@ -7,7 +7,7 @@ import {
   type ConnectorContext,
   type InstitutionAccount,
   type InstitutionTransaction,
-} from '../worker/connector.js';
+} from './connector.js';
 
 export { SANDBOX_INSTITUTION_ID } from '@jobtrail/domain';
 

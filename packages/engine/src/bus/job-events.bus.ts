@@ -1,11 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { JobSummaryWire } from '@jobtrail/domain';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { APP_CONFIG, LOGGER } from '../common/tokens.js';
-import type { AppConfig } from '../config/app-config.js';
-import { Database } from '../database/database.js';
+import { placeholders, type Database } from '../database/database.js';
 
 /** The kinds of live events. */
 export type JobChangeType = 'job.created' | 'job.updated';
@@ -52,8 +49,7 @@ function toPayloads(changes: readonly JobChange[]): string[] {
  * PostgreSQL every process LISTENs and changes travel by NOTIFY, so an event raised by a worker in
  * one process reaches the SSE clients and idle workers of every other process.
  */
-@Injectable()
-export class JobEventsBus implements OnModuleInit, OnApplicationShutdown {
+export class JobEventsBus {
   private readonly emitter = new EventEmitter();
   private listener: pg.Client | null = null;
   private closed = false;
@@ -65,19 +61,21 @@ export class JobEventsBus implements OnModuleInit, OnApplicationShutdown {
   }> = [];
   private sending = false;
 
+  /** `databaseUrl`: the PostgreSQL server to LISTEN on (null on SQLite). */
   constructor(
     private readonly db: Database,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(LOGGER) private readonly log: Logger,
+    private readonly databaseUrl: string | null,
+    private readonly log: Logger,
   ) {
     this.emitter.setMaxListeners(0);
   }
 
-  async onModuleInit(): Promise<void> {
+  /** Starts listening for other processes' changes (PostgreSQL). */
+  async start(): Promise<void> {
     if (this.db.kind === 'postgres') await this.listen();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     await this.listener?.end().catch(() => undefined);
@@ -117,7 +115,7 @@ export class JobEventsBus implements OnModuleInit, OnApplicationShutdown {
           for (let i = 0; i < payloads.length; i += NOTIFIES_PER_QUERY) {
             const slice = payloads.slice(i, i + NOTIFIES_PER_QUERY);
             await this.db.query(
-              `SELECT ${slice.map(() => 'pg_notify(?, ?)').join(', ')}`,
+              `SELECT ${slice.map((_, i) => `pg_notify(${placeholders(2, 2 * i + 1)})`).join(', ')}`,
               slice.flatMap((p) => [CHANNEL, p]),
             );
           }
@@ -132,8 +130,8 @@ export class JobEventsBus implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async listen(): Promise<void> {
-    if (this.config.database.kind !== 'postgres' || this.closed) return;
-    const client = new pg.Client({ connectionString: this.config.database.url, connectionTimeoutMillis: 5_000 });
+    if (this.databaseUrl === null || this.closed) return;
+    const client = new pg.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5_000 });
     const retry = () => {
       if (this.closed || this.reconnectTimer) return;
       this.listener = null;

@@ -1,36 +1,31 @@
 import { describe, expect, it } from '@jest/globals';
 import { createJob, transitionJobOrThrow, type Job } from '@jobtrail/domain';
 import { pino } from 'pino';
-import type { AppConfig } from '../../src/config/app-config.js';
-import { CredentialsCipher } from '../../src/connections/credentials-cipher.js';
-import { JobRunner } from '../../src/worker/job-runner.js';
-import { ConnectorRegistry, type Connector } from '../../src/worker/connector.js';
-import type { JobWrite } from '../../src/worker/worker.repository.js';
-import { TEST_WORKER_CONFIG } from '../support/test-app.js';
+import { ConnectorRegistry, JobRunner, type Connector, type JobWrite } from '../src/index.js';
+import { TEST_WORKER_CONFIG } from './support/test-database.js';
 
 /** A runner wired to fakes: the connector succeeds, storing accounts fails as `storeError` says. */
 function runnerWith(storeError: unknown) {
   const writes: JobWrite[] = [];
-  const key = Buffer.alloc(32, 7);
-  const cipher = new CredentialsCipher(key);
+  const credentials = { decrypt: () => ({ password: 'pw' }) };
   const connector: Connector = {
     verifyCredentials: async () => undefined,
     retrieveAccounts: async () => [{ externalId: 'a', name: 'A', currency: 'EUR', balanceCents: 1 }],
     retrieveTransactions: async () => [],
   };
   const runner = new JobRunner(
-    { renewLease: async () => ({ cancelRequestedAt: null }), findCancelRequest: async () => null } as never,
-    { submit: async (w: JobWrite) => (writes.push(w), { id: writes.length }) } as never,
+    { findCancelRequest: async () => null } as never,
+    { submit: async (w: JobWrite) => (writes.push(w), { job: w.next, change: { id: writes.length } }) } as never,
     {
       upsertAccounts: async () => {
         throw storeError;
       },
     } as never,
     new ConnectorRegistry().register('fake', connector),
-    cipher,
+    credentials,
     { subscribe: () => () => undefined } as never,
-    { observeJob: () => undefined } as never,
-    { worker: TEST_WORKER_CONFIG } as AppConfig,
+    { observeJob: () => undefined },
+    TEST_WORKER_CONFIG,
     pino({ level: 'silent' }),
   );
   const pending = createJob({
@@ -49,7 +44,7 @@ function runnerWith(storeError: unknown) {
     tenantId: 't',
     institutionId: 'fake',
     loginId: 'user-ok',
-    credentialsEnc: cipher.encrypt({ password: 'pw' }),
+    credentialsEnc: 'sealed',
   };
   return { runner, claimed, writes };
 }

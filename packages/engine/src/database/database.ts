@@ -1,7 +1,10 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 
-/** Runs SQL. Placeholders are `?` on both databases; results are plain rows. */
+/**
+ * Runs SQL. Placeholders are PostgreSQL's numbered `$1, $2...` on both databases: better-sqlite3
+ * binds `$1` as the named parameter "1", so one SQL text serves both without any rewriting.
+ */
 export interface SqlExecutor {
   /** Rows of a SELECT (or of `... RETURNING`). */
   query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
@@ -9,13 +12,26 @@ export interface SqlExecutor {
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
 }
 
+/** A transaction: raw SQL for the engine's store, and TypeORM's manager for the api's repositories. */
+export interface Transaction extends SqlExecutor {
+  readonly manager: EntityManager;
+}
+
+/** Which database a process runs on. */
+export type DatabaseKind = 'sqlite' | 'postgres';
+
 /** The database behind TypeORM's DataSource, with transactions that work the same on both kinds. */
 export abstract class Database implements SqlExecutor {
-  abstract readonly kind: 'sqlite' | 'postgres';
+  abstract readonly kind: DatabaseKind;
   abstract query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   abstract execute(sql: string, params?: readonly unknown[]): Promise<number>;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
-  abstract transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  abstract transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` with TypeORM's manager outside a transaction. On SQLite one connection serves the
+   * whole process, so this waits for (and holds off) the engine's transactions meanwhile.
+   */
+  abstract withManager<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T>;
 
   /** True when the database answers. */
   async ping(): Promise<boolean> {
@@ -26,12 +42,6 @@ export abstract class Database implements SqlExecutor {
       return false;
     }
   }
-}
-
-/** `?` placeholders to PostgreSQL's `$1, $2...` (our SQL never has `?` inside string literals). */
-export function toPgPlaceholders(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
 }
 
 /** PostgreSQL through TypeORM's pool. */
@@ -54,21 +64,26 @@ export class PostgresDatabase extends Database {
   private async run(sql: string, params: readonly unknown[]) {
     const runner = this.dataSource.createQueryRunner();
     try {
-      return await runner.query(toPgPlaceholders(sql), [...params], true);
+      return await runner.query(sql, [...params], true);
     } finally {
       await runner.release();
     }
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  withManager<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return fn(this.dataSource.manager);
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     await runner.startTransaction();
-    const tx: SqlExecutor = {
+    const tx: Transaction = {
+      manager: runner.manager,
       query: async <R>(sql: string, params: readonly unknown[] = []) =>
-        (await runner.query(toPgPlaceholders(sql), [...params], true)).records as R[],
+        (await runner.query(sql, [...params], true)).records as R[],
       execute: async (sql: string, params: readonly unknown[] = []) =>
-        (await runner.query(toPgPlaceholders(sql), [...params], true)).affected ?? 0,
+        (await runner.query(sql, [...params], true)).affected ?? 0,
     };
     try {
       const result = await fn(tx);
@@ -86,16 +101,19 @@ export class PostgresDatabase extends Database {
 /**
  * SQLite through the better-sqlite3 handle that TypeORM opened. One connection serves the whole
  * process, so a transaction must not interleave with other requests' statements: a lock admits
- * either one transaction or plain statements, and statements are prepared once and cached.
+ * either one transaction (or one TypeORM call) or plain statements, and statements are prepared
+ * once and cached.
  */
 export class SqliteDatabase extends Database {
   readonly kind = 'sqlite' as const;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   private lock: Promise<void> = Promise.resolve();
   private locked = false;
+  private readonly db: BetterSqlite3.Database;
 
-  constructor(private readonly db: BetterSqlite3.Database) {
+  constructor(private readonly dataSource: DataSource) {
     super();
+    this.db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection;
   }
 
   private statement(sql: string): BetterSqlite3.Statement {
@@ -110,11 +128,12 @@ export class SqliteDatabase extends Database {
 
   private runQuery<T>(sql: string, params: readonly unknown[]): T[] {
     const stmt = this.statement(sql);
-    return (stmt.reader ? stmt.all(...params.map(bindable)) : (stmt.run(...params.map(bindable)), [])) as T[];
+    const bound = bindByPosition(params);
+    return (stmt.reader ? stmt.all(bound) : (stmt.run(bound), [])) as T[];
   }
 
   private runExecute(sql: string, params: readonly unknown[]): number {
-    return this.statement(sql).run(...params.map(bindable)).changes;
+    return this.statement(sql).run(bindByPosition(params)).changes;
   }
 
   async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
@@ -131,17 +150,32 @@ export class SqliteDatabase extends Database {
     while (this.locked) await this.lock;
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    // No await between the check and the claim, so two transactions can never both get in.
+  /** Holds the connection for `fn` alone; returns its result. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    // No await between the check and the claim, so two holders can never both get in.
     while (this.locked) await this.lock;
     this.locked = true;
     let release!: () => void;
     this.lock = new Promise<void>((resolve) => (release = resolve));
-    const tx: SqlExecutor = {
+    try {
+      return await fn();
+    } finally {
+      this.locked = false;
+      release();
+    }
+  }
+
+  withManager<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.exclusive(() => fn(this.dataSource.manager));
+  }
+
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const tx: Transaction = {
+      manager: this.dataSource.manager,
       query: async <R>(sql: string, params: readonly unknown[] = []) => this.runQuery<R>(sql, params),
       execute: async (sql: string, params: readonly unknown[] = []) => this.runExecute(sql, params),
     };
-    try {
+    return this.exclusive(async () => {
       this.db.prepare('BEGIN IMMEDIATE').run();
       try {
         const result = await fn(tx);
@@ -151,18 +185,34 @@ export class SqliteDatabase extends Database {
         if (this.db.inTransaction) this.db.prepare('ROLLBACK').run();
         throw err;
       }
-    } finally {
-      this.locked = false;
-      release();
-    }
+    });
   }
 }
 
-/** better-sqlite3 binds no booleans or Dates: the same values as PostgreSQL get. */
+/**
+ * Parameters as better-sqlite3's named parameters "1", "2"... (what `$1, $2` name in SQLite).
+ * better-sqlite3 binds no booleans or Dates: they get the values PostgreSQL would store.
+ */
+function bindByPosition(params: readonly unknown[]): Record<string, unknown> {
+  const bound: Record<string, unknown> = {};
+  for (let i = 0; i < params.length; i++) bound[i + 1] = bindable(params[i]);
+  return bound;
+}
+
 function bindable(value: unknown): unknown {
   if (typeof value === 'boolean') return value ? 1 : 0;
   if (value instanceof Date) return value.getTime();
   return value;
+}
+
+/** Wraps an initialised DataSource in the Database that the engine and the api's repositories use. */
+export function databaseFor(dataSource: DataSource): Database {
+  return dataSource.options.type === 'postgres' ? new PostgresDatabase(dataSource) : new SqliteDatabase(dataSource);
+}
+
+/** `$1, $2, ... $n` from `start`: the placeholders of a list. */
+export function placeholders(count: number, start = 1): string {
+  return Array.from({ length: count }, (_, i) => `$${start + i}`).join(', ');
 }
 
 /** True for a unique-constraint violation on either database. */
@@ -171,6 +221,34 @@ export function isUniqueViolation(err: unknown): boolean {
   const driverCode = (err as { driverError?: { code?: unknown } } | null)?.driverError?.code;
   return [code, driverCode].some(
     (c) => c === '23505' || c === 'SQLITE_CONSTRAINT_UNIQUE' || c === 'SQLITE_CONSTRAINT_PRIMARYKEY',
+  );
+}
+
+/** Errors meaning the database cannot be reached (PostgreSQL codes, socket errors, pool timeouts). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; driverError?: { code?: string } } | null;
+  const code = e?.code ?? e?.driverError?.code ?? '';
+  if (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      '57P01',
+      '57P02',
+      '57P03',
+      '08000',
+      '08001',
+      '08003',
+      '08006',
+      'SQLITE_BUSY',
+    ].includes(code)
+  )
+    return true;
+  // TypeORM releases a query runner whose connection broke; a transaction's next query then throws this.
+  if ((err as Error | null)?.name === 'QueryRunnerAlreadyReleasedError') return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database is locked/i.test(
+    e?.message ?? '',
   );
 }
 

@@ -1,13 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { LOGGER } from '../common/tokens.js';
-import { Database } from '../database/database.js';
-import { JobEventsBus, type JobChange } from '../events/job-events.bus.js';
-import { WorkerRepository, type JobWrite } from './worker.repository.js';
+import type { JobEventsBus } from '../bus/job-events.bus.js';
+import type { Database } from '../database/database.js';
+import type { CommittedWrite, JobWrite, JobsStore } from '../store/jobs.store.js';
 
 interface Queued {
   readonly write: JobWrite;
-  readonly resolve: (change: JobChange | null) => void;
+  readonly resolve: (committed: CommittedWrite | null) => void;
   readonly reject: (err: unknown) => void;
 }
 
@@ -15,12 +13,10 @@ interface Queued {
 const MAX_BATCH = 500;
 
 /**
- * Group commit for the workers' fenced writes: writes submitted in the same tick (many jobs
- * finishing together) share one transaction and one multi-row insert of their events, and their
- * live events go out in one notification. Each caller still learns whether its own write passed
- * the fence.
+ * Group commit for the workers' job writes: writes submitted in the same tick (many jobs finishing
+ * together) share one transaction of the store's `commit`, and their live events go out in one
+ * notification. Each caller still learns whether its own write passed the fence.
  */
-@Injectable()
 export class WriteBatcher {
   private queue: Queued[] = [];
   private flushing: Promise<void> | null = null;
@@ -28,13 +24,13 @@ export class WriteBatcher {
 
   constructor(
     private readonly db: Database,
-    private readonly repo: WorkerRepository,
+    private readonly store: JobsStore,
     private readonly bus: JobEventsBus,
-    @Inject(LOGGER) private readonly log: Logger,
+    private readonly log: Logger,
   ) {}
 
-  /** Queues a write; resolves with its live event once committed, or null when the fence refused it. */
-  submit(write: JobWrite): Promise<JobChange | null> {
+  /** Queues a write; resolves with the stored job once committed, or null when the fence refused it. */
+  submit(write: JobWrite): Promise<CommittedWrite | null> {
     return new Promise((resolve, reject) => {
       this.queue.push({ write, resolve, reject });
       this.schedule();
@@ -62,10 +58,10 @@ export class WriteBatcher {
   }
 
   private async flush(batch: Queued[]): Promise<void> {
-    let changes: Array<JobChange | null>;
+    let committed: Array<CommittedWrite | null>;
     try {
-      changes = await this.db.transaction((tx) =>
-        this.repo.writeFenced(
+      committed = await this.db.transaction((tx) =>
+        this.store.commit(
           tx,
           batch.map((q) => q.write),
         ),
@@ -74,10 +70,10 @@ export class WriteBatcher {
       for (const q of batch) q.reject(err);
       return;
     }
-    batch.forEach((q, i) => q.resolve(changes[i] ?? null));
+    batch.forEach((q, i) => q.resolve(committed[i] ?? null));
     // Not awaited: the bus sends in order, and the next batch need not wait for it.
     this.bus
-      .publish(changes.filter((c): c is JobChange => c !== null))
+      .publish(committed.flatMap((c) => (c ? [c.change] : [])))
       .catch((err: unknown) =>
         this.log.warn({ err: { message: (err as Error).message } }, 'could not publish job changes'),
       );

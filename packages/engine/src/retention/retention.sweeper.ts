@@ -1,38 +1,34 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { TERMINAL_STATUSES, retentionDays } from '@jobtrail/domain';
 import type { Logger } from 'pino';
-import { APP_CONFIG, LOGGER } from '../common/tokens.js';
-import type { AppConfig } from '../config/app-config.js';
-import { Database } from '../database/database.js';
+import type { RetentionConfig } from '../config.js';
+import { placeholders, type Database } from '../database/database.js';
 
 /** Jobs deleted per statement: short transactions that never hold the queue up for long. */
 const BATCH = 1_000;
 
 /** Deletes finished jobs (and their events) once their retention period is over. */
-@Injectable()
-export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RetentionSweeper {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Database,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(LOGGER) private readonly log: Logger,
+    private readonly config: RetentionConfig,
+    private readonly log: Logger,
   ) {}
 
-  onApplicationBootstrap(): void {
-    // Workers do the housekeeping; API-only processes stay lean.
-    if (this.config.role === 'api') return;
+  /** Runs the cleanup every `sweepMs` (in worker processes; API-only processes stay lean). */
+  start(): void {
     this.timer = setInterval(
       () =>
         void this.purgeExpired().catch((err: unknown) =>
           this.log.warn({ err: { message: (err as Error).message } }, 'retention cleanup failed'),
         ),
-      this.config.retention.sweepMs,
+      this.config.sweepMs,
     );
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  stop(): void {
     if (this.timer) clearInterval(this.timer);
   }
 
@@ -40,20 +36,20 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   async purgeExpired(now = Date.now()): Promise<number> {
     let total = 0;
     for (const status of TERMINAL_STATUSES) {
-      const days = retentionDays(status, this.config.retention);
+      const days = retentionDays(status, this.config);
       if (days === null) continue;
       const cutoff = now - days * 86_400_000;
       for (;;) {
         const deleted = await this.db.transaction(async (tx) => {
           const ids = (
-            await tx.query<{ id: string }>('SELECT id FROM jobs WHERE status = ? AND finished_at < ? LIMIT ?', [
+            await tx.query<{ id: string }>('SELECT id FROM jobs WHERE status = $1 AND finished_at < $2 LIMIT $3', [
               status,
               cutoff,
               BATCH,
             ])
           ).map((r) => r.id);
           if (ids.length === 0) return 0;
-          const list = ids.map(() => '?').join(', ');
+          const list = placeholders(ids.length);
           await tx.execute(`DELETE FROM job_events WHERE job_id IN (${list})`, ids);
           await tx.execute(`UPDATE connections SET latest_job_id = NULL WHERE latest_job_id IN (${list})`, ids);
           return tx.execute(`DELETE FROM jobs WHERE id IN (${list})`, ids);

@@ -1,6 +1,6 @@
 import { isJobAction, isJobStatus, type Job, type JobStatus, type JobTransition } from '@jobtrail/domain';
 import { dateOrNull, millis } from '../database/database.js';
-import type { JobEventRow, JobRow } from '../database/rows.js';
+import type { JobEventRow, JobRow } from './rows.js';
 
 /** A stored job back to the pure domain object. */
 export function rowToJob(row: JobRow): Job {

@@ -1,0 +1,73 @@
+import { Body, Controller, Get, Param, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
+import {
+  ConnectionIdParamsSchema,
+  EmptyBodySchema,
+  HistoryQuerySchema,
+  type HistoryQuery,
+  type JobAction,
+  type JobSummaryWire,
+} from '@jobtrail/domain';
+import type { Request, Response } from 'express';
+import type { AuthContext } from '../auth/auth-context.js';
+import { Caller, RequiresRole } from '../auth/auth.decorators.js';
+import { nextLink } from '../common/cursor.js';
+import { Valid } from '../common/zod-validation.pipe.js';
+import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor.js';
+import { JobsService } from './jobs.service.js';
+
+type ConnectionParams = { connection_id: string };
+
+/** The jobs of one connection: starting its actions, and its history. */
+@Controller('connections/:connection_id')
+export class ConnectionJobsController {
+  constructor(private readonly jobs: JobsService) {}
+
+  @Post('refresh')
+  @RequiresRole('operator')
+  @UseInterceptors(IdempotencyInterceptor)
+  refresh(
+    @Caller() auth: AuthContext,
+    @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
+    @Body(Valid.body(EmptyBodySchema)) _body: object,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return this.start(auth, params.connection_id, 'refresh', res);
+  }
+
+  @Post('purge')
+  @RequiresRole('operator')
+  @UseInterceptors(IdempotencyInterceptor)
+  purge(
+    @Caller() auth: AuthContext,
+    @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
+    @Body(Valid.body(EmptyBodySchema)) _body: object,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return this.start(auth, params.connection_id, 'purge', res);
+  }
+
+  /** 202 with a new job, or 200 with the job of that action already pending or processing. */
+  private async start(
+    auth: AuthContext,
+    connectionId: string,
+    action: JobAction,
+    res: Response,
+  ): Promise<JobSummaryWire> {
+    const started = await this.jobs.startAction(auth, connectionId, action);
+    res.status(started.created ? 202 : 200);
+    return started.job;
+  }
+
+  @Get('jobs')
+  async history(
+    @Caller() auth: AuthContext,
+    @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
+    @Query(Valid.query(HistoryQuerySchema)) query: HistoryQuery,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobSummaryWire[]> {
+    const page = await this.jobs.history(auth, params.connection_id, query);
+    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    return page.items;
+  }
+}

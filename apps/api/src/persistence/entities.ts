@@ -1,0 +1,202 @@
+import { EntitySchema } from 'typeorm';
+import type { ApiKeyRow, ConnectionRow, IdempotencyKeyRow, JobEventRow, JobRow, TenantRow } from '@jobtrail/engine';
+
+/**
+ * The TypeORM entities of every table, as `EntitySchema`s over the engine's row types: the domain's
+ * Job stays free of decorators, and one mapper (the engine's `rowToJob`) turns a row into a Job.
+ * Property names are the column names, so a row read by the engine's store and an entity read by a
+ * repository are the same shape. Times are epoch milliseconds (BIGINT). These must match what the
+ * migrations build: a test compares them on both databases (`schema-drift.test.ts`).
+ */
+
+const id = { type: 'varchar', length: 36, primary: true } as const;
+const ref = { type: 'varchar', length: 36 } as const;
+const millis = { type: 'bigint' } as const;
+const nullableMillis = { type: 'bigint', nullable: true } as const;
+
+export const TenantEntity = new EntitySchema<TenantRow>({
+  name: 'tenants',
+  columns: {
+    id,
+    name: { type: 'varchar', length: 100, unique: true },
+    created_at: millis,
+  },
+});
+
+export const ApiKeyEntity = new EntitySchema<ApiKeyRow>({
+  name: 'api_keys',
+  columns: {
+    id,
+    tenant_id: ref,
+    name: { type: 'varchar', length: 100 },
+    role: { type: 'varchar', length: 16 },
+    key_hash: { type: 'varchar', length: 64, unique: true },
+    prefix: { type: 'varchar', length: 16 },
+    created_at: millis,
+    revoked_at: nullableMillis,
+  },
+  indices: [{ name: 'ix_api_keys_tenant', columns: ['tenant_id'] }],
+});
+
+export const ConnectionEntity = new EntitySchema<ConnectionRow>({
+  name: 'connections',
+  columns: {
+    id,
+    tenant_id: ref,
+    institution_id: { type: 'varchar', length: 64 },
+    login_id: { type: 'varchar', length: 128 },
+    credentials_enc: { type: 'text' },
+    user_ref: { type: 'varchar', length: 128, nullable: true },
+    created_at: millis,
+    latest_job_id: { ...ref, nullable: true },
+  },
+  indices: [{ name: 'ix_connections_tenant_created', columns: ['tenant_id', 'created_at', 'id'] }],
+});
+
+export const JobEntity = new EntitySchema<JobRow>({
+  name: 'jobs',
+  columns: {
+    id,
+    tenant_id: ref,
+    connection_id: ref,
+    action: { type: 'varchar', length: 32 },
+    status: { type: 'varchar', length: 16 },
+    created_at: millis,
+    updated_at: millis,
+    started_at: nullableMillis,
+    finished_at: nullableMillis,
+    attempt: { type: 'integer' },
+    max_attempts: { type: 'integer' },
+    run_at: millis,
+    lease_owner: { type: 'varchar', length: 100, nullable: true },
+    lease_expires_at: nullableMillis,
+    deadline_at: nullableMillis,
+    cancel_requested_at: nullableMillis,
+    steps: { type: 'text' },
+    error: { type: 'text', nullable: true },
+    result: { type: 'text', nullable: true },
+    retry_of: { ...ref, nullable: true },
+    requested_by_id: { ...ref, nullable: true },
+    requested_by_name: { type: 'varchar', length: 100, nullable: true },
+  },
+  indices: [
+    { name: 'ix_jobs_history', columns: ['connection_id', 'created_at', 'id'] },
+    { name: 'ix_jobs_tenant_created', columns: ['tenant_id', 'created_at', 'id'] },
+    {
+      name: 'ux_jobs_active_action',
+      columns: ['connection_id', 'action'],
+      unique: true,
+      where: "status IN ('pending', 'processing')",
+    },
+    { name: 'ix_jobs_due', columns: ['run_at'], where: "status = 'pending'" },
+    { name: 'ux_jobs_one_processing', columns: ['connection_id'], unique: true, where: "status = 'processing'" },
+    { name: 'ix_jobs_lease', columns: ['lease_expires_at'], where: "status = 'processing'" },
+    {
+      name: 'ix_jobs_connection_pending',
+      columns: ['connection_id', 'created_at', 'id'],
+      where: "status = 'pending'",
+    },
+  ],
+});
+
+export const JobEventEntity = new EntitySchema<JobEventRow>({
+  name: 'job_events',
+  columns: {
+    id: { type: 'bigint', primary: true, generated: 'increment' },
+    job_id: ref,
+    tenant_id: ref,
+    connection_id: ref,
+    kind: { type: 'varchar', length: 16 },
+    at: millis,
+    from_status: { type: 'varchar', length: 16, nullable: true },
+    to_status: { type: 'varchar', length: 16, nullable: true },
+    reason: { type: 'varchar', length: 100, nullable: true },
+    actor: { type: 'varchar', length: 100, nullable: true },
+    attempt: { type: 'integer', nullable: true },
+    level: { type: 'varchar', length: 8, nullable: true },
+    step: { type: 'varchar', length: 64, nullable: true },
+    message: { type: 'text', nullable: true },
+  },
+  indices: [
+    { name: 'ix_job_events_job', columns: ['job_id', 'id'] },
+    { name: 'ix_job_events_tenant', columns: ['tenant_id', 'id'] },
+  ],
+});
+
+/** An account fetched from an institution (written by refresh, deleted by purge). */
+export interface AccountRow {
+  id: string;
+  connection_id: string;
+  external_id: string;
+  name: string;
+  currency: string;
+  balance_cents: number | string;
+  updated_at: number | string;
+}
+
+/** A transaction fetched from an institution. */
+export interface TransactionRow {
+  id: string;
+  connection_id: string;
+  account_id: string;
+  external_id: string;
+  amount_cents: number | string;
+  description: string;
+  booked_at: number | string;
+}
+
+export const AccountEntity = new EntitySchema<AccountRow>({
+  name: 'accounts',
+  columns: {
+    id,
+    connection_id: ref,
+    external_id: { type: 'varchar', length: 100 },
+    name: { type: 'varchar', length: 200 },
+    currency: { type: 'varchar', length: 3 },
+    balance_cents: { type: 'bigint' },
+    updated_at: millis,
+  },
+  indices: [{ name: 'ux_accounts_external', columns: ['connection_id', 'external_id'], unique: true }],
+});
+
+export const TransactionEntity = new EntitySchema<TransactionRow>({
+  name: 'transactions',
+  columns: {
+    id,
+    connection_id: ref,
+    account_id: ref,
+    external_id: { type: 'varchar', length: 100 },
+    amount_cents: { type: 'bigint' },
+    description: { type: 'varchar', length: 300 },
+    booked_at: millis,
+  },
+  indices: [
+    { name: 'ux_transactions_external', columns: ['connection_id', 'external_id'], unique: true },
+    { name: 'ix_transactions_account', columns: ['account_id', 'booked_at'] },
+  ],
+});
+
+export const IdempotencyKeyEntity = new EntitySchema<IdempotencyKeyRow>({
+  name: 'idempotency_keys',
+  columns: {
+    tenant_id: { type: 'varchar', length: 36, primary: true },
+    idem_key: { type: 'varchar', length: 255, primary: true },
+    fingerprint: { type: 'varchar', length: 64 },
+    status_code: { type: 'integer', nullable: true },
+    response_body: { type: 'text', nullable: true },
+    created_at: millis,
+  },
+  indices: [{ name: 'ix_idempotency_created', columns: ['created_at'] }],
+});
+
+/** Every entity, for the DataSource. */
+export const ENTITIES = [
+  TenantEntity,
+  ApiKeyEntity,
+  ConnectionEntity,
+  JobEntity,
+  JobEventEntity,
+  AccountEntity,
+  TransactionEntity,
+  IdempotencyKeyEntity,
+];

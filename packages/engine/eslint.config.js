@@ -1,0 +1,3 @@
+import { engineConfig } from '../../eslint.shared.js';
+
+export default engineConfig;

@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { JobEventsBus } from './bus/job-events.bus.js';
+import type { AttemptObserver, CredentialsDecryptor, RetentionConfig, WorkerConfig } from './config.js';
+import type { ConnectorRegistry } from './connectors/connector.js';
+import type { Database } from './database/database.js';
+import { RetentionSweeper } from './retention/retention.sweeper.js';
+import { BankDataStore } from './store/bank-data.store.js';
+import type { JobsStore } from './store/jobs.store.js';
+import { JobRunner } from './worker/job-runner.js';
+import { JobWorker } from './worker/job-worker.js';
+import { WriteBatcher } from './worker/write-batcher.js';
+
+/** What a worker process needs from its host. */
+export interface WorkerRuntimeDeps {
+  readonly db: Database;
+  readonly store: JobsStore;
+  readonly bus: JobEventsBus;
+  readonly connectors: ConnectorRegistry;
+  readonly credentials: CredentialsDecryptor;
+  readonly observer?: AttemptObserver;
+  readonly worker: WorkerConfig;
+  readonly retention: RetentionConfig;
+  /** Where the SQLite worker lock lives. */
+  readonly dataDir: string;
+  readonly log: Logger;
+}
+
+/** The worker side of a process: claiming and running jobs, sweeping leases, retention. */
+export class WorkerRuntime {
+  readonly worker: JobWorker;
+  readonly runner: JobRunner;
+  readonly retention: RetentionSweeper;
+
+  constructor(deps: WorkerRuntimeDeps) {
+    const batcher = new WriteBatcher(deps.db, deps.store, deps.bus, deps.log);
+    this.runner = new JobRunner(
+      deps.store,
+      batcher,
+      new BankDataStore(deps.db),
+      deps.connectors,
+      deps.credentials,
+      deps.bus,
+      deps.observer ?? null,
+      deps.worker,
+      deps.log,
+    );
+    this.worker = new JobWorker(deps.db, deps.store, this.runner, deps.bus, deps.worker, deps.dataDir, deps.log);
+    this.retention = new RetentionSweeper(deps.db, deps.retention, deps.log);
+  }
+
+  start(): void {
+    this.worker.start();
+    this.retention.start();
+  }
+
+  /** Stops claiming; running jobs finish within the grace period or are released. */
+  async stop(): Promise<void> {
+    this.retention.stop();
+    await this.worker.stop();
+    this.runner.close();
+  }
+}

@@ -1,0 +1,8 @@
+import { InitialSchema1733800000000 } from './migrations/1733800000000-initial-schema.js';
+import { Engine1733800000001 } from './migrations/1733800000001-engine.js';
+
+/**
+ * Every migration of the one schema, in order. Schema changes happen only here (`synchronize` is
+ * off); the api's TypeORM entities are checked against the result on both databases.
+ */
+export const MIGRATIONS = [InitialSchema1733800000000, Engine1733800000001];

@@ -1,0 +1,436 @@
+import {
+  fenceHolds,
+  mergeConcurrentChanges,
+  toJobSummaryWire,
+  type Job,
+  type JobFence,
+  type JobTransition,
+  type StoredJobState,
+} from '@jobtrail/domain';
+import type { JobChange } from '../bus/job-events.bus.js';
+import { Database, dateOrNull, placeholders, type SqlExecutor } from '../database/database.js';
+import { JOB_COLUMNS, jobToValues, rowToJob } from './job.mapper.js';
+import type { JobRow } from './rows.js';
+
+/** An event to record with a job change. */
+export type NewJobEvent =
+  | { readonly kind: 'created'; readonly at: Date; readonly actor: string; readonly reason: string }
+  | { readonly kind: 'transition'; readonly transition: JobTransition }
+  | {
+      readonly kind: 'log';
+      readonly at: Date;
+      readonly level: 'debug' | 'info' | 'warn' | 'error';
+      readonly step: string | null;
+      readonly message: string;
+    };
+
+/**
+ * One change of one job: its new state, what it was computed from, and the events to record.
+ * `before` null creates the job; otherwise the write is fenced on `before` (status and attempt).
+ */
+export interface JobWrite {
+  readonly tenantId: string;
+  readonly before: JobFence | null;
+  readonly next: Job;
+  readonly events: readonly NewJobEvent[];
+}
+
+/** A write that passed its fence: the job as stored, and the live event to publish. */
+export interface CommittedWrite {
+  readonly job: Job;
+  readonly change: JobChange;
+}
+
+/** A job as a worker holds it: with its tenant and what is needed to reach the institution. */
+export interface ClaimedJob {
+  readonly job: Job;
+  readonly tenantId: string;
+  readonly institutionId: string;
+  readonly loginId: string;
+  readonly credentialsEnc: string;
+}
+
+/** The transition event of a change, when the status changed. */
+export function transitionEvents(transition: JobTransition | null): NewJobEvent[] {
+  return transition ? [{ kind: 'transition', transition }] : [];
+}
+
+// The columns a change of a job can touch, with their PostgreSQL types (unnest arrays are typed).
+const MUTABLE_COLUMNS = {
+  status: 'VARCHAR',
+  updated_at: 'BIGINT',
+  started_at: 'BIGINT',
+  finished_at: 'BIGINT',
+  attempt: 'INTEGER',
+  run_at: 'BIGINT',
+  lease_owner: 'VARCHAR',
+  lease_expires_at: 'BIGINT',
+  deadline_at: 'BIGINT',
+  cancel_requested_at: 'BIGINT',
+  steps: 'TEXT',
+  error: 'TEXT',
+  result: 'TEXT',
+} as const satisfies Partial<Record<(typeof JOB_COLUMNS)[number], string>>;
+type MutableColumn = keyof typeof MUTABLE_COLUMNS;
+const MUTABLE = Object.keys(MUTABLE_COLUMNS) as MutableColumn[];
+const MUTABLE_POSITIONS = MUTABLE.map((c) => JOB_COLUMNS.indexOf(c));
+const SET_CLAUSE = MUTABLE.map((c) => `${c} = v.${c}`).join(', ');
+
+// PostgreSQL: one array parameter per column, a statement of constant size whatever the batch.
+const UPDATE_JOBS_UNNEST = `UPDATE jobs SET ${SET_CLAUSE}
+  FROM unnest(${['VARCHAR', ...Object.values(MUTABLE_COLUMNS)].map((t, i) => `CAST($${i + 1} AS ${t}[])`).join(', ')})
+    AS v (id, ${MUTABLE.join(', ')})
+  WHERE jobs.id = v.id`;
+
+// SQLite: UPDATE ... FROM a VALUES list (SQLite 3.33+), chunked under its parameter limit.
+const UPDATE_ROWS_PER_STATEMENT = 500;
+function updateJobsValuesSql(rows: number): string {
+  const width = MUTABLE.length + 1;
+  const values = Array.from({ length: rows }, (_, r) => `(${placeholders(width, r * width + 1)})`).join(', ');
+  return `WITH v (id, ${MUTABLE.join(', ')}) AS (VALUES ${values})
+    UPDATE jobs SET ${SET_CLAUSE} FROM v WHERE jobs.id = v.id`;
+}
+
+const INSERT_JOB = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${placeholders(JOB_COLUMNS.length)})`;
+
+const EVENT_COLUMNS =
+  'job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message';
+const EVENT_COLUMN_TYPES = [
+  'VARCHAR',
+  'VARCHAR',
+  'VARCHAR',
+  'VARCHAR',
+  'BIGINT',
+  'VARCHAR',
+  'VARCHAR',
+  'VARCHAR',
+  'VARCHAR',
+  'INTEGER',
+  'VARCHAR',
+  'VARCHAR',
+  'TEXT',
+];
+const INSERT_EVENTS_UNNEST = `INSERT INTO job_events (${EVENT_COLUMNS})
+  SELECT * FROM unnest(${EVENT_COLUMN_TYPES.map((t, i) => `CAST($${i + 1} AS ${t}[])`).join(', ')})
+  RETURNING id, job_id`;
+// 13 parameters a row: well under SQLite's 32,766 bound parameters.
+const EVENT_ROWS_PER_INSERT = 1_000;
+
+function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
+  switch (e.kind) {
+    case 'created':
+      return [
+        job.id,
+        tenantId,
+        job.connectionId,
+        'created',
+        e.at.getTime(),
+        null,
+        'pending',
+        e.reason,
+        e.actor,
+        0,
+        null,
+        null,
+        null,
+      ];
+    case 'transition': {
+      const t = e.transition;
+      return [
+        job.id,
+        tenantId,
+        job.connectionId,
+        'transition',
+        t.at.getTime(),
+        t.from,
+        t.to,
+        t.reason,
+        t.actor,
+        t.attempt,
+        null,
+        null,
+        null,
+      ];
+    }
+    case 'log':
+      return [
+        job.id,
+        tenantId,
+        job.connectionId,
+        'log',
+        e.at.getTime(),
+        null,
+        null,
+        null,
+        null,
+        null,
+        e.level,
+        e.step,
+        e.message,
+      ];
+  }
+}
+
+/** The parts of the stored job a write is reconciled with, and its tenant. */
+interface StoredRow {
+  readonly id: string;
+  readonly tenant_id: string;
+  readonly status: string;
+  readonly attempt: number | string;
+  readonly lease_expires_at: number | string | null;
+  readonly cancel_requested_at: number | string | null;
+}
+
+/**
+ * The jobs table as the engine writes it: the one write path for every job change (`commit`),
+ * claims, the lease sweeper's scan and the worker's wake-up time. The rules themselves — which
+ * transitions exist, what a fence is, what never goes backwards — come from the domain; this only
+ * stores their results. No other code changes a job's status, attempt, lease or cancel request.
+ */
+export class JobsStore {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Commits job changes in the caller's transaction: new jobs are inserted (and become their
+   * connection's latest); changes of existing
+   * ones are applied only where the stored job still has the status and attempt they were computed
+   * from (the fence), after merging what others changed meanwhile (a renewed lease, a cancel
+   * request: `mergeConcurrentChanges`). Every change's events are recorded with it. Returns, per
+   * write, the stored job and its live event, or null when the fence refused it.
+   */
+  async commit(tx: SqlExecutor, writes: readonly JobWrite[]): Promise<Array<CommittedWrite | null>> {
+    if (writes.length === 0) return [];
+    const stored = await this.lockStoredState(
+      tx,
+      writes.filter((w) => w.before !== null).map((w) => w.next.id),
+    );
+    const results: Array<{ job: Job; tenantId: string; created: boolean; events: readonly NewJobEvent[] } | null> = [];
+    const updates: Job[] = [];
+    for (const w of writes) {
+      if (w.before === null) {
+        await tx.execute(INSERT_JOB, jobToValues(w.next, w.tenantId));
+        // The newest job of a connection is what its list shows (UUIDv7 ids sort in creation order).
+        await tx.execute(
+          'UPDATE connections SET latest_job_id = $1 WHERE id = $2 AND (latest_job_id IS NULL OR latest_job_id < $1)',
+          [w.next.id, w.next.connectionId],
+        );
+        results.push({ job: w.next, tenantId: w.tenantId, created: true, events: w.events });
+        continue;
+      }
+      const row = stored.get(w.next.id);
+      if (!row || row.tenantId !== w.tenantId || !fenceHolds(row.state, w.before)) {
+        results.push(null);
+        continue;
+      }
+      const job = mergeConcurrentChanges(row.state, w.next);
+      // A job appears once per batch (the runner chains its own writes), so the next write of the
+      // same job in this batch is computed from this one.
+      stored.set(job.id, { tenantId: w.tenantId, state: stateOf(job) });
+      updates.push(job);
+      results.push({ job, tenantId: w.tenantId, created: false, events: w.events });
+    }
+    await this.updateJobs(tx, updates);
+    const lastIds = await this.insertEvents(
+      tx,
+      results.filter((r) => r !== null),
+    );
+    return results.map((r) =>
+      r === null
+        ? null
+        : {
+            job: r.job,
+            change: {
+              id: lastIds.get(r.job.id) ?? 0,
+              type: r.created ? 'job.created' : 'job.updated',
+              tenantId: r.tenantId,
+              connectionId: r.job.connectionId,
+              job: toJobSummaryWire(r.job),
+            },
+          },
+    );
+  }
+
+  /** `commit` in its own transaction. */
+  commitNow(writes: readonly JobWrite[]): Promise<Array<CommittedWrite | null>> {
+    return this.db.transaction((tx) => this.commit(tx, writes));
+  }
+
+  /** The fence and merge inputs of the jobs about to be written, locked until the transaction ends. */
+  private async lockStoredState(
+    tx: SqlExecutor,
+    ids: readonly string[],
+  ): Promise<Map<string, { tenantId: string; state: StoredJobState }>> {
+    const byId = new Map<string, { tenantId: string; state: StoredJobState }>();
+    if (ids.length === 0) return byId;
+    const columns = 'id, tenant_id, status, attempt, lease_expires_at, cancel_requested_at';
+    const unique = [...new Set(ids)];
+    let rows: StoredRow[] = [];
+    if (this.db.kind === 'postgres') {
+      rows = await tx.query<StoredRow>(
+        `SELECT ${columns} FROM jobs WHERE id = ANY(CAST($1 AS VARCHAR[])) ORDER BY id FOR UPDATE`,
+        [unique],
+      );
+    } else {
+      for (let i = 0; i < unique.length; i += UPDATE_ROWS_PER_STATEMENT) {
+        const chunk = unique.slice(i, i + UPDATE_ROWS_PER_STATEMENT);
+        rows.push(
+          ...(await tx.query<StoredRow>(
+            `SELECT ${columns} FROM jobs WHERE id IN (${placeholders(chunk.length)})`,
+            chunk,
+          )),
+        );
+      }
+    }
+    for (const r of rows) {
+      byId.set(r.id, {
+        tenantId: r.tenant_id,
+        state: {
+          status: r.status as StoredJobState['status'],
+          attempt: Number(r.attempt),
+          leaseExpiresAt: dateOrNull(r.lease_expires_at),
+          cancelRequestedAt: dateOrNull(r.cancel_requested_at),
+        },
+      });
+    }
+    return byId;
+  }
+
+  private async updateJobs(tx: SqlExecutor, jobs: readonly Job[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const rows = jobs.map((job) => {
+      const all = jobToValues(job, '');
+      return [job.id, ...MUTABLE_POSITIONS.map((i) => all[i])];
+    });
+    if (this.db.kind === 'postgres') {
+      await tx.execute(
+        UPDATE_JOBS_UNNEST,
+        rows[0]!.map((_, c) => rows.map((r) => r[c])),
+      );
+      return;
+    }
+    for (let i = 0; i < rows.length; i += UPDATE_ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(i, i + UPDATE_ROWS_PER_STATEMENT);
+      await tx.execute(updateJobsValuesSql(chunk.length), chunk.flat());
+    }
+  }
+
+  /** Records the events of many jobs in as few multi-row inserts as possible; the last id per job. */
+  private async insertEvents(
+    tx: SqlExecutor,
+    batches: ReadonlyArray<{ job: Job; tenantId: string; events: readonly NewJobEvent[] }>,
+  ): Promise<Map<string, number>> {
+    const rows: unknown[][] = [];
+    for (const { job, tenantId, events } of batches) for (const e of events) rows.push(eventValues(job, tenantId, e));
+    const lastIds = new Map<string, number>();
+    if (rows.length === 0) return lastIds;
+    const note = (inserted: Array<{ id: number | string; job_id: string }>) => {
+      for (const r of inserted) lastIds.set(r.job_id, Math.max(lastIds.get(r.job_id) ?? 0, Number(r.id)));
+    };
+    if (this.db.kind === 'postgres') {
+      note(
+        await tx.query(
+          INSERT_EVENTS_UNNEST,
+          EVENT_COLUMN_TYPES.map((_, c) => rows.map((r) => r[c])),
+        ),
+      );
+      return lastIds;
+    }
+    const width = EVENT_COLUMN_TYPES.length;
+    for (let i = 0; i < rows.length; i += EVENT_ROWS_PER_INSERT) {
+      const chunk = rows.slice(i, i + EVENT_ROWS_PER_INSERT);
+      const values = chunk.map((_, r) => `(${placeholders(width, r * width + 1)})`).join(', ');
+      note(
+        await tx.query(`INSERT INTO job_events (${EVENT_COLUMNS}) VALUES ${values} RETURNING id, job_id`, chunk.flat()),
+      );
+    }
+    return lastIds;
+  }
+
+  /**
+   * Locks up to `limit` due pending jobs for claiming, in a transaction the caller commits the
+   * claims in. Only the oldest pending job of a connection qualifies, and only while none of its
+   * jobs is processing, so actions on one connection run one at a time in the order requested.
+   * PostgreSQL: `FOR UPDATE SKIP LOCKED` lets many workers claim at once without waiting on each other.
+   */
+  async lockDueJobs(tx: SqlExecutor, now: number, limit: number): Promise<ClaimedJob[]> {
+    // Shaped so both planners walk the due-jobs index in run_at order and stop at LIMIT, checking
+    // each candidate with two index probes (no join here: it would make them scan every due job).
+    // SKIP LOCKED has no SQLite equivalent (nor need: BEGIN IMMEDIATE admits one writer).
+    const lock = this.db.kind === 'postgres' ? 'FOR UPDATE OF j SKIP LOCKED' : '';
+    const rows = await tx.query<JobRow>(
+      `SELECT j.* FROM jobs j
+        WHERE j.status = 'pending' AND j.run_at <= $1
+          AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
+                      ORDER BY e.created_at, e.id LIMIT 1)
+          AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')
+        ORDER BY j.run_at
+        LIMIT $2 ${lock}`,
+      [now, limit],
+    );
+    if (rows.length === 0) return [];
+    const ids = [...new Set(rows.map((r) => r.connection_id))];
+    const connections = await tx.query<{
+      id: string;
+      institution_id: string;
+      login_id: string;
+      credentials_enc: string;
+    }>(
+      `SELECT id, institution_id, login_id, credentials_enc FROM connections WHERE id IN (${placeholders(ids.length)})`,
+      ids,
+    );
+    const byId = new Map(connections.map((c) => [c.id, c]));
+    return rows.flatMap((r) => {
+      const c = byId.get(r.connection_id);
+      return c
+        ? [
+            {
+              job: rowToJob(r),
+              tenantId: r.tenant_id,
+              institutionId: c.institution_id,
+              loginId: c.login_id,
+              credentialsEnc: c.credentials_enc,
+            },
+          ]
+        : [];
+    });
+  }
+
+  /** Processing jobs whose lease ran out before `now`, locked for the sweeper's transaction. */
+  async lockExpiredLeases(tx: SqlExecutor, now: number, limit: number): Promise<Array<{ job: Job; tenantId: string }>> {
+    const lock = this.db.kind === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+    const rows = await tx.query<JobRow>(
+      `SELECT * FROM jobs WHERE status = 'processing' AND lease_expires_at < $1
+        ORDER BY lease_expires_at LIMIT $2 ${lock}`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ job: rowToJob(r), tenantId: r.tenant_id }));
+  }
+
+  /** When a cancel of this job was requested, if it was. */
+  async findCancelRequest(jobId: string): Promise<Date | null> {
+    const rows = await this.db.query<{ cancel_requested_at: number | string | null }>(
+      'SELECT cancel_requested_at FROM jobs WHERE id = $1',
+      [jobId],
+    );
+    return dateOrNull(rows[0]?.cancel_requested_at ?? null);
+  }
+
+  /** The earliest `run_at` of a pending job, to sleep until it instead of polling blindly. */
+  async nextRunAt(): Promise<number | null> {
+    const row = (
+      await this.db.query<{ next: number | string | null }>(
+        `SELECT MIN(run_at) AS next FROM jobs WHERE status = 'pending'`,
+      )
+    )[0];
+    return row?.next == null ? null : Number(row.next);
+  }
+}
+
+function stateOf(job: Job): StoredJobState {
+  return {
+    status: job.status,
+    attempt: job.attempt,
+    leaseExpiresAt: job.leaseExpiresAt,
+    cancelRequestedAt: job.cancelRequestedAt,
+  };
+}

@@ -1,0 +1,63 @@
+import { eventForError, jobError, transitionJob } from '@jobtrail/domain';
+import type { Logger } from 'pino';
+import type { JobEventsBus } from '../bus/job-events.bus.js';
+import type { WorkerConfig } from '../config.js';
+import type { Database } from '../database/database.js';
+import { transitionEvents, type JobWrite, type JobsStore } from '../store/jobs.store.js';
+
+/**
+ * Returns jobs whose worker stopped renewing its lease (killed, paused, cut off) to pending with
+ * `worker-lost`, or fails them when their attempts are spent: a domain transition, committed
+ * through the store's one write path like every other change.
+ */
+export class LeaseSweeper {
+  constructor(
+    private readonly db: Database,
+    private readonly store: JobsStore,
+    private readonly bus: JobEventsBus,
+    private readonly config: Pick<WorkerConfig, 'backoffBaseMs'>,
+    private readonly log: Logger,
+    private readonly actor: string,
+  ) {}
+
+  /** Returns jobs whose worker stopped renewing its lease to pending (or fails them when spent). */
+  async sweepExpiredLeases(): Promise<number> {
+    try {
+      const committed = await this.db.transaction(async (tx) => {
+        const now = new Date();
+        const expired = await this.store.lockExpiredLeases(tx, now.getTime(), 100);
+        const writes: JobWrite[] = [];
+        for (const { job, tenantId } of expired) {
+          const error = jobError(
+            'worker-lost',
+            `The lease of worker ${job.leaseOwner ?? '?'} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
+          );
+          const res = transitionJob(job, eventForError(job, error, now, { baseMs: this.config.backoffBaseMs }), {
+            now,
+            actor: this.actor,
+          });
+          if (!res.ok) continue;
+          writes.push({
+            tenantId,
+            before: job,
+            next: res.job,
+            events: [
+              ...transitionEvents(res.transition),
+              { kind: 'log', at: now, level: 'warn', step: null, message: error.detail },
+            ],
+          });
+        }
+        return this.store.commit(tx, writes);
+      });
+      const done = committed.flatMap((c) => (c ? [c.change] : []));
+      if (done.length > 0) {
+        this.log.warn({ jobs: done.map((c) => c.job.job_id) }, 'expired leases swept');
+        await this.bus.publish(done);
+      }
+      return done.length;
+    } catch (err) {
+      this.log.warn({ err: { message: (err as Error).message } }, 'lease sweep failed');
+      return 0;
+    }
+  }
+}
