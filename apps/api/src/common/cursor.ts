@@ -1,3 +1,4 @@
+import type { WhereExpressionBuilder } from 'typeorm';
 import { ApiProblem } from './api-problem.js';
 
 /** A position in a list ordered by (created_at DESC, id DESC): the last row of the previous page. */
@@ -52,16 +53,16 @@ export function nextLink(originalUrl: string, cursor: string): string {
 }
 
 /**
- * The keyset condition "strictly after `after`" in the order (created_at DESC, id DESC), with its
- * parameters appended to `params` (numbered `$n`). The redundant `created_at <= $n` is what lets
- * both databases seek the index at the cursor: the OR alone is only a filter, so a deep page would
- * walk every newer row first.
+ * Narrows a query builder to the rows strictly after `after` in the order (created_at DESC, id
+ * DESC). The redundant `created_at <= :at` is what lets both databases seek the index at the
+ * cursor: the OR alone is only a filter, so a deep page would walk every newer row first.
  */
-export function keysetAfter(alias: string, after: KeysetPosition, params: unknown[]): string {
-  params.push(after.createdAt, after.id);
-  const at = `$${params.length - 1}`;
-  const id = `$${params.length}`;
-  return `${alias}created_at <= ${at} AND (${alias}created_at < ${at} OR (${alias}created_at = ${at} AND ${alias}id < ${id}))`;
+export function whereAfter<Q extends WhereExpressionBuilder>(qb: Q, alias: string, after: KeysetPosition | null): Q {
+  if (!after) return qb;
+  return qb.andWhere(
+    `${alias}.created_at <= :afterAt AND (${alias}.created_at < :afterAt OR (${alias}.created_at = :afterAt AND ${alias}.id < :afterId))`,
+    { afterAt: after.createdAt, afterId: after.id },
+  );
 }
 
 /** A page of a list and the cursor of the next one (null on the last page). */

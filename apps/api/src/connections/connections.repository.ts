@@ -7,18 +7,23 @@ import {
   rowToJob,
   type ConnectionRow,
   type JobRow,
-  type SqlExecutor,
+  type Transaction,
 } from '@jobtrail/engine';
-import { keysetAfter, type KeysetPosition } from '../common/cursor.js';
+import { DataSource, type SelectQueryBuilder } from 'typeorm';
+import { whereAfter, type KeysetPosition } from '../common/cursor.js';
+import {
+  AccountEntity,
+  ConnectionEntity,
+  JobEntity,
+  JobEventEntity,
+  TransactionEntity,
+} from '../persistence/entities.js';
 
 /** A connection with its latest job, as listed. */
 export interface ConnectionView {
   readonly wire: ConnectionWire;
   readonly createdAt: number;
 }
-
-// The latest job's columns come prefixed (j_...) so they never clash with the connection's own.
-const LATEST_JOB_SELECT = JOB_COLUMNS.map((c) => `j.${c} AS j_${c}`).join(', ');
 
 type ConnectionJoinRow = ConnectionRow & Record<`j_${(typeof JOB_COLUMNS)[number]}`, unknown>;
 
@@ -51,56 +56,52 @@ export function connectionWire(
 /** Connections of a tenant. Credentials are written encrypted and never read back here. */
 @Injectable()
 export class ConnectionsRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly dataSource: DataSource,
+  ) {}
 
-  async insertConnection(tx: SqlExecutor, row: Omit<ConnectionRow, 'latest_job_id'>): Promise<void> {
-    await tx.execute(
-      'INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at, latest_job_id) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)',
-      [row.id, row.tenant_id, row.institution_id, row.login_id, row.credentials_enc, row.user_ref, row.created_at],
-    );
+  /** Connections with their latest job's columns (prefixed `j_`). */
+  private withLatestJob(): SelectQueryBuilder<ConnectionJoinRow> {
+    return this.dataSource
+      .createQueryBuilder()
+      .select('c.*')
+      .addSelect(JOB_COLUMNS.map((column) => `j.${column} AS j_${column}`))
+      .from(ConnectionEntity, 'c')
+      .leftJoin(JobEntity.options.name, 'j', 'j.id = c.latest_job_id') as SelectQueryBuilder<ConnectionJoinRow>;
   }
 
-  /** True when the connection exists for this tenant. */
-  async connectionExists(tenantId: string, connectionId: string, tx: SqlExecutor = this.db): Promise<boolean> {
-    return (
-      (await tx.query('SELECT 1 AS found FROM connections WHERE id = $1 AND tenant_id = $2', [connectionId, tenantId]))
-        .length > 0
-    );
+  async insertConnection(tx: Transaction, row: Omit<ConnectionRow, 'latest_job_id'>): Promise<void> {
+    await tx.manager.insert(ConnectionEntity, { ...row, latest_job_id: null });
   }
 
   async findConnection(tenantId: string, connectionId: string): Promise<ConnectionView | null> {
-    const rows = await this.db.query<ConnectionJoinRow>(
-      `SELECT c.*, ${LATEST_JOB_SELECT} FROM connections c LEFT JOIN jobs j ON j.id = c.latest_job_id WHERE c.id = $1 AND c.tenant_id = $2`,
-      [connectionId, tenantId],
-    );
-    return rows[0] ? toView(rows[0]) : null;
+    const qb = this.withLatestJob().where('c.id = :connectionId AND c.tenant_id = :tenantId', {
+      connectionId,
+      tenantId,
+    });
+    const [row] = await this.db.queryBuilt<ConnectionJoinRow>(qb.getQueryAndParameters());
+    return row ? toView(row) : null;
   }
 
   /** One page of the tenant's connections, newest first. */
   async findConnectionsPage(tenantId: string, after: KeysetPosition | null, limit: number): Promise<ConnectionView[]> {
-    const params: unknown[] = [tenantId, limit];
-    const keyset = after ? `AND ${keysetAfter('c.', after, params)}` : '';
-    const rows = await this.db.query<ConnectionJoinRow>(
-      `SELECT c.*, ${LATEST_JOB_SELECT} FROM connections c LEFT JOIN jobs j ON j.id = c.latest_job_id
-        WHERE c.tenant_id = $1 ${keyset} ORDER BY c.created_at DESC, c.id DESC LIMIT $2`,
-      params,
-    );
-    return rows.map(toView);
+    const qb = this.withLatestJob().where('c.tenant_id = :tenantId', { tenantId });
+    whereAfter(qb, 'c', after).orderBy('c.created_at', 'DESC').addOrderBy('c.id', 'DESC').limit(limit);
+    return (await this.db.queryBuilt<ConnectionJoinRow>(qb.getQueryAndParameters())).map(toView);
   }
 
-  /** Deletes the connection with its jobs, events, accounts and transactions (cascades). */
+  /** Deletes the connection with its jobs, events, accounts and transactions. */
   async deleteConnection(tenantId: string, connectionId: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
+      const m = tx.manager;
+      if (!(await m.existsBy(ConnectionEntity, { id: connectionId, tenant_id: tenantId }))) return false;
       // Children first, explicitly: the result must not depend on a cascade being enabled.
-      const exists = await this.connectionExists(tenantId, connectionId, tx);
-      if (!exists) return false;
-      await tx.execute('DELETE FROM job_events WHERE connection_id = $1', [connectionId]);
-      await tx.execute('DELETE FROM transactions WHERE connection_id = $1', [connectionId]);
-      await tx.execute('DELETE FROM accounts WHERE connection_id = $1', [connectionId]);
-      await tx.execute('DELETE FROM jobs WHERE connection_id = $1', [connectionId]);
-      return (
-        (await tx.execute('DELETE FROM connections WHERE id = $1 AND tenant_id = $2', [connectionId, tenantId])) === 1
-      );
+      await m.delete(JobEventEntity, { connection_id: connectionId });
+      await m.delete(TransactionEntity, { connection_id: connectionId });
+      await m.delete(AccountEntity, { connection_id: connectionId });
+      await m.delete(JobEntity, { connection_id: connectionId });
+      return ((await m.delete(ConnectionEntity, { id: connectionId, tenant_id: tenantId })).affected ?? 0) === 1;
     });
   }
 }

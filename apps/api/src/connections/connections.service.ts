@@ -1,11 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import {
-  toJobSummaryWire,
-  type ConnectionWire,
-  type CreateConnectionBody,
-  type JobSummaryWire,
-  type PageQuery,
-} from '@jobtrail/domain';
+import { type ConnectionWire, type CreateConnectionBody, type JobSummaryWire, type PageQuery } from '@jobtrail/domain';
 import { ApiProblem } from '../common/api-problem.js';
 import { ConnectorRegistry, Database, uuidv7 } from '@jobtrail/engine';
 import { decodeCursor, keysetPage, type Page } from '../common/cursor.js';

@@ -1,15 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Job, JobAction, JobStatus, JobTransition } from '@jobtrail/domain';
-import {
-  Database,
-  placeholders,
-  rowToJob,
-  rowToTransition,
-  type JobEventRow,
-  type JobRow,
-  type SqlExecutor,
-} from '@jobtrail/engine';
-import { keysetAfter, type KeysetPosition } from '../common/cursor.js';
+import { Database, rowToJob, rowToTransition, type JobEventRow, type JobRow, type SqlExecutor } from '@jobtrail/engine';
+import { DataSource, In, type SelectQueryBuilder } from 'typeorm';
+import { whereAfter, type KeysetPosition } from '../common/cursor.js';
+import { ConnectionEntity, JobEntity, JobEventEntity } from '../persistence/entities.js';
 
 /** Filters of the history and search lists. */
 export interface JobListFilter {
@@ -32,35 +26,48 @@ export interface JobLogLine {
 }
 
 /**
- * Reads of jobs and their events (transitions, log lines), every one scoped to a tenant. Writes go
+ * Reads of jobs and their events (transitions, log lines), every one scoped to a tenant, built
+ * with TypeORM's query builder over the entities and run through the engine's Database. Writes go
  * through the engine's JobsStore, the one write path of a job.
  */
 @Injectable()
 export class JobsRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  private jobs(): SelectQueryBuilder<JobRow> {
+    return this.dataSource.createQueryBuilder().select('*').from(JobEntity, 'j') as SelectQueryBuilder<JobRow>;
+  }
+
+  private events(): SelectQueryBuilder<JobEventRow> {
+    return this.dataSource
+      .createQueryBuilder()
+      .select('*')
+      .from(JobEventEntity, 'e') as SelectQueryBuilder<JobEventRow>;
+  }
 
   /** True when the connection exists for this tenant (a job's parent). */
   async connectionExists(tenantId: string, connectionId: string, tx: SqlExecutor = this.db): Promise<boolean> {
-    const rows = await tx.query('SELECT 1 AS found FROM connections WHERE id = $1 AND tenant_id = $2', [
-      connectionId,
-      tenantId,
-    ]);
-    return rows.length > 0;
+    const qb = this.dataSource
+      .createQueryBuilder()
+      .select('1', 'found')
+      .from(ConnectionEntity, 'c')
+      .where('c.id = :connectionId AND c.tenant_id = :tenantId', { connectionId, tenantId });
+    return (await tx.queryBuilt(qb.getQueryAndParameters())).length > 0;
   }
 
   async findJob(tenantId: string, jobId: string, tx: SqlExecutor = this.db): Promise<Job | null> {
-    const row = (await tx.query<JobRow>('SELECT * FROM jobs WHERE id = $1 AND tenant_id = $2', [jobId, tenantId]))[0];
+    const qb = this.jobs().where('j.id = :jobId AND j.tenant_id = :tenantId', { jobId, tenantId });
+    const [row] = await tx.queryBuilt<JobRow>(qb.getQueryAndParameters());
     return row ? rowToJob(row) : null;
   }
 
   /** The pending or processing job of this action on the connection, if any. */
   async findActiveJob(connectionId: string, action: JobAction, tx: SqlExecutor = this.db): Promise<Job | null> {
-    const row = (
-      await tx.query<JobRow>(
-        `SELECT * FROM jobs WHERE connection_id = $1 AND action = $2 AND status IN ('pending', 'processing')`,
-        [connectionId, action],
-      )
-    )[0];
+    const qb = this.jobs().where({ connection_id: connectionId, action, status: In(['pending', 'processing']) });
+    const [row] = await tx.queryBuilt<JobRow>(qb.getQueryAndParameters());
     return row ? rowToJob(row) : null;
   }
 
@@ -74,16 +81,24 @@ export class JobsRepository {
     since: number,
     cap: number,
   ): Promise<{ count: number; oldest: number | null }> {
-    const rows = await this.db.query<{ created_at: number | string }>(
-      'SELECT created_at FROM jobs WHERE connection_id = $1 AND action = $2 AND created_at > $3 ORDER BY created_at DESC LIMIT $4',
-      [connectionId, action, since, cap],
-    );
+    const qb = this.dataSource
+      .createQueryBuilder()
+      .select('j.created_at', 'created_at')
+      .from(JobEntity, 'j')
+      .where('j.connection_id = :connectionId AND j.action = :action AND j.created_at > :since', {
+        connectionId,
+        action,
+        since,
+      })
+      .orderBy('j.created_at', 'DESC')
+      .limit(cap);
+    const rows = await this.db.queryBuilt<{ created_at: number | string }>(qb.getQueryAndParameters());
     const last = rows[rows.length - 1];
     return { count: rows.length, oldest: last ? Number(last.created_at) : null };
   }
 
   /** One page of a connection's history, newest first, after `after` (keyset). */
-  async findHistoryPage(
+  findHistoryPage(
     tenantId: string,
     connectionId: string,
     filter: JobListFilter,
@@ -92,75 +107,49 @@ export class JobsRepository {
   ): Promise<Job[]> {
     // `tenant_id || ''` keeps the tenant check but stops SQLite (which plans without statistics)
     // from choosing the tenant-wide index over the connection's history index.
-    return this.findPage(
-      ['connection_id = $1', "tenant_id || '' = $2"],
-      [connectionId, tenantId],
-      filter,
-      after,
-      limit,
-    );
+    const qb = this.jobs().where("j.connection_id = :connectionId AND j.tenant_id || '' = :tenantId", {
+      connectionId,
+      tenantId,
+    });
+    return this.findPage(qb, filter, after, limit);
   }
 
   /** One page of the tenant-wide search, newest first. */
-  async searchJobs(
-    tenantId: string,
-    filter: JobListFilter,
-    after: KeysetPosition | null,
-    limit: number,
-  ): Promise<Job[]> {
-    const where = ['tenant_id = $1'];
-    const params: unknown[] = [tenantId];
-    if (filter.connectionId) {
-      params.push(filter.connectionId);
-      where.push(`connection_id = $${params.length}`);
-    }
-    if (filter.idPrefix) {
-      params.push(`${filter.idPrefix}%`);
-      where.push(`id LIKE $${params.length}`);
-    }
-    return this.findPage(where, params, filter, after, limit);
+  searchJobs(tenantId: string, filter: JobListFilter, after: KeysetPosition | null, limit: number): Promise<Job[]> {
+    const qb = this.jobs().where('j.tenant_id = :tenantId', { tenantId });
+    if (filter.connectionId) qb.andWhere('j.connection_id = :connectionId', { connectionId: filter.connectionId });
+    if (filter.idPrefix) qb.andWhere('j.id LIKE :idPrefix', { idPrefix: `${filter.idPrefix}%` });
+    return this.findPage(qb, filter, after, limit);
   }
 
   private async findPage(
-    where: string[],
-    params: unknown[],
+    qb: SelectQueryBuilder<JobRow>,
     filter: JobListFilter,
     after: KeysetPosition | null,
     limit: number,
   ): Promise<Job[]> {
-    const w = [...where];
-    const p = [...params];
-    const param = (value: unknown) => {
-      p.push(value);
-      return `$${p.length}`;
-    };
-    if (filter.statuses?.length) w.push(`status IN (${filter.statuses.map(param).join(', ')})`);
-    if (filter.action) w.push(`action = ${param(filter.action)}`);
-    if (filter.from !== undefined) w.push(`created_at >= ${param(filter.from)}`);
-    if (filter.to !== undefined) w.push(`created_at <= ${param(filter.to)}`);
-    if (after) w.push(keysetAfter('', after, p));
-    const rows = await this.db.query<JobRow>(
-      `SELECT * FROM jobs WHERE ${w.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${param(limit)}`,
-      p,
-    );
+    if (filter.statuses?.length) qb.andWhere('j.status IN (:...statuses)', { statuses: filter.statuses });
+    if (filter.action) qb.andWhere('j.action = :action', { action: filter.action });
+    if (filter.from !== undefined) qb.andWhere('j.created_at >= :from', { from: filter.from });
+    if (filter.to !== undefined) qb.andWhere('j.created_at <= :to', { to: filter.to });
+    whereAfter(qb, 'j', after).orderBy('j.created_at', 'DESC').addOrderBy('j.id', 'DESC').limit(limit);
+    const rows = await this.db.queryBuilt<JobRow>(qb.getQueryAndParameters());
     return rows.map(rowToJob);
   }
 
   /** The recorded status changes of a job, oldest first. */
   async findTransitions(jobId: string): Promise<JobTransition[]> {
-    const rows = await this.db.query<JobEventRow>(
-      `SELECT * FROM job_events WHERE job_id = $1 AND kind = 'transition' ORDER BY id`,
-      [jobId],
-    );
-    return rows.map(rowToTransition);
+    const qb = this.events().where("e.job_id = :jobId AND e.kind = 'transition'", { jobId }).orderBy('e.id');
+    return (await this.db.queryBuilt<JobEventRow>(qb.getQueryAndParameters())).map(rowToTransition);
   }
 
   /** Log lines of a job after `afterSeq`, oldest first. */
   async findLogsPage(jobId: string, afterSeq: number, limit: number): Promise<JobLogLine[]> {
-    const rows = await this.db.query<JobEventRow>(
-      `SELECT * FROM job_events WHERE job_id = $1 AND kind = 'log' AND id > $2 ORDER BY id LIMIT $3`,
-      [jobId, afterSeq, limit],
-    );
+    const qb = this.events()
+      .where("e.job_id = :jobId AND e.kind = 'log' AND e.id > :afterSeq", { jobId, afterSeq })
+      .orderBy('e.id')
+      .limit(limit);
+    const rows = await this.db.queryBuilt<JobEventRow>(qb.getQueryAndParameters());
     return rows.map((r) => ({
       seq: Number(r.id),
       at: new Date(Number(r.at)),
@@ -172,7 +161,8 @@ export class JobsRepository {
 
   /** The id of the newest recorded job event (0 when there is none). */
   async findNewestEventId(): Promise<number> {
-    const rows = await this.db.query<{ id: number | string | null }>('SELECT MAX(id) AS id FROM job_events');
+    const qb = this.dataSource.createQueryBuilder().select('MAX(e.id)', 'id').from(JobEventEntity, 'e');
+    const rows = await this.db.queryBuilt<{ id: number | string | null }>(qb.getQueryAndParameters());
     return Number(rows[0]?.id ?? 0);
   }
 
@@ -183,16 +173,14 @@ export class JobsRepository {
     afterId: number,
     limit: number,
   ): Promise<Array<{ id: number; jobId: string; kind: JobEventRow['kind'] }>> {
-    const params: unknown[] = [tenantId, afterId, limit];
-    let where = 'tenant_id = $1 AND id > $2';
-    if (connectionId) {
-      params.push(connectionId);
-      where += ` AND connection_id = $${params.length}`;
-    }
-    const rows = await this.db.query<Pick<JobEventRow, 'id' | 'job_id' | 'kind'>>(
-      `SELECT id, job_id, kind FROM job_events WHERE ${where} ORDER BY id LIMIT $3`,
-      params,
-    );
+    const qb = this.dataSource
+      .createQueryBuilder()
+      .select(['e.id AS id', 'e.job_id AS job_id', 'e.kind AS kind'])
+      .from(JobEventEntity, 'e')
+      .where('e.tenant_id = :tenantId AND e.id > :afterId', { tenantId, afterId });
+    if (connectionId) qb.andWhere('e.connection_id = :connectionId', { connectionId });
+    qb.orderBy('e.id').limit(limit);
+    const rows = await this.db.queryBuilt<Pick<JobEventRow, 'id' | 'job_id' | 'kind'>>(qb.getQueryAndParameters());
     return rows.map((r) => ({ id: Number(r.id), jobId: r.job_id, kind: r.kind }));
   }
 
@@ -200,12 +188,8 @@ export class JobsRepository {
   async findJobsByIds(tenantId: string, ids: readonly string[]): Promise<Job[]> {
     const jobs: Job[] = [];
     for (let i = 0; i < ids.length; i += 500) {
-      const chunk = ids.slice(i, i + 500);
-      const rows = await this.db.query<JobRow>(
-        `SELECT * FROM jobs WHERE tenant_id = $1 AND id IN (${placeholders(chunk.length, 2)})`,
-        [tenantId, ...chunk],
-      );
-      jobs.push(...rows.map(rowToJob));
+      const qb = this.jobs().where({ tenant_id: tenantId, id: In(ids.slice(i, i + 500)) });
+      jobs.push(...(await this.db.queryBuilt<JobRow>(qb.getQueryAndParameters())).map(rowToJob));
     }
     return jobs;
   }

@@ -1,7 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { MIGRATIONS } from '@jobtrail/engine';
-import { ENTITIES } from './entities.js';
+import { SchemaNamingStrategy, entitiesFor } from './entities.js';
 
 /** TypeORM options for the configured database. */
 export function dataSourceOptions(config: AppConfig['database']): DataSourceOptions {
@@ -10,7 +10,8 @@ export function dataSourceOptions(config: AppConfig['database']): DataSourceOpti
     migrationsRun: true,
     synchronize: false,
     logging: false,
-    entities: ENTITIES,
+    entities: entitiesFor(config.kind),
+    namingStrategy: new SchemaNamingStrategy(),
   };
   if (config.kind === 'postgres') {
     return {

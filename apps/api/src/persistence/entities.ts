@@ -1,4 +1,5 @@
-import { EntitySchema } from 'typeorm';
+import { DefaultNamingStrategy, EntitySchema, type EntitySchemaRelationOptions, type Table } from 'typeorm';
+import { API_KEY_ROLES, JOB_STATUSES } from '@jobtrail/domain';
 import type { ApiKeyRow, ConnectionRow, IdempotencyKeyRow, JobEventRow, JobRow, TenantRow } from '@jobtrail/engine';
 
 /**
@@ -8,6 +9,35 @@ import type { ApiKeyRow, ConnectionRow, IdempotencyKeyRow, JobEventRow, JobRow, 
  * repository are the same shape. Times are epoch milliseconds (BIGINT). These must match what the
  * migrations build: a test compares them on both databases (`schema-drift.test.ts`).
  */
+
+/**
+ * Constraint names as PostgreSQL gives them to the migrations' inline `REFERENCES` and `UNIQUE`
+ * (`<table>_<column>_fkey`, `<table>_<column>_key`), so TypeORM's names and the database's agree;
+ * SQLite stores no names and TypeORM derives them with this same strategy.
+ */
+export class SchemaNamingStrategy extends DefaultNamingStrategy {
+  override foreignKeyName(table: Table | string, columns: string[]): string {
+    return `${typeof table === 'string' ? table : table.name}_${columns.join('_')}_fkey`;
+  }
+  override uniqueConstraintName(table: Table | string, columns: string[]): string {
+    return `${typeof table === 'string' ? table : table.name}_${columns.join('_')}_key`;
+  }
+}
+
+/** A foreign key of `column` to the parent table's id, deleted with its parent. */
+function parent(target: string, column: string): EntitySchemaRelationOptions {
+  return { type: 'many-to-one', target, joinColumn: { name: column }, onDelete: 'CASCADE' };
+}
+
+/** `column IN ('a', 'b', ...)`: the values a column may hold, from the domain's own lists. */
+function oneOf(column: string, values: readonly string[]): string {
+  return `${column} IN (${values.map((v) => `'${v}'`).join(', ')})`;
+}
+
+/** A nullable column that holds one of `values` when set. */
+function nullOrOneOf(column: string, values: readonly string[]): string {
+  return `${column} IS NULL OR ${oneOf(column, values)}`;
+}
 
 const id = { type: 'varchar', length: 36, primary: true } as const;
 const ref = { type: 'varchar', length: 36 } as const;
@@ -23,8 +53,11 @@ export const TenantEntity = new EntitySchema<TenantRow>({
   },
 });
 
-export const ApiKeyEntity = new EntitySchema<ApiKeyRow>({
+export const ApiKeyEntity = new EntitySchema<ApiKeyRow & { tenant?: unknown }>({
   name: 'api_keys',
+  relations: {
+    tenant: parent('tenants', 'tenant_id'),
+  },
   columns: {
     id,
     tenant_id: ref,
@@ -36,10 +69,14 @@ export const ApiKeyEntity = new EntitySchema<ApiKeyRow>({
     revoked_at: nullableMillis,
   },
   indices: [{ name: 'ix_api_keys_tenant', columns: ['tenant_id'] }],
+  checks: [{ name: 'ck_api_keys_role', expression: oneOf('role', API_KEY_ROLES) }],
 });
 
-export const ConnectionEntity = new EntitySchema<ConnectionRow>({
+export const ConnectionEntity = new EntitySchema<ConnectionRow & { tenant?: unknown }>({
   name: 'connections',
+  relations: {
+    tenant: parent('tenants', 'tenant_id'),
+  },
   columns: {
     id,
     tenant_id: ref,
@@ -53,8 +90,11 @@ export const ConnectionEntity = new EntitySchema<ConnectionRow>({
   indices: [{ name: 'ix_connections_tenant_created', columns: ['tenant_id', 'created_at', 'id'] }],
 });
 
-export const JobEntity = new EntitySchema<JobRow>({
+export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
   name: 'jobs',
+  relations: {
+    connection: parent('connections', 'connection_id'),
+  },
   columns: {
     id,
     tenant_id: ref,
@@ -97,31 +137,45 @@ export const JobEntity = new EntitySchema<JobRow>({
       where: "status = 'pending'",
     },
   ],
+  checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
 });
 
-export const JobEventEntity = new EntitySchema<JobEventRow>({
-  name: 'job_events',
-  columns: {
-    id: { type: 'bigint', primary: true, generated: 'increment' },
-    job_id: ref,
-    tenant_id: ref,
-    connection_id: ref,
-    kind: { type: 'varchar', length: 16 },
-    at: millis,
-    from_status: { type: 'varchar', length: 16, nullable: true },
-    to_status: { type: 'varchar', length: 16, nullable: true },
-    reason: { type: 'varchar', length: 100, nullable: true },
-    actor: { type: 'varchar', length: 100, nullable: true },
-    attempt: { type: 'integer', nullable: true },
-    level: { type: 'varchar', length: 8, nullable: true },
-    step: { type: 'varchar', length: 64, nullable: true },
-    message: { type: 'text', nullable: true },
-  },
-  indices: [
-    { name: 'ix_job_events_job', columns: ['job_id', 'id'] },
-    { name: 'ix_job_events_tenant', columns: ['tenant_id', 'id'] },
-  ],
-});
+/** job_events.id: BIGSERIAL on PostgreSQL; SQLite autoincrements only an INTEGER key (64-bit all the same). */
+const eventId = (kind: 'sqlite' | 'postgres') =>
+  ({ type: kind === 'postgres' ? 'bigint' : 'integer', primary: true, generated: 'increment' }) as const;
+
+const jobEventEntity = (kind: 'sqlite' | 'postgres') =>
+  new EntitySchema<JobEventRow & { job?: unknown }>({
+    name: 'job_events',
+    relations: {
+      job: parent('jobs', 'job_id'),
+    },
+    columns: {
+      id: eventId(kind),
+      job_id: ref,
+      tenant_id: ref,
+      connection_id: ref,
+      kind: { type: 'varchar', length: 16 },
+      at: millis,
+      from_status: { type: 'varchar', length: 16, nullable: true },
+      to_status: { type: 'varchar', length: 16, nullable: true },
+      reason: { type: 'varchar', length: 100, nullable: true },
+      actor: { type: 'varchar', length: 100, nullable: true },
+      attempt: { type: 'integer', nullable: true },
+      level: { type: 'varchar', length: 8, nullable: true },
+      step: { type: 'varchar', length: 64, nullable: true },
+      message: { type: 'text', nullable: true },
+    },
+    indices: [
+      { name: 'ix_job_events_job', columns: ['job_id', 'id'] },
+      { name: 'ix_job_events_tenant', columns: ['tenant_id', 'id'] },
+    ],
+    checks: [
+      { name: 'ck_job_events_kind', expression: oneOf('kind', ['created', 'transition', 'log']) },
+      { name: 'ck_job_events_from_status', expression: nullOrOneOf('from_status', JOB_STATUSES) },
+      { name: 'ck_job_events_to_status', expression: nullOrOneOf('to_status', JOB_STATUSES) },
+    ],
+  });
 
 /** An account fetched from an institution (written by refresh, deleted by purge). */
 export interface AccountRow {
@@ -145,8 +199,11 @@ export interface TransactionRow {
   booked_at: number | string;
 }
 
-export const AccountEntity = new EntitySchema<AccountRow>({
+export const AccountEntity = new EntitySchema<AccountRow & { connection?: unknown }>({
   name: 'accounts',
+  relations: {
+    connection: parent('connections', 'connection_id'),
+  },
   columns: {
     id,
     connection_id: ref,
@@ -159,8 +216,12 @@ export const AccountEntity = new EntitySchema<AccountRow>({
   indices: [{ name: 'ux_accounts_external', columns: ['connection_id', 'external_id'], unique: true }],
 });
 
-export const TransactionEntity = new EntitySchema<TransactionRow>({
+export const TransactionEntity = new EntitySchema<TransactionRow & { connection?: unknown; account?: unknown }>({
   name: 'transactions',
+  relations: {
+    connection: parent('connections', 'connection_id'),
+    account: parent('accounts', 'account_id'),
+  },
   columns: {
     id,
     connection_id: ref,
@@ -189,14 +250,18 @@ export const IdempotencyKeyEntity = new EntitySchema<IdempotencyKeyRow>({
   indices: [{ name: 'ix_idempotency_created', columns: ['created_at'] }],
 });
 
-/** Every entity, for the DataSource. */
-export const ENTITIES = [
-  TenantEntity,
-  ApiKeyEntity,
-  ConnectionEntity,
-  JobEntity,
-  JobEventEntity,
-  AccountEntity,
-  TransactionEntity,
-  IdempotencyKeyEntity,
-];
+export const JobEventEntity = jobEventEntity('postgres');
+
+/** Every entity, for the DataSource of a database of this kind. */
+export function entitiesFor(kind: 'sqlite' | 'postgres'): EntitySchema[] {
+  return [
+    TenantEntity,
+    ApiKeyEntity,
+    ConnectionEntity,
+    JobEntity,
+    kind === 'postgres' ? JobEventEntity : jobEventEntity('sqlite'),
+    AccountEntity,
+    TransactionEntity,
+    IdempotencyKeyEntity,
+  ] as EntitySchema[];
+}

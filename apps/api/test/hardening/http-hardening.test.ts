@@ -563,6 +563,7 @@ describe.each(kinds)('retention on %s', (kind) => {
       realTransaction((tx) =>
         fn({
           manager: tx.manager,
+          queryBuilt: (built) => tx.queryBuilt(built),
           query: (sql, params) => tx.query(sql, params),
           execute: async (sql, params) => {
             const n = await tx.execute(sql, params);

@@ -10,6 +10,11 @@ export interface SqlExecutor {
   query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Rows changed by an INSERT/UPDATE/DELETE. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * Rows of a statement built by TypeORM's query builder (`getQueryAndParameters()`), which uses
+   * each database's own placeholders.
+   */
+  queryBuilt<T>(built: readonly [string, readonly unknown[]]): Promise<T[]>;
 }
 
 /** A transaction: raw SQL for the engine's store, and TypeORM's manager for the api's repositories. */
@@ -27,6 +32,8 @@ export abstract class Database implements SqlExecutor {
   abstract execute(sql: string, params?: readonly unknown[]): Promise<number>;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   abstract transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Statements built by TypeORM run here too: one statement cache and, on SQLite, one connection discipline. */
+  abstract queryBuilt<T>(built: readonly [string, readonly unknown[]]): Promise<T[]>;
   /**
    * Runs `fn` with TypeORM's manager outside a transaction. On SQLite one connection serves the
    * whole process, so this waits for (and holds off) the engine's transactions meanwhile.
@@ -74,6 +81,10 @@ export class PostgresDatabase extends Database {
     return fn(this.dataSource.manager);
   }
 
+  queryBuilt<T>([sql, params]: readonly [string, readonly unknown[]]): Promise<T[]> {
+    return this.query<T>(sql, params);
+  }
+
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
@@ -84,6 +95,8 @@ export class PostgresDatabase extends Database {
         (await runner.query(sql, [...params], true)).records as R[],
       execute: async (sql: string, params: readonly unknown[] = []) =>
         (await runner.query(sql, [...params], true)).affected ?? 0,
+      queryBuilt: async <R>([sql, params]: readonly [string, readonly unknown[]]) =>
+        (await runner.query(sql, [...params], true)).records as R[],
     };
     try {
       const result = await fn(tx);
@@ -132,6 +145,16 @@ export class SqliteDatabase extends Database {
     return (stmt.reader ? stmt.all(bound) : (stmt.run(bound), [])) as T[];
   }
 
+  async queryBuilt<T>([sql, params]: readonly [string, readonly unknown[]]): Promise<T[]> {
+    if (this.locked) await this.waitForLock();
+    return this.runBuilt<T>(sql, params);
+  }
+
+  // TypeORM's SQLite placeholders are anonymous `?`: bound by position.
+  private runBuilt<T>(sql: string, params: readonly unknown[]): T[] {
+    return this.statement(sql).all(...params.map(bindable)) as T[];
+  }
+
   private runExecute(sql: string, params: readonly unknown[]): number {
     return this.statement(sql).run(bindByPosition(params)).changes;
   }
@@ -174,6 +197,7 @@ export class SqliteDatabase extends Database {
       manager: this.dataSource.manager,
       query: async <R>(sql: string, params: readonly unknown[] = []) => this.runQuery<R>(sql, params),
       execute: async (sql: string, params: readonly unknown[] = []) => this.runExecute(sql, params),
+      queryBuilt: async <R>([sql, params]: readonly [string, readonly unknown[]]) => this.runBuilt<R>(sql, params),
     };
     return this.exclusive(async () => {
       this.db.prepare('BEGIN IMMEDIATE').run();

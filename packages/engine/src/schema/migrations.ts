@@ -1,8 +1,13 @@
 import { InitialSchema1733800000000 } from './migrations/1733800000000-initial-schema.js';
 import { Engine1733800000001 } from './migrations/1733800000001-engine.js';
+import { NamedConstraintsAndStatusChecks1733800000002 } from './migrations/1733800000002-named-constraints-and-status-checks.js';
 
 /**
  * Every migration of the one schema, in order. Schema changes happen only here (`synchronize` is
  * off); the api's TypeORM entities are checked against the result on both databases.
  */
-export const MIGRATIONS = [InitialSchema1733800000000, Engine1733800000001];
+export const MIGRATIONS = [
+  InitialSchema1733800000000,
+  Engine1733800000001,
+  NamedConstraintsAndStatusChecks1733800000002,
+];
