@@ -415,11 +415,19 @@ export class JobsStore {
     return dateOrNull(rows[0]?.cancel_requested_at ?? null);
   }
 
-  /** The earliest `run_at` of a pending job, to sleep until it instead of polling blindly. */
-  async nextRunAt(): Promise<number | null> {
+  /**
+   * The earliest time a pending job can be claimed: the `run_at` of the oldest pending job of a
+   * connection that has nothing processing (the claim's own rule), or null when none can. Jobs
+   * queued behind others do not count: they become claimable when a job ends, which wakes workers.
+   */
+  async nextClaimableAt(): Promise<number | null> {
     const row = (
       await this.db.query<{ next: number | string | null }>(
-        `SELECT MIN(run_at) AS next FROM jobs WHERE status = 'pending'`,
+        `SELECT MIN(j.run_at) AS next FROM jobs j
+          WHERE j.status = 'pending'
+            AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
+                        ORDER BY e.created_at, e.id LIMIT 1)
+            AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')`,
       )
     )[0];
     return row?.next == null ? null : Number(row.next);

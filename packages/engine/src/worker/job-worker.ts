@@ -17,6 +17,9 @@ import type { JobRunner } from './job-runner.js';
 import { LeaseSweeper } from './lease-sweeper.js';
 import { acquireSqliteWorkerLock } from './worker-lock.js';
 
+/** How soon to look again when a claimable job was taken by another worker first. */
+const CONTENDED_RETRY_MS = 100;
+
 /**
  * The worker: claims due jobs (up to its concurrency), runs them, and sweeps expired leases. It
  * wakes at once on new work (LISTEN/NOTIFY or the in-process bus) and polls only as a fallback.
@@ -51,7 +54,8 @@ export class JobWorker {
     if (this.db.kind === 'sqlite') this.cleanups.push(acquireSqliteWorkerLock(this.dataDir));
     this.started = true;
     this.cleanups.push(
-      this.bus.subscribe((c) => c.type === 'job.created' && this.wake()),
+      // New work, or a job that left processing (its connection's next job may now be claimable).
+      this.bus.subscribe((c) => (c.type === 'job.created' || c.job.status !== 'processing') && this.wake()),
       this.bus.onReconnect(() => this.wake()),
     );
     const sweepEvery = Math.max(100, Math.floor(this.config.leaseMs / 2));
@@ -122,8 +126,15 @@ export class JobWorker {
       if (claimed.length > 0 && claimed.length === free) continue;
       let wait = pollMs;
       if (free > 0 && claimed.length === 0) {
-        const next = await this.store.nextRunAt().catch(() => null);
-        if (next !== null) wait = Math.max(5, Math.min(pollMs, next - Date.now()));
+        // Sleep until a job can actually be claimed. Jobs queued behind a processing job of their
+        // connection, or behind an older job waiting for its backoff, are not due however old their
+        // run_at: the completion that frees them wakes this loop (its event), not a timer.
+        const next = await this.store.nextClaimableAt().catch(() => null);
+        if (next !== null) {
+          const until = next - Date.now();
+          // Claimable now yet nothing was claimed: another worker holds it (SKIP LOCKED). Look again soon, not at once.
+          wait = Math.min(pollMs, until > 0 ? until : CONTENDED_RETRY_MS);
+        }
       }
       await this.sleep(wait);
     }
