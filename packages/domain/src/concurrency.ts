@@ -37,3 +37,34 @@ export function mergeConcurrentChanges(stored: StoredJobState, next: Job): Job {
   if (cancelRequestedAt === next.cancelRequestedAt && leaseExpiresAt === next.leaseExpiresAt) return next;
   return { ...next, cancelRequestedAt, leaseExpiresAt };
 }
+
+/** What the writes an attempt makes besides the job itself (its bank data) are fenced on. */
+export interface AttemptFence {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly workerId: string;
+}
+
+/** The stored lease of a job, as an attempt's fence is checked against it. */
+export interface StoredLease {
+  readonly status: JobStatus;
+  readonly attempt: number;
+  readonly leaseOwner: string | null;
+  readonly leaseExpiresAt: Date | null;
+}
+
+/**
+ * True while the attempt still owns the job: it is processing, in this attempt, leased to this
+ * worker, and the lease has not run out. A worker paused past its lease (a stopped process, a long
+ * GC, a frozen VM) fails this even before the sweeper has requeued the job, so nothing it writes
+ * after waking lands on a connection another attempt now owns.
+ */
+export function attemptHoldsLease(stored: StoredLease, fence: AttemptFence, now: Date): boolean {
+  return (
+    stored.status === 'processing' &&
+    stored.attempt === fence.attempt &&
+    stored.leaseOwner === fence.workerId &&
+    stored.leaseExpiresAt !== null &&
+    stored.leaseExpiresAt.getTime() > now.getTime()
+  );
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { createJob, fenceHolds, mergeConcurrentChanges, type Job } from '../src/index.js';
+import { attemptHoldsLease, createJob, fenceHolds, mergeConcurrentChanges, type Job } from '../src/index.js';
 
 const t = (ms: number) => new Date(Date.UTC(2024, 11, 10, 4, 33) + ms);
 const processing = (patch: Partial<Job> = {}): Job => ({
@@ -39,5 +39,22 @@ describe('concurrent writes of one job', () => {
     const next = processing();
     const stored = { status: 'processing' as const, attempt: 1, leaseExpiresAt: t(1_000), cancelRequestedAt: null };
     expect(mergeConcurrentChanges(stored, next)).toBe(next);
+  });
+});
+
+describe('an attempt fence', () => {
+  const fence = { jobId: 'j', attempt: 2, workerId: 'w' };
+  const lease = { status: 'processing' as const, attempt: 2, leaseOwner: 'w', leaseExpiresAt: t(10_000) };
+  it('holds while the job is processing in this attempt, leased to this worker, before the lease ends', () => {
+    expect(attemptHoldsLease(lease, fence, t(9_999))).toBe(true);
+  });
+  it('is lost when the lease ran out, even before the sweeper moved the job', () => {
+    expect(attemptHoldsLease(lease, fence, t(10_000))).toBe(false);
+  });
+  it('is lost when another attempt, another worker or another status owns the job', () => {
+    expect(attemptHoldsLease({ ...lease, attempt: 3 }, fence, t(0))).toBe(false);
+    expect(attemptHoldsLease({ ...lease, leaseOwner: 'other' }, fence, t(0))).toBe(false);
+    expect(attemptHoldsLease({ ...lease, status: 'pending' }, fence, t(0))).toBe(false);
+    expect(attemptHoldsLease({ ...lease, leaseExpiresAt: null }, fence, t(0))).toBe(false);
   });
 });

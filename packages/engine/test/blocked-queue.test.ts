@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { transitionJobOrThrow, type Job } from '@jobtrail/domain';
-import { JobWorker, transitionEvents, type JobRunner } from '../src/index.js';
+import { JobWorker, type JobRunner } from '../src/index.js';
 import {
   TEST_WORKER_CONFIG,
   databaseKinds,

@@ -149,6 +149,21 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
     expect(written?.job.cancelRequestedAt).toEqual(cancel.job.cancelRequestedAt);
   });
 
+  it('the sweeper fails a job past its deadline even while its worker still renews the lease', async () => {
+    const { tenantId, connectionId } = await t.seedConnection();
+    const jobId = (await t.createJob(tenantId, connectionId, 'refresh')).id;
+    await claimAs('worker-D', jobId);
+    // The lease is fresh (a live worker renews it) but the attempt's deadline has passed.
+    await t.db.execute('UPDATE jobs SET lease_expires_at = $1, deadline_at = $2 WHERE id = $3', [
+      Date.now() + 60_000,
+      Date.now() - 1,
+      jobId,
+    ]);
+    const sweeper = new LeaseSweeper(t.db, t.store, t.bus, TEST_WORKER_CONFIG, silentLog, 'sweeper:test');
+    expect(await sweeper.sweepExpiredLeases()).toBe(1);
+    expect(await storedJob(jobId)).toMatchObject({ status: 'failed', error: { code: 'job-timed-out' } });
+  });
+
   it('the database refuses a second processing job on one connection, whatever the code does', async () => {
     const { tenantId, connectionId } = await t.seedConnection();
     const refresh = await t.createJob(tenantId, connectionId, 'refresh');

@@ -87,7 +87,10 @@ export const ConnectionEntity = new EntitySchema<ConnectionRow & { tenant?: unkn
     created_at: millis,
     latest_job_id: { ...ref, nullable: true },
   },
-  indices: [{ name: 'ix_connections_tenant_created', columns: ['tenant_id', 'created_at', 'id'] }],
+  indices: [
+    { name: 'ix_connections_tenant_created', columns: ['tenant_id', 'created_at', 'id'] },
+    { name: 'ix_connections_latest_job', columns: ['latest_job_id'] },
+  ],
 });
 
 export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
@@ -136,6 +139,8 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
       columns: ['connection_id', 'created_at', 'id'],
       where: "status = 'pending'",
     },
+    { name: 'ix_jobs_deadline', columns: ['deadline_at'], where: "status = 'processing'" },
+    { name: 'ix_jobs_finished', columns: ['status', 'finished_at'] },
   ],
   checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { JobDetailSchema, isTerminal, type JobDetailWire } from '@jobtrail/domain';
 import request from 'supertest';
-import { BankDataStore } from '@jobtrail/engine';
+import { bankData } from '../support/api-helpers.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -10,11 +10,9 @@ const kinds = await databaseKinds();
 describe.each(kinds)('execution engine with the sandbox institution on %s', (kind) => {
   let t: TestApp;
   let auth: { Authorization: string };
-  let bank: BankDataStore;
   beforeAll(async () => {
     t = await startTestApp(kind, { role: 'all' });
     auth = { Authorization: `Bearer ${t.adminKey}` };
-    bank = new BankDataStore(t.db);
   });
   afterAll(() => t.close());
 
@@ -46,17 +44,17 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
     });
     expect(done.steps.map((s) => s.status)).toEqual(['success', 'success', 'success']);
     expect(statuses(done)).toEqual(['pending>processing:claimed', 'processing>success:completed']);
-    expect(await bank.countFor(connectionId)).toEqual({ accounts: 3, transactions: 120 });
+    expect(await bankData(t, connectionId)).toEqual({ accounts: 3, transactions: 120 });
 
     const again = await request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth).expect(202);
     expect((await settled(again.body.job_id)).status).toBe('success');
-    expect(await bank.countFor(connectionId)).toEqual({ accounts: 3, transactions: 120 });
+    expect(await bankData(t, connectionId)).toEqual({ accounts: 3, transactions: 120 });
 
     const purge = await request(t.server).post(`/api/connections/${connectionId}/purge`).set(auth).expect(202);
     const purged = await settled(purge.body.job_id);
     expect(purged).toMatchObject({ status: 'success', result: { transactions_deleted: 120, accounts_deleted: 3 } });
     expect(purged.steps.map((s) => s.name)).toEqual(['delete-transactions', 'delete-accounts']);
-    expect(await bank.countFor(connectionId)).toEqual({ accounts: 0, transactions: 0 });
+    expect(await bankData(t, connectionId)).toEqual({ accounts: 0, transactions: 0 });
 
     const logs = await request(t.server).get(`/api/jobs/${jobId}/logs`).set(auth).expect(200);
     const messages = logs.body.map((l: { message: string }) => l.message);
@@ -80,7 +78,7 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
     });
     expect(done.steps.map((s) => s.status)).toEqual(['failed', 'skipped', 'skipped']);
     expect(done.steps[0]?.error?.code).toBe('invalid-credentials');
-    expect(await bank.countFor(connectionId)).toEqual({ accounts: 0, transactions: 0 });
+    expect(await bankData(t, connectionId)).toEqual({ accounts: 0, transactions: 0 });
   });
 
   it('user-action: fails with user-action-required, not retried', async () => {
@@ -102,7 +100,7 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
       'pending>processing:claimed',
       'processing>success:completed',
     ]);
-    expect(await bank.countFor(connectionId)).toEqual({ accounts: 3, transactions: 120 });
+    expect(await bankData(t, connectionId)).toEqual({ accounts: 3, transactions: 120 });
   });
 
   it('user-down: institution-unavailable on every attempt, failed when attempts run out', async () => {

@@ -226,3 +226,16 @@ export async function seedHistory(
   await insertJobs(t, tenantId, jobs);
   return newestFirst(jobs);
 }
+
+/** How many accounts and transactions a connection has (what a refresh wrote, a purge deleted). */
+export async function bankData(t: TestApp, connectionId: string): Promise<{ accounts: number; transactions: number }> {
+  const count = async (table: 'accounts' | 'transactions') =>
+    Number(
+      (
+        await t.db.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table} WHERE connection_id = $1`, [
+          connectionId,
+        ])
+      )[0]?.n ?? 0,
+    );
+  return { accounts: await count('accounts'), transactions: await count('transactions') };
+}

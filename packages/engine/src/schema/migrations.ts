@@ -1,6 +1,7 @@
 import { InitialSchema1733800000000 } from './migrations/1733800000000-initial-schema.js';
 import { Engine1733800000001 } from './migrations/1733800000001-engine.js';
 import { NamedConstraintsAndStatusChecks1733800000002 } from './migrations/1733800000002-named-constraints-and-status-checks.js';
+import { DeadlineRetentionAndCleanupIndexes1733800000003 } from './migrations/1733800000003-deadline-retention-and-cleanup-indexes.js';
 
 /**
  * Every migration of the one schema, in order. Schema changes happen only here (`synchronize` is
@@ -10,4 +11,5 @@ export const MIGRATIONS = [
   InitialSchema1733800000000,
   Engine1733800000001,
   NamedConstraintsAndStatusChecks1733800000002,
+  DeadlineRetentionAndCleanupIndexes1733800000003,
 ];

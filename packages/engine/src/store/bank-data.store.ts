@@ -1,18 +1,62 @@
-import { uuidv7 } from '../ids.js';
-import { placeholders, type Database } from '../database/database.js';
+import { attemptHoldsLease, type AttemptFence } from '@jobtrail/domain';
 import type { InstitutionAccount, InstitutionTransaction } from '../connectors/connector.js';
+import { dateOrNull, placeholders, type Database, type SqlExecutor } from '../database/database.js';
+import { uuidv7 } from '../ids.js';
+
+/** The attempt writing bank data no longer owns its job: nothing was written. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  constructor(readonly fence: AttemptFence) {
+    super(`attempt ${fence.attempt} of job ${fence.jobId} no longer holds its lease`);
+  }
+}
 
 const CHUNK = 200;
 
-/** Accounts and transactions fetched for connections: written by refresh, deleted by purge. */
+/**
+ * Accounts and transactions fetched for connections: written by refresh, deleted by purge. Every
+ * write is fenced on the attempt that makes it, in the same transaction: a worker that lost its
+ * lease (paused past it, cut off) writes nothing, so it can never undo a later purge.
+ */
 export class BankDataStore {
   constructor(private readonly db: Database) {}
 
+  /** Runs `write` in a transaction, after checking (and locking) that the attempt still owns its job. */
+  private fenced<T>(fence: AttemptFence, write: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      const lock = this.db.kind === 'postgres' ? 'FOR UPDATE' : '';
+      const [row] = await tx.query<{
+        status: string;
+        attempt: number | string;
+        lease_owner: string | null;
+        lease_expires_at: number | string | null;
+      }>(`SELECT status, attempt, lease_owner, lease_expires_at FROM jobs WHERE id = $1 ${lock}`, [fence.jobId]);
+      const held =
+        row !== undefined &&
+        attemptHoldsLease(
+          {
+            status: row.status as 'processing',
+            attempt: Number(row.attempt),
+            leaseOwner: row.lease_owner,
+            leaseExpiresAt: dateOrNull(row.lease_expires_at),
+          },
+          fence,
+          new Date(),
+        );
+      if (!held) throw new LeaseLostError(fence);
+      return write(tx);
+    });
+  }
+
   /** Upserts by the institution's ids: a second refresh updates rows instead of duplicating them. */
-  async upsertAccounts(connectionId: string, accounts: readonly InstitutionAccount[]): Promise<number> {
+  async upsertAccounts(
+    fence: AttemptFence,
+    connectionId: string,
+    accounts: readonly InstitutionAccount[],
+  ): Promise<number> {
     if (accounts.length === 0) return 0;
     const now = Date.now();
-    await this.db.transaction(async (tx) => {
+    await this.fenced(fence, async (tx) => {
       for (let i = 0; i < accounts.length; i += CHUNK) {
         const chunk = accounts.slice(i, i + CHUNK);
         await tx.execute(
@@ -27,9 +71,13 @@ export class BankDataStore {
     return accounts.length;
   }
 
-  async upsertTransactions(connectionId: string, transactions: readonly InstitutionTransaction[]): Promise<number> {
+  async upsertTransactions(
+    fence: AttemptFence,
+    connectionId: string,
+    transactions: readonly InstitutionTransaction[],
+  ): Promise<number> {
     if (transactions.length === 0) return 0;
-    await this.db.transaction(async (tx) => {
+    await this.fenced(fence, async (tx) => {
       const accounts = await tx.query<{ id: string; external_id: string }>(
         'SELECT id, external_id FROM accounts WHERE connection_id = $1',
         [connectionId],
@@ -58,24 +106,11 @@ export class BankDataStore {
     return transactions.length;
   }
 
-  async deleteTransactions(connectionId: string): Promise<number> {
-    return this.db.execute('DELETE FROM transactions WHERE connection_id = $1', [connectionId]);
+  async deleteTransactions(fence: AttemptFence, connectionId: string): Promise<number> {
+    return this.fenced(fence, (tx) => tx.execute('DELETE FROM transactions WHERE connection_id = $1', [connectionId]));
   }
 
-  async deleteAccounts(connectionId: string): Promise<number> {
-    return this.db.execute('DELETE FROM accounts WHERE connection_id = $1', [connectionId]);
-  }
-
-  /** How many accounts and transactions a connection has. */
-  async countFor(connectionId: string): Promise<{ accounts: number; transactions: number }> {
-    const [a] = await this.db.query<{ n: number | string }>(
-      'SELECT COUNT(*) AS n FROM accounts WHERE connection_id = $1',
-      [connectionId],
-    );
-    const [t] = await this.db.query<{ n: number | string }>(
-      'SELECT COUNT(*) AS n FROM transactions WHERE connection_id = $1',
-      [connectionId],
-    );
-    return { accounts: Number(a?.n ?? 0), transactions: Number(t?.n ?? 0) };
+  async deleteAccounts(fence: AttemptFence, connectionId: string): Promise<number> {
+    return this.fenced(fence, (tx) => tx.execute('DELETE FROM accounts WHERE connection_id = $1', [connectionId]));
   }
 }

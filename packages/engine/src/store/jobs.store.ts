@@ -395,12 +395,12 @@ export class JobsStore {
     });
   }
 
-  /** Processing jobs whose lease ran out before `now`, locked for the sweeper's transaction. */
+  /** Processing jobs whose lease ran out or whose deadline passed before `now`, locked for the sweeper. */
   async lockExpiredLeases(tx: SqlExecutor, now: number, limit: number): Promise<Array<{ job: Job; tenantId: string }>> {
     const lock = this.db.kind === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
     const rows = await tx.query<JobRow>(
-      `SELECT * FROM jobs WHERE status = 'processing' AND lease_expires_at < $1
-        ORDER BY lease_expires_at LIMIT $2 ${lock}`,
+      `SELECT * FROM jobs WHERE status = 'processing' AND (lease_expires_at < $1 OR deadline_at < $1)
+        LIMIT $2 ${lock}`,
       [now, limit],
     );
     return rows.map((r) => ({ job: rowToJob(r), tenantId: r.tenant_id }));

@@ -4,6 +4,7 @@ import {
   jobError,
   stepsOf,
   transitionJob,
+  type AttemptFence,
   type Job,
   type JobError,
   type JobEvent,
@@ -21,7 +22,7 @@ import {
   type InstitutionAccount,
 } from '../connectors/connector.js';
 import { isDatabaseUnavailable } from '../database/database.js';
-import type { BankDataStore } from '../store/bank-data.store.js';
+import { LeaseLostError, type BankDataStore } from '../store/bank-data.store.js';
 import { transitionEvents, type ClaimedJob, type JobsStore, type NewJobEvent } from '../store/jobs.store.js';
 import type { WriteBatcher } from './write-batcher.js';
 
@@ -110,6 +111,9 @@ export class JobRunner {
           stopWith('lease-lost');
           return;
         }
+        // Past its deadline an attempt is not renewed: if it cannot stop (a hung connector), its
+        // lease runs out and the sweeper ends it.
+        if (job.deadlineAt && Date.now() >= job.deadlineAt.getTime()) return;
         const res = transitionJob(job, { type: 'heartbeat', workerId, leaseMs }, { now: new Date(), actor: workerId });
         if (!res.ok) return;
         job = res.job;
@@ -120,6 +124,10 @@ export class JobRunner {
     const deadline = job.deadlineAt
       ? setTimeout(() => stopWith('deadline'), Math.max(0, job.deadlineAt.getTime() - Date.now()))
       : null;
+    const stopped = new Promise<never>((_, reject) =>
+      stop.signal.addEventListener('abort', () => reject(stop.signal.reason as Error), { once: true }),
+    );
+    stopped.catch(() => undefined);
     const onShutdown = () => stopWith('shutdown');
     shutdown.addEventListener('abort', onShutdown);
 
@@ -187,6 +195,7 @@ export class JobRunner {
         log: (message) => jobLog('info', null, message),
       };
       const state: AttemptState = { accounts: [], result: {} };
+      const fence: AttemptFence = { jobId: job.id, attempt: job.attempt, workerId };
       for (const step of stepsOf(job.action)) {
         // Step boundary: honour a cancel request made meanwhile.
         const cancelAt = this.cancelRequests.get(job.id);
@@ -199,7 +208,12 @@ export class JobRunner {
         if (stop.signal.aborted) throw stop.signal.reason;
         // Steps record their own start and end times; log lines are for what happened inside them.
         if (!(await apply({ type: 'step-started', step }))) return;
-        await this.runStep(step, connector, { ...ctx, log: (m) => jobLog('info', step, m) }, job, state);
+        // A connector that ignores its abort signal must not hold the attempt (and its connection)
+        // forever: a stop ends the wait whatever the step is doing.
+        await Promise.race([
+          this.runStep(step, connector, { ...ctx, log: (m) => jobLog('info', step, m) }, job, fence, state),
+          stopped,
+        ]);
         if (stop.signal.aborted) throw stop.signal.reason;
         if (!(await apply({ type: 'step-succeeded', step }))) return;
       }
@@ -216,6 +230,8 @@ export class JobRunner {
     } catch (err) {
       // Stopped from outside (shutdown, deadline, lost lease): that is why it ended, whatever the
       // connector threw when its signal fired (e.g. the AbortError of an aborted timer).
+      // A bank-data write refused by its fence means the same as a lost lease.
+      if (err instanceof LeaseLostError) stopWith('lease-lost');
       const cause = stop.signal.aborted ? stop.signal.reason : err;
       await this.handleFailure(cause, job, apply, jobLog, log).catch((writeErr: unknown) =>
         // The database may be down: the lease will expire and the sweeper will requeue the job.
@@ -277,6 +293,7 @@ export class JobRunner {
     connector: Connector,
     ctx: ConnectorContext,
     job: Job,
+    fence: AttemptFence,
     state: AttemptState,
   ): Promise<void> {
     switch (step) {
@@ -285,21 +302,21 @@ export class JobRunner {
         return;
       case 'retrieve-accounts':
         state.accounts = await connector.retrieveAccounts(ctx);
-        state.result.accounts = await this.bankData.upsertAccounts(job.connectionId, state.accounts);
+        state.result.accounts = await this.bankData.upsertAccounts(fence, job.connectionId, state.accounts);
         ctx.log(`${state.result.accounts} accounts stored`);
         return;
       case 'retrieve-transactions': {
         const transactions = await connector.retrieveTransactions(ctx, state.accounts);
-        state.result.transactions = await this.bankData.upsertTransactions(job.connectionId, transactions);
+        state.result.transactions = await this.bankData.upsertTransactions(fence, job.connectionId, transactions);
         ctx.log(`${state.result.transactions} transactions stored`);
         return;
       }
       case 'delete-transactions':
-        state.result.transactions_deleted = await this.bankData.deleteTransactions(job.connectionId);
+        state.result.transactions_deleted = await this.bankData.deleteTransactions(fence, job.connectionId);
         ctx.log(`${state.result.transactions_deleted} transactions deleted`);
         return;
       case 'delete-accounts':
-        state.result.accounts_deleted = await this.bankData.deleteAccounts(job.connectionId);
+        state.result.accounts_deleted = await this.bankData.deleteAccounts(fence, job.connectionId);
         ctx.log(`${state.result.accounts_deleted} accounts deleted`);
         return;
       default:

@@ -20,7 +20,10 @@ export class LeaseSweeper {
     private readonly actor: string,
   ) {}
 
-  /** Returns jobs whose worker stopped renewing its lease to pending (or fails them when spent). */
+  /**
+   * Returns jobs whose worker stopped renewing its lease to pending (or fails them when spent), and
+   * fails jobs past their deadline whatever their worker is doing (a hung connector included).
+   */
   async sweepExpiredLeases(): Promise<number> {
     try {
       const committed = await this.db.transaction(async (tx) => {
@@ -28,14 +31,17 @@ export class LeaseSweeper {
         const expired = await this.store.lockExpiredLeases(tx, now.getTime(), 100);
         const writes: JobWrite[] = [];
         for (const { job, tenantId } of expired) {
-          const error = jobError(
-            'worker-lost',
-            `The lease of worker ${job.leaseOwner ?? '?'} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
-          );
-          const res = transitionJob(job, eventForError(job, error, now, { baseMs: this.config.backoffBaseMs }), {
-            now,
-            actor: this.actor,
-          });
+          const pastDeadline = job.deadlineAt !== null && job.deadlineAt.getTime() <= now.getTime();
+          const error = pastDeadline
+            ? jobError('job-timed-out', `The attempt passed its deadline (${job.deadlineAt?.toISOString()}).`)
+            : jobError(
+                'worker-lost',
+                `The lease of worker ${job.leaseOwner ?? '?'} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
+              );
+          const event = pastDeadline
+            ? ({ type: 'deadline-passed' } as const)
+            : eventForError(job, error, now, { baseMs: this.config.backoffBaseMs });
+          const res = transitionJob(job, event, { now, actor: this.actor });
           if (!res.ok) continue;
           writes.push({
             tenantId,
@@ -51,7 +57,7 @@ export class LeaseSweeper {
       });
       const done = committed.flatMap((c) => (c ? [c.change] : []));
       if (done.length > 0) {
-        this.log.warn({ jobs: done.map((c) => c.job.job_id) }, 'expired leases swept');
+        this.log.warn({ jobs: done.map((c) => c.job.job_id) }, 'expired leases and deadlines swept');
         await this.bus.publish(done);
       }
       return done.length;
