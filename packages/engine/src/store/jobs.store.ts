@@ -110,8 +110,19 @@ const EVENT_COLUMN_TYPES = [
   'VARCHAR',
   'TEXT',
 ];
-const INSERT_EVENTS_UNNEST = `INSERT INTO job_events (${EVENT_COLUMNS})
-  SELECT * FROM unnest(${EVENT_COLUMN_TYPES.map((t, i) => `CAST($${i + 1} AS ${t}[])`).join(', ')})
+/**
+ * Event ids are the SSE cursor (`Last-Event-ID`), so they must become visible in id order: a
+ * client that saw id 11 must never later find an id 10 committed after it. A sequence alone hands
+ * out ids before commit, so two processes' transactions can commit out of order. Taking one
+ * transaction-scoped advisory lock before the ids are drawn (the join makes the insert wait for
+ * it) serialises the draw-to-commit window: ids are drawn and committed in the same order. SQLite
+ * has one writer, so its ids are in commit order already.
+ */
+const EVENT_ORDER_LOCK = 7_401_442_001;
+const INSERT_EVENTS_UNNEST = `WITH commit_order AS (SELECT pg_advisory_xact_lock(${EVENT_ORDER_LOCK}))
+  INSERT INTO job_events (${EVENT_COLUMNS})
+  SELECT e.* FROM commit_order,
+    unnest(${EVENT_COLUMN_TYPES.map((t, i) => `CAST($${i + 1} AS ${t}[])`).join(', ')}) AS e
   RETURNING id, job_id`;
 // 13 parameters a row: well under SQLite's 32,766 bound parameters.
 const EVENT_ROWS_PER_INSERT = 1_000;
