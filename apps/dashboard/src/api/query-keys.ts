@@ -17,4 +17,5 @@ export const queryKeys = {
   retriedBy: (jobId: string) => ['retried-by', jobId] as const,
   jobSearch: (search: JobSearch) => ['job-search', search] as const,
   overview: () => ['overview'] as const,
+  dataCounts: (connectionId: string) => ['data-counts', connectionId] as const,
 };

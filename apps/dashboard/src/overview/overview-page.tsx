@@ -11,7 +11,7 @@ import { ProblemAlert } from '../components/problem-alert.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
-import { useNow } from '../lib/use-now.js';
+import { useNow } from '../lib/clock-context.js';
 import { FailureRateChart } from './failure-rate-chart.js';
 import { computeOverview, percent } from './overview-stats.js';
 
@@ -43,7 +43,7 @@ async function fetchLastDay(client: ApiClient, signal: AbortSignal): Promise<Sam
 export function OverviewPage() {
   useDocumentTitle('Overview');
   const client = useApi();
-  const now = useNow(60_000);
+  const now = useNow();
   const poll = useFallbackPollMs();
   const sample = useQuery({
     queryKey: queryKeys.overview(),
