@@ -8,6 +8,7 @@ import { NoticeProvider } from './components/notice-context.js';
 import { ConnectionPage } from './connection/connection-page.js';
 import { ConnectionsPage } from './connections/connections-page.js';
 import { JobPage } from './jobs/job-page.js';
+import { JobsPage } from './jobs-list/jobs-page.js';
 import { AppLayout } from './layout/app-layout.js';
 import { NotFoundPage } from './layout/not-found-page.js';
 import { ClockProvider } from './lib/clock-context.js';
@@ -39,6 +40,7 @@ export function AppRoutes() {
       <Route element={<AppLayout />}>
         <Route index element={<ConnectionsPage />} />
         <Route path="connections/:connectionId" element={<ConnectionPage />} />
+        <Route path="jobs" element={<JobsPage />} />
         <Route path="jobs/:jobId" element={<JobPage />} />
         <Route path="search" element={<SearchResultsPage />} />
         <Route

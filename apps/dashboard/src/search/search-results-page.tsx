@@ -47,7 +47,7 @@ export function SearchResultsPage() {
             {results.data.next ? '+' : ''} matching jobs
             {results.data.next ? ' (the 50 newest shown; type more characters to narrow)' : ''}.
           </p>
-          <JobList jobs={results.data.items} caption="Matching jobs" now={now} />
+          <JobList jobs={results.data.items} caption="Matching jobs" now={now} showErrors />
         </>
       )}
     </section>
