@@ -30,7 +30,7 @@ export function JobErrorView({ job }: Props) {
       {error.detail && <p className="error-detail">{error.detail}</p>}
       {requeued && (
         <p className="notice">
-          Jobtrail retries automatically: attempt {job.attempt + 1} of {job.max_attempts} is due{' '}
+          Jobtrail retries automatically: attempt {job.attempt + 1} of {job.max_attempts},{' '}
           <RelativeTime iso={job.run_at} now={now} tense="future" />.
         </p>
       )}
