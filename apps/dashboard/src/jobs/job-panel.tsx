@@ -58,7 +58,7 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
             on <Link to={`/connections/${job.connection_id}`}>connection {shortId(job.connection_id)}</Link>
           </span>
           <CopyButton text={job.job_id} label="Copy job ID">
-            Copy ID
+            Copy job ID
           </CopyButton>
           <CopyButton text={supportDetails(job, me)} label="Copy support details">
             Copy support details

@@ -89,7 +89,7 @@ function OverviewBody({ sample, now }: { readonly sample: Sample; readonly now: 
       )}
       <ul className="stat-cards" aria-label="Jobs by status">
         <li className="stat-card">
-          <Link to={jobsPageLink({ from: since })} className="stat-link" aria-label={`${stats.total} jobs: list them`}>
+          <Link to={jobsPageLink({ from: since })} className="stat-link">
             <span className="stat-value">{stats.total.toLocaleString()}</span>
             <span className="stat-label">jobs</span>
           </Link>
