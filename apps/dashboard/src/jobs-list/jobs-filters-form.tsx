@@ -81,6 +81,8 @@ export function JobsFiltersForm({ filters, onChange }: Props) {
           <div key={field.param} className="field">
             <label htmlFor={inputId}>{field.label}</label>
             <input
+              // Uncontrolled while typing; a new value from the URL (e.g. "Clear filters") starts it afresh.
+              key={value}
               id={inputId}
               type="text"
               className="mono"

@@ -1,4 +1,4 @@
-import { describeError, type JobSummaryWire } from '@jobtrail/domain';
+import { assertNever, describeError, type JobSummaryWire } from '@jobtrail/domain';
 
 /**
  * What will happen next to a job with an error, in the dashboard's words. Derived from the job's own
@@ -26,7 +26,8 @@ export function retryOutlook(job: Fields): RetryOutlook {
 
 /** "Not retried", "All 3 attempts failed", "1 of 3": the attempts as the job page states them. */
 export function attemptsText(job: Fields): string {
-  switch (retryOutlook(job)) {
+  const outlook = retryOutlook(job);
+  switch (outlook) {
     case 'not-retried':
       return job.attempt <= 1 ? 'Not retried' : `${job.attempt} made, then not retried`;
     case 'exhausted':
@@ -35,6 +36,8 @@ export function attemptsText(job: Fields): string {
       return `${job.attempt} of ${job.max_attempts} failed, another attempt is coming`;
     case 'none':
       return `${job.attempt} of ${job.max_attempts}`;
+    default:
+      return assertNever(outlook, 'retry outlook');
   }
 }
 
