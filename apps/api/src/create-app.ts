@@ -78,6 +78,24 @@ export async function createApp(
   return { app, startup };
 }
 
+/**
+ * The dashboard's Content-Security-Policy: scripts, styles and API calls from this origin only, no
+ * inline script (the Vite build has none), no plugins, no framing, no foreign form targets.
+ * `data:` images cover the SVG/emoji fallbacks browsers may inline.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 /** In the all-in-one process the built dashboard is served at `/`, with deep links falling back to it. */
 function serveDashboard(app: NestExpressApplication, config: AppConfig, logger: Logger): void {
   const dir = config.dashboardDir ?? DEFAULT_DASHBOARD_DIR;
@@ -86,7 +104,13 @@ function serveDashboard(app: NestExpressApplication, config: AppConfig, logger: 
     logger.info({ dir }, 'no built dashboard found; serving the API only');
     return;
   }
-  const assets = express.static(dir, { index: false, maxAge: '1h' });
+  const assets = express.static(dir, {
+    index: false,
+    maxAge: '1h',
+    setHeaders: (res, path) => {
+      if (path.endsWith('.html')) res.setHeader('Content-Security-Policy', DASHBOARD_CSP);
+    },
+  });
   // API requests never look for a file on disk.
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) =>
     req.path.startsWith('/api/') ? next() : assets(req, res, next),
@@ -94,6 +118,7 @@ function serveDashboard(app: NestExpressApplication, config: AppConfig, logger: 
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (req.method !== 'GET' || req.path.startsWith('/api')) return next();
     res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('Content-Security-Policy', DASHBOARD_CSP);
     res.sendFile(index);
   });
 }

@@ -201,6 +201,8 @@ describe('Jobtrail dashboard in Chromium', () => {
     await shot('job-failed');
 
     await page.getByRole('button', { name: 'Retry' }).click();
+    // invalid-credentials is not retryable: Retry asks first (issue 15), then goes ahead.
+    await page.getByRole('dialog').getByRole('button', { name: 'Retry anyway' }).click();
     const retriedBy = page.locator('.retry-links li').filter({ hasText: 'Retried by' }).getByRole('link');
     await retriedBy.waitFor();
     const retryId = (await retriedBy.textContent())!.trim();

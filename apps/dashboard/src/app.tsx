@@ -4,11 +4,14 @@ import { BrowserRouter, Route, Routes } from 'react-router';
 import { ApiError } from './api/client.js';
 import { AuthGate } from './auth/auth-gate.js';
 import { Loading } from './components/loading.js';
+import { NoticeProvider } from './components/notice-context.js';
 import { ConnectionPage } from './connection/connection-page.js';
 import { ConnectionsPage } from './connections/connections-page.js';
 import { JobPage } from './jobs/job-page.js';
+import { JobsPage } from './jobs-list/jobs-page.js';
 import { AppLayout } from './layout/app-layout.js';
 import { NotFoundPage } from './layout/not-found-page.js';
+import { ClockProvider } from './lib/clock-context.js';
 import { LiveUpdatesProvider } from './live/live-updates-provider.js';
 import { SearchResultsPage } from './search/search-results-page.js';
 
@@ -37,6 +40,7 @@ export function AppRoutes() {
       <Route element={<AppLayout />}>
         <Route index element={<ConnectionsPage />} />
         <Route path="connections/:connectionId" element={<ConnectionPage />} />
+        <Route path="jobs" element={<JobsPage />} />
         <Route path="jobs/:jobId" element={<JobPage />} />
         <Route path="search" element={<SearchResultsPage />} />
         <Route
@@ -58,13 +62,17 @@ export function App({ live = true }: { readonly live?: boolean }) {
   const [queryClient] = useState(createQueryClient);
   return (
     <QueryClientProvider client={queryClient}>
-      <AuthGate>
-        <BrowserRouter>
-          <LiveUpdatesProvider enabled={live}>
-            <AppRoutes />
-          </LiveUpdatesProvider>
-        </BrowserRouter>
-      </AuthGate>
+      <ClockProvider>
+        <AuthGate>
+          <BrowserRouter>
+            <NoticeProvider>
+              <LiveUpdatesProvider enabled={live}>
+                <AppRoutes />
+              </LiveUpdatesProvider>
+            </NoticeProvider>
+          </BrowserRouter>
+        </AuthGate>
+      </ClockProvider>
     </QueryClientProvider>
   );
 }

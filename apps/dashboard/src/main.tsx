@@ -1,3 +1,5 @@
+// First: settings the rest of the code relies on when it loads.
+import './lib/strict-csp.js';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app.js';

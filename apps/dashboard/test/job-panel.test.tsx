@@ -133,6 +133,8 @@ describe('job panel', () => {
     expect(within(screen.getByRole('list', { name: 'Steps' })).getAllByRole('listitem')[0]).toHaveTextContent('Failed');
 
     await user.click(screen.getByRole('button', { name: 'Retry' }));
+    // invalid-credentials is not retryable: Retry asks first (issue 15), then goes ahead.
+    await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Retry anyway' }));
     await waitFor(() => expect(fake.requests('POST', /retry$/)).toHaveLength(1));
     const link = await screen.findByRole('link', { name: retry.job_id });
     expect(link).toHaveAttribute('href', `/jobs/${retry.job_id}`);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const DASHBOARD_DIST = join(REPO_ROOT, 'apps/dashboard/dist');
 const API_MAIN = join(REPO_ROOT, 'apps/api/dist/main.js');
+const API_CLI = join(REPO_ROOT, 'apps/api/dist/cli.js');
 const BUILD_HINT = 'run `pnpm --filter @jobtrail/dashboard build:e2e` (or `pnpm build`) first';
 
 /** Newest modification time under a folder, in ms. */
@@ -53,6 +54,8 @@ export interface RunningApi {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: T; headers: Headers }>;
+  /** Runs the api's command-line tool on the same database (e.g. `tenant:create b`); its stdout. */
+  cli(...args: string[]): Promise<string>;
   /** Everything the process printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -76,29 +79,31 @@ async function freePort(): Promise<number> {
  * Starts the real all-in-one process (API + worker + built dashboard) on a free port with a fresh
  * SQLite folder and a random admin key, and waits until /api/health answers.
  */
-export async function startApi(): Promise<RunningApi> {
+export async function startApi(extraEnv: Readonly<Record<string, string>> = {}): Promise<RunningApi> {
   assertBuilt();
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-e2e-'));
   const adminKey = `e2e_${randomBytes(24).toString('hex')}`;
   const baseUrl = `http://127.0.0.1:${port}`;
   let log = '';
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    JOBTRAIL_DATA_DIR: dataDir,
+    JOBTRAIL_ADMIN_KEY: adminKey,
+    JOBTRAIL_DEMO: '0',
+    JOBTRAIL_DASHBOARD_DIR: DASHBOARD_DIST,
+    JOBTRAIL_LOG_LEVEL: 'warn',
+    // The suite makes 120 refreshes on one connection and a few hundred calls a minute with one
+    // key: the production limits (60 refreshes an hour, 600 requests a minute) are not under test here.
+    JOBTRAIL_REFRESH_LIMIT_PER_HOUR: '100000',
+    JOBTRAIL_RATE_LIMIT_PER_MINUTE: '100000',
+    DATABASE_URL: '',
+    ...extraEnv,
+  };
   const child: ChildProcess = spawn(process.execPath, [API_MAIN], {
     cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      JOBTRAIL_DATA_DIR: dataDir,
-      JOBTRAIL_ADMIN_KEY: adminKey,
-      JOBTRAIL_DEMO: '0',
-      JOBTRAIL_DASHBOARD_DIR: DASHBOARD_DIST,
-      JOBTRAIL_LOG_LEVEL: 'warn',
-      // The suite makes 120 refreshes on one connection and a few hundred calls a minute with one
-      // key: the production limits (60 refreshes an hour, 600 requests a minute) are not under test here.
-      JOBTRAIL_REFRESH_LIMIT_PER_HOUR: '100000',
-      JOBTRAIL_RATE_LIMIT_PER_MINUTE: '100000',
-      DATABASE_URL: '',
-    },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
@@ -137,6 +142,12 @@ export async function startApi(): Promise<RunningApi> {
       const text = await res.text();
       return { status: res.status, body: (text ? JSON.parse(text) : null) as never, headers: res.headers };
     },
+    cli: (...args) =>
+      new Promise((resolve, reject) =>
+        execFile(process.execPath, [API_CLI, ...args], { cwd: REPO_ROOT, env }, (err, stdout, stderr) =>
+          err ? reject(new Error(`cli ${args.join(' ')} failed: ${stderr}`)) : resolve(stdout),
+        ),
+      ),
     output: () => log,
     async stop() {
       if (child.exitCode === null) {

@@ -14,6 +14,7 @@ import {
   type JobSummaryWire,
   type WhoAmIWire,
 } from '@jobtrail/domain';
+import { jobsQuery, type JobsFilters } from '../jobs-list/jobs-filters.js';
 import type { ApiClient, Page } from './client.js';
 
 /** Page size of the history: big pages keep "load more" rare, the list is virtualized anyway. */
@@ -183,4 +184,15 @@ export async function cancelJob(client: ApiClient, jobId: string): Promise<JobSu
       schema: JobSummarySchema,
     })
   ).data;
+}
+
+/** A page of the Jobs page: `GET /jobs` with its filters, or the `Link` target of the next page. */
+export function fetchJobsPage(
+  client: ApiClient,
+  filters: JobsFilters,
+  limit: number,
+  next: string | null,
+  signal?: AbortSignal,
+): Promise<Page<JobSummaryWire>> {
+  return client.page(next ?? `/jobs?${jobsQuery(filters, limit)}`, JobSummarySchema, signal);
 }

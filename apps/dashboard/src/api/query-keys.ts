@@ -1,3 +1,4 @@
+import type { JobsFilters } from '../jobs-list/jobs-filters.js';
 import type { HistoryFilters, JobSearch } from './endpoints.js';
 
 /**
@@ -16,5 +17,8 @@ export const queryKeys = {
   jobLogs: (jobId: string) => ['job-logs', jobId] as const,
   retriedBy: (jobId: string) => ['retried-by', jobId] as const,
   jobSearch: (search: JobSearch) => ['job-search', search] as const,
+  jobsList: (filters: JobsFilters) => ['jobs-list', filters] as const,
+  jobsLists: () => ['jobs-list'] as const,
   overview: () => ['overview'] as const,
+  dataCounts: (connectionId: string) => ['data-counts', connectionId] as const,
 };

@@ -6,7 +6,8 @@ import { queryKeys } from '../api/query-keys.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { SessionContext, type Session } from './auth-context.js';
-import { clearStoredKey, initialKey, storeKey } from './session.js';
+import { LinkKeyPrompt } from './link-key-prompt.js';
+import { clearPendingLinkKey, clearStoredKey, initialKeys, storeKey, type InitialKeys } from './session.js';
 import { SignInPage } from './sign-in-page.js';
 
 const REJECTED = 'Your API key was not accepted (revoked, expired or mistyped). Sign in with a valid key.';
@@ -14,12 +15,20 @@ const REJECTED = 'Your API key was not accepted (revoked, expired or mistyped). 
 /** Shows the sign-in page until there is a working key, then the app with its session. */
 export function AuthGate({ children }: { readonly children: ReactNode }) {
   const queryClient = useQueryClient();
-  const [key, setKey] = useState<string | null>(initialKey);
+  const [initial] = useState<InitialKeys>(initialKeys);
+  const [key, setKey] = useState<string | null>(initial.key);
+  const [linkKey, setLinkKey] = useState<string | null>(initial.linkKey);
+  const dismissLink = useCallback(() => {
+    clearPendingLinkKey();
+    setLinkKey(null);
+  }, []);
   const [notice, setNotice] = useState<string | null>(null);
 
   const signOut = useCallback(
     (reason: string | null = null) => {
       clearStoredKey();
+      clearPendingLinkKey();
+      setLinkKey(null);
       // Nothing read with the old key may be shown to whoever signs in next.
       queryClient.clear();
       setKey(null);
@@ -56,7 +65,28 @@ export function AuthGate({ children }: { readonly children: ReactNode }) {
       />
     );
   }
-  if (session) return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
+  if (session)
+    return (
+      <SessionContext.Provider value={session}>
+        {linkKey && (
+          <LinkKeyPrompt
+            linkKey={linkKey}
+            current={session.me}
+            onDismiss={dismissLink}
+            onSwitch={(newKey, who) => {
+              storeKey(newKey);
+              clearPendingLinkKey();
+              // Nothing read with the old tenant's key may show under the new one.
+              queryClient.clear();
+              queryClient.setQueryData(queryKeys.me(), who);
+              setLinkKey(null);
+              setKey(newKey);
+            }}
+          />
+        )}
+        {children}
+      </SessionContext.Provider>
+    );
   if (me.isError) {
     return (
       <main className="sign-in" id="main">

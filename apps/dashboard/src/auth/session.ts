@@ -45,12 +45,56 @@ export function takeKeyFromFragment(loc: Location = window.location, hist: Histo
   return key;
 }
 
-/** The key to start with: one from the URL wins over the stored one, and replaces it. */
-export function initialKey(): string | null {
-  const fromUrl = takeKeyFromFragment();
-  if (fromUrl) {
-    storeKey(fromUrl);
-    return fromUrl;
+const PENDING_LINK_KEY = 'jobtrail.link-key';
+
+/** A key from a link that waits for the signed-in user to accept or refuse it. */
+export function readPendingLinkKey(): string | null {
+  try {
+    return sessionStorage.getItem(PENDING_LINK_KEY);
+  } catch {
+    return null;
   }
-  return readStoredKey();
+}
+
+export function clearPendingLinkKey(): void {
+  try {
+    sessionStorage.removeItem(PENDING_LINK_KEY);
+  } catch {
+    // Nothing stored, nothing to clear.
+  }
+}
+
+function storePendingLinkKey(key: string): void {
+  try {
+    sessionStorage.setItem(PENDING_LINK_KEY, key);
+  } catch {
+    // Storage disabled: the link is then simply ignored on the next load.
+  }
+}
+
+export interface InitialKeys {
+  /** The key the tab is signed in with (or signs in with). */
+  readonly key: string | null;
+  /** A different key from a `#key=` link, not used until the user says so. */
+  readonly linkKey: string | null;
+}
+
+/**
+ * The keys to start with. A link's key signs in a tab that has no session. In a signed-in tab it
+ * NEVER replaces the current key by itself: whoever sent the link would choose which tenant the
+ * user's next actions (and a customer's bank credentials) go to. It is kept aside until the user
+ * confirms the switch, naming both tenants. (Kept in sessionStorage rather than memory so the
+ * answer is the same however often this runs.)
+ */
+export function initialKeys(): InitialKeys {
+  const fromUrl = takeKeyFromFragment();
+  const stored = readStoredKey();
+  if (fromUrl && (stored === null || stored === fromUrl)) {
+    storeKey(fromUrl);
+    clearPendingLinkKey();
+    return { key: fromUrl, linkKey: null };
+  }
+  if (fromUrl) storePendingLinkKey(fromUrl);
+  const pending = readPendingLinkKey();
+  return { key: stored, linkKey: stored !== null && pending !== stored ? pending : null };
 }

@@ -1,66 +1,74 @@
-import { useId, useState } from 'react';
+import { useState, type ReactNode } from 'react';
+import { ConfirmDialog } from './confirm-dialog.js';
 
 interface Props {
   /** The button that asks, e.g. "Purge". */
   readonly label: string;
   /** The question, e.g. "Delete all accounts and transactions of this connection?" */
   readonly question: string;
+  /** The dialog's title; the question when not given. */
+  readonly title?: string;
+  /** What else the dialog says (what is lost, that it cannot be undone). */
+  readonly details?: ReactNode;
   readonly confirmLabel: string;
   readonly onConfirm: () => void;
+  /** Called when the dialog opens, e.g. to load what will be lost. */
+  readonly onOpen?: () => void;
   readonly disabled?: boolean;
   readonly describedBy?: string;
   readonly className?: string;
+  /** An accessible name for the trigger when its text alone is ambiguous (a row's button). */
+  readonly ariaLabel?: string;
+  readonly danger?: boolean;
 }
 
-/**
- * A destructive action behind an inline confirmation. Inline rather than `window.confirm`: it is
- * styled, keeps focus in the page and can be reached and tested like the rest of the UI.
- */
+/** An action behind a confirmation dialog whose initial focus is on the safe answer. */
 export function ConfirmButton({
   label,
   question,
+  title,
+  details,
   confirmLabel,
   onConfirm,
+  onOpen,
   disabled,
   describedBy,
   className = 'button-danger',
+  ariaLabel,
+  danger = true,
 }: Props) {
   const [asking, setAsking] = useState(false);
-  const id = useId();
-  if (!asking) {
-    return (
+  return (
+    <>
       <button
         type="button"
         className={className}
         disabled={disabled}
         aria-describedby={describedBy}
-        onClick={() => setAsking(true)}
+        aria-label={ariaLabel}
+        aria-haspopup="dialog"
+        onClick={() => {
+          onOpen?.();
+          setAsking(true);
+        }}
       >
         {label}
       </button>
-    );
-  }
-  return (
-    <span className="confirm" role="group" aria-labelledby={id}>
-      <span id={id} className="confirm-question">
-        {question}
-      </span>
-      <button
-        type="button"
-        className="button-danger"
-        // The question appears where the button was; focus moves to its answer for keyboard users.
-        autoFocus
-        onClick={() => {
-          setAsking(false);
-          onConfirm();
-        }}
-      >
-        {confirmLabel}
-      </button>
-      {/* Not "Cancel": job panels have a "Cancel job" button and the two must not be confused. */}
-      <button type="button" onClick={() => setAsking(false)}>
-        Back
-      </button>
-    </span>
+      {asking && (
+        <ConfirmDialog
+          title={title ?? question}
+          question={question}
+          confirmLabel={confirmLabel}
+          danger={danger}
+          onCancel={() => setAsking(false)}
+          onConfirm={() => {
+            setAsking(false);
+            onConfirm();
+          }}
+        >
+          {details}
+        </ConfirmDialog>
+      )}
+    </>
   );
 }

@@ -1,5 +1,5 @@
 import { Link } from 'react-router';
-import type { JobSummaryWire } from '@jobtrail/domain';
+import { describeError, type JobSummaryWire } from '@jobtrail/domain';
 import { formatDuration, jobDurationMs } from '../lib/format.js';
 import { DateTime } from './date-time.js';
 import { StatusBadge } from './status-badge.js';
@@ -8,13 +8,26 @@ interface Props {
   readonly jobs: readonly JobSummaryWire[];
   readonly caption: string;
   readonly now: number;
+  /** Adds the error code and its catalogue title under the status of failed (and cancelled) rows. */
+  readonly showErrors?: boolean;
 }
 
-/** A short, plain (not virtualized) table of jobs across connections: search results, slowest jobs. */
-export function JobList({ jobs, caption, now }: Props) {
+/**
+ * Connection ids are UUIDv7: their first block is a timestamp, the same for connections created
+ * in the same moment. The first and last blocks together tell them apart.
+ */
+export function shortConnectionId(id: string): string {
+  return `${id.slice(0, 8)}…${id.slice(-4)}`;
+}
+
+/**
+ * A plain (not virtualized) table of jobs across connections: the Jobs page, search results,
+ * slowest jobs. On a phone each row becomes a card (CSS), every cell labelled by `data-label`.
+ */
+export function JobList({ jobs, caption, now, showErrors = false }: Props) {
   return (
     <div className="table-scroll">
-      <table className="data-table">
+      <table className="data-table job-list">
         <caption className="visually-hidden">{caption}</caption>
         <thead>
           <tr>
@@ -30,29 +43,33 @@ export function JobList({ jobs, caption, now }: Props) {
           {jobs.map((job) => {
             const ms = jobDurationMs(job, now);
             return (
-              <tr key={job.job_id}>
-                <td>
+              <tr key={job.job_id} data-job-id={job.job_id} className={`job-row row-${job.status}`}>
+                <td data-label="Job ID" className="col-id">
                   <Link to={`/jobs/${job.job_id}`} className="mono">
                     {job.job_id}
                   </Link>
                 </td>
-                <td>
-                  <Link
-                    to={`/connections/${job.connection_id}`}
-                    className="mono"
-                    aria-label={`Connection ${job.connection_id}`}
-                  >
-                    {job.connection_id.slice(0, 8)}…
+                <td data-label="Connection">
+                  <Link to={`/connections/${job.connection_id}`} className="mono" title={job.connection_id}>
+                    {/* The visible short id stays part of the link's name (WCAG 2.5.3). */}
+                    <span className="visually-hidden">Connection </span>
+                    {shortConnectionId(job.connection_id)}
                   </Link>
                 </td>
-                <td>
+                <td data-label="Date">
                   <DateTime iso={job.date} now={now} />
                 </td>
-                <td>{job.action}</td>
-                <td>
+                <td data-label="Action">{job.action}</td>
+                <td data-label="Status" className="col-status">
                   <StatusBadge status={job.status} />
+                  {showErrors && job.error && job.status !== 'success' && (
+                    <span className="row-error" data-testid="row-error">
+                      <code className="error-code">{job.error.code}</code>{' '}
+                      <span className="row-error-title">{describeError(job.error.code).title}</span>
+                    </span>
+                  )}
                 </td>
-                <td>{ms === null ? '—' : formatDuration(ms)}</td>
+                <td data-label="Duration">{ms === null ? '—' : formatDuration(ms)}</td>
               </tr>
             );
           })}

@@ -7,10 +7,11 @@ import { queryKeys } from '../api/query-keys.js';
 import { useApi, useCan, useSession } from '../auth/auth-context.js';
 import { ConfirmButton } from '../components/confirm-button.js';
 import { ProblemAlert } from '../components/problem-alert.js';
+import { DeleteConnectionButton } from '../connections/delete-connection-button.js';
 import { useDeleteConnection } from '../connections/use-delete-connection.js';
 import { applyActionResult } from '../live/apply-job-change.js';
 import { useFallbackPollMs } from '../live/live-context.js';
-import { maskLogin, shortId } from '../lib/format.js';
+import { connectionLabel, shortId } from '../lib/format.js';
 
 /**
  * Refresh, Purge and Delete of one connection. An action is disabled while a job of that action
@@ -55,7 +56,14 @@ export function ConnectionActions({ connection }: { readonly connection: Connect
         <ConfirmButton
           key={action}
           label={label}
+          title={`Purge the data of ${connectionLabel(connection)}?`}
           question="Purge deletes every account and transaction fetched for this connection. Continue?"
+          details={
+            <p className="dialog-warning">
+              The connection and its job history stay; a refresh fetches the data again.{' '}
+              <strong>The purge itself cannot be undone.</strong>
+            </p>
+          }
           confirmLabel="Purge data"
           disabled={!canAct || busy}
           describedBy={disabledReason ? reasonId : undefined}
@@ -82,12 +90,10 @@ export function ConnectionActions({ connection }: { readonly connection: Connect
       <div className="button-row">
         {JOB_ACTIONS.map(button)}
         {canDelete && (
-          <ConfirmButton
-            label="Delete connection"
-            question={`Delete ${maskLogin(connection.login_id)}, its jobs and its data?`}
-            confirmLabel="Delete for good"
+          <DeleteConnectionButton
+            connection={connection}
             disabled={remove.isPending}
-            onConfirm={() => remove.mutate(id)}
+            onConfirm={(c) => remove.mutate(c)}
           />
         )}
       </div>

@@ -9,9 +9,9 @@ import { EmptyState } from '../components/empty-state.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { useFallbackPollMs } from '../live/live-context.js';
-import { maskLogin } from '../lib/format.js';
+import { connectionLabel } from '../lib/format.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
-import { useNow } from '../lib/use-now.js';
+import { useNow } from '../lib/clock-context.js';
 import { ConnectionActions } from './connection-actions.js';
 import { HistoryFiltersForm, rangeIsInvalid } from './history-filters.js';
 import { HistoryTable } from './history-table.js';
@@ -25,7 +25,7 @@ export function ConnectionPage() {
     queryKey: queryKeys.connection(connectionId),
     queryFn: ({ signal }) => fetchConnection(client, connectionId, signal),
   });
-  const masked = connection.data ? maskLogin(connection.data.login_id) : 'Connection';
+  const masked = connection.data ? connectionLabel(connection.data) : 'Connection';
   useDocumentTitle(connection.data ? `Connection ${masked}` : 'Connection');
 
   return (

@@ -1,7 +1,7 @@
 import { useRef } from 'react';
 import { Link } from 'react-router';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import type { JobSummaryWire } from '@jobtrail/domain';
+import { describeError, type JobSummaryWire } from '@jobtrail/domain';
 import { CopyButton } from '../components/copy-button.js';
 import { DateTime } from '../components/date-time.js';
 import { StatusBadge } from '../components/status-badge.js';
@@ -111,6 +111,12 @@ function HistoryRow({
       <td role="cell" className="col-status">
         <StatusBadge status={job.status} />
         {job.cancel_requested && job.status === 'processing' && <span className="muted small"> cancelling</span>}
+        {job.error && job.status !== 'success' && (
+          // Why it failed, at a glance (the job page has the rest); hidden on phones, where rows are two lines.
+          <code className="history-error error-code hide-narrow" title={describeError(job.error.code).title}>
+            {job.error.code}
+          </code>
+        )}
       </td>
       <td role="cell" className="col-duration">
         {duration === null ? '—' : formatDuration(duration)}

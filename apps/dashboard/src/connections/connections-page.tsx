@@ -7,7 +7,7 @@ import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
-import { useNow } from '../lib/use-now.js';
+import { useNow } from '../lib/clock-context.js';
 import { ConnectionsTable } from './connections-table.js';
 import { CreateConnectionForm } from './create-connection-form.js';
 import { useDeleteConnection } from './use-delete-connection.js';
@@ -55,8 +55,8 @@ export function ConnectionsPage() {
             <ConnectionsTable
               connections={connections}
               now={now}
-              onDelete={canDelete ? (id) => remove.mutate(id) : null}
-              deleting={remove.isPending ? (remove.variables ?? null) : null}
+              onDelete={canDelete ? (c) => remove.mutate(c) : null}
+              deleting={remove.isPending ? (remove.variables?.connection_id ?? null) : null}
             />
             {list.hasNextPage && (
               <button

@@ -1,15 +1,15 @@
 import { Link } from 'react-router';
 import type { ConnectionWire } from '@jobtrail/domain';
-import { ConfirmButton } from '../components/confirm-button.js';
-import { DateTime } from '../components/date-time.js';
+import { DateTime, RelativeTime } from '../components/date-time.js';
 import { StatusBadge } from '../components/status-badge.js';
-import { maskLogin, relativeTime } from '../lib/format.js';
+import { connectionLabel, maskLogin } from '../lib/format.js';
+import { DeleteConnectionButton } from './delete-connection-button.js';
 
 interface Props {
   readonly connections: readonly ConnectionWire[];
   readonly now: number;
   /** Null when the key may not delete (only admins may). */
-  readonly onDelete: ((id: string) => void) | null;
+  readonly onDelete: ((connection: ConnectionWire) => void) | null;
   readonly deleting: string | null;
 }
 
@@ -40,10 +40,7 @@ export function ConnectionsTable({ connections, now, onDelete, deleting }: Props
             return (
               <tr key={c.connection_id} data-connection-id={c.connection_id}>
                 <td>
-                  <Link
-                    to={`/connections/${c.connection_id}`}
-                    aria-label={`Connection ${masked}${c.user_ref ? ` (${c.user_ref})` : ''}`}
-                  >
+                  <Link to={`/connections/${c.connection_id}`} aria-label={`Connection ${connectionLabel(c)}`}>
                     <span className="mono">{masked}</span>
                   </Link>
                   {c.user_ref && <div className="muted small">{c.user_ref}</div>}
@@ -57,7 +54,7 @@ export function ConnectionsTable({ connections, now, onDelete, deleting }: Props
                     <span className="latest-job">
                       <StatusBadge status={c.latest_job.status} />{' '}
                       <span className="muted small">
-                        {c.latest_job.action}, {relativeTime(c.latest_job.date, now)}
+                        {c.latest_job.action}, <RelativeTime iso={c.latest_job.date} now={now} />
                       </span>
                     </span>
                   ) : (
@@ -66,12 +63,10 @@ export function ConnectionsTable({ connections, now, onDelete, deleting }: Props
                 </td>
                 {onDelete && (
                   <td className="row-actions">
-                    <ConfirmButton
-                      label="Delete"
-                      question={`Delete ${masked} and all its data?`}
-                      confirmLabel="Delete connection"
+                    <DeleteConnectionButton
+                      connection={c}
                       disabled={deleting === c.connection_id}
-                      onConfirm={() => onDelete(c.connection_id)}
+                      onConfirm={onDelete}
                       className="button-small button-danger"
                     />
                   </td>

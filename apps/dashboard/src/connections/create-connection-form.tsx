@@ -5,7 +5,7 @@ import { CreateConnectionBodySchema } from '@jobtrail/domain';
 import { ApiError } from '../api/client.js';
 import { createConnection, NO_FILTERS } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
-import { useApi } from '../auth/auth-context.js';
+import { useApi, useSession } from '../auth/auth-context.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { SANDBOX_LOGINS } from './sandbox-logins.js';
 
@@ -27,6 +27,7 @@ function serverFieldErrors(error: unknown): FieldErrors {
 /** Creates a sandbox connection; the same domain schema as the API validates it before it is sent. */
 export function CreateConnectionForm() {
   const client = useApi();
+  const { me } = useSession();
   const queryClient = useQueryClient();
   const navigate = useNavigate();
   const [values, setValues] = useState<Record<Field, string>>({
@@ -96,6 +97,10 @@ export function CreateConnectionForm() {
   return (
     <form className="card form" onSubmit={submit} noValidate aria-labelledby={`${ids.form}-title`}>
       <h3 id={`${ids.form}-title`}>New sandbox connection</h3>
+      {/* Credentials go to the tenant of the key in use: it is named where they are typed. */}
+      <p className="form-tenant" data-testid="form-tenant">
+        In tenant <strong>{me.tenant_name}</strong>
+      </p>
       <div className="field">
         <label htmlFor={`${ids.form}-institution_id`}>Institution</label>
         <select {...field('institution_id')}>

@@ -4,14 +4,18 @@ import type { Page } from '../api/client.js';
 import { deleteConnection } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi } from '../auth/auth-context.js';
+import { useNotify } from '../components/notice-context.js';
+import { connectionLabel } from '../lib/format.js';
 
-/** Deletes a connection and drops it (and its history) from every cache. */
+/** Deletes a connection, drops it (and its history) from every cache, and confirms it in a notice. */
 export function useDeleteConnection(onDeleted?: () => void) {
   const client = useApi();
   const queryClient = useQueryClient();
+  const notify = useNotify();
   return useMutation({
-    mutationFn: (id: string) => deleteConnection(client, id),
-    onSuccess: (_void, id) => {
+    mutationFn: (connection: ConnectionWire) => deleteConnection(client, connection.connection_id),
+    onSuccess: (_void, connection) => {
+      const id = connection.connection_id;
       queryClient.setQueryData<InfiniteData<Page<ConnectionWire>, string | null>>(queryKeys.connections(), (data) =>
         data
           ? { ...data, pages: data.pages.map((p) => ({ ...p, items: p.items.filter((c) => c.connection_id !== id) })) }
@@ -20,6 +24,7 @@ export function useDeleteConnection(onDeleted?: () => void) {
       queryClient.removeQueries({ queryKey: queryKeys.connection(id) });
       queryClient.removeQueries({ queryKey: queryKeys.historyOf(id) });
       queryClient.removeQueries({ queryKey: queryKeys.activeJobs(id) });
+      notify(`Connection ${connectionLabel(connection)} was deleted, with its jobs, accounts and transactions.`);
       onDeleted?.();
     },
   });

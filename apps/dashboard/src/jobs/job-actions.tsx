@@ -1,12 +1,20 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { allowedActions, jobFromDetailWire, type JobDetailWire, type JobSummaryWire } from '@jobtrail/domain';
+import {
+  allowedActions,
+  describeError,
+  jobFromDetailWire,
+  type JobDetailWire,
+  type JobSummaryWire,
+} from '@jobtrail/domain';
 import { cancelJob, retryJob } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi, useCan, useSession } from '../auth/auth-context.js';
+import { ConfirmButton } from '../components/confirm-button.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { applyActionResult } from '../live/apply-job-change.js';
 import { shortId } from '../lib/format.js';
+import { retryNeedsConfirmation } from './retry-policy.js';
 
 /** Retry and Cancel, exactly as the domain's state machine allows them (the API's 409s agree). */
 export function JobActions({ job }: { readonly job: JobDetailWire }) {
@@ -47,11 +55,25 @@ export function JobActions({ job }: { readonly job: JobDetailWire }) {
   return (
     <div className="job-actions">
       <div className="button-row">
-        {allowed.retry && (
-          <button type="button" className="button-primary" onClick={() => retry.mutate()} disabled={retry.isPending}>
-            {retry.isPending ? 'Retrying…' : 'Retry'}
-          </button>
-        )}
+        {allowed.retry &&
+          (retryNeedsConfirmation(job) ? (
+            // Retrying an error that needs someone to act first fails again (and wrong passwords can
+            // lock the bank account): the fix leads above, Retry is secondary and asks first.
+            <ConfirmButton
+              label={retry.isPending ? 'Retrying…' : 'Retry'}
+              title="Retry without fixing the cause?"
+              question={`${describeError(job.error?.code ?? '').title}: Jobtrail does not retry this error, because the same attempt fails again until the cause is fixed.`}
+              details={<p>Follow the steps under “What to do” first. Retry only once that is done.</p>}
+              confirmLabel="Retry anyway"
+              className="button-secondary"
+              disabled={retry.isPending}
+              onConfirm={() => retry.mutate()}
+            />
+          ) : (
+            <button type="button" className="button-primary" onClick={() => retry.mutate()} disabled={retry.isPending}>
+              {retry.isPending ? 'Retrying…' : 'Retry'}
+            </button>
+          ))}
         {allowed.cancel && (
           <button type="button" className="button-danger" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
             {cancel.isPending ? 'Cancelling…' : 'Cancel job'}

@@ -1,17 +1,23 @@
 import { describeError, type JobDetailWire } from '@jobtrail/domain';
+import { RelativeTime } from '../components/date-time.js';
+import { useNow } from '../lib/clock-context.js';
+import { retryOutlook, troubleshootingFor } from './retry-policy.js';
 
 type Props = { readonly job: Pick<JobDetailWire, 'error' | 'status' | 'attempt' | 'max_attempts' | 'run_at'> };
 
 /**
- * The job's error as support needs it: the catalogue's title for the code, what happened this
- * time (detail), and the catalogue's troubleshooting steps.
+ * The job's error as support needs it, leading with what to do: the catalogue's title for the
+ * code, what happened this time (detail), whether Jobtrail will try again, and the catalogue's
+ * troubleshooting steps.
  */
 export function JobErrorView({ job }: Props) {
+  const now = useNow();
   const { error } = job;
   if (!error) return null;
   const entry = describeError(error.code);
-  // A pending job with an error is waiting for its next automatic attempt.
-  const requeued = job.status === 'pending';
+  const outlook = retryOutlook(job);
+  const steps = troubleshootingFor(job);
+  const requeued = outlook === 'will-retry';
   return (
     <section className={`job-error ${requeued ? 'job-error-requeued' : ''}`} aria-labelledby="job-error-title">
       <h3 id="job-error-title">
@@ -24,15 +30,26 @@ export function JobErrorView({ job }: Props) {
       {error.detail && <p className="error-detail">{error.detail}</p>}
       {requeued && (
         <p className="notice">
-          Jobtrail retries automatically: attempt {job.attempt + 1} of {job.max_attempts} is due at{' '}
-          {new Date(job.run_at).toLocaleTimeString()}.
+          Jobtrail retries automatically: attempt {job.attempt + 1} of {job.max_attempts},{' '}
+          <RelativeTime iso={job.run_at} now={now} tense="future" />.
         </p>
       )}
-      {entry.troubleshooting.length > 0 ? (
+      {outlook === 'not-retried' && (
+        <p className="notice notice-warning" data-testid="retry-outlook">
+          Not retried: Jobtrail does not retry this error automatically, and retrying as it is fails again. Fix the
+          cause first.
+        </p>
+      )}
+      {outlook === 'exhausted' && (
+        <p className="notice notice-warning" data-testid="retry-outlook">
+          All {job.max_attempts} attempts failed: Jobtrail will not retry this job again by itself.
+        </p>
+      )}
+      {steps.length > 0 ? (
         <>
-          <h4>Troubleshooting</h4>
+          <h4>What to do</h4>
           <ol className="troubleshooting" aria-label="Troubleshooting steps">
-            {entry.troubleshooting.map((step) => (
+            {steps.map((step) => (
               <li key={step}>{step}</li>
             ))}
           </ol>

@@ -10,11 +10,12 @@ import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { useFallbackPollMs } from '../live/live-context.js';
-import { formatDuration, jobDurationMs, shortId } from '../lib/format.js';
-import { useNow } from '../lib/use-now.js';
+import { formatDuration, jobDurationMs, jobFirstStartMs, shortId } from '../lib/format.js';
+import { useNow } from '../lib/clock-context.js';
 import { JobActions } from './job-actions.js';
 import { JobErrorView } from './job-error-view.js';
 import { JobLogs } from './job-logs.js';
+import { attemptsText } from './retry-policy.js';
 import { StepsTimeline } from './steps-timeline.js';
 import { supportDetails } from './support-details.js';
 import { TransitionsTable } from './transitions-table.js';
@@ -39,8 +40,9 @@ export function JobPanel({ jobId }: { readonly jobId: string }) {
 
 export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; readonly pollMs: number | null }) {
   const { me } = useSession();
-  const now = useNow(isTerminal(job.status) ? 30_000 : 1_000);
+  const now = useNow();
   const duration = jobDurationMs(job, now);
+  const firstStart = jobFirstStartMs(job);
   return (
     <article className="job-panel" aria-labelledby="job-title">
       <header className="page-header">
@@ -56,19 +58,20 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
             on <Link to={`/connections/${job.connection_id}`}>connection {shortId(job.connection_id)}</Link>
           </span>
           <CopyButton text={job.job_id} label="Copy job ID">
-            Copy ID
+            Copy job ID
           </CopyButton>
           <CopyButton text={supportDetails(job, me)} label="Copy support details">
             Copy support details
           </CopyButton>
         </div>
         <RetryLinks job={job} />
+        {/* What went wrong and what to do come before the buttons: the fix leads, Retry follows. */}
+        <JobErrorView job={job} />
         <JobActions job={job} />
       </header>
 
       <div className="job-grid">
         <div className="job-main">
-          <JobErrorView job={job} />
           {job.result && (
             <section aria-labelledby="result-title">
               <h3 id="result-title">Result</h3>
@@ -104,8 +107,8 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
               </dd>
             </div>
             <div>
-              <dt>Started</dt>
-              <dd>{job.started_at ? <DateTime iso={job.started_at} /> : '—'}</dd>
+              <dt>{job.attempt > 1 ? 'Started (first attempt)' : 'Started'}</dt>
+              <dd>{firstStart === null ? '—' : <DateTime iso={new Date(firstStart).toISOString()} now={now} />}</dd>
             </div>
             <div>
               <dt>Finished</dt>
@@ -113,19 +116,19 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
             </div>
             <div>
               <dt>Duration</dt>
-              <dd>{duration === null ? '—' : formatDuration(duration)}</dd>
+              <dd data-testid="job-duration" title="From the first attempt's start, across every attempt">
+                {duration === null ? '—' : formatDuration(duration)}
+              </dd>
             </div>
             <div>
               <dt>Attempts</dt>
-              <dd>
-                {job.attempt} of {job.max_attempts}
-              </dd>
+              <dd data-testid="job-attempts">{attemptsText(job)}</dd>
             </div>
             {job.status === 'pending' && job.attempt > 0 && (
               <div>
                 <dt>Next attempt</dt>
                 <dd>
-                  <DateTime iso={job.run_at} now={now} />
+                  <DateTime iso={job.run_at} now={now} tense="future" />
                 </dd>
               </div>
             )}

@@ -6,7 +6,8 @@ import { StatusBadge } from '../components/status-badge.js';
 export function TransitionsTable({ transitions }: { readonly transitions: readonly JobTransitionWire[] }) {
   if (transitions.length === 0) return <p className="muted">No status change yet: the job is waiting for a worker.</p>;
   return (
-    <div className="table-scroll">
+    // Focusable: on a phone the table scrolls sideways, and keyboard users must be able to scroll it.
+    <div className="table-scroll" tabIndex={0} role="region" aria-label="Status changes, scrollable">
       <table className="data-table transitions-table">
         <caption className="visually-hidden">Status changes, oldest first</caption>
         <thead>

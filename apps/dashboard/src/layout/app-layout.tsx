@@ -20,6 +20,9 @@ export function AppLayout() {
             <NavLink to="/" end>
               Connections
             </NavLink>
+            <NavLink to="/jobs" end>
+              Jobs
+            </NavLink>
             <NavLink to="/overview">Overview</NavLink>
           </nav>
           <LiveIndicator />
@@ -28,7 +31,8 @@ export function AppLayout() {
           <JobSearchBox />
           <div className="who" aria-label="Signed in">
             <span className="who-name" title={`Key "${me.key_name}" of tenant ${me.tenant_id}`}>
-              {me.tenant_name} · <span className="role">{me.role}</span>
+              <span className="who-label">Tenant</span> <strong className="tenant-name">{me.tenant_name}</strong> ·{' '}
+              <span className="role">{me.role}</span>
             </span>
             <button type="button" onClick={signOut}>
               Sign out

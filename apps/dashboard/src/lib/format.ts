@@ -1,4 +1,5 @@
 /** Display helpers. Dates come from the wire as ISO-8601 UTC strings. */
+import { isTerminal, type JobStatus } from '@jobtrail/domain';
 
 const localFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
@@ -21,22 +22,39 @@ export function dateTitle(iso: string): string {
 }
 
 /**
+ * Which way a time points. `past`: something that happened (triggered, started): never "in 6 s",
+ * even when the server's clock is a little ahead of the browser's. `future`: something due (the
+ * next attempt): never "just now" nor "ago" while it is due. `auto`: whichever the clock says.
+ */
+export type Tense = 'past' | 'future' | 'auto';
+
+const UNITS: readonly (readonly [number, string])[] = [
+  [86_400_000, 'd'],
+  [3_600_000, 'h'],
+  [60_000, 'min'],
+  [1_000, 's'],
+];
+
+function amount(abs: number, round: (n: number) => number): string {
+  const [size, unit] = UNITS.find(([ms]) => abs >= ms) ?? [1_000, 's'];
+  return `${Math.max(1, round(abs / size))} ${unit}`;
+}
+
+/**
  * "3 min ago" / "in 20 s". Written by hand rather than with Intl.RelativeTimeFormat, whose short
  * style differs by engine ("3 min. ago"), so the table reads the same in every browser.
  */
-export function relativeTime(iso: string, now: number): string {
+export function relativeTime(iso: string, now: number, tense: Tense = 'auto'): string {
   const diff = new Date(iso).getTime() - now;
-  const abs = Math.abs(diff);
-  if (abs < 5_000) return 'just now';
-  const units: [number, string][] = [
-    [86_400_000, 'd'],
-    [3_600_000, 'h'],
-    [60_000, 'min'],
-    [1_000, 's'],
-  ];
-  const [size, unit] = units.find(([ms]) => abs >= ms) ?? [1_000, 's'];
-  const value = Math.floor(abs / size);
-  return diff < 0 ? `${value} ${unit} ago` : `in ${value} ${unit}`;
+  const future = tense === 'future' || (tense === 'auto' && diff > 0);
+  if (future) {
+    // Seconds round up: "in 1 s" until it is due, then "due now" — never "just now" or "ago".
+    if (diff <= 0) return 'due now';
+    return `in ${amount(diff, diff < 60_000 ? Math.ceil : Math.floor)}`;
+  }
+  const ago = Math.max(0, -diff);
+  if (ago < 5_000) return 'just now';
+  return `${amount(ago, Math.floor)} ago`;
 }
 
 /** "850 ms", "12.3 s", "4 min 5 s", "2 h 3 min". */
@@ -48,18 +66,37 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(ms / 3_600_000)} h ${Math.floor((ms % 3_600_000) / 60_000)} min`;
 }
 
+interface DurationFields {
+  readonly status: JobStatus;
+  readonly date: string;
+  readonly started_at: string | null;
+  readonly finished_at: string | null;
+  readonly attempt: number;
+  /** Present on the job detail: the first `→ processing` change is when the first attempt started. */
+  readonly transitions?: readonly { readonly to: JobStatus; readonly at: string; readonly attempt: number }[];
+}
+
 /**
- * How long a job took (or has been running), from its current attempt's start. Null when it never
- * started (pending, or cancelled before a worker took it).
+ * When the job's first attempt started (epoch ms), or null if no attempt ever started. `started_at`
+ * is the current attempt's start; a job on its second attempt started earlier: the detail's
+ * transitions tell when, and a summary falls back to when the job was triggered.
  */
-export function jobDurationMs(
-  job: { started_at: string | null; finished_at: string | null; status: string },
-  now: number,
-): number | null {
-  if (!job.started_at) return null;
-  const start = new Date(job.started_at).getTime();
-  if (job.finished_at) return new Date(job.finished_at).getTime() - start;
-  return job.status === 'processing' ? now - start : null;
+export function jobFirstStartMs(job: DurationFields): number | null {
+  const first = job.transitions?.find((t) => t.to === 'processing');
+  if (first) return Date.parse(first.at);
+  if (job.started_at === null) return null;
+  return job.attempt > 1 ? Date.parse(job.date) : Date.parse(job.started_at);
+}
+
+/**
+ * How long a job took, or has been going, across all its attempts (backoff waits included). Null
+ * when it never started (pending, or cancelled before a worker took it).
+ */
+export function jobDurationMs(job: DurationFields, now: number): number | null {
+  const start = jobFirstStartMs(job);
+  if (start === null) return null;
+  if (job.finished_at) return Date.parse(job.finished_at) - start;
+  return isTerminal(job.status) ? null : now - start;
 }
 
 /** "us•••ok": enough to recognise a login without showing it to everyone looking at the screen. */
@@ -72,4 +109,13 @@ export function maskLogin(login: string): string {
 /** The first block of a UUID, for compact mentions ("job 01a2228f…"). */
 export function shortId(id: string): string {
   return `${id.slice(0, 8)}…`;
+}
+
+/**
+ * How a connection is named everywhere (lists, pages, dialogs, notices): the masked login, and the
+ * reference the customer is known by when there is one — "us•••ok (customer-42)".
+ */
+export function connectionLabel(connection: { readonly login_id: string; readonly user_ref: string | null }): string {
+  const masked = maskLogin(connection.login_id);
+  return connection.user_ref ? `${masked} (${connection.user_ref})` : masked;
 }

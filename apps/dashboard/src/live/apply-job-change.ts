@@ -4,6 +4,7 @@ import { isTerminal } from '@jobtrail/domain';
 import type { Page } from '../api/client.js';
 import { endOfDayIso, startOfDayIso, type HistoryFilters } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
+import { matchesJobsFilters, type JobsFilters } from '../jobs-list/jobs-filters.js';
 
 type Pages<T> = InfiniteData<Page<T>, string | null>;
 
@@ -38,6 +39,15 @@ export function patchHistory(
   job: JobSummaryWire,
   filters: HistoryFilters,
 ): Pages<JobSummaryWire> | undefined {
+  return patchNewestFirst(data, job, (j) => matchesFilters(j, filters));
+}
+
+/** `patchHistory` for any newest-first list of jobs, given what belongs in it. */
+export function patchNewestFirst(
+  data: Pages<JobSummaryWire> | undefined,
+  job: JobSummaryWire,
+  belongs: (job: JobSummaryWire) => boolean,
+): Pages<JobSummaryWire> | undefined {
   if (!data) return data;
   let found = false;
   let changed = false;
@@ -55,7 +65,7 @@ export function patchHistory(
   // The same object when nothing changed, so nothing re-renders for a stale event.
   if (found) return changed ? { ...data, pages } : data;
   const first = data.pages[0];
-  if (!first || !matchesFilters(job, filters)) return data;
+  if (!first || !belongs(job)) return data;
   const top = first.items[0];
   // Only brand-new jobs go on top; an older unknown job belongs to a page not loaded yet.
   if (top && !isNewerThan(job, top)) return data;
@@ -106,6 +116,13 @@ export function applyJobChange(queryClient: QueryClient, job: JobSummaryWire): v
   for (const query of cache.findAll({ queryKey: queryKeys.historyOf(job.connection_id) })) {
     const filters = query.queryKey[2] as HistoryFilters;
     queryClient.setQueryData<Pages<JobSummaryWire>>(query.queryKey, (data) => patchHistory(data, job, filters));
+  }
+
+  for (const query of cache.findAll({ queryKey: queryKeys.jobsLists() })) {
+    const filters = query.queryKey[1] as JobsFilters;
+    queryClient.setQueryData<Pages<JobSummaryWire>>(query.queryKey, (data) =>
+      patchNewestFirst(data, job, (j) => matchesJobsFilters(j, filters)),
+    );
   }
 
   queryClient.setQueryData<JobSummaryWire[]>(queryKeys.activeJobs(job.connection_id), (jobs) =>

@@ -1,6 +1,13 @@
 import { parseProblem } from '@jobtrail/domain';
 import { ApiError } from '../api/client.js';
-import { SseParser, type SseMessage } from './sse-parser.js';
+import { createParser } from 'eventsource-parser';
+
+/** One dispatched Server-Sent Event, as the live provider consumes it. */
+export interface SseMessage {
+  readonly event: string;
+  readonly data: string;
+  readonly id: string | null;
+}
 
 export interface StreamOptions {
   readonly url: string;
@@ -32,7 +39,11 @@ export async function readEventStream(options: StreamOptions): Promise<void> {
     }
     throw new ApiError(parseProblem(res.status, body));
   }
-  const parser = new SseParser();
+  // The standard's parsing rules (comments as heartbeats, CRLF split across chunks, multi-line
+  // data, no dispatch without data) come from eventsource-parser rather than a hand-made parser.
+  const parser = createParser({
+    onEvent: (e) => options.onMessage({ event: e.event ?? 'message', data: e.data, id: e.id ?? null }),
+  });
   options.onOpen();
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
@@ -41,7 +52,7 @@ export async function readEventStream(options: StreamOptions): Promise<void> {
       const { done, value } = await reader.read();
       if (done) break;
       options.onActivity();
-      for (const message of parser.push(decoder.decode(value, { stream: true }))) options.onMessage(message);
+      parser.feed(decoder.decode(value, { stream: true }));
     }
   } finally {
     reader.releaseLock();

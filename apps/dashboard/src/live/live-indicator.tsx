@@ -1,10 +1,10 @@
-import { useNow } from '../lib/use-now.js';
+import { useNow } from '../lib/clock-context.js';
 import { useLive } from './live-context.js';
 
 /** Whether the page is being kept up to date. Text and shape, never colour alone. */
 export function LiveIndicator() {
   const live = useLive();
-  const now = useNow(1_000);
+  const now = useNow();
   if (live.status === 'disabled') return null;
   const seconds = live.retryAt ? Math.max(0, Math.ceil((live.retryAt - now) / 1_000)) : null;
   const label = live.status === 'live' ? 'Live' : live.status === 'connecting' ? 'Connecting…' : 'Offline';

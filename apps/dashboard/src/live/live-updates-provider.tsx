@@ -6,9 +6,8 @@ import { useSession } from '../auth/auth-context.js';
 import { problemOf } from '../components/problem-alert.js';
 import { applyJobChange } from './apply-job-change.js';
 import { reconnectDelayMs } from './backoff.js';
-import { readEventStream } from './event-stream.js';
+import { readEventStream, type SseMessage } from './event-stream.js';
 import { LiveContext, type LiveState, type LiveStatus } from './live-context.js';
-import type { SseMessage } from './sse-parser.js';
 
 /** The server sends `: ping` every 15 s; three missed pings mean the connection is dead. */
 const SILENCE_LIMIT_MS = 45_000;

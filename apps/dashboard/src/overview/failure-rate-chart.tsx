@@ -1,4 +1,6 @@
 import { useId } from 'react';
+import { Link, useNavigate } from 'react-router';
+import { jobsPageLink } from '../jobs-list/jobs-filters.js';
 import { percent, type HourBucket } from './overview-stats.js';
 
 const WIDTH = 720;
@@ -10,8 +12,18 @@ const hourFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute:
  * Failure rate per hour as inline SVG bars: a chart library would cost more than the whole rest of
  * the page. The same numbers are available as a table for screen readers and copy-paste.
  */
+/** The Jobs page listing the failed jobs of one hour of the chart. */
+export function hourLink(h: HourBucket): string {
+  return jobsPageLink({
+    status: 'failed',
+    from: new Date(h.start).toISOString(),
+    to: new Date(h.start + 3_600_000 - 1).toISOString(),
+  });
+}
+
 export function FailureRateChart({ hours }: { readonly hours: readonly HourBucket[] }) {
   const id = useId();
+  const navigate = useNavigate();
   const plotW = WIDTH - PAD.left - PAD.right;
   const plotH = HEIGHT - PAD.top - PAD.bottom;
   const slot = plotW / Math.max(1, hours.length);
@@ -44,7 +56,11 @@ export function FailureRateChart({ hours }: { readonly hours: readonly HourBucke
                 </rect>
               ) : (
                 <rect
-                  className={h.rate > 0 ? 'chart-bar' : 'chart-bar-zero'}
+                  // A pointer shortcut to the hour's failed jobs; keyboard and screen-reader users
+                  // have the same links in the table of numbers below.
+                  onClick={() => navigate(hourLink(h))}
+                  data-testid="chart-bar"
+                  className={h.rate > 0 ? 'chart-bar chart-bar-link' : 'chart-bar-zero chart-bar-link'}
                   x={x}
                   y={PAD.top + plotH - Math.max(barH, 2)}
                   width={w}
@@ -78,7 +94,11 @@ export function FailureRateChart({ hours }: { readonly hours: readonly HourBucke
               <tbody>
                 {hours.map((h) => (
                   <tr key={h.start}>
-                    <td>{hourFormat.format(h.start)}</td>
+                    <td>
+                      <Link to={hourLink(h)} aria-label={`Failed jobs of ${hourFormat.format(h.start)}`}>
+                        {hourFormat.format(h.start)}
+                      </Link>
+                    </td>
                     <td>{h.failed}</td>
                     <td>{h.succeeded}</td>
                     <td>{percent(h.rate)}</td>

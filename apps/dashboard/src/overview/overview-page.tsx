@@ -1,4 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
+import { Link } from 'react-router';
 import { JOB_STATUSES, MAX_PAGE_SIZE, type JobSummaryWire } from '@jobtrail/domain';
 import type { ApiClient } from '../api/client.js';
 import { searchJobs } from '../api/endpoints.js';
@@ -11,7 +12,8 @@ import { ProblemAlert } from '../components/problem-alert.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
-import { useNow } from '../lib/use-now.js';
+import { jobsPageLink } from '../jobs-list/jobs-filters.js';
+import { useNow } from '../lib/clock-context.js';
 import { FailureRateChart } from './failure-rate-chart.js';
 import { computeOverview, percent } from './overview-stats.js';
 
@@ -43,7 +45,7 @@ async function fetchLastDay(client: ApiClient, signal: AbortSignal): Promise<Sam
 export function OverviewPage() {
   useDocumentTitle('Overview');
   const client = useApi();
-  const now = useNow(60_000);
+  const now = useNow();
   const poll = useFallbackPollMs();
   const sample = useQuery({
     queryKey: queryKeys.overview(),
@@ -76,6 +78,8 @@ export function OverviewPage() {
 
 function OverviewBody({ sample, now }: { readonly sample: Sample; readonly now: number }) {
   const stats = computeOverview(sample.jobs, sample.at);
+  // The tiles open the Jobs page on the same 24 hours the overview counts.
+  const since = new Date(sample.at - 24 * 3_600_000).toISOString();
   return (
     <>
       {sample.truncated && (
@@ -85,18 +89,24 @@ function OverviewBody({ sample, now }: { readonly sample: Sample; readonly now: 
       )}
       <ul className="stat-cards" aria-label="Jobs by status">
         <li className="stat-card">
-          <span className="stat-value">{stats.total.toLocaleString()}</span>
-          <span className="stat-label">jobs</span>
+          <Link to={jobsPageLink({ from: since })} className="stat-link">
+            <span className="stat-value">{stats.total.toLocaleString()}</span>
+            <span className="stat-label">jobs</span>
+          </Link>
         </li>
         {JOB_STATUSES.map((status) => (
           <li key={status} className="stat-card">
-            <span className="stat-value">{stats.counts[status].toLocaleString()}</span>
-            <StatusBadge status={status} />
+            <Link to={jobsPageLink({ status, from: since })} className="stat-link" data-testid={`tile-${status}`}>
+              <span className="stat-value">{stats.counts[status].toLocaleString()}</span>
+              <StatusBadge status={status} />
+            </Link>
           </li>
         ))}
         <li className="stat-card">
-          <span className="stat-value">{percent(stats.failureRate)}</span>
-          <span className="stat-label">failure rate</span>
+          <Link to={jobsPageLink({ status: 'failed', from: since })} className="stat-link">
+            <span className="stat-value">{percent(stats.failureRate)}</span>
+            <span className="stat-label">failure rate</span>
+          </Link>
         </li>
       </ul>
       <section aria-labelledby="failure-rate-title">

@@ -8,13 +8,14 @@ import { JobList } from '../components/job-list.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
-import { useNow } from '../lib/use-now.js';
+import { useNow } from '../lib/clock-context.js';
+import { normaliseJobQuery } from './normalise-job-query.js';
 
 /** The jobs whose id starts with the searched prefix, when there is more than one. */
 export function SearchResultsPage() {
   const client = useApi();
   const [params] = useSearchParams();
-  const prefix = (params.get('job_id') ?? '').trim().toLowerCase();
+  const prefix = normaliseJobQuery(params.get('job_id') ?? '');
   useDocumentTitle(`Jobs starting with ${prefix}`);
   const now = useNow();
   const search = { job_id: prefix, limit: 50 };
@@ -46,7 +47,7 @@ export function SearchResultsPage() {
             {results.data.next ? '+' : ''} matching jobs
             {results.data.next ? ' (the 50 newest shown; type more characters to narrow)' : ''}.
           </p>
-          <JobList jobs={results.data.items} caption="Matching jobs" now={now} />
+          <JobList jobs={results.data.items} caption="Matching jobs" now={now} showErrors />
         </>
       )}
     </section>
