@@ -97,7 +97,14 @@ export class ConnectionsRepository {
       const m = tx.manager;
       if (!(await m.existsBy(ConnectionEntity, { id: connectionId, tenant_id: tenantId }))) return false;
       // Children first, explicitly: the result must not depend on a cascade being enabled.
-      await m.delete(JobEventEntity, { connection_id: connectionId });
+      // By the connection's job ids: job_events is indexed by job, not by connection (it is the
+      // busiest table to insert into, so it carries no index only this rare delete would use).
+      await m
+        .createQueryBuilder()
+        .delete()
+        .from(JobEventEntity)
+        .where(`job_id IN (SELECT id FROM jobs WHERE connection_id = :connectionId)`, { connectionId })
+        .execute();
       await m.delete(TransactionEntity, { connection_id: connectionId });
       await m.delete(AccountEntity, { connection_id: connectionId });
       await m.delete(JobEntity, { connection_id: connectionId });

@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { JobsStore, LeaseSweeper, RetentionSweeper, type DatabaseKind } from '@jobtrail/engine';
+import pg from 'pg';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { LOGGER } from '../../src/common/tokens.js';
+import { JobsRepository } from '../../src/jobs/jobs.repository.js';
+import { bearer, insertConnection, nextLinkOf, seedHistory, tenantKey } from '../support/api-helpers.js';
+import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+
+const kinds = await databaseKinds();
+
+/** Statements that touch no table (or only insert): nothing to plan. */
+const UNPLANNED =
+  /^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION|SELECT 1\b|SELECT pg_notify|LISTEN|SET |SHOW |SELECT version\(\)|INSERT INTO (tenants|api_keys|connections|accounts|transactions|idempotency_keys)\b)/i;
+
+/**
+ * Every query the API and the engine run, captured while the product does its work over a seeded
+ * database, then explained: none may read `jobs` or `job_events` by a sequential scan (PostgreSQL,
+ * with sequential scans priced out so that only a missing index shows one) or a full table scan
+ * (SQLite's `SCAN <table>` without an index).
+ */
+describe.each(kinds)('query plans of everything the product runs on %s', (kind: DatabaseKind) => {
+  let t: TestApp;
+  const captured = new Map<string, readonly unknown[]>();
+  let capturing = false;
+
+  beforeAll(async () => {
+    t = await startTestApp(kind, {
+      role: 'all',
+      retention: { successDays: 1, failedDays: 1, cancelledDays: 1, sweepMs: 3_600_000 },
+    });
+    const k = await tenantKey(t, 'plans');
+    const seededConnection = await insertConnection(t, k.tenantId, Date.UTC(2024, 0, 1));
+    await seedHistory(t, k.tenantId, seededConnection, 3_000, Date.UTC(2024, 0, 2));
+    if (kind === 'postgres') await t.db.execute('ANALYZE');
+
+    // Capture from here on: every statement of every query runner (PostgreSQL) or prepared statement (SQLite).
+    // TypeORM's own calls (the manager's inserts and deletes) go through its query runners on both
+    // databases; the engine's statements on SQLite go through the Database's statement cache.
+    const ds = t.app.get(DataSource);
+    const create = ds.createQueryRunner.bind(ds);
+    ds.createQueryRunner = (...args: Parameters<typeof create>) => {
+      const runner = create(...args);
+      const query = runner.query.bind(runner);
+      runner.query = ((sql: string, params?: unknown[], structured?: boolean) => {
+        if (capturing) captured.set(sql, params ?? []);
+        return query(sql, params, structured as never);
+      }) as typeof runner.query;
+      return runner;
+    };
+    if (kind === 'sqlite') {
+      const db = t.db as unknown as { statement: (sql: string) => unknown };
+      const statement = db.statement.bind(db);
+      db.statement = (sql: string) => {
+        if (capturing) captured.set(sql, []);
+        return statement(sql);
+      };
+    }
+
+    capturing = true;
+    // The product at work: connections made, refreshed, purged, listed, searched, read, cancelled,
+    // retried and deleted; the worker claims, runs and sweeps; retention cleans up.
+    const auth = bearer(k.key);
+    const api = () => request(t.server);
+    const made = [];
+    for (const login of ['user-ok', 'user-bad-password', 'user-flaky']) {
+      made.push(
+        (
+          await api()
+            .post('/api/connections')
+            .set(auth)
+            .send({ institution_id: 'sandbox', login_id: login, password: 'pw' })
+        ).body,
+      );
+    }
+    const connectionId: string = made[0].connection.connection_id;
+    await api().post(`/api/connections/${connectionId}/purge`).set(auth).expect(202);
+    await api().post(`/api/connections/${connectionId}/refresh`).set(auth);
+    const queued = await api().post(`/api/connections/${made[2].connection.connection_id}/purge`).set(auth);
+    await api().post(`/api/jobs/${queued.body.job_id}/cancel`).set(auth);
+    await waitFor(
+      'the worker to drain',
+      async () => {
+        const res = await api().get('/api/jobs?status=pending&status=processing').set(auth);
+        return res.body.length === 0 ? true : undefined;
+      },
+      20_000,
+      100,
+    );
+    const failed = made[1].job.job_id as string;
+    await api().post(`/api/jobs/${failed}/retry`).set(auth);
+    for (const path of [
+      `/api/connections/${seededConnection}/jobs?limit=20`,
+      `/api/connections/${seededConnection}/jobs?limit=20&status=failed&action=refresh&from=2024-01-02T00:00:00Z&to=2024-03-01T00:00:00Z`,
+      '/api/jobs?limit=20',
+      `/api/jobs?limit=20&connection_id=${seededConnection}`,
+      '/api/jobs?job_id=ffff',
+      '/api/connections?limit=2',
+    ]) {
+      const first = await api().get(path).set(auth).expect(200);
+      const next = nextLinkOf(first);
+      if (next) await api().get(next).set(auth).expect(200);
+    }
+    await api().get(`/api/connections/${connectionId}`).set(auth).expect(200);
+    await api().get(`/api/jobs/${failed}`).set(auth).expect(200);
+    await api().get(`/api/jobs/${failed}/logs?limit=1`).set(auth).expect(200);
+    await api().get('/api/health').expect(200);
+    // The live stream's resume reads, and the sweeps the worker runs on a timer.
+    const jobs = t.app.get(JobsRepository);
+    await jobs.findEventsAfter(k.tenantId, connectionId, 0, 100);
+    await jobs.findNewestEventId();
+    await new LeaseSweeper(
+      t.db,
+      t.app.get(JobsStore),
+      {} as never,
+      t.config.worker,
+      t.app.get(LOGGER),
+      'plans',
+    ).sweepExpiredLeases();
+    await new RetentionSweeper(t.db, t.config.retention, t.app.get(LOGGER)).purgeExpired();
+    await api().delete(`/api/connections/${made[2].connection.connection_id}`).set(auth).expect(204);
+    capturing = false;
+  }, 120_000);
+  afterAll(() => t.close());
+
+  /** The scans of `jobs` or `job_events` that use no index, in the plan of one statement. */
+  async function fullScans(sql: string, params: readonly unknown[]): Promise<string[]> {
+    if (kind === 'sqlite') {
+      const count = Math.max(0, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+      const anonymous = (sql.match(/\?/g) ?? []).length;
+      const stmt = (t.db as unknown as { statement: (s: string) => { all: (...a: unknown[]) => unknown[] } }).statement(
+        `EXPLAIN QUERY PLAN ${sql}`,
+      );
+      const rows = (
+        count > 0
+          ? stmt.all(Object.fromEntries(Array.from({ length: count }, (_, i) => [i + 1, null])))
+          : stmt.all(...Array.from({ length: anonymous }, () => null))
+      ) as Array<{ detail: string }>;
+      return rows
+        .map((r) => r.detail)
+        .filter((d) => /^SCAN (jobs|job_events)\b(?! USING)/.test(d) || /^SCAN (j|e|p)\b(?! USING)/.test(d));
+    }
+    const client = new pg.Client({ connectionString: (t.config.database as { url: string }).url });
+    await client.connect();
+    try {
+      await client.query('SET enable_seqscan = off');
+      const res = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, [...params]);
+      const scans: string[] = [];
+      const walk = (node: Record<string, unknown>) => {
+        if (node['Node Type'] === 'Seq Scan' && /^(jobs|job_events)$/.test(String(node['Relation Name'])))
+          scans.push(`Seq Scan on ${String(node['Relation Name'])}`);
+        for (const child of (node.Plans ?? []) as Record<string, unknown>[]) walk(child);
+      };
+      walk((res.rows[0]!['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+      return scans;
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('captures the statements of every part of the product', () => {
+    const all = [...captured.keys()].join('\n');
+    const parts = [/FROM "?jobs"? "?j"?/, /job_events/, /UPDATE jobs SET/, /DELETE FROM/i];
+    if (kind === 'postgres') parts.push(/FOR UPDATE/);
+    for (const part of parts) {
+      expect(all).toMatch(part);
+    }
+  });
+
+  it('reads jobs and job_events only through indexes', async () => {
+    const violations: string[] = [];
+    let explained = 0;
+    for (const [sql, params] of [...captured]) {
+      if (UNPLANNED.test(sql) || !/\b(jobs|job_events)\b/.test(sql)) continue;
+      explained++;
+      const scans = await fullScans(sql, params).catch((err: Error) => [`cannot explain (${err.message})`]);
+      if (scans.length > 0) violations.push(`${scans.join(', ')}: ${sql.replace(/\s+/g, ' ').slice(0, 300)}`);
+    }
+    expect(violations).toEqual([]);
+    expect(explained).toBeGreaterThan(20);
+  });
+});
