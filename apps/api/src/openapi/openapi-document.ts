@@ -202,11 +202,12 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'get',
     path: '/metrics',
     operationId: 'metrics',
-    summary: 'Prometheus metrics (job counts, queue depth and lag, durations)',
+    summary:
+      'Prometheus metrics (Node process metrics, job counts, queue depth and lag, durations); with JOBTRAIL_METRICS_TOKEN set, send it as `Authorization: Bearer <token>`',
     role: null,
     produces: 'text/plain',
     responses: { 200: null },
-    errors: [],
+    errors: [401],
   },
   {
     method: 'post',
