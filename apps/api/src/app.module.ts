@@ -5,6 +5,9 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeysRepository } from './auth/api-keys.repository.js';
+import { KeyUsageRecorder } from './auth/key-usage.recorder.js';
+import { KeysController } from './auth/keys.controller.js';
+import { KeysService } from './auth/keys.service.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { RateLimitGuard } from './common/rate-limit.guard.js';
 import { APP_CONFIG, LOGGER } from './common/tokens.js';
@@ -52,7 +55,14 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(config.database))],
-      controllers: [HealthController, ConnectionsController, JobsController, EventsController, MetricsController],
+      controllers: [
+        HealthController,
+        ConnectionsController,
+        JobsController,
+        EventsController,
+        MetricsController,
+        KeysController,
+      ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -63,6 +73,8 @@ export class AppModule {
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useValue: new ProblemFilter(logger) },
         ApiKeysRepository,
+        KeysService,
+        KeyUsageRecorder,
         ConnectionsRepository,
         ConnectionsService,
         JobsRepository,

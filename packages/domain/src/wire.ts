@@ -284,3 +284,38 @@ export type EventsQuery = z.infer<typeof EventsQuerySchema>;
 /** `POST /events/token`: a short-lived token to open an event stream without a header. */
 export const EventTokenSchema = z.object({ token: z.string(), expires_at: isoDateTime });
 export type EventTokenWire = z.infer<typeof EventTokenSchema>;
+
+/** The `{key_id}` path parameter. */
+export const KeyIdParamsSchema = z.strictObject({ key_id: UuidSchema });
+
+/** An API key of the tenant as listed (`GET /keys`). The key itself is never listed. */
+export const ApiKeySchema = z.object({
+  key_id: UuidSchema,
+  name: z.string(),
+  role: z.enum(API_KEY_ROLES),
+  /** The first characters of the key, to recognise it. */
+  prefix: z.string(),
+  created_at: isoDateTime,
+  /** Last authenticated request, to the minute (null: never used). */
+  last_used_at: nullableDate,
+  /** The key that created it; null for keys made by the command-line tool or at start-up. */
+  created_by: z.object({ key_id: UuidSchema, name: z.string() }).nullable(),
+});
+export type ApiKeyWire = z.infer<typeof ApiKeySchema>;
+
+/** `201` answer of `POST /keys`: the key in clear, shown this once. */
+export const CreatedApiKeySchema = ApiKeySchema.extend({ key: z.string() });
+export type CreatedApiKeyWire = z.infer<typeof CreatedApiKeySchema>;
+
+/** The body of `POST /keys`. */
+export const CreateApiKeyBodySchema = z.strictObject({
+  name: z
+    .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(100, 'must be at most 100 characters'),
+  role: z.enum(API_KEY_ROLES, {
+    error: (issue) => (issue.input === undefined ? 'is required' : `must be one of: ${API_KEY_ROLES.join(', ')}`),
+  }),
+});
+export type CreateApiKeyBody = z.infer<typeof CreateApiKeyBodySchema>;

@@ -2,9 +2,10 @@ import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { InitialSchema1733800000000 } from './migrations/1733800000000-initial-schema.js';
 import { Engine1733800000001 } from './migrations/1733800000001-engine.js';
+import { ApiKeyAudit1733800000100 } from './migrations/1733800000100-api-key-audit.js';
 
 /** Every migration, in order. Schema changes happen only here (`synchronize` is off). */
-export const MIGRATIONS = [InitialSchema1733800000000, Engine1733800000001];
+export const MIGRATIONS = [InitialSchema1733800000000, Engine1733800000001, ApiKeyAudit1733800000100];
 
 /** TypeORM options for the configured database. */
 export function dataSourceOptions(config: AppConfig['database']): DataSourceOptions {

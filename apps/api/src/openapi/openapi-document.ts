@@ -1,4 +1,8 @@
 import {
+  ApiKeySchema,
+  CreateApiKeyBodySchema,
+  CreatedApiKeySchema,
+  KeyIdParamsSchema,
   ConnectionIdParamsSchema,
   ConnectionSchema,
   CreateConnectionBodySchema,
@@ -220,6 +224,36 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: { 200: JobSummarySchema, 202: JobSummarySchema },
     errors: [400, 404, 409, 422],
   },
+  {
+    method: 'get',
+    path: '/keys',
+    operationId: 'listApiKeys',
+    summary: "The tenant's active API keys: role, creation, last use (to the minute) and creator; never the keys",
+    role: 'admin',
+    responses: { 200: list(ApiKeySchema) },
+    errors: [],
+  },
+  {
+    method: 'post',
+    path: '/keys',
+    operationId: 'createApiKey',
+    summary: 'Create an API key in the tenant; the answer shows the key this once only',
+    role: 'admin',
+    body: CreateApiKeyBodySchema,
+    responses: { 201: CreatedApiKeySchema },
+    errors: [400, 413, 415],
+  },
+  {
+    method: 'delete',
+    path: '/keys/{key_id}',
+    operationId: 'revokeApiKey',
+    summary:
+      "Revoke an API key at once (its next request answers 401); the tenant's last admin key cannot be revoked (409 last-admin-key)",
+    role: 'admin',
+    params: KeyIdParamsSchema,
+    responses: { 204: null },
+    errors: [400, 404, 409],
+  },
 ];
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
@@ -257,7 +291,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'Missing, unknown or revoked API key',
   403: "The key's role does not allow this",
   404: "Not found (also for another tenant's resources)",
-  409: 'Refused by the job state machine, or idempotent request in flight',
+  409: "Refused by the job state machine, idempotent request in flight, or the tenant's last admin key",
   413: 'Body too large',
   415: 'Body is not JSON',
   422: 'Idempotency-Key reused with another request',
