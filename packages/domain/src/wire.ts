@@ -319,3 +319,10 @@ export const CreateApiKeyBodySchema = z.strictObject({
   }),
 });
 export type CreateApiKeyBody = z.infer<typeof CreateApiKeyBodySchema>;
+
+/** `GET /health`: liveness and database readiness (200 `ok`, 503 `unavailable`). */
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  database: z.object({ kind: z.enum(['sqlite', 'postgres']), reachable: z.boolean() }),
+});
+export type HealthWire = z.infer<typeof HealthSchema>;

@@ -15,6 +15,13 @@ import {
   JobSummarySchema,
   EventTokenSchema,
   EventsQuerySchema,
+  FieldErrorSchema,
+  HealthSchema,
+  JOB_ERROR_CODES,
+  JobErrorWireSchema,
+  JobStepWireSchema,
+  JobTransitionWireSchema,
+  PROBLEM_CODES,
   PageQuerySchema,
   ProblemSchema,
   WhoAmISchema,
@@ -53,7 +60,7 @@ export const ROUTES: readonly RouteSpec[] = [
     operationId: 'health',
     summary: 'Liveness and database readiness',
     role: null,
-    responses: { 200: z.object({ status: z.string() }), 503: z.object({ status: z.string() }) },
+    responses: { 200: HealthSchema, 503: HealthSchema },
     errors: [],
   },
   {
@@ -256,8 +263,101 @@ export const ROUTES: readonly RouteSpec[] = [
   },
 ];
 
-const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
-  z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+/**
+ * The named schemas of the document (`components.schemas`), by direction: answers are described as
+ * the server writes them (`output`), request bodies as clients may send them (`input`: defaults
+ * optional). Every use of a registered schema, nested ones included, becomes a `$ref`, so generated
+ * clients get these names as types.
+ */
+const OUTPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
+  ['JobSummary', JobSummarySchema],
+  ['JobDetail', JobDetailSchema],
+  ['JobError', JobErrorWireSchema],
+  ['JobStep', JobStepWireSchema],
+  ['JobTransition', JobTransitionWireSchema],
+  ['JobLogLine', JobLogLineSchema],
+  ['Connection', ConnectionSchema],
+  ['ConnectionCreated', CreateConnectionResponseSchema],
+  ['ApiKey', ApiKeySchema],
+  ['CreatedApiKey', CreatedApiKeySchema],
+  ['WhoAmI', WhoAmISchema],
+  ['EventToken', EventTokenSchema],
+  ['Health', HealthSchema],
+  ['Problem', ProblemSchema],
+  ['FieldError', FieldErrorSchema],
+];
+const INPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
+  ['CreateConnectionBody', CreateConnectionBodySchema],
+  ['CreateApiKeyBody', CreateApiKeyBodySchema],
+];
+
+const COMPONENTS = '#/components/schemas/';
+
+function registryOf(entries: ReadonlyArray<readonly [string, z.ZodType]>) {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of entries) registry.add(schema, { id });
+  return registry;
+}
+const REGISTRIES = { output: registryOf(OUTPUT_SCHEMAS), input: registryOf(INPUT_SCHEMAS) };
+
+/** `#/$defs/X` (zod's local definitions, named by registry id) to `#/components/schemas/X`. */
+function toComponentRefs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toComponentRefs);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === '$schema' || k === '$id' || k === '$defs') continue;
+    out[k] = k === '$ref' && typeof v === 'string' ? v.replace(/^#\/\$defs\//, COMPONENTS) : toComponentRefs(v);
+  }
+  return out;
+}
+
+/** The JSON Schema of one use of `schema`: a `$ref` for a named schema, with `$ref`s inside others. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const id = REGISTRIES[io].get(schema)?.id;
+  if (id !== undefined) return { $ref: `${COMPONENTS}${id}` };
+  return toComponentRefs(z.toJSONSchema(schema, { io, unrepresentable: 'any', metadata: REGISTRIES[io] })) as Record<
+    string,
+    unknown
+  >;
+}
+
+/** The closed sets of codes, as enums: clients can switch on them. */
+const CODE_SCHEMAS = {
+  ProblemCode: {
+    type: 'string',
+    enum: [...PROBLEM_CODES],
+    description: 'The stable `code` of a problem+json error; branch on it, never on `title` or `detail`.',
+  },
+  JobErrorCode: {
+    type: 'string',
+    enum: [...JOB_ERROR_CODES],
+    description:
+      'The catalogued error codes of a job (see docs/error-codes.md). Institutions may send others, which are kept as they came.',
+  },
+};
+
+/** `components.schemas`: every named schema, with the code fields pointing at their enums. */
+function componentSchemas(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = { ...CODE_SCHEMAS };
+  for (const io of ['output', 'input'] as const) {
+    const { schemas } = z.toJSONSchema(REGISTRIES[io], {
+      io,
+      unrepresentable: 'any',
+      uri: (id) => `${COMPONENTS}${id}`,
+    });
+    for (const [id, schema] of Object.entries(schemas)) out[id] = toComponentRefs(schema) as Record<string, unknown>;
+  }
+  const properties = (name: string) => out[name]!.properties as Record<string, unknown>;
+  // The wire schemas keep codes open strings so that clients parse future codes; the document
+  // names the codes the server sends today.
+  properties('Problem').code = { $ref: `${COMPONENTS}ProblemCode` };
+  properties('JobError').code = {
+    anyOf: [{ $ref: `${COMPONENTS}JobErrorCode` }, { type: 'string', minLength: 1 }],
+    description: "A catalogued code (JobErrorCode), or an institution's own code passed through as it came.",
+  };
+  return out;
+}
 
 function parameters(route: RouteSpec): unknown[] {
   const out: unknown[] = [];
@@ -306,7 +406,7 @@ const BODY_ERRORS = [400, 413, 415];
 /** The OpenAPI 3.1 document of the API, built from the route table and the domain's schemas. */
 export function buildOpenApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  const problem = { 'application/problem+json': { schema: jsonSchema(ProblemSchema, 'output') } };
+  const problem = { 'application/problem+json': { schema: { $ref: `${COMPONENTS}Problem` } } };
   for (const route of ROUTES) {
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(route.responses)) {
@@ -356,6 +456,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     },
     servers: [{ url: '/api' }],
     components: {
+      schemas: componentSchemas(),
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer jt_...`' },
       },
