@@ -1,3 +1,4 @@
+/* global process */
 // Validates an OpenAPI document with @apidevtools/swagger-parser, in a process of its own: the
 // parser is CommonJS that requires ESM dependencies, which Node loads but jest's module runtime
 // does not. Reads the document from stdin; exits 0 when valid, 1 with the reason on stderr.
