@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
@@ -8,6 +8,7 @@ import { ApiKeysRepository } from './auth/api-keys.repository.js';
 import { KeyUsageRecorder } from './auth/key-usage.recorder.js';
 import { KeysController } from './auth/keys.controller.js';
 import { KeysService } from './auth/keys.service.js';
+import { JobLocationInterceptor } from './common/job-location.interceptor.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { RateLimitGuard } from './common/rate-limit.guard.js';
 import { APP_CONFIG, LOGGER } from './common/tokens.js';
@@ -72,6 +73,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useValue: new ProblemFilter(logger) },
+        { provide: APP_INTERCEPTOR, useClass: JobLocationInterceptor },
         ApiKeysRepository,
         KeysService,
         KeyUsageRecorder,

@@ -41,6 +41,7 @@ export async function createApp(
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
     exposedHeaders: [
       'Link',
+      'Location',
       'Retry-After',
       'X-Request-Id',
       'RateLimit-Limit',

@@ -33,11 +33,18 @@ export const JobIdParamsSchema = z.strictObject({ job_id: UuidSchema });
 
 /** A job's error on the wire. */
 export const JobErrorWireSchema = z.object({
+  /** A catalogued code (see the error catalogue), or an institution's own code kept as it came. */
   code: z.string().min(1),
+  /** What the code means in general. */
   title: z.string(),
+  /** What happened in this very job. */
   detail: z.string(),
+  /** Whether Jobtrail retries automatically after this error. */
   retryable: z.boolean(),
+  /** What a support person or the end user can do about it, in order (empty for uncatalogued codes). */
+  troubleshooting: z.array(z.string()),
 });
+export type JobErrorWire = z.infer<typeof JobErrorWireSchema>;
 
 /** One row of a connection's job history. */
 export const JobSummarySchema = z.object({
@@ -84,8 +91,7 @@ export const JobDetailSchema = JobSummarySchema.extend({
   steps: z.array(JobStepWireSchema),
   result: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a lower-case name'), z.number()).nullable(),
   requested_by: z.object({ id: z.string(), name: z.string() }).nullable(),
-  lease_owner: z.string().nullable(),
-  lease_expires_at: nullableDate,
+  // The worker's lease (owner, expiry) is the engine's business, not the tenant's: not on the wire.
   deadline_at: nullableDate,
   cancel_requested_at: nullableDate,
   /** When the retention cleanup deletes the job (null while it is not finished). */
@@ -115,8 +121,15 @@ export const ConnectionSchema = z.object({
 });
 export type ConnectionWire = z.infer<typeof ConnectionSchema>;
 
+/**
+ * A string field's type error: "is required" when it is missing, "must be a string" when it has
+ * another type (`{"login_id": 5}` is not a missing login).
+ */
+const stringTypeError = (issue: { input?: unknown }) =>
+  issue.input === undefined ? 'is required' : 'must be a string';
+
 const slug = z
-  .string({ message: 'is required' })
+  .string({ error: stringTypeError })
   .min(1, 'must not be empty')
   .max(64, 'must be at most 64 characters')
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes');
@@ -124,9 +137,13 @@ const slug = z
 /** The body of `POST /connections`. Unknown fields are refused. */
 export const CreateConnectionBodySchema = z.strictObject({
   institution_id: slug,
-  login_id: z.string({ message: 'is required' }).min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
-  password: z.string({ message: 'is required' }).min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
-  user_ref: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+  login_id: z.string({ error: stringTypeError }).min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+  password: z.string({ error: stringTypeError }).min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+  user_ref: z
+    .string({ error: stringTypeError })
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters')
+    .optional(),
 });
 export type CreateConnectionBody = z.infer<typeof CreateConnectionBodySchema>;
 
@@ -310,7 +327,7 @@ export type CreatedApiKeyWire = z.infer<typeof CreatedApiKeySchema>;
 /** The body of `POST /keys`. */
 export const CreateApiKeyBodySchema = z.strictObject({
   name: z
-    .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
+    .string({ error: stringTypeError })
     .trim()
     .min(1, 'must not be empty')
     .max(100, 'must be at most 100 characters'),

@@ -370,6 +370,16 @@ function parameters(route: RouteSpec): unknown[] {
     for (const [name, prop] of Object.entries(schema.properties ?? {}))
       out.push({ name, in: 'query', required: false, schema: prop });
   }
+  if (route.operationId === 'streamEvents') {
+    out.push({
+      name: 'Last-Event-ID',
+      in: 'header',
+      required: false,
+      description:
+        'Resume after this event id (the `id:` of the last event received; EventSource sends it on reconnection). Same as the `last_event_id` query parameter, which clients that cannot set headers use.',
+      schema: { type: 'string', pattern: '^\\d{1,18}$' },
+    });
+  }
   if (route.idempotent) {
     out.push({
       name: 'Idempotency-Key',
@@ -380,6 +390,23 @@ function parameters(route: RouteSpec): unknown[] {
     });
   }
   return out;
+}
+
+/** Headers of a success answer: where to follow an accepted job, whether an answer is a replay. */
+function successHeaders(route: RouteSpec, status: number): Record<string, unknown> {
+  const headers: Record<string, unknown> = {};
+  if (status === 202)
+    headers.Location = {
+      description: 'The URL of the accepted job: `/api/jobs/{job_id}` (poll it, or follow it on `/events`).',
+      schema: { type: 'string' },
+    };
+  if (route.idempotent)
+    headers['Idempotent-Replayed'] = {
+      description:
+        '`true` when this answer is the replay of an earlier request with the same Idempotency-Key (absent otherwise).',
+      schema: { type: 'string', enum: ['true'] },
+    };
+  return headers;
 }
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -416,6 +443,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       else if (route.produces)
         responses[status] = { description, content: { [route.produces]: { schema: { type: 'string' } } } };
       else responses[status] = { description };
+      const headers = successHeaders(route, Number(status));
+      if (Object.keys(headers).length > 0) (responses[status] as Record<string, unknown>).headers = headers;
     }
     // Every request's body is parsed (400, 413, 415), whatever the method; keyed routes are rate
     // limited; public routes need the database too (metrics), so they may answer 503 as well.

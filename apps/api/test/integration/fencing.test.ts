@@ -92,7 +92,11 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
       .get(`/api/jobs/${jobId}`)
       .set({ Authorization: `Bearer ${t.adminKey}` })
       .expect(200);
-    expect(detail.body).toMatchObject({ status: 'processing', attempt: 2, lease_owner: 'worker-B', result: null });
+    expect(detail.body).toMatchObject({ status: 'processing', attempt: 2, result: null });
+    // The lease is B's (read from the table: the lease is not shown to tenants).
+    const [lease] = await db.query<{ lease_owner: string }>('SELECT lease_owner FROM jobs WHERE id = ?', [jobId]);
+    expect(lease?.lease_owner).toBe('worker-B');
+    expect(detail.body).not.toHaveProperty('lease_owner');
     expect(
       detail.body.transitions.map(
         (tr: { to: string; reason: string; actor: string }) => `${tr.to}:${tr.reason}:${tr.actor}`,
