@@ -120,6 +120,19 @@ describe.each(kinds)('API contract on %s', (kind) => {
   });
 });
 
+describe('the documentation in the repository', () => {
+  const read = (path: string) => readFileSync(fileURLToPath(new URL(`../../../../${path}`, import.meta.url)), 'utf8');
+
+  it('stands on its own: the README and the API guide send nobody outside the repository', () => {
+    for (const path of ['README.md', 'docs/api.md', 'docs/error-codes.md'])
+      expect(read(path)).not.toMatch(/shared\/SPEC/);
+    expect(read('README.md')).toContain('(docs/api.md)');
+    // The guide covers what an integrator needs.
+    for (const heading of ['## Errors', '## Paging', '## Idempotency', '## Events', '## Limits', '## API keys'])
+      expect(read('docs/api.md')).toContain(heading);
+  });
+});
+
 describe('docs/error-codes.md', () => {
   it('is the page generated from the catalogue (regenerate: pnpm --filter @jobtrail/api docs:error-codes)', () => {
     const file = fileURLToPath(new URL(`../../../../${ERROR_CODES_PAGE}`, import.meta.url));
