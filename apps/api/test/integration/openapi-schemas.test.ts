@@ -95,6 +95,20 @@ describe('OpenAPI document: named schemas', () => {
     expect(JSON.stringify(jobError.code)).toContain('#/components/schemas/JobErrorCode');
   });
 
+  it('describes every field of a job and a connection', () => {
+    const undescribed: string[] = [];
+    for (const name of ['JobSummary', 'JobDetail', 'JobStep', 'JobTransition', 'JobError', 'Connection', 'ApiKey']) {
+      const schema = doc.components.schemas[name]!;
+      for (const [field, prop] of Object.entries(schema.properties as Record<string, Json>))
+        if (typeof prop.description !== 'string' || prop.description.length < 5) undescribed.push(`${name}.${field}`);
+    }
+    // Worker internals are not part of a tenant's job.
+    const detail = doc.components.schemas.JobDetail!.properties as Json;
+    expect(Object.keys(detail)).not.toEqual(expect.arrayContaining(['lease_owner']));
+    expect(Object.keys(detail)).not.toEqual(expect.arrayContaining(['lease_expires_at']));
+    expect(undescribed).toEqual([]);
+  });
+
   it("describes /health's body as it is sent", async () => {
     const body = (await request(t.server).get('/api/health').expect(200)).body as Json;
     const health = doc.components.schemas.Health!;
