@@ -1,8 +1,12 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeysRepository } from './auth/api-keys.repository.js';
+import { KeyUsageRecorder } from './auth/key-usage.recorder.js';
+import { KeysController } from './auth/keys.controller.js';
+import { KeysService } from './auth/keys.service.js';
+import { JobLocationInterceptor } from './common/job-location.interceptor.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { RateLimitGuard } from './common/rate-limit.guard.js';
 import { APP_CONFIG, LOGGER } from './common/tokens.js';
@@ -35,17 +39,21 @@ import { MetricsController } from './metrics/metrics.controller.js';
     JobsController,
     EventsController,
     MetricsController,
+    KeysController,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
     { provide: APP_FILTER, useFactory: (logger: Logger) => new ProblemFilter(logger), inject: [LOGGER] },
+    { provide: APP_INTERCEPTOR, useClass: JobLocationInterceptor },
     {
       provide: EventTokens,
       useFactory: (config: AppConfig) => new EventTokens(config.encryptionKey),
       inject: [APP_CONFIG],
     },
     ApiKeysRepository,
+    KeysService,
+    KeyUsageRecorder,
     ConnectionsRepository,
     ConnectionsService,
     JobsRepository,

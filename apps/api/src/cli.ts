@@ -19,7 +19,7 @@ async function run(args: string[]): Promise<number> {
   }
   const config = loadConfig();
   const { dataSource, db } = await openDatabase(config.database);
-  const keys = new ApiKeysRepository(db);
+  const keys = new ApiKeysRepository(db, dataSource);
   try {
     switch (command) {
       case 'tenant:create': {

@@ -13,7 +13,7 @@ import { AppModule, type AppModuleOptions } from './app.module.js';
 import { jsonBody, requestId, securityHeaders } from './common/http-middleware.js';
 import type { AppConfig } from './config/app-config.js';
 import { DemoSeeder, type StartupKeys } from './demo/demo-seeder.js';
-import { PinoNestLogger } from './logging/logger.js';
+import { PinoNestLogger, requestLogOptions } from './logging/logger.js';
 import { buildOpenApiDocument } from './openapi/openapi-document.js';
 
 /** The built dashboard next to this app in the monorepo. */
@@ -45,6 +45,7 @@ export async function createApp(
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
     exposedHeaders: [
       'Link',
+      'Location',
       'Retry-After',
       'X-Request-Id',
       'RateLimit-Limit',
@@ -53,21 +54,7 @@ export async function createApp(
     ],
     maxAge: 600,
   });
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: requestId,
-      // Only what is needed to follow a request: no headers (API keys), no bodies (credentials).
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url.split('?')[0],
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(pinoHttp(requestLogOptions(logger, requestId)));
   app.use(jsonBody(config.bodyLimitBytes, logger));
   SwaggerModule.setup('api/docs', app, buildOpenApiDocument() as never, { jsonDocumentUrl: 'api/docs/openapi.json' });
   serveDashboard(app, config, logger);

@@ -25,7 +25,13 @@ describe('HistoryTable', () => {
       job_id: uuid(7),
       status: 'failed',
       attempt: 1,
-      error: { code: 'invalid-credentials', title: 'Invalid credentials', detail: 'x', retryable: false },
+      error: {
+        code: 'invalid-credentials',
+        title: 'Invalid credentials',
+        detail: 'x',
+        retryable: false,
+        troubleshooting: [],
+      },
     });
     renderTable([failed]);
 

@@ -37,6 +37,7 @@ const failed = detail({
     title: 'Invalid credentials',
     detail: 'The institution rejected the password for user-bad-password.',
     retryable: false,
+    troubleshooting: [],
   },
   result: null,
   steps: [
@@ -45,7 +46,13 @@ const failed = detail({
       status: 'failed',
       started_at: '2024-12-10T04:33:01.000Z',
       finished_at: '2024-12-10T04:33:01.200Z',
-      error: { code: 'invalid-credentials', title: 'Invalid credentials', detail: 'x', retryable: false },
+      error: {
+        code: 'invalid-credentials',
+        title: 'Invalid credentials',
+        detail: 'x',
+        retryable: false,
+        troubleshooting: [],
+      },
     },
     { name: 'retrieve-accounts', status: 'skipped', started_at: null, finished_at: null, error: null },
     { name: 'retrieve-transactions', status: 'skipped', started_at: null, finished_at: null, error: null },
@@ -159,7 +166,6 @@ describe('job panel', () => {
       status: 'processing',
       finished_at: null,
       result: null,
-      lease_owner: 'worker-7',
       steps: [
         {
           name: 'verify-credentials',
@@ -208,7 +214,8 @@ describe('job panel', () => {
     expect(steps[0]).toHaveTextContent('Done');
     expect(steps[1]).toHaveTextContent('Running');
     expect(steps[2]).toHaveTextContent('Not started');
-    expect(screen.getByText('worker-7', { selector: 'dd' })).toBeInTheDocument();
+    // The worker holding the job is the engine's business: not shown to tenants.
+    expect(screen.queryByText('worker-7', { selector: 'dd' })).not.toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
 
     await user.click(screen.getByRole('button', { name: 'Cancel job' }));

@@ -23,6 +23,8 @@ export const PROBLEM_CODES = [
   'idempotency-key-reused',
   /** A request with this Idempotency-Key is still being processed. */
   'idempotency-key-in-flight',
+  /** The key to revoke is the tenant's last active admin key: create another admin key first. */
+  'last-admin-key',
   /** The request body is larger than the server accepts. */
   'payload-too-large',
   /** The request body is not JSON. */
@@ -54,6 +56,7 @@ export function problemStatus(code: ProblemCode): number {
       return 405;
     case 'illegal-transition':
     case 'idempotency-key-in-flight':
+    case 'last-admin-key':
       return 409;
     case 'payload-too-large':
       return 413;
@@ -93,6 +96,8 @@ export function problemTitle(code: ProblemCode): string {
       return 'Idempotency-Key reused with another request';
     case 'idempotency-key-in-flight':
       return 'A request with this Idempotency-Key is in progress';
+    case 'last-admin-key':
+      return "The tenant's last admin key cannot be revoked";
     case 'payload-too-large':
       return 'Request body too large';
     case 'unsupported-media-type':

@@ -1,5 +1,6 @@
+import { describeError } from './error-catalogue.js';
 import type { Job, JobError, JobStep, JobTransition } from './job.js';
-import type { JobDetailWire, JobSummaryWire, JobTransitionWire } from './wire.js';
+import type { JobDetailWire, JobErrorWire, JobSummaryWire, JobTransitionWire } from './wire.js';
 
 /** A date as the wire carries it: ISO-8601 in UTC. */
 export function toIso(date: Date): string {
@@ -14,7 +15,20 @@ function dateOrNull(value: string | null): Date | null {
   return value === null ? null : new Date(value);
 }
 
-function errorToWire(error: JobError | null): JobSummaryWire['error'] {
+/** A job error with the catalogue's troubleshooting steps for its code, so every client can show them. */
+function errorToWire(error: JobError | null): JobErrorWire | null {
+  return error === null
+    ? null
+    : {
+        code: error.code,
+        title: error.title,
+        detail: error.detail,
+        retryable: error.retryable,
+        troubleshooting: [...describeError(error.code).troubleshooting],
+      };
+}
+
+function errorFromWire(error: JobErrorWire | null): JobError | null {
   return error === null
     ? null
     : { code: error.code, title: error.title, detail: error.detail, retryable: error.retryable };
@@ -62,8 +76,6 @@ export function toJobDetailWire(
     })),
     result: job.result === null ? null : Object.fromEntries(Object.entries(job.result)),
     requested_by: job.requestedBy === null ? null : { id: job.requestedBy.id, name: job.requestedBy.name },
-    lease_owner: job.leaseOwner,
-    lease_expires_at: isoOrNull(job.leaseExpiresAt),
     deadline_at: isoOrNull(job.deadlineAt),
     cancel_requested_at: isoOrNull(job.cancelRequestedAt),
     expires_at: isoOrNull(expiresAt),
@@ -76,14 +88,17 @@ export function transitionFromWire(t: JobTransitionWire): JobTransition {
   return { from: t.from, to: t.to, at: new Date(t.at), reason: t.reason, actor: t.actor, attempt: t.attempt };
 }
 
-/** The domain job (and its history) back from a detail, e.g. to run `allowedActions` in a client. */
+/**
+ * The domain job (and its history) back from a detail, e.g. to run `allowedActions` in a client.
+ * The worker's lease is not on the wire: a client's job has none.
+ */
 export function jobFromDetailWire(wire: JobDetailWire): { job: Job; transitions: JobTransition[] } {
   const steps: JobStep[] = wire.steps.map((s) => ({
     name: s.name,
     status: s.status,
     startedAt: dateOrNull(s.started_at),
     finishedAt: dateOrNull(s.finished_at),
-    error: s.error,
+    error: errorFromWire(s.error),
   }));
   const job: Job = {
     id: wire.job_id,
@@ -97,12 +112,12 @@ export function jobFromDetailWire(wire: JobDetailWire): { job: Job; transitions:
     attempt: wire.attempt,
     maxAttempts: wire.max_attempts,
     runAt: new Date(wire.run_at),
-    leaseOwner: wire.lease_owner,
-    leaseExpiresAt: dateOrNull(wire.lease_expires_at),
+    leaseOwner: null,
+    leaseExpiresAt: null,
     deadlineAt: dateOrNull(wire.deadline_at),
     cancelRequestedAt: dateOrNull(wire.cancel_requested_at),
     steps,
-    error: wire.error,
+    error: errorFromWire(wire.error),
     result: wire.result,
     retryOf: wire.retry_of,
     requestedBy: wire.requested_by,

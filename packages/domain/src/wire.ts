@@ -33,90 +33,114 @@ export const JobIdParamsSchema = z.strictObject({ job_id: UuidSchema });
 
 /** A job's error on the wire. */
 export const JobErrorWireSchema = z.object({
-  code: z.string().min(1),
-  title: z.string(),
-  detail: z.string(),
-  retryable: z.boolean(),
+  code: z
+    .string()
+    .min(1)
+    .describe("A catalogued code (see the error catalogue), or an institution's own code kept as it came."),
+  title: z.string().describe('What the code means in general.'),
+  detail: z.string().describe('What happened in this very job.'),
+  retryable: z.boolean().describe('Whether Jobtrail retries automatically after this error.'),
+  troubleshooting: z
+    .array(z.string())
+    .describe('What a support person or the end user can do about it, in order (empty for uncatalogued codes).'),
 });
+export type JobErrorWire = z.infer<typeof JobErrorWireSchema>;
 
 /** One row of a connection's job history. */
+// Each field carries a description: the OpenAPI document (and the clients generated from it) show them.
 export const JobSummarySchema = z.object({
-  job_id: UuidSchema,
-  connection_id: UuidSchema,
-  action: actionEnum,
-  status: statusEnum,
-  /** When the job was triggered. */
-  date: isoDateTime,
-  started_at: nullableDate,
-  finished_at: nullableDate,
-  updated_at: isoDateTime,
-  attempt: z.number().int().min(0),
-  max_attempts: z.number().int().min(1),
-  run_at: isoDateTime,
-  error: JobErrorWireSchema.nullable(),
-  retry_of: UuidSchema.nullable(),
-  cancel_requested: z.boolean(),
+  job_id: UuidSchema.describe('The job, unique; a UUIDv7, so ids sort by creation.'),
+  connection_id: UuidSchema.describe('The connection the action runs on.'),
+  action: actionEnum.describe(
+    'What the job does: `refresh` (fetch accounts and transactions) or `purge` (delete them).',
+  ),
+  status: statusEnum.describe(
+    '`pending` (queued, or waiting for its next attempt at `run_at`), `processing`, then one of the terminal `success`, `failed`, `cancelled`.',
+  ),
+  date: isoDateTime.describe('When the job was triggered.'),
+  started_at: nullableDate.describe('When its first attempt started (null while pending).'),
+  finished_at: nullableDate.describe('When it reached a terminal status (null until then).'),
+  updated_at: isoDateTime.describe('Its last change.'),
+  attempt: z.number().int().min(0).describe('Attempts started so far (automatic retries included).'),
+  max_attempts: z.number().int().min(1).describe('Attempts allowed for retryable errors.'),
+  run_at: isoDateTime.describe('The earliest time its next attempt may start (backoff after a retryable error).'),
+  error: JobErrorWireSchema.nullable().describe(
+    'Why it failed, or why its last attempt failed while a retry is pending; null otherwise.',
+  ),
+  retry_of: UuidSchema.nullable().describe('The failed or cancelled job this one manually retries.'),
+  cancel_requested: z.boolean().describe('A cancel was asked for; a processing job stops at its next step.'),
 });
 export type JobSummaryWire = z.infer<typeof JobSummarySchema>;
 
 /** One step of a job on the wire. */
 export const JobStepWireSchema = z.object({
-  name: z.enum(STEP_NAMES as [StepName, ...StepName[]]),
-  status: z.enum(STEP_STATUSES),
-  started_at: nullableDate,
-  finished_at: nullableDate,
-  error: JobErrorWireSchema.nullable(),
+  name: z.enum(STEP_NAMES as [StepName, ...StepName[]]).describe('The step, in the order the action runs them.'),
+  status: z.enum(STEP_STATUSES).describe('Progress of the step in the current attempt.'),
+  started_at: nullableDate.describe('When the step started.'),
+  finished_at: nullableDate.describe('When the step ended.'),
+  error: JobErrorWireSchema.nullable().describe('Why the step failed, if it did.'),
 });
 
 /** One recorded status change. */
 export const JobTransitionWireSchema = z.object({
-  from: statusEnum,
-  to: statusEnum,
-  at: isoDateTime,
-  reason: z.string(),
-  actor: z.string(),
-  attempt: z.number().int().min(0),
+  from: statusEnum.describe('Status before the change.'),
+  to: statusEnum.describe('Status after the change.'),
+  at: isoDateTime.describe('When it changed.'),
+  reason: z.string().describe('Why it changed (e.g. `claimed`).'),
+  actor: z.string().describe('Who made the change: an API key, or the engine (a worker, the sweeper).'),
+  attempt: z.number().int().min(0).describe('The attempt the change belongs to.'),
 });
 export type JobTransitionWire = z.infer<typeof JobTransitionWireSchema>;
 
 /** A whole job: `GET /jobs/:job_id`. */
 export const JobDetailSchema = JobSummarySchema.extend({
-  steps: z.array(JobStepWireSchema),
-  result: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a lower-case name'), z.number()).nullable(),
-  requested_by: z.object({ id: z.string(), name: z.string() }).nullable(),
-  lease_owner: z.string().nullable(),
-  lease_expires_at: nullableDate,
-  deadline_at: nullableDate,
-  cancel_requested_at: nullableDate,
-  /** When the retention cleanup deletes the job (null while it is not finished). */
-  expires_at: nullableDate,
-  transitions: z.array(JobTransitionWireSchema),
+  steps: z.array(JobStepWireSchema).describe('Progress of the current (or last) attempt, step by step.'),
+  result: z
+    .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a lower-case name'), z.number())
+    .nullable()
+    .describe('What a successful job did, e.g. `{"accounts": 3, "transactions": 412}`; null otherwise.'),
+  requested_by: z
+    .object({ id: z.string(), name: z.string() })
+    .nullable()
+    .describe('The API key (id and name) that started it.'),
+  // The worker's lease (owner, expiry) is the engine's business, not the tenant's: not on the wire.
+  deadline_at: nullableDate.describe('When the running attempt is stopped as `job-timed-out`.'),
+  cancel_requested_at: nullableDate.describe('When a cancel was asked for.'),
+  expires_at: nullableDate.describe('When the retention cleanup deletes the job (null while it is not finished).'),
+  transitions: z.array(JobTransitionWireSchema).describe('Every status change, oldest first.'),
 });
 export type JobDetailWire = z.infer<typeof JobDetailSchema>;
 
 /** One log line of a job. */
 export const JobLogLineSchema = z.object({
-  seq: z.number().int(),
-  at: isoDateTime,
+  seq: z.number().int().describe('Order of the line within the job.'),
+  at: isoDateTime.describe('When it was written.'),
   level: z.enum(['debug', 'info', 'warn', 'error']),
-  step: z.string().nullable(),
+  step: z.string().nullable().describe('The step it belongs to, if any.'),
   message: z.string(),
 });
 export type JobLogLineWire = z.infer<typeof JobLogLineSchema>;
 
 /** A connection on the wire. Credentials never appear here. */
 export const ConnectionSchema = z.object({
-  connection_id: UuidSchema,
-  institution_id: z.string(),
-  login_id: z.string(),
-  user_ref: z.string().nullable(),
-  created_at: isoDateTime,
-  latest_job: JobSummarySchema.nullable(),
+  connection_id: UuidSchema.describe('The connection, unique.'),
+  institution_id: z.string().describe('The bank (`sandbox` for the built-in test institution).'),
+  login_id: z.string().describe("The user's login at the bank (the password is never returned)."),
+  user_ref: z.string().nullable().describe('Your own reference of the end user, if given.'),
+  created_at: isoDateTime.describe('When the connection was created.'),
+  latest_job: JobSummarySchema.nullable().describe('Its newest job.'),
 });
 export type ConnectionWire = z.infer<typeof ConnectionSchema>;
 
+/**
+ * A string field's type error: "is required" when it is missing, "must be a string" when it has
+ * another type (`{"login_id": 5}` is not a missing login).
+ */
+const stringTypeError = (issue: { input?: unknown }) =>
+  issue.input === undefined ? 'is required' : 'must be a string';
+
 const slug = z
-  .string({ message: 'is required' })
+  .string({ error: stringTypeError })
   .min(1, 'must not be empty')
   .max(64, 'must be at most 64 characters')
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes');
@@ -124,9 +148,13 @@ const slug = z
 /** The body of `POST /connections`. Unknown fields are refused. */
 export const CreateConnectionBodySchema = z.strictObject({
   institution_id: slug,
-  login_id: z.string({ message: 'is required' }).min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
-  password: z.string({ message: 'is required' }).min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
-  user_ref: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+  login_id: z.string({ error: stringTypeError }).min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+  password: z.string({ error: stringTypeError }).min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+  user_ref: z
+    .string({ error: stringTypeError })
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters')
+    .optional(),
 });
 export type CreateConnectionBody = z.infer<typeof CreateConnectionBodySchema>;
 
@@ -284,3 +312,49 @@ export type EventsQuery = z.infer<typeof EventsQuerySchema>;
 /** `POST /events/token`: a short-lived token to open an event stream without a header. */
 export const EventTokenSchema = z.object({ token: z.string(), expires_at: isoDateTime });
 export type EventTokenWire = z.infer<typeof EventTokenSchema>;
+
+/** The `{key_id}` path parameter. */
+export const KeyIdParamsSchema = z.strictObject({ key_id: UuidSchema });
+
+/** An API key of the tenant as listed (`GET /keys`). The key itself is never listed. */
+export const ApiKeySchema = z.object({
+  key_id: UuidSchema.describe('The key (not the secret: that is shown once, when it is created).'),
+  name: z.string().describe('What the key is for.'),
+  role: z
+    .enum(API_KEY_ROLES)
+    .describe('`viewer` reads; `operator` also starts, retries and cancels; `admin` also manages.'),
+  prefix: z.string().describe('The first characters of the key, to recognise it.'),
+  created_at: isoDateTime.describe('When it was created.'),
+  last_used_at: nullableDate.describe('Its last authenticated request, to the minute (null: never used).'),
+  created_by: z
+    .object({ key_id: UuidSchema, name: z.string() })
+    .nullable()
+    .describe('The key that created it; null for keys made by the command-line tool or at start-up.'),
+});
+export type ApiKeyWire = z.infer<typeof ApiKeySchema>;
+
+/** `201` answer of `POST /keys`: the key in clear, shown this once. */
+export const CreatedApiKeySchema = ApiKeySchema.extend({
+  key: z.string().describe('The key itself, shown this once: store it now (only its hash is kept).'),
+});
+export type CreatedApiKeyWire = z.infer<typeof CreatedApiKeySchema>;
+
+/** The body of `POST /keys`. */
+export const CreateApiKeyBodySchema = z.strictObject({
+  name: z
+    .string({ error: stringTypeError })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(100, 'must be at most 100 characters'),
+  role: z.enum(API_KEY_ROLES, {
+    error: (issue) => (issue.input === undefined ? 'is required' : `must be one of: ${API_KEY_ROLES.join(', ')}`),
+  }),
+});
+export type CreateApiKeyBody = z.infer<typeof CreateApiKeyBodySchema>;
+
+/** `GET /health`: liveness and database readiness (200 `ok`, 503 `unavailable`). */
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  database: z.object({ kind: z.enum(['sqlite', 'postgres']), reachable: z.boolean() }),
+});
+export type HealthWire = z.infer<typeof HealthSchema>;

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   CreateConnectionBodySchema,
+  ERROR_CATALOGUE,
   HistoryQuerySchema,
   JOB_ACTIONS,
   JOB_STATUSES,
@@ -91,10 +92,31 @@ describe('wire conversions', () => {
       fc.property(jobArb, transitionsArb, (job, transitions) => {
         const wire = toJobDetailWire(job, transitions);
         const parsed = JobDetailSchema.parse(JSON.parse(JSON.stringify(wire)));
-        expect(jobFromDetailWire(parsed)).toEqual({ job, transitions });
+        // The worker's lease stays on the server.
+        expect(jobFromDetailWire(parsed)).toEqual({
+          job: { ...job, leaseOwner: null, leaseExpiresAt: null },
+          transitions,
+        });
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("carries the catalogue's troubleshooting steps with a job error, and never the worker's lease", () => {
+    const job: Job = {
+      ...pendingJob(),
+      status: 'processing',
+      leaseOwner: 'host:123:abc',
+      leaseExpiresAt: new Date('2024-12-10T04:34:00Z'),
+      error: jobError('invalid-credentials', 'The bank said no.'),
+    };
+    const wire = toJobDetailWire(job, []);
+    expect(wire.error?.troubleshooting).toEqual(ERROR_CATALOGUE['invalid-credentials'].troubleshooting);
+    expect(toJobSummaryWire({ ...job, error: jobError('bank-said-xyz', 'new code') }).error?.troubleshooting).toEqual(
+      [],
+    );
+    expect(JSON.stringify(wire)).not.toMatch(/lease|host:123/);
+    expect(JobDetailSchema.safeParse(wire).success).toBe(true);
   });
 
   it('writes snake_case fields and dates as ISO-8601 UTC', () => {

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { isApiKeyRole, type ApiKeyRole } from '@jobtrail/domain';
-import { Database, uuidv7, type ApiKeyRow, type TenantRow } from '@jobtrail/engine';
+import { Database, uuidv7, type Millis } from '@jobtrail/engine';
+import { DataSource, IsNull, type SelectQueryBuilder } from 'typeorm';
+import { ApiKeyEntity, TenantEntity } from '../persistence/entities.js';
+import type { ApiKeyRow, TenantRow } from '../persistence/rows.js';
 import type { AuthContext } from './auth-context.js';
 import { generateApiKey, hashApiKey, keyPrefix } from './key-material.js';
 
@@ -14,77 +17,176 @@ export interface ApiKeySummary {
   readonly revoked: boolean;
 }
 
-/** Tenants and their API keys. */
+/** A key with its audit columns and its creator's name. */
+export interface ApiKeyAuditRow extends ApiKeyRow {
+  created_by_name: string | null;
+}
+
+/** What revoking a key of a tenant did. */
+export type RevokeOutcome = 'revoked' | 'not-found' | 'last-admin';
+
+/** How often `last_used_at` is written per key, at most. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+type KeyWithTenant = ApiKeyRow & { tenant_name: string };
+
+function toAuthContext(row: KeyWithTenant | undefined): AuthContext | null {
+  if (!row || !isApiKeyRole(row.role)) return null;
+  return { tenantId: row.tenant_id, tenantName: row.tenant_name, keyId: row.id, keyName: row.name, role: row.role };
+}
+
+/**
+ * Tenants and their API keys, through TypeORM: the query builder for reads (run through the
+ * engine's Database, which on SQLite keeps one connection's statements in order), the entity
+ * manager for writes.
+ */
 @Injectable()
 export class ApiKeysRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /** Active keys joined with their tenant's name. */
+  private activeKeys(): SelectQueryBuilder<KeyWithTenant> {
+    return this.dataSource
+      .createQueryBuilder()
+      .select('k.*')
+      .addSelect('t.name', 'tenant_name')
+      .from(ApiKeyEntity, 'k')
+      .innerJoin(TenantEntity.options.name, 't', 't.id = k.tenant_id')
+      .where('k.revoked_at IS NULL') as SelectQueryBuilder<KeyWithTenant>;
+  }
+
+  /** Keys of a tenant with the name of the key that created each. */
+  private keysWithCreator(tenantId: string): SelectQueryBuilder<ApiKeyAuditRow> {
+    return this.dataSource
+      .createQueryBuilder()
+      .select('k.*')
+      .addSelect('c.name', 'created_by_name')
+      .from(ApiKeyEntity, 'k')
+      .leftJoin(ApiKeyEntity.options.name, 'c', 'c.id = k.created_by_key_id')
+      .where('k.tenant_id = :tenantId AND k.revoked_at IS NULL', { tenantId }) as SelectQueryBuilder<ApiKeyAuditRow>;
+  }
 
   /** The caller behind a presented key, or null when the key is unknown or revoked. */
   async findActiveKey(key: string): Promise<AuthContext | null> {
-    const rows = await this.db.query<ApiKeyRow & { tenant_name: string }>(
-      `SELECT k.*, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-      [hashApiKey(key)],
-    );
-    const row = rows[0];
-    if (!row || !isApiKeyRole(row.role)) return null;
-    return { tenantId: row.tenant_id, tenantName: row.tenant_name, keyId: row.id, keyName: row.name, role: row.role };
+    const qb = this.activeKeys().andWhere('k.key_hash = :hash', { hash: hashApiKey(key) });
+    return toAuthContext((await this.db.queryBuilt<KeyWithTenant>(qb.getQueryAndParameters()))[0]);
   }
 
   /** The caller behind a key id, or null when the key is unknown or revoked. */
   async findActiveKeyById(keyId: string): Promise<AuthContext | null> {
-    const rows = await this.db.query<ApiKeyRow & { tenant_name: string }>(
-      `SELECT k.*, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1 AND k.revoked_at IS NULL`,
-      [keyId],
-    );
-    const row = rows[0];
-    if (!row || !isApiKeyRole(row.role)) return null;
-    return { tenantId: row.tenant_id, tenantName: row.tenant_name, keyId: row.id, keyName: row.name, role: row.role };
+    const qb = this.activeKeys().andWhere('k.id = :keyId', { keyId });
+    return toAuthContext((await this.db.queryBuilt<KeyWithTenant>(qb.getQueryAndParameters()))[0]);
   }
 
-  async findTenantByName(name: string): Promise<TenantRow | null> {
-    return (await this.db.query<TenantRow>('SELECT * FROM tenants WHERE name = $1', [name]))[0] ?? null;
+  findTenantByName(name: string): Promise<TenantRow | null> {
+    return this.db.withManager((m) => m.findOneBy(TenantEntity, { name }));
   }
 
   async createTenant(name: string): Promise<TenantRow> {
     const row: TenantRow = { id: uuidv7(), name, created_at: Date.now() };
-    await this.db.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [
-      row.id,
-      row.name,
-      row.created_at,
-    ]);
+    await this.db.withManager((m) => m.insert(TenantEntity, row));
     return row;
   }
 
-  /** Stores a key; `key` defaults to a fresh random one. Returns the key in clear, once. */
+  /**
+   * Stores a key; `key` defaults to a fresh random one. Returns the key in clear, once.
+   * `createdByKeyId` is the key that asked for it (null: the command-line tool or start-up).
+   */
   async createKey(
     tenantId: string,
     name: string,
     role: ApiKeyRole,
     key = generateApiKey(),
+    createdByKeyId: string | null = null,
   ): Promise<{ key: string; summary: ApiKeySummary }> {
-    const id = uuidv7();
-    await this.db.execute(
-      'INSERT INTO api_keys (id, tenant_id, name, role, key_hash, prefix, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)',
-      [id, tenantId, name, role, hashApiKey(key), keyPrefix(key), Date.now()],
+    const row: ApiKeyRow = {
+      id: uuidv7(),
+      tenant_id: tenantId,
+      name,
+      role,
+      key_hash: hashApiKey(key),
+      prefix: keyPrefix(key),
+      created_at: Date.now(),
+      revoked_at: null,
+      last_used_at: null,
+      created_by_key_id: createdByKeyId,
+    };
+    await this.db.withManager((m) => m.insert(ApiKeyEntity, row));
+    return { key, summary: { id: row.id, tenantId, name, role, prefix: row.prefix, revoked: false } };
+  }
+
+  /** The active keys of a tenant, oldest first, with their creator's name. */
+  findKeysOfTenant(tenantId: string): Promise<ApiKeyAuditRow[]> {
+    const qb = this.keysWithCreator(tenantId).orderBy('k.created_at').addOrderBy('k.id');
+    return this.db.queryBuilt<ApiKeyAuditRow>(qb.getQueryAndParameters());
+  }
+
+  /** One active key of a tenant; null for a revoked key, another tenant's or none. */
+  async findKeyOfTenant(tenantId: string, keyId: string): Promise<ApiKeyAuditRow | null> {
+    const qb = this.keysWithCreator(tenantId).andWhere('k.id = :keyId', { keyId });
+    return (await this.db.queryBuilt<ApiKeyAuditRow>(qb.getQueryAndParameters()))[0] ?? null;
+  }
+
+  /**
+   * Revokes an active key of a tenant, unless it is the tenant's last active admin key. One
+   * transaction: on PostgreSQL the tenant's active admin rows are locked first, so two admins
+   * revoking each other's keys at once cannot both succeed (SQLite runs one writer at a time).
+   */
+  async revokeKeyOfTenant(tenantId: string, keyId: string, now = Date.now()): Promise<RevokeOutcome> {
+    return this.db.transaction(async (tx) => {
+      const admins = tx.manager
+        .createQueryBuilder()
+        .select('k.id', 'id')
+        .from(ApiKeyEntity, 'k')
+        .where("k.tenant_id = :tenantId AND k.role = 'admin' AND k.revoked_at IS NULL", { tenantId });
+      if (this.db.kind === 'postgres') admins.setLock('pessimistic_write');
+      const adminIds = await tx.queryBuilt<{ id: string }>(admins.getQueryAndParameters());
+      const target = await tx.manager.findOneBy(ApiKeyEntity, { tenant_id: tenantId, id: keyId, revoked_at: IsNull() });
+      if (!target) return 'not-found';
+      if (target.role === 'admin' && adminIds.length <= 1) return 'last-admin';
+      const res = await tx.manager.update(
+        ApiKeyEntity,
+        { tenant_id: tenantId, id: keyId, revoked_at: IsNull() },
+        { revoked_at: now },
+      );
+      return (res.affected ?? 0) > 0 ? 'revoked' : 'not-found';
+    });
+  }
+
+  /**
+   * Notes that a key was used at `now`, unless that was already noted within the last
+   * {@link LAST_USED_RESOLUTION_MS} (by any process). True when a row was written.
+   */
+  async touchLastUsed(keyId: string, now = Date.now()): Promise<boolean> {
+    const res = await this.db.withManager((m) =>
+      m
+        .createQueryBuilder()
+        .update(ApiKeyEntity)
+        .set({ last_used_at: now })
+        .where('id = :keyId AND (last_used_at IS NULL OR last_used_at <= :before)', {
+          keyId,
+          before: now - LAST_USED_RESOLUTION_MS,
+        })
+        .execute(),
     );
-    return { key, summary: { id, tenantId, name, role, prefix: keyPrefix(key), revoked: false } };
+    return (res.affected ?? 0) > 0;
   }
 
   /** True when the key existed and was active. */
   async revokeKey(keyId: string): Promise<boolean> {
-    return (
-      (await this.db.execute('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [
-        Date.now(),
-        keyId,
-      ])) > 0
+    const res = await this.db.withManager((m) =>
+      m.update(ApiKeyEntity, { id: keyId, revoked_at: IsNull() }, { revoked_at: Date.now() as Millis }),
     );
+    return (res.affected ?? 0) > 0;
   }
 
   async listKeys(tenantId: string): Promise<ApiKeySummary[]> {
-    const rows = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at', [
-      tenantId,
-    ]);
+    const rows = await this.db.withManager((m) =>
+      m.find(ApiKeyEntity, { where: { tenant_id: tenantId }, order: { created_at: 'ASC' } }),
+    );
     return rows.map((r) => ({
       id: r.id,
       tenantId: r.tenant_id,
@@ -95,13 +197,13 @@ export class ApiKeysRepository {
     }));
   }
 
-  async keyExists(key: string): Promise<boolean> {
-    return (await this.db.query('SELECT 1 AS found FROM api_keys WHERE key_hash = $1', [hashApiKey(key)])).length > 0;
+  keyExists(key: string): Promise<boolean> {
+    return this.db.withManager((m) => m.existsBy(ApiKeyEntity, { key_hash: hashApiKey(key) }));
   }
 
   /** True when no tenant exists yet (a fresh database). */
   async isEmpty(): Promise<boolean> {
-    return (await this.db.query('SELECT 1 AS found FROM tenants LIMIT 1')).length === 0;
+    return !(await this.db.withManager((m) => m.exists(TenantEntity)));
   }
 
   /**

@@ -25,6 +25,10 @@ export interface AppConfig {
   /** Largest accepted JSON body. */
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
+  /** `pretty` (coloured lines), `json`, or `auto`: pretty when stdout is a terminal. */
+  readonly logFormat: LogFormatSetting;
+  /** When set, `GET /metrics` needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | null;
   /** Where the built dashboard is, if it is served by this process. */
   readonly dashboardDir: string | null;
   readonly worker: WorkerConfig;
@@ -32,6 +36,18 @@ export interface AppConfig {
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   readonly corsOrigins: readonly string[];
   readonly retention: RetentionConfig;
+}
+
+/** Values of `JOBTRAIL_LOG_FORMAT`. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
+
+/** `JOBTRAIL_LOG_FORMAT`, checked; unset means `auto`. */
+export function logFormatSetting(env: NodeJS.ProcessEnv = process.env): LogFormatSetting {
+  const raw = (env.JOBTRAIL_LOG_FORMAT ?? '').trim().toLowerCase() || 'auto';
+  if (!(LOG_FORMATS as readonly string[]).includes(raw))
+    throw new ConfigError(`JOBTRAIL_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, got "${raw}"`);
+  return raw as LogFormatSetting;
 }
 
 /** Rate limits. */
@@ -78,6 +94,15 @@ function encryptionKey(env: NodeJS.ProcessEnv, dataDir: string, postgres: boolea
   return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
 }
 
+/** `JOBTRAIL_METRICS_TOKEN`: unset or empty means `/metrics` is open (aggregate figures only). */
+function metricsToken(env: NodeJS.ProcessEnv): string | null {
+  const token = env.JOBTRAIL_METRICS_TOKEN?.trim() ?? '';
+  if (token === '') return null;
+  if (token.length < 16 || /\s/.test(token))
+    throw new ConfigError('JOBTRAIL_METRICS_TOKEN must be at least 16 characters, without spaces');
+  return token;
+}
+
 /** Reads the configuration from environment variables (see the README's table). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(env.JOBTRAIL_DATA_DIR || './data');
@@ -102,6 +127,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     demo,
     bodyLimitBytes: intVar(env, 'JOBTRAIL_BODY_LIMIT_BYTES', 16 * 1024, 1024, 10 * 1024 * 1024),
     logLevel: env.JOBTRAIL_LOG_LEVEL || 'info',
+    logFormat: logFormatSetting(env),
+    metricsToken: metricsToken(env),
     dashboardDir: env.JOBTRAIL_DASHBOARD_DIR ?? null,
     limits: {
       requestsPerMinute: intVar(env, 'JOBTRAIL_RATE_LIMIT_PER_MINUTE', 600, 1, 10_000_000),

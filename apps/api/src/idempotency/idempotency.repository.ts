@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Database, isUniqueViolation, millis, type IdempotencyKeyRow } from '@jobtrail/engine';
+import { Database, isUniqueViolation, millis } from '@jobtrail/engine';
+import type { IdempotencyKeyRow } from '../persistence/rows.js';
 
 /** How long a key's first answer is replayed. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;

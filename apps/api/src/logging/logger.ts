@@ -1,11 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import type { Options as PinoHttpOptions } from 'pino-http';
+import pinoPretty from 'pino-pretty';
+import { logFormatSetting, type LogFormatSetting } from '../config/app-config.js';
+
+/** How log lines are written: JSON lines (machines) or coloured text lines (a person at a terminal). */
+export type LogFormat = 'json' | 'pretty';
+
+/** `auto` means pretty exactly when the output is a terminal: CI, containers and pipes get JSON. */
+export function resolveLogFormat(setting: LogFormatSetting, isTty: boolean): LogFormat {
+  switch (setting) {
+    case 'auto':
+      return isTty ? 'pretty' : 'json';
+    case 'json':
+    case 'pretty':
+      return setting;
+  }
+}
+
+/** Fields the pretty lines leave out: the request line says it all, and `context` is in the message. */
+const PRETTY_IGNORED = 'pid,hostname,context,req,res,responseTime';
 
 /**
- * Structured JSON logs. Credentials and keys are redacted by path wherever they could appear;
- * request bodies and headers are never logged in the first place.
+ * Structured logs. Credentials and keys are redacted by path wherever they could appear; request
+ * bodies and headers are never logged in the first place. Redaction happens in pino, before either
+ * format is written, so the pretty lines are as clean as the JSON ones.
+ *
+ * With no `destination` (the process's own logger), lines go to stdout in the format of
+ * `JOBTRAIL_LOG_FORMAT` (or `format`); a given destination (tests) gets JSON unless told otherwise.
  */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream, format?: LogFormatSetting): Logger {
+  const resolved =
+    destination === undefined
+      ? resolveLogFormat(format ?? logFormatSetting(), Boolean(process.stdout.isTTY))
+      : resolveLogFormat(format ?? 'json', false);
+  const target =
+    resolved === 'pretty'
+      ? pinoPretty({
+          destination: destination ?? 1,
+          // Colours only for a terminal; a forced `pretty` into a file or pipe stays plain text.
+          colorize: destination === undefined && Boolean(process.stdout.isTTY),
+          sync: true,
+          singleLine: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: PRETTY_IGNORED,
+          messageFormat: '{if context}[{context}] {end}{msg}',
+        })
+      : destination;
   return pino(
     {
       level,
@@ -26,15 +69,60 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         censor: '[redacted]',
       },
     },
-    destination,
+    target,
   );
 }
+
+type LoggedRequest = IncomingMessage & { originalUrl?: string; id?: unknown };
+
+/** The path of a request, without its query string (a query may carry an event token). */
+const pathOf = (req: LoggedRequest) => (req.originalUrl ?? req.url ?? '/').split('?')[0] ?? '/';
+
+/**
+ * pino-http's options: one line per request when it completes (or is aborted), saying
+ * `GET /api/jobs 200 4ms`; the JSON line carries the same as fields.
+ */
+export function requestLogOptions(logger: Logger, genReqId: (req: Request, res: Response) => string): PinoHttpOptions {
+  return {
+    logger,
+    // pino-http types the request as a bare IncomingMessage; Express's middleware chain gives its own.
+    genReqId: genReqId as unknown as PinoHttpOptions['genReqId'],
+    // Only what is needed to follow a request: no headers (API keys), no bodies (credentials).
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url.split('?')[0],
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    customLogLevel: (_req, res: ServerResponse, err?: Error) =>
+      err !== undefined || res.statusCode >= 500 ? 'error' : 'info',
+    customSuccessMessage: (req: LoggedRequest, res: ServerResponse, responseTime: number) =>
+      `${req.method} ${pathOf(req)} ${res.statusCode} ${Math.round(responseTime)}ms`,
+    customErrorMessage: (req: LoggedRequest, res: ServerResponse) =>
+      `${req.method} ${pathOf(req)} ${res.statusCode} failed`,
+  };
+}
+
+/**
+ * Nest's start-up chatter (each module loaded, each route mapped): debug, not info, so a start
+ * shows the banner and what an operator needs. Their warnings and errors are kept.
+ */
+const START_UP_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
 
 /** Nest's own messages (start-up, routes) through the same pino logger. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
   log(message: unknown, context?: string) {
-    this.logger.info({ context }, String(message));
+    if (context !== undefined && START_UP_CONTEXTS.has(context)) this.logger.debug({ context }, String(message));
+    else this.logger.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string) {
     this.logger.error({ context, trace }, String(message));

@@ -1,78 +1,158 @@
-import { Injectable } from '@nestjs/common';
-import { JOB_ACTIONS, JOB_STATUSES } from '@jobtrail/domain';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { JOB_ACTIONS, JOB_STATUSES, TERMINAL_STATUSES, type JobAction, type JobStatus } from '@jobtrail/domain';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { Database } from '@jobtrail/engine';
+import { DataSource } from 'typeorm';
+import { JobEntity } from '../persistence/entities.js';
 
-/** Upper bounds (seconds) of the job duration histogram. */
+/** Upper bounds (seconds) of the job duration histogram (unchanged: dashboards use these `le`s). */
 const BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300];
 
-interface Histogram {
-  counts: number[];
-  sum: number;
-  count: number;
+/** How long the database figures of a scrape may be reused: scrapes never cost more than one count per window. */
+export const QUEUE_FIGURES_TTL_MS = 5_000;
+
+/** What one refresh reads from the database. */
+interface QueueFigures {
+  /** Pending and processing jobs by `status/action`. */
+  readonly active: ReadonlyMap<string, number>;
+  /** Pending jobs due now, and the `run_at` of the oldest of them. */
+  readonly dueCount: number;
+  readonly oldestDue: number | null;
+  readonly at: number;
 }
 
-/** Prometheus metrics: job counts from the database, durations observed by this process's workers. */
+const isTerminal = (status: JobStatus) => (TERMINAL_STATUSES as readonly string[]).includes(status);
+
+/**
+ * Prometheus metrics through prom-client: Node's process metrics (memory, CPU, event-loop lag, GC,
+ * handles) and Jobtrail's job families, on a registry of this app (tests run several apps in one
+ * process, so the global registry is not used).
+ *
+ * Cost of a scrape (issue 10: `/metrics` must stay O(1) in the number of jobs):
+ * - `pending`/`processing` counts and the due queue come from the database, since any process may
+ *   change them. They are read through the partial indexes on active jobs (`ux_jobs_active_action`,
+ *   `ix_jobs_due`), so they cost O(active jobs) — bounded by the queue, not by the history — and at
+ *   most once per {@link QUEUE_FIGURES_TTL_MS} whatever the scrape rate.
+ * - `success`/`failed`/`cancelled` counts would need a scan of the whole history (no index can count
+ *   them without walking every row), so they are counters kept in memory: the jobs this process's
+ *   workers finished since it started. Summed over the processes (`sum by (status, action)`),
+ *   they give the cluster's throughput; `rate()` works on them as on any counter that resets.
+ */
 @Injectable()
-export class MetricsService {
-  private readonly durations = new Map<string, Histogram>();
+export class MetricsService implements OnModuleDestroy {
+  readonly registry = new Registry();
+  private readonly finished = new Map<string, number>();
+  private figures: QueueFigures | null = null;
+  private refreshing: Promise<QueueFigures> | null = null;
+  private readonly duration: Histogram<'action' | 'status'>;
 
-  constructor(private readonly db: Database) {}
-
-  /** Records how long a finished attempt took. */
-  observeJob(action: string, status: string, seconds: number): void {
-    const key = `${action}\u0000${status}`;
-    let h = this.durations.get(key);
-    if (!h) {
-      h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.durations.set(key, h);
-    }
-    BUCKETS.forEach((b, i) => {
-      if (seconds <= b) h.counts[i] = (h.counts[i] ?? 0) + 1;
+  constructor(
+    private readonly db: Database,
+    private readonly dataSource: DataSource,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    this.duration = new Histogram({
+      name: 'jobtrail_job_duration_seconds',
+      help: 'Duration of finished attempts run by this process.',
+      labelNames: ['action', 'status'],
+      buckets: BUCKETS,
+      registers: [this.registry],
     });
-    h.sum += seconds;
-    h.count += 1;
+    // Each collect reads the same (cached) figures: one refresh serves the three families.
+    const jobs: Gauge<'status' | 'action'> = new Gauge({
+      name: 'jobtrail_jobs',
+      help: 'Jobs by status and action: pending and processing in the database (all processes, refreshed every 5 s); success, failed and cancelled as finished by this process since it started.',
+      labelNames: ['status', 'action'],
+      registers: [this.registry],
+      collect: async () => {
+        const f = await this.queueFigures();
+        for (const status of JOB_STATUSES) {
+          for (const action of JOB_ACTIONS) {
+            const key = `${status}/${action}`;
+            jobs.set({ status, action }, (isTerminal(status) ? this.finished : f.active).get(key) ?? 0);
+          }
+        }
+      },
+    });
+    const depth: Gauge = new Gauge({
+      name: 'jobtrail_queue_depth',
+      help: 'Pending jobs that are due now.',
+      registers: [this.registry],
+      collect: async () => depth.set((await this.queueFigures()).dueCount),
+    });
+    const lag: Gauge = new Gauge({
+      name: 'jobtrail_queue_lag_seconds',
+      help: 'How long the oldest due pending job has waited.',
+      registers: [this.registry],
+      collect: async () => {
+        const f = await this.queueFigures();
+        lag.set(f.oldestDue === null ? 0 : Math.max(0, (Date.now() - f.oldestDue) / 1000));
+      },
+    });
+  }
+
+  /** Records how long a finished attempt took (called once per attempt that ends). */
+  observeJob(action: string, status: string, seconds: number): void {
+    this.duration.observe({ action, status }, seconds);
+    if ((JOB_STATUSES as readonly string[]).includes(status) && isTerminal(status as JobStatus)) {
+      const key = `${status}/${action as JobAction}`;
+      this.finished.set(key, (this.finished.get(key) ?? 0) + 1);
+    }
   }
 
   /** The exposition text of every metric. */
-  async render(now = Date.now()): Promise<string> {
-    const counts = await this.db.query<{ status: string; action: string; n: number | string }>(
-      'SELECT status, action, COUNT(*) AS n FROM jobs GROUP BY status, action',
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The media type of {@link render}'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  onModuleDestroy(): void {
+    this.registry.clear();
+  }
+
+  /** The database figures, read at most once per TTL; concurrent scrapes share one refresh. */
+  private async queueFigures(now = Date.now()): Promise<QueueFigures> {
+    if (this.figures && now - this.figures.at < QUEUE_FIGURES_TTL_MS) return this.figures;
+    this.refreshing ??= this.readFigures(now).finally(() => {
+      this.refreshing = null;
+    });
+    this.figures = await this.refreshing;
+    return this.figures;
+  }
+
+  private async readFigures(now: number): Promise<QueueFigures> {
+    // The predicate matches `ux_jobs_active_action`'s: only active jobs are read.
+    const active = await this.db.queryBuilt<{ status: string; action: string; n: number | string }>(
+      this.dataSource
+        .createQueryBuilder()
+        .select('j.status', 'status')
+        .addSelect('j.action', 'action')
+        .addSelect('COUNT(*)', 'n')
+        .from(JobEntity, 'j')
+        .where("j.status IN ('pending', 'processing')")
+        .groupBy('j.status')
+        .addGroupBy('j.action')
+        .getQueryAndParameters(),
     );
-    const [due] = await this.db.query<{ n: number | string; oldest: number | string | null }>(
-      `SELECT COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs WHERE status = 'pending' AND run_at <= $1`,
-      [now],
+    // `ix_jobs_due` (run_at) WHERE status = 'pending'.
+    const [due] = await this.db.queryBuilt<{ n: number | string; oldest: number | string | null }>(
+      this.dataSource
+        .createQueryBuilder()
+        .select('COUNT(*)', 'n')
+        .addSelect('MIN(j.run_at)', 'oldest')
+        .from(JobEntity, 'j')
+        .where("j.status = 'pending' AND j.run_at <= :now", { now })
+        .getQueryAndParameters(),
     );
-    const byKey = new Map(counts.map((c) => [`${c.status}/${c.action}`, Number(c.n)]));
-    const out: string[] = ['# HELP jobtrail_jobs Jobs by status and action.', '# TYPE jobtrail_jobs gauge'];
-    for (const status of JOB_STATUSES) {
-      for (const action of JOB_ACTIONS)
-        out.push(`jobtrail_jobs{status="${status}",action="${action}"} ${byKey.get(`${status}/${action}`) ?? 0}`);
-    }
-    out.push(
-      '# HELP jobtrail_queue_depth Pending jobs that are due now.',
-      '# TYPE jobtrail_queue_depth gauge',
-      `jobtrail_queue_depth ${Number(due?.n ?? 0)}`,
-    );
-    const lag = due?.oldest == null ? 0 : Math.max(0, (now - Number(due.oldest)) / 1000);
-    out.push(
-      '# HELP jobtrail_queue_lag_seconds How long the oldest due pending job has waited.',
-      '# TYPE jobtrail_queue_lag_seconds gauge',
-      `jobtrail_queue_lag_seconds ${lag}`,
-    );
-    out.push(
-      '# HELP jobtrail_job_duration_seconds Duration of finished attempts run by this process.',
-      '# TYPE jobtrail_job_duration_seconds histogram',
-    );
-    for (const [key, h] of this.durations) {
-      const [action, status] = key.split('\u0000');
-      const labels = `action="${action}",status="${status}"`;
-      BUCKETS.forEach((b, i) => out.push(`jobtrail_job_duration_seconds_bucket{${labels},le="${b}"} ${h.counts[i]}`));
-      out.push(`jobtrail_job_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
-      out.push(
-        `jobtrail_job_duration_seconds_sum{${labels}} ${h.sum}`,
-        `jobtrail_job_duration_seconds_count{${labels}} ${h.count}`,
-      );
-    }
-    return `${out.join('\n')}\n`;
+    return {
+      active: new Map(active.map((r) => [`${r.status}/${r.action}`, Number(r.n)])),
+      dueCount: Number(due?.n ?? 0),
+      oldestDue: due?.oldest == null ? null : Number(due.oldest),
+      at: now,
+    };
   }
 }

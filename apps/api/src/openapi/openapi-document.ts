@@ -1,4 +1,8 @@
 import {
+  ApiKeySchema,
+  CreateApiKeyBodySchema,
+  CreatedApiKeySchema,
+  KeyIdParamsSchema,
   ConnectionIdParamsSchema,
   ConnectionSchema,
   CreateConnectionBodySchema,
@@ -11,6 +15,13 @@ import {
   JobSummarySchema,
   EventTokenSchema,
   EventsQuerySchema,
+  FieldErrorSchema,
+  HealthSchema,
+  JOB_ERROR_CODES,
+  JobErrorWireSchema,
+  JobStepWireSchema,
+  JobTransitionWireSchema,
+  PROBLEM_CODES,
   PageQuerySchema,
   ProblemSchema,
   WhoAmISchema,
@@ -49,7 +60,7 @@ export const ROUTES: readonly RouteSpec[] = [
     operationId: 'health',
     summary: 'Liveness and database readiness',
     role: null,
-    responses: { 200: z.object({ status: z.string() }), 503: z.object({ status: z.string() }) },
+    responses: { 200: HealthSchema, 503: HealthSchema },
     errors: [],
   },
   {
@@ -202,11 +213,12 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'get',
     path: '/metrics',
     operationId: 'metrics',
-    summary: 'Prometheus metrics (job counts, queue depth and lag, durations)',
+    summary:
+      'Prometheus metrics (Node process metrics, job counts, queue depth and lag, durations); with JOBTRAIL_METRICS_TOKEN set, send it as `Authorization: Bearer <token>`',
     role: null,
     produces: 'text/plain',
     responses: { 200: null },
-    errors: [],
+    errors: [401],
   },
   {
     method: 'post',
@@ -219,10 +231,133 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: { 200: JobSummarySchema, 202: JobSummarySchema },
     errors: [400, 404, 409, 422],
   },
+  {
+    method: 'get',
+    path: '/keys',
+    operationId: 'listApiKeys',
+    summary: "The tenant's active API keys: role, creation, last use (to the minute) and creator; never the keys",
+    role: 'admin',
+    responses: { 200: list(ApiKeySchema) },
+    errors: [],
+  },
+  {
+    method: 'post',
+    path: '/keys',
+    operationId: 'createApiKey',
+    summary: 'Create an API key in the tenant; the answer shows the key this once only',
+    role: 'admin',
+    body: CreateApiKeyBodySchema,
+    responses: { 201: CreatedApiKeySchema },
+    errors: [400, 413, 415],
+  },
+  {
+    method: 'delete',
+    path: '/keys/{key_id}',
+    operationId: 'revokeApiKey',
+    summary:
+      "Revoke an API key at once (its next request answers 401); the tenant's last admin key cannot be revoked (409 last-admin-key)",
+    role: 'admin',
+    params: KeyIdParamsSchema,
+    responses: { 204: null },
+    errors: [400, 404, 409],
+  },
 ];
 
-const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
-  z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+/**
+ * The named schemas of the document (`components.schemas`), by direction: answers are described as
+ * the server writes them (`output`), request bodies as clients may send them (`input`: defaults
+ * optional). Every use of a registered schema, nested ones included, becomes a `$ref`, so generated
+ * clients get these names as types.
+ */
+const OUTPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
+  ['JobSummary', JobSummarySchema],
+  ['JobDetail', JobDetailSchema],
+  ['JobError', JobErrorWireSchema],
+  ['JobStep', JobStepWireSchema],
+  ['JobTransition', JobTransitionWireSchema],
+  ['JobLogLine', JobLogLineSchema],
+  ['Connection', ConnectionSchema],
+  ['ConnectionCreated', CreateConnectionResponseSchema],
+  ['ApiKey', ApiKeySchema],
+  ['CreatedApiKey', CreatedApiKeySchema],
+  ['WhoAmI', WhoAmISchema],
+  ['EventToken', EventTokenSchema],
+  ['Health', HealthSchema],
+  ['Problem', ProblemSchema],
+  ['FieldError', FieldErrorSchema],
+];
+const INPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
+  ['CreateConnectionBody', CreateConnectionBodySchema],
+  ['CreateApiKeyBody', CreateApiKeyBodySchema],
+];
+
+const COMPONENTS = '#/components/schemas/';
+
+function registryOf(entries: ReadonlyArray<readonly [string, z.ZodType]>) {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of entries) registry.add(schema, { id });
+  return registry;
+}
+const REGISTRIES = { output: registryOf(OUTPUT_SCHEMAS), input: registryOf(INPUT_SCHEMAS) };
+
+/** `#/$defs/X` (zod's local definitions, named by registry id) to `#/components/schemas/X`. */
+function toComponentRefs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toComponentRefs);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === '$schema' || k === '$id' || k === '$defs') continue;
+    out[k] = k === '$ref' && typeof v === 'string' ? v.replace(/^#\/\$defs\//, COMPONENTS) : toComponentRefs(v);
+  }
+  return out;
+}
+
+/** The JSON Schema of one use of `schema`: a `$ref` for a named schema, with `$ref`s inside others. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const id = REGISTRIES[io].get(schema)?.id;
+  if (id !== undefined) return { $ref: `${COMPONENTS}${id}` };
+  return toComponentRefs(z.toJSONSchema(schema, { io, unrepresentable: 'any', metadata: REGISTRIES[io] })) as Record<
+    string,
+    unknown
+  >;
+}
+
+/** The closed sets of codes, as enums: clients can switch on them. */
+const CODE_SCHEMAS = {
+  ProblemCode: {
+    type: 'string',
+    enum: [...PROBLEM_CODES],
+    description: 'The stable `code` of a problem+json error; branch on it, never on `title` or `detail`.',
+  },
+  JobErrorCode: {
+    type: 'string',
+    enum: [...JOB_ERROR_CODES],
+    description:
+      'The catalogued error codes of a job (see docs/error-codes.md). Institutions may send others, which are kept as they came.',
+  },
+};
+
+/** `components.schemas`: every named schema, with the code fields pointing at their enums. */
+function componentSchemas(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = { ...CODE_SCHEMAS };
+  for (const io of ['output', 'input'] as const) {
+    const { schemas } = z.toJSONSchema(REGISTRIES[io], {
+      io,
+      unrepresentable: 'any',
+      uri: (id) => `${COMPONENTS}${id}`,
+    });
+    for (const [id, schema] of Object.entries(schemas)) out[id] = toComponentRefs(schema) as Record<string, unknown>;
+  }
+  const properties = (name: string) => out[name]!.properties as Record<string, unknown>;
+  // The wire schemas keep codes open strings so that clients parse future codes; the document
+  // names the codes the server sends today.
+  properties('Problem').code = { $ref: `${COMPONENTS}ProblemCode` };
+  properties('JobError').code = {
+    anyOf: [{ $ref: `${COMPONENTS}JobErrorCode` }, { type: 'string', minLength: 1 }],
+    description: "A catalogued code (JobErrorCode), or an institution's own code passed through as it came.",
+  };
+  return out;
+}
 
 function parameters(route: RouteSpec): unknown[] {
   const out: unknown[] = [];
@@ -234,6 +369,16 @@ function parameters(route: RouteSpec): unknown[] {
     const schema = jsonSchema(route.query, 'input') as { properties?: Record<string, unknown> };
     for (const [name, prop] of Object.entries(schema.properties ?? {}))
       out.push({ name, in: 'query', required: false, schema: prop });
+  }
+  if (route.operationId === 'streamEvents') {
+    out.push({
+      name: 'Last-Event-ID',
+      in: 'header',
+      required: false,
+      description:
+        'Resume after this event id (the `id:` of the last event received; EventSource sends it on reconnection). Same as the `last_event_id` query parameter, which clients that cannot set headers use.',
+      schema: { type: 'string', pattern: '^\\d{1,18}$' },
+    });
   }
   if (route.idempotent) {
     out.push({
@@ -247,6 +392,23 @@ function parameters(route: RouteSpec): unknown[] {
   return out;
 }
 
+/** Headers of a success answer: where to follow an accepted job, whether an answer is a replay. */
+function successHeaders(route: RouteSpec, status: number): Record<string, unknown> {
+  const headers: Record<string, unknown> = {};
+  if (status === 202)
+    headers.Location = {
+      description: 'The URL of the accepted job: `/api/jobs/{job_id}` (poll it, or follow it on `/events`).',
+      schema: { type: 'string' },
+    };
+  if (route.idempotent)
+    headers['Idempotent-Replayed'] = {
+      description:
+        '`true` when this answer is the replay of an earlier request with the same Idempotency-Key (absent otherwise).',
+      schema: { type: 'string', enum: ['true'] },
+    };
+  return headers;
+}
+
 const DESCRIPTIONS: Record<number, string> = {
   200: 'OK',
   201: 'Created',
@@ -256,7 +418,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'Missing, unknown or revoked API key',
   403: "The key's role does not allow this",
   404: "Not found (also for another tenant's resources)",
-  409: 'Refused by the job state machine, or idempotent request in flight',
+  409: "Refused by the job state machine, idempotent request in flight, or the tenant's last admin key",
   413: 'Body too large',
   415: 'Body is not JSON',
   422: 'Idempotency-Key reused with another request',
@@ -271,7 +433,7 @@ const BODY_ERRORS = [400, 413, 415];
 /** The OpenAPI 3.1 document of the API, built from the route table and the domain's schemas. */
 export function buildOpenApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  const problem = { 'application/problem+json': { schema: jsonSchema(ProblemSchema, 'output') } };
+  const problem = { 'application/problem+json': { schema: { $ref: `${COMPONENTS}Problem` } } };
   for (const route of ROUTES) {
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(route.responses)) {
@@ -281,6 +443,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       else if (route.produces)
         responses[status] = { description, content: { [route.produces]: { schema: { type: 'string' } } } };
       else responses[status] = { description };
+      const headers = successHeaders(route, Number(status));
+      if (Object.keys(headers).length > 0) (responses[status] as Record<string, unknown>).headers = headers;
     }
     // Every request's body is parsed (400, 413, 415), whatever the method; keyed routes are rate
     // limited; public routes need the database too (metrics), so they may answer 503 as well.
@@ -321,6 +485,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     },
     servers: [{ url: '/api' }],
     components: {
+      schemas: componentSchemas(),
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer jt_...`' },
       },

@@ -1,6 +1,7 @@
 import { DefaultNamingStrategy, EntitySchema, type EntitySchemaRelationOptions, type Table } from 'typeorm';
 import { API_KEY_ROLES, JOB_STATUSES } from '@jobtrail/domain';
-import type { ApiKeyRow, ConnectionRow, IdempotencyKeyRow, JobEventRow, JobRow, TenantRow } from '@jobtrail/engine';
+import type { ConnectionRow, JobEventRow, JobRow } from '@jobtrail/engine';
+import type { ApiKeyRow, IdempotencyKeyRow, TenantRow } from './rows.js';
 
 /**
  * The TypeORM entities of every table, as `EntitySchema`s over the engine's row types: the domain's
@@ -67,6 +68,8 @@ export const ApiKeyEntity = new EntitySchema<ApiKeyRow & { tenant?: unknown }>({
     prefix: { type: 'varchar', length: 16 },
     created_at: millis,
     revoked_at: nullableMillis,
+    last_used_at: nullableMillis,
+    created_by_key_id: { ...ref, nullable: true },
   },
   indices: [{ name: 'ix_api_keys_tenant', columns: ['tenant_id'] }],
   checks: [{ name: 'ck_api_keys_role', expression: oneOf('role', API_KEY_ROLES) }],

@@ -43,10 +43,21 @@ const SUCCESS: Readonly<Record<string, number>> = {
   streamEvents: 200,
   metrics: 200,
   cancelJob: 200,
+  listApiKeys: 200,
+  createApiKey: 201,
+  // A fresh viewer key of the id's tenant is revoked.
+  revokeApiKey: 204,
 };
 
 /** Routes that change what they are called on: each cell that reaches a resource gets a fresh one. */
-const MUTATING = new Set(['deleteConnection', 'refreshConnection', 'purgeConnection', 'retryJob', 'cancelJob']);
+const MUTATING = new Set([
+  'deleteConnection',
+  'refreshConnection',
+  'purgeConnection',
+  'retryJob',
+  'cancelJob',
+  'revokeApiKey',
+]);
 
 /** Routes served by the app that are not API operations: the API's own documentation. */
 const DOCUMENTATION = /^GET \/api\/docs(\/.*|-json|-yaml)?$/;
@@ -109,11 +120,13 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
   });
 
   /** The path ids of a cell: of the fixture of the id's tenant, or a fresh UUIDv7 for a missing one. */
-  function idsFor(route: RouteSpec, fixture: Fixture | null): Record<string, string> {
-    if (!fixture) return { connection_id: uuidv7At(Date.now()), job_id: uuidv7At(Date.now()) };
+  function idsFor(route: RouteSpec, fixture: Fixture | null, keyId: string | null): Record<string, string> {
+    if (!fixture)
+      return { connection_id: uuidv7At(Date.now()), job_id: uuidv7At(Date.now()), key_id: uuidv7At(Date.now()) };
     return {
       connection_id: fixture.connectionId,
       job_id: route.operationId === 'retryJob' ? fixture.cancelledJobId : fixture.pendingJobId,
+      key_id: keyId ?? uuidv7At(Date.now()),
     };
   }
 
@@ -125,6 +138,14 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
         path,
         headers: { ...headers, 'Content-Type': 'application/json' },
         body: JSON.stringify({ institution_id: 'sandbox', login_id: marker, password: 'matrix-password' }),
+      });
+    }
+    if (route.operationId === 'createApiKey') {
+      return send(t.server, {
+        method: 'POST',
+        path,
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: marker, role: 'viewer' }),
       });
     }
     return send(t.server, { method: route.method, path, headers });
@@ -159,7 +180,10 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
           const before =
             fresh && fixture && idTenant ? await jobStates(t.server, admins[idTenant], fixture.connectionId) : null;
           const marker = `matrix-${status === SUCCESS[route.operationId] ? 'ok' : 'refused'}-${cells}`;
-          const res = await call(route, keys.get(caller) ?? null, pathOf(route, idsFor(route, fixture)), marker);
+          // A key of the id's tenant, for the key routes.
+          const keyId =
+            idTenant !== null && route.params?.shape.key_id ? (await t.createKey('viewer', idTenant)).id : null;
+          const res = await call(route, keys.get(caller) ?? null, pathOf(route, idsFor(route, fixture, keyId)), marker);
           actual[cell] = res.status;
           answers.set(`${route.operationId} | ${cell}`, res);
           if (res.status >= 400) {

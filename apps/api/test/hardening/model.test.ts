@@ -8,6 +8,7 @@ import {
   type Job,
   type JobEvent,
 } from '@jobtrail/domain';
+import fc from 'fast-check';
 import request from 'supertest';
 import { Database, JobEventsBus, JobsStore, LeaseSweeper, transitionEvents } from '@jobtrail/engine';
 import { LOGGER } from '../../src/common/tokens.js';
@@ -20,7 +21,7 @@ import {
   type TestApp,
 } from '../support/test-app.js';
 import { isTerminal, JobModel, type ModelJob } from './support-b/job-model.js';
-import { checkModel, type Rng, type RunLog } from './support-b/seeded-commands.js';
+import { checkModel, type RunLog } from './support-b/model-check.js';
 
 /**
  * Model-based test of the API and the queue against a model of the state machine. Random
@@ -31,7 +32,8 @@ import { checkModel, type Rng, type RunLog } from './support-b/seeded-commands.j
  * the queue's invariants must hold.
  *
  * The worker is played by hand with the worker's own repository, like fencing.test.ts does.
- * MODEL_SEED / MODEL_RUNS replay or widen a run.
+ * Sequences are drawn and shrunk by fast-check; MODEL_SEED (+ MODEL_PATH, both printed with a
+ * failure) replays a run, MODEL_RUNS widens it.
  */
 
 const kinds = await databaseKinds();
@@ -39,6 +41,7 @@ const kinds = await databaseKinds();
 const RUNS = Number(process.env.MODEL_RUNS ?? 100);
 const MAX_COMMANDS = 60;
 const SEED = process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : Math.floor(Math.random() * 2 ** 31);
+const PATH = process.env.MODEL_PATH;
 const MAX_ATTEMPTS = TEST_WORKER_CONFIG.maxAttempts;
 /** The hand-played worker's lease: long, so only `lose-lease` ever expires one. */
 const LEASE_MS = 600_000;
@@ -84,10 +87,11 @@ const WEIGHTS: ReadonlyArray<readonly [number, CommandKind]> = [
   [4, 'read-job'],
 ];
 
-const generate = (rng: Rng): Intent => ({
-  kind: rng.weighted(WEIGHTS),
-  pick: rng.int(0, (1 << 30) - 1),
-  unknown: rng.next() < 0.05,
+/** One intent: a weighted kind, a target chooser, and 1 in 20 aimed at an unknown id. */
+const intentArb: fc.Arbitrary<Intent> = fc.record({
+  kind: fc.oneof(...WEIGHTS.map(([weight, kind]) => ({ weight, arbitrary: fc.constant(kind) }))),
+  pick: fc.noBias(fc.integer({ min: 0, max: (1 << 30) - 1 })),
+  unknown: fc.noBias(fc.integer({ min: 0, max: 99 })).map((n) => n >= 95),
 });
 
 class Mismatch extends Error {
@@ -500,7 +504,14 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
 
   it(`${RUNS} random sequences of up to ${MAX_COMMANDS} commands match the model (seed ${SEED})`, async () => {
     const started = Date.now();
-    const stats = await checkModel({ seed: SEED, runs: RUNS, maxCommands: MAX_COMMANDS, generate, execute });
+    const stats = await checkModel({
+      seed: SEED,
+      path: PATH,
+      runs: RUNS,
+      maxCommands: MAX_COMMANDS,
+      intent: intentArb,
+      execute,
+    });
     console.log(
       `model (${kind}): seed ${SEED}, ${stats.runs} runs, ${stats.commands} commands in ${Date.now() - started} ms; by kind ${JSON.stringify(Object.fromEntries([...executed].sort()))}; jobs ended ${JSON.stringify(Object.fromEntries([...outcomes].sort()))}`,
     );

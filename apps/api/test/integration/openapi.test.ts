@@ -165,12 +165,18 @@ describe.each(kinds)('OpenAPI document on %s', (kind) => {
       // Delete a connection of its own, so the other routes keep theirs.
       const connectionId =
         route.operationId === 'deleteConnection' ? doomed.connection.connection_id : connection.connection_id;
-      const path = `/api${route.path.replace('{connection_id}', connectionId).replace('{job_id}', job.job_id)}`;
+      const keyId = route.path.includes('{key_id}') ? (await t.createKey('viewer')).id : '';
+      const path = `/api${route.path
+        .replace('{connection_id}', connectionId)
+        .replace('{job_id}', job.job_id)
+        .replace('{key_id}', keyId)}`;
       expect(path).not.toMatch(/[{}]/);
       const body =
         route.operationId === 'createConnection'
           ? JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
-          : undefined;
+          : route.operationId === 'createApiKey'
+            ? JSON.stringify({ name: 'openapi probe', role: 'viewer' })
+            : undefined;
       // A streaming route (server-sent events) is probed up to its headers.
       const res = await probe(t.server, route.method, path, auth, body);
       const code =

@@ -109,6 +109,8 @@ export async function startTestApp(
     demo: false,
     bodyLimitBytes: 16 * 1024,
     logLevel: 'debug',
+    logFormat: 'json',
+    metricsToken: null,
     dashboardDir: join(dataDir, 'no-dashboard'),
     limits: { requestsPerMinute: 1_000_000, refreshesPerHour: 1_000_000 },
     corsOrigins: [],

@@ -136,12 +136,6 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
               <dt>Requested by</dt>
               <dd>{job.requested_by ? job.requested_by.name : 'system'}</dd>
             </div>
-            {job.lease_owner && (
-              <div>
-                <dt>Worker</dt>
-                <dd className="mono small">{job.lease_owner}</dd>
-              </div>
-            )}
           </dl>
         </aside>
       </div>

@@ -76,8 +76,6 @@ export function detail(overrides: Partial<JobDetailWire> = {}): JobDetailWire {
     ],
     result: { accounts: 3, transactions: 412 },
     requested_by: { id: uuid(2, '01a2228f-1111-7000-8000'), name: 'admin key' },
-    lease_owner: null,
-    lease_expires_at: null,
     deadline_at: null,
     cancel_requested_at: null,
     expires_at: null,

@@ -2,6 +2,7 @@ import { InitialSchema1733800000000 } from './migrations/1733800000000-initial-s
 import { Engine1733800000001 } from './migrations/1733800000001-engine.js';
 import { NamedConstraintsAndStatusChecks1733800000002 } from './migrations/1733800000002-named-constraints-and-status-checks.js';
 import { DeadlineRetentionAndCleanupIndexes1733800000003 } from './migrations/1733800000003-deadline-retention-and-cleanup-indexes.js';
+import { ApiKeyAudit1733800000100 } from './migrations/1733800000100-api-key-audit.js';
 
 /**
  * Every migration of the one schema, in order. Schema changes happen only here (`synchronize` is
@@ -12,4 +13,5 @@ export const MIGRATIONS = [
   Engine1733800000001,
   NamedConstraintsAndStatusChecks1733800000002,
   DeadlineRetentionAndCleanupIndexes1733800000003,
+  ApiKeyAudit1733800000100,
 ];

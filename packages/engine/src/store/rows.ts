@@ -5,23 +5,6 @@
  */
 export type Millis = number | string;
 
-export interface TenantRow {
-  id: string;
-  name: string;
-  created_at: Millis;
-}
-
-export interface ApiKeyRow {
-  id: string;
-  tenant_id: string;
-  name: string;
-  role: string;
-  key_hash: string;
-  prefix: string;
-  created_at: Millis;
-  revoked_at: Millis | null;
-}
-
 export interface ConnectionRow {
   id: string;
   tenant_id: string;
@@ -75,13 +58,4 @@ export interface JobEventRow {
   level: string | null;
   step: string | null;
   message: string | null;
-}
-
-export interface IdempotencyKeyRow {
-  tenant_id: string;
-  idem_key: string;
-  fingerprint: string;
-  status_code: number | null;
-  response_body: string | null;
-  created_at: Millis;
 }
