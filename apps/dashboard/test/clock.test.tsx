@@ -102,7 +102,7 @@ function Probe({ iso, runAt }: { readonly iso: string; readonly runAt: string })
           attempt: 1,
           max_attempts: 3,
           run_at: runAt,
-          error: { code: 'institution-unavailable', title: 'x', detail: 'down', retryable: true },
+          error: { code: 'institution-unavailable', title: 'x', detail: 'down', retryable: true, troubleshooting: [] },
         }}
       />
     </>

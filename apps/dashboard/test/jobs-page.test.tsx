@@ -33,7 +33,13 @@ describe('jobs page', () => {
   it('lists the filtered jobs with the error code and title on failed rows, pages with Link, and keeps filters in the URL', async () => {
     const failed = jobs(60, 20_000, {
       status: 'failed',
-      error: { code: 'invalid-credentials', title: 'Invalid credentials', detail: 'x', retryable: false },
+      error: {
+        code: 'invalid-credentials',
+        title: 'Invalid credentials',
+        detail: 'x',
+        retryable: false,
+        troubleshooting: [],
+      },
     });
     const fake = installFakeApi([
       ['GET', '/api/me', () => ({ body: me() })],

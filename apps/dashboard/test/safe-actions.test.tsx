@@ -13,7 +13,7 @@ function failedWith(code: string, retryable: boolean, attempt: number): JobDetai
   return detail({
     status: 'failed',
     attempt,
-    error: { code, title: code, detail: 'this time', retryable },
+    error: { code, title: code, detail: 'this time', retryable, troubleshooting: [] },
     result: null,
   });
 }
@@ -76,7 +76,7 @@ describe('safe actions on a failed job', () => {
 describe('retry policy', () => {
   it('derives the outlook from the job, not from hopes', () => {
     const base = { attempt: 1, max_attempts: 3 };
-    const err = (retryable: boolean) => ({ code: 'x', title: 'x', detail: '', retryable });
+    const err = (retryable: boolean) => ({ code: 'x', title: 'x', detail: '', retryable, troubleshooting: [] });
     expect(retryOutlook({ ...base, status: 'pending', error: err(true) })).toBe('will-retry');
     expect(retryOutlook({ ...base, status: 'failed', error: err(false) })).toBe('not-retried');
     expect(retryOutlook({ ...base, attempt: 3, status: 'failed', error: err(true) })).toBe('exhausted');
