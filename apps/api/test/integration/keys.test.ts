@@ -67,7 +67,7 @@ describe.each(kinds)('API keys on %s', (kind) => {
     const created = await create(admin, { name: 'usage', role: 'viewer' });
     const lastUsed = async () =>
       (
-        await t.db.query<{ last_used_at: number | string | null }>('SELECT last_used_at FROM api_keys WHERE id = ?', [
+        await t.db.query<{ last_used_at: number | string | null }>('SELECT last_used_at FROM api_keys WHERE id = $1', [
           created.key_id,
         ])
       )[0]!.last_used_at;
@@ -125,7 +125,7 @@ describe.each(kinds)('API keys on %s', (kind) => {
     for (const r of [ra, rb]) expect([204, 401, 409]).toContain(r.status);
     const active = await t.db.query<{ n: number | string }>(
       `SELECT COUNT(*) AS n FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-        WHERE t.name = ? AND k.role = 'admin' AND k.revoked_at IS NULL`,
+        WHERE t.name = $1 AND k.role = 'admin' AND k.revoked_at IS NULL`,
       [tenant],
     );
     expect(Number(active[0]!.n)).toBe(1);
