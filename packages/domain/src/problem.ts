@@ -19,6 +19,8 @@ export const PROBLEM_CODES = [
   'method-not-allowed',
   /** The state machine refuses the change (e.g. retrying a successful job). */
   'illegal-transition',
+  /** The job failed with `invalid-credentials`: update the connection's credentials before retrying it. */
+  'credentials-update-required',
   /** The same Idempotency-Key was used with a different request body. */
   'idempotency-key-reused',
   /** A request with this Idempotency-Key is still being processed. */
@@ -55,6 +57,7 @@ export function problemStatus(code: ProblemCode): number {
     case 'method-not-allowed':
       return 405;
     case 'illegal-transition':
+    case 'credentials-update-required':
     case 'idempotency-key-in-flight':
     case 'last-admin-key':
       return 409;
@@ -92,6 +95,8 @@ export function problemTitle(code: ProblemCode): string {
       return 'Method not allowed';
     case 'illegal-transition':
       return 'The job does not allow this change';
+    case 'credentials-update-required':
+      return 'Update the credentials before retrying';
     case 'idempotency-key-reused':
       return 'Idempotency-Key reused with another request';
     case 'idempotency-key-in-flight':

@@ -79,7 +79,12 @@ export type TransitionRefusal =
   /** The table has no such (status, event) pair. */
   | 'illegal-transition'
   /** The pair exists but a rule about the job's data forbids it now. */
-  | 'guard-failed';
+  | 'guard-failed'
+  /**
+   * A manual retry of an `invalid-credentials` failure before the connection's credentials changed:
+   * it would send the same rejected password again, which may lock the user's bank account.
+   */
+  | 'credentials-update-required';
 
 /** A refused change, naming the rule that refused it. */
 export class TransitionError extends Error {
@@ -332,11 +337,27 @@ export interface RetryInput {
   readonly id: string;
   readonly now: Date;
   readonly requestedBy?: Job['requestedBy'];
+  /** When the connection's credentials last changed (null: never since it was created). */
+  readonly credentialsUpdatedAt: Date | null;
+}
+
+/**
+ * True when retrying this job would resend credentials the bank already rejected: it failed with
+ * `invalid-credentials` and the credentials have not changed since it did.
+ */
+export function retryNeedsNewCredentials(
+  job: Pick<Job, 'status' | 'error' | 'finishedAt' | 'updatedAt'>,
+  credentialsUpdatedAt: Date | null,
+): boolean {
+  if (job.status !== 'failed' || job.error?.code !== 'invalid-credentials') return false;
+  const failedAt = job.finishedAt ?? job.updatedAt;
+  return credentialsUpdatedAt === null || credentialsUpdatedAt.getTime() <= failedAt.getTime();
 }
 
 /**
  * A manual retry: a new pending job of the same action on the same connection, with `retryOf`
- * set. The old job stays as it was. Refused unless the job is failed or cancelled.
+ * set. The old job stays as it was. Refused unless the job is failed or cancelled, and for an
+ * `invalid-credentials` failure until the connection's credentials changed after it.
  */
 export function retryJob(job: Job, input: RetryInput): { ok: true; job: Job } | { ok: false; error: TransitionError } {
   if (!allowedActions(job).retry) {
@@ -347,6 +368,17 @@ export function retryJob(job: Job, input: RetryInput): { ok: true; job: Job } | 
         job.status,
         'retry',
         `only failed or cancelled jobs can be retried, this one is ${job.status}`,
+      ),
+    };
+  }
+  if (retryNeedsNewCredentials(job, input.credentialsUpdatedAt)) {
+    return {
+      ok: false,
+      error: new TransitionError(
+        'credentials-update-required',
+        job.status,
+        'retry',
+        'the bank rejected these credentials: update the connection with new ones before retrying',
       ),
     };
   }

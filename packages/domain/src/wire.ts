@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { JOB_ACTIONS, STEP_NAMES, type JobAction, type StepName } from './action.js';
+import { CONNECTION_STATUSES } from './connection.js';
 import { API_KEY_ROLES } from './roles.js';
 import { JOB_STATUSES, STEP_STATUSES } from './status.js';
 
@@ -128,6 +129,18 @@ export const ConnectionSchema = z.object({
   login_id: z.string().describe("The user's login at the bank (the password is never returned)."),
   user_ref: z.string().nullable().describe('Your own reference of the end user, if given.'),
   created_at: isoDateTime.describe('When the connection was created.'),
+  status: z
+    .enum(CONNECTION_STATUSES)
+    .describe(
+      'From its latest finished refresh: `pending` (none yet, or new credentials being verified), `active`, `invalid` (credentials rejected), `action-required` (the user must act at the bank), `unavailable` (the institution failed).',
+    ),
+  credentials_updated_at: nullableDate.describe('When the credentials were last replaced (null: never).'),
+  refresh_every_hours: z
+    .number()
+    .int()
+    .nullable()
+    .describe('How often it is refreshed automatically (null: only on request).'),
+  next_refresh_at: nullableDate.describe('When the next scheduled refresh is due (null: none scheduled).'),
   latest_job: JobSummarySchema.nullable().describe('Its newest job.'),
 });
 export type ConnectionWire = z.infer<typeof ConnectionSchema>;
@@ -157,6 +170,41 @@ export const CreateConnectionBodySchema = z.strictObject({
     .optional(),
 });
 export type CreateConnectionBody = z.infer<typeof CreateConnectionBodySchema>;
+
+/** The body of `PATCH /connections/:connection_id`: new credentials, a new schedule, or both. */
+export const UpdateConnectionBodySchema = z
+  .strictObject({
+    login_id: z
+      .string({ error: stringTypeError })
+      .min(1, 'must not be empty')
+      .max(128, 'must be at most 128 characters')
+      .optional(),
+    password: z
+      .string({ error: stringTypeError })
+      .min(1, 'must not be empty')
+      .max(256, 'must be at most 256 characters')
+      .optional(),
+    refresh_every_hours: z
+      .number({ message: 'must be a whole number of hours' })
+      .int('must be a whole number of hours')
+      .min(1, 'must be between 1 and 720')
+      .max(720, 'must be between 1 and 720')
+      .nullable()
+      .optional(),
+  })
+  .refine((b) => b.login_id === undefined || b.password !== undefined, {
+    message: 'is required with a new login_id',
+    path: ['password'],
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'must change something', path: [] });
+export type UpdateConnectionBody = z.infer<typeof UpdateConnectionBodySchema>;
+
+/** `200/202` answer of `PATCH /connections/:connection_id` (`job`: the refresh verifying new credentials). */
+export const UpdateConnectionResponseSchema = z.object({
+  connection: ConnectionSchema,
+  job: JobSummarySchema.optional(),
+});
+export type UpdateConnectionResponse = z.infer<typeof UpdateConnectionResponseSchema>;
 
 /** The body of the action endpoints (refresh, purge, retry, cancel): empty or `{}`. */
 export const EmptyBodySchema = z.strictObject({});
@@ -205,9 +253,18 @@ export const HistoryQuerySchema = z
   });
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 
+/** An error code filter: a catalogued code or an institution's own. */
+const errorCodeSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'must be an error code');
+
 /** Query of `GET /jobs`, the tenant-wide search. */
 export const JobSearchQuerySchema = z
   .strictObject({
+    error_code: errorCodeSchema.optional(),
+    institution_id: slug.optional(),
     job_id: z
       .string()
       .regex(/^[0-9a-fA-F-]{1,36}$/, 'must be a job id or the start of one')
@@ -225,6 +282,90 @@ export const JobSearchQuerySchema = z
     path: ['from'],
   });
 export type JobSearchQuery = z.infer<typeof JobSearchQuerySchema>;
+
+/** Query of `GET /connections`. */
+export const ConnectionListQuerySchema = z.strictObject({
+  status: z.enum(CONNECTION_STATUSES, { message: `must be one of: ${CONNECTION_STATUSES.join(', ')}` }).optional(),
+  institution_id: slug.optional(),
+  user_ref: z.string().min(1).max(128).optional(),
+  /** A full login (exact), a user reference (exact), or the start of a connection id. */
+  q: z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+  limit: limitSchema,
+  cursor: cursorSchema.optional(),
+});
+export type ConnectionListQuery = z.infer<typeof ConnectionListQuerySchema>;
+
+/** Most jobs one `POST /jobs/retry` retries. */
+export const MAX_BULK_RETRY = 10_000;
+
+/** The body of `POST /jobs/retry`: which finished jobs to retry. */
+export const BulkRetryBodySchema = z
+  .strictObject({
+    status: z.enum(['failed', 'cancelled'], { message: 'must be failed or cancelled' }).default('failed'),
+    action: actionEnum.optional(),
+    error_code: errorCodeSchema.optional(),
+    connection_id: UuidSchema.optional(),
+    institution_id: slug.optional(),
+    from: isoDateTime.optional(),
+    to: isoDateTime.optional(),
+    dry_run: z.boolean({ message: 'must be true or false' }).default(false),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
+    message: 'must not be after `to`',
+    path: ['from'],
+  });
+export type BulkRetryBody = z.infer<typeof BulkRetryBodySchema>;
+
+/** Why a matching job was not retried. */
+export const BULK_RETRY_SKIP_REASONS = [
+  /** A newer job of the same action exists on its connection (a retry, or a new request). */
+  'superseded',
+  /** A job of the same action is already pending or processing on its connection. */
+  'active-job',
+  /** It failed with `invalid-credentials` and the credentials did not change since. */
+  'credentials-update-required',
+  /** Another request retried it (or changed it) first. */
+  'already-retried',
+  /** Beyond the per-call cap; call again. */
+  'over-limit',
+] as const;
+export type BulkRetrySkipReason = (typeof BULK_RETRY_SKIP_REASONS)[number];
+
+/** The answer of `POST /jobs/retry`. */
+export const BulkRetryResponseSchema = z.object({
+  matched: z.number().int().describe('Jobs matching the filter.'),
+  retried: z.number().int().describe('New jobs created (0 on a dry run).'),
+  skipped: z
+    .partialRecord(z.enum(BULK_RETRY_SKIP_REASONS), z.number().int())
+    .describe('Matching jobs not retried, by reason.'),
+  job_ids: z.array(UuidSchema).describe('The new jobs (on a dry run: the jobs that would be retried).'),
+  dry_run: z.boolean(),
+});
+export type BulkRetryResponse = z.infer<typeof BulkRetryResponseSchema>;
+
+/** Query of `GET /jobs/stats`: a time range of job creation (default: the last 24 hours). */
+export const JobStatsQuerySchema = z
+  .strictObject({ from: isoDateTime.optional(), to: isoDateTime.optional() })
+  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
+    message: 'must not be after `to`',
+    path: ['from'],
+  });
+export type JobStatsQuery = z.infer<typeof JobStatsQuerySchema>;
+
+/** `GET /jobs/stats`: counts of the jobs created in a time range. */
+export const JobStatsSchema = z.object({
+  from: isoDateTime,
+  to: isoDateTime,
+  total: z.number().int(),
+  by_status: z.record(z.string(), z.number().int()).describe('Jobs per status.'),
+  by_error_code: z
+    .array(z.object({ code: z.string(), count: z.number().int() }))
+    .describe('Failed jobs per error code, most frequent first.'),
+  per_hour: z
+    .array(z.object({ hour: isoDateTime, by_status: z.record(z.string(), z.number().int()) }))
+    .describe('Jobs per hour of creation and status, oldest first (hours without jobs are left out).'),
+});
+export type JobStatsWire = z.infer<typeof JobStatsSchema>;
 
 /** Query of the plain paginated lists (`GET /connections`, job logs). */
 export const PageQuerySchema = z.strictObject({ limit: limitSchema, cursor: cursorSchema.optional() });

@@ -296,6 +296,7 @@ describe('allowedActions and manual retry', () => {
       id: 'b7c9e667-7425-40de-944b-e07fc1f90ae7',
       now: at(99),
       requestedBy: { id: 'k', name: 'ops' },
+      credentialsUpdatedAt: at(99),
     });
     if (!res.ok) throw res.error;
     expect(res.job).toMatchObject({
@@ -309,8 +310,23 @@ describe('allowedActions and manual retry', () => {
     expect(failed.status).toBe('failed');
   });
 
+  it('retry of an invalid-credentials failure waits for new credentials', () => {
+    const failed = jobIn('failed', 'fail');
+    expect(failed.error?.code).toBe('invalid-credentials');
+    const failedAt = failed.finishedAt!.getTime() - T0.getTime();
+    for (const credentialsUpdatedAt of [null, at(failedAt - 1), at(failedAt)]) {
+      const res = retryJob(failed, { id: 'x', now: at(99), credentialsUpdatedAt });
+      expect(res.ok).toBe(false);
+      if (!res.ok) expect(res.error.refusal).toBe('credentials-update-required');
+    }
+    expect(retryJob(failed, { id: 'x', now: at(99), credentialsUpdatedAt: at(failedAt + 1) }).ok).toBe(true);
+    // Other failures need no new credentials.
+    const timedOut = { ...failed, error: { ...failed.error!, code: 'institution-unavailable' } };
+    expect(retryJob(timedOut, { id: 'x', now: at(99), credentialsUpdatedAt: null }).ok).toBe(true);
+  });
+
   it('retry of a successful job is refused, naming the rule', () => {
-    const res = retryJob(jobIn('success', 'succeed'), { id: 'x', now: at(0) });
+    const res = retryJob(jobIn('success', 'succeed'), { id: 'x', now: at(0), credentialsUpdatedAt: null });
     expect(res.ok).toBe(false);
     if (res.ok) return;
     expect(res.error.event).toBe('retry');

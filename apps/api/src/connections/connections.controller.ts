@@ -1,11 +1,27 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseInterceptors,
+} from '@nestjs/common';
 import {
   ConnectionIdParamsSchema,
+  ConnectionListQuerySchema,
   CreateConnectionBodySchema,
-  PageQuerySchema,
+  UpdateConnectionBodySchema,
+  type ConnectionListQuery,
   type ConnectionWire,
   type CreateConnectionBody,
-  type PageQuery,
+  type JobSummaryWire,
+  type UpdateConnectionBody,
 } from '@jobtrail/domain';
 import type { Request, Response } from 'express';
 import type { AuthContext } from '../auth/auth-context.js';
@@ -36,7 +52,7 @@ export class ConnectionsController {
   @Get()
   async list(
     @Caller() auth: AuthContext,
-    @Query(Valid.query(PageQuerySchema)) query: PageQuery,
+    @Query(Valid.query(ConnectionListQuerySchema)) query: ConnectionListQuery,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<ConnectionWire[]> {
@@ -51,6 +67,23 @@ export class ConnectionsController {
     @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
   ): Promise<ConnectionWire> {
     return this.connections.get(auth, params.connection_id);
+  }
+
+  /**
+   * New credentials: 202 with the refresh that verifies them (200 when a refresh was already
+   * active: its next attempt uses them). A schedule alone: 200 with the connection.
+   */
+  @Patch(':connection_id')
+  @RequiresRole('operator')
+  async update(
+    @Caller() auth: AuthContext,
+    @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
+    @Body(Valid.body(UpdateConnectionBodySchema)) body: UpdateConnectionBody,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<{ connection: ConnectionWire; job?: JobSummaryWire }> {
+    const updated = await this.connections.update(auth, params.connection_id, body);
+    res.status(updated.created ? 202 : 200);
+    return updated.job ? { connection: updated.connection, job: updated.job } : { connection: updated.connection };
   }
 
   @Delete(':connection_id')

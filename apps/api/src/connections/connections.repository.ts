@@ -1,15 +1,23 @@
 import { Injectable } from '@nestjs/common';
-import { toJobSummaryWire, type ConnectionWire, type JobSummaryWire } from '@jobtrail/domain';
+import {
+  isConnectionStatus,
+  toJobSummaryWire,
+  type ConnectionStatus,
+  type ConnectionWire,
+  type JobSummaryWire,
+} from '@jobtrail/domain';
 import {
   Database,
   JOB_COLUMNS,
+  dateOrNull,
   millis,
   rowToJob,
   type ConnectionRow,
   type JobRow,
+  type SqlExecutor,
   type Transaction,
 } from '@jobtrail/engine';
-import { DataSource, type SelectQueryBuilder } from 'typeorm';
+import { Brackets, DataSource, IsNull, type SelectQueryBuilder } from 'typeorm';
 import { whereAfter, type KeysetPosition } from '../common/cursor.js';
 import {
   AccountEntity,
@@ -25,6 +33,15 @@ export interface ConnectionView {
   readonly createdAt: number;
 }
 
+/** Filters of the connections list. */
+export interface ConnectionListFilter {
+  readonly status?: ConnectionStatus;
+  readonly institutionId?: string;
+  readonly userRef?: string;
+  /** `q`: the login's keyed hash, the reference itself, and (when it can be one) an id prefix. */
+  readonly search?: { readonly loginHash: string; readonly text: string; readonly idPrefix: string | null };
+}
+
 type ConnectionJoinRow = ConnectionRow & Record<`j_${(typeof JOB_COLUMNS)[number]}`, unknown>;
 
 function toView(row: ConnectionJoinRow): ConnectionView {
@@ -34,21 +51,30 @@ function toView(row: ConnectionJoinRow): ConnectionView {
     latestJob = toJobSummaryWire(rowToJob(jobRow));
   }
   const createdAt = millis(row.created_at);
-  return { createdAt, wire: connectionWire(row, createdAt, latestJob) };
+  return { createdAt, wire: connectionWire(row, latestJob) };
 }
 
+/** The connection columns the API shows. */
+export type ConnectionWireRow = Pick<
+  ConnectionRow,
+  'id' | 'institution_id' | 'login_id' | 'user_ref' | 'created_at' | 'status' | 'credentials_updated_at'
+> &
+  Partial<Pick<ConnectionRow, 'refresh_every_hours'>>;
+
 /** A connection as the API shows it (never with its credentials). */
-export function connectionWire(
-  row: Pick<ConnectionRow, 'id' | 'institution_id' | 'login_id' | 'user_ref'>,
-  createdAt: number,
-  latestJob: JobSummaryWire | null,
-): ConnectionWire {
+export function connectionWire(row: ConnectionWireRow, latestJob: JobSummaryWire | null): ConnectionWire {
+  const updated = dateOrNull(row.credentials_updated_at);
   return {
     connection_id: row.id,
     institution_id: row.institution_id,
     login_id: row.login_id,
     user_ref: row.user_ref,
-    created_at: new Date(createdAt).toISOString(),
+    created_at: new Date(millis(row.created_at)).toISOString(),
+    status: isConnectionStatus(row.status) ? row.status : 'pending',
+    credentials_updated_at: updated === null ? null : updated.toISOString(),
+    refresh_every_hours: row.refresh_every_hours == null ? null : Number(row.refresh_every_hours),
+    // Scheduled refreshes are not run yet: nothing is due.
+    next_refresh_at: null,
     latest_job: latestJob,
   };
 }
@@ -71,24 +97,118 @@ export class ConnectionsRepository {
       .leftJoin(JobEntity.options.name, 'j', 'j.id = c.latest_job_id') as SelectQueryBuilder<ConnectionJoinRow>;
   }
 
-  async insertConnection(tx: Transaction, row: Omit<ConnectionRow, 'latest_job_id'>): Promise<void> {
-    await tx.manager.insert(ConnectionEntity, { ...row, latest_job_id: null });
+  async insertConnection(
+    tx: Transaction,
+    row: Omit<
+      ConnectionRow,
+      | 'latest_job_id'
+      | 'status'
+      | 'last_refresh_job_id'
+      | 'credentials_updated_at'
+      | 'login_hash'
+      | 'refresh_every_hours'
+    > &
+      Partial<Pick<ConnectionRow, 'login_hash' | 'refresh_every_hours'>>,
+  ): Promise<void> {
+    await tx.manager.insert(ConnectionEntity, {
+      login_hash: null,
+      refresh_every_hours: null,
+      ...row,
+      latest_job_id: null,
+      status: 'pending',
+      last_refresh_job_id: null,
+      credentials_updated_at: null,
+    });
   }
 
-  async findConnection(tenantId: string, connectionId: string): Promise<ConnectionView | null> {
+  async findConnection(
+    tenantId: string,
+    connectionId: string,
+    tx: SqlExecutor = this.db,
+  ): Promise<ConnectionView | null> {
     const qb = this.withLatestJob().where('c.id = :connectionId AND c.tenant_id = :tenantId', {
       connectionId,
       tenantId,
     });
-    const [row] = await this.db.queryBuilt<ConnectionJoinRow>(qb.getQueryAndParameters());
+    const [row] = await tx.queryBuilt<ConnectionJoinRow>(qb.getQueryAndParameters());
     return row ? toView(row) : null;
   }
 
   /** One page of the tenant's connections, newest first. */
-  async findConnectionsPage(tenantId: string, after: KeysetPosition | null, limit: number): Promise<ConnectionView[]> {
+  async findConnectionsPage(
+    tenantId: string,
+    filter: ConnectionListFilter,
+    after: KeysetPosition | null,
+    limit: number,
+  ): Promise<ConnectionView[]> {
     const qb = this.withLatestJob().where('c.tenant_id = :tenantId', { tenantId });
+    if (filter.status) qb.andWhere('c.status = :status', { status: filter.status });
+    if (filter.institutionId) qb.andWhere('c.institution_id = :institutionId', { institutionId: filter.institutionId });
+    if (filter.userRef) qb.andWhere('c.user_ref = :userRef', { userRef: filter.userRef });
+    const search = filter.search;
+    if (search) {
+      qb.andWhere(
+        new Brackets((or) => {
+          or.where('c.login_hash = :loginHash', { loginHash: search.loginHash });
+          or.orWhere('c.user_ref = :searchText', { searchText: search.text });
+          if (search.idPrefix) or.orWhere('c.id LIKE :idPrefix', { idPrefix: `${search.idPrefix}%` });
+        }),
+      );
+    }
     whereAfter(qb, 'c', after).orderBy('c.created_at', 'DESC').addOrderBy('c.id', 'DESC').limit(limit);
     return (await this.db.queryBuilt<ConnectionJoinRow>(qb.getQueryAndParameters())).map(toView);
+  }
+
+  /**
+   * The connection's status and when its credentials changed, locked until the transaction ends
+   * on PostgreSQL (SQLite has one writer), so a credentials update and a finishing refresh that
+   * both set the status are ordered.
+   */
+  async lockConnection(
+    tx: Transaction,
+    tenantId: string,
+    connectionId: string,
+  ): Promise<Pick<ConnectionRow, 'status' | 'credentials_updated_at'> | null> {
+    const qb = tx.manager
+      .createQueryBuilder()
+      .select(['c.status AS status', 'c.credentials_updated_at AS credentials_updated_at'])
+      .from(ConnectionEntity, 'c')
+      .where('c.id = :connectionId AND c.tenant_id = :tenantId', { connectionId, tenantId });
+    if (this.db.kind === 'postgres') qb.setLock('pessimistic_write');
+    const [row] = await tx.queryBuilt<Pick<ConnectionRow, 'status' | 'credentials_updated_at'>>(
+      qb.getQueryAndParameters(),
+    );
+    return row ?? null;
+  }
+
+  /** Replaces the credentials (and login) of a connection. */
+  async updateCredentials(
+    tx: Transaction,
+    connectionId: string,
+    values: Pick<ConnectionRow, 'credentials_enc' | 'credentials_updated_at' | 'status'> &
+      Partial<Pick<ConnectionRow, 'login_id' | 'login_hash' | 'refresh_every_hours'>>,
+  ): Promise<void> {
+    await tx.manager.update(ConnectionEntity, { id: connectionId }, values);
+  }
+
+  /** Sets the refresh schedule; false when the connection is not the tenant's. */
+  async updateSchedule(tenantId: string, connectionId: string, hours: number | null): Promise<boolean> {
+    return this.db.withManager(
+      async (m) =>
+        ((await m.update(ConnectionEntity, { id: connectionId, tenant_id: tenantId }, { refresh_every_hours: hours }))
+          .affected ?? 0) === 1,
+    );
+  }
+
+  /** Connections created before logins were hashed: a batch of them to hash. */
+  async findUnhashedLogins(limit: number): Promise<Array<Pick<ConnectionRow, 'id' | 'login_id'>>> {
+    return this.db.withManager((m) =>
+      m.find(ConnectionEntity, { select: { id: true, login_id: true }, where: { login_hash: IsNull() }, take: limit }),
+    );
+  }
+
+  async setLoginHash(connectionId: string, loginHash: string): Promise<void> {
+    await this.db.withManager((m) => m.update(ConnectionEntity, { id: connectionId }, { login_hash: loginHash }));
   }
 
   /** Deletes the connection with its jobs, events, accounts and transactions. */

@@ -64,6 +64,17 @@ export class JobsRepository {
     return row ? rowToJob(row) : null;
   }
 
+  /** When the connection's credentials were last replaced (null: never). */
+  async findCredentialsUpdatedAt(connectionId: string, tx: SqlExecutor = this.db): Promise<Date | null> {
+    const qb = this.dataSource
+      .createQueryBuilder()
+      .select('c.credentials_updated_at', 'at')
+      .from(ConnectionEntity, 'c')
+      .where('c.id = :connectionId', { connectionId });
+    const [row] = await tx.queryBuilt<{ at: number | string | null }>(qb.getQueryAndParameters());
+    return row?.at == null ? null : new Date(Number(row.at));
+  }
+
   /** The pending or processing job of this action on the connection, if any. */
   async findActiveJob(connectionId: string, action: JobAction, tx: SqlExecutor = this.db): Promise<Job | null> {
     const qb = this.jobs().where({ connection_id: connectionId, action, status: In(['pending', 'processing']) });

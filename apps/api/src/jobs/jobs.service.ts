@@ -106,6 +106,7 @@ export class JobsService {
     connectionId: string,
     action: JobAction,
     retryOf: string | null,
+    reason = 'requested',
   ): Promise<CommittedWrite> {
     const now = new Date();
     const job = createJob({
@@ -123,7 +124,7 @@ export class JobsService {
         before: null,
         next: job,
         events: [
-          { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : 'requested' },
+          { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : reason },
           {
             kind: 'log',
             at: now,
@@ -190,8 +191,16 @@ export class JobsService {
   async retry(auth: AuthContext, jobId: string): Promise<StartedJob> {
     const job = await this.jobs.findJob(auth.tenantId, jobId);
     if (!job) throw ApiProblem.notFound('Job');
-    const allowed = retryJob(job, { id: job.id, now: new Date() });
-    if (!allowed.ok) throw allowed.error;
+    const credentialsUpdatedAt = await this.jobs.findCredentialsUpdatedAt(job.connectionId);
+    const allowed = retryJob(job, { id: job.id, now: new Date(), credentialsUpdatedAt });
+    if (!allowed.ok) {
+      if (allowed.error.refusal === 'credentials-update-required')
+        throw new ApiProblem(
+          'credentials-update-required',
+          `Job ${job.id} failed because the bank rejected the credentials; retrying with the same ones may lock the user's bank account. Update the connection (PATCH /connections/${job.connectionId}) first: that starts a refresh with the new credentials.`,
+        );
+      throw allowed.error;
+    }
     return this.startAction(auth, job.connectionId, job.action, job.id);
   }
 

@@ -4,8 +4,11 @@ import {
   CreatedApiKeySchema,
   KeyIdParamsSchema,
   ConnectionIdParamsSchema,
+  ConnectionListQuerySchema,
   ConnectionSchema,
   CreateConnectionBodySchema,
+  UpdateConnectionBodySchema,
+  UpdateConnectionResponseSchema,
   CreateConnectionResponseSchema,
   HistoryQuerySchema,
   JobDetailSchema,
@@ -31,7 +34,7 @@ import { z } from 'zod';
 
 /** One operation of the API, as documented. The route table the OpenAPI document is built from. */
 export interface RouteSpec {
-  readonly method: 'get' | 'post' | 'delete';
+  readonly method: 'get' | 'post' | 'patch' | 'delete';
   /** OpenAPI path template, under the `/api` base. */
   readonly path: string;
   readonly operationId: string;
@@ -87,9 +90,10 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'get',
     path: '/connections',
     operationId: 'listConnections',
-    summary: 'Connections, newest first, with their latest job',
+    summary:
+      'Connections, newest first, with their status and latest job; filters: status, institution_id, user_ref, q (full login, reference or id prefix)',
     role: 'viewer',
-    query: PageQuerySchema,
+    query: ConnectionListQuerySchema,
     responses: { 200: list(ConnectionSchema) },
     errors: [400],
   },
@@ -102,6 +106,18 @@ export const ROUTES: readonly RouteSpec[] = [
     params: ConnectionIdParamsSchema,
     responses: { 200: ConnectionSchema },
     errors: [400, 404],
+  },
+  {
+    method: 'patch',
+    path: '/connections/{connection_id}',
+    operationId: 'updateConnection',
+    summary:
+      'Replace the credentials (202 with the refresh that verifies them; 200 with the active refresh if one runs) or the refresh schedule (200)',
+    role: 'operator',
+    params: ConnectionIdParamsSchema,
+    body: UpdateConnectionBodySchema,
+    responses: { 202: UpdateConnectionResponseSchema, 200: UpdateConnectionResponseSchema },
+    errors: [400, 404, 413, 415],
   },
   {
     method: 'delete',
@@ -278,6 +294,7 @@ const OUTPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
   ['JobLogLine', JobLogLineSchema],
   ['Connection', ConnectionSchema],
   ['ConnectionCreated', CreateConnectionResponseSchema],
+  ['ConnectionUpdated', UpdateConnectionResponseSchema],
   ['ApiKey', ApiKeySchema],
   ['CreatedApiKey', CreatedApiKeySchema],
   ['WhoAmI', WhoAmISchema],
@@ -288,6 +305,7 @@ const OUTPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
 ];
 const INPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
   ['CreateConnectionBody', CreateConnectionBodySchema],
+  ['UpdateConnectionBody', UpdateConnectionBodySchema],
   ['CreateApiKeyBody', CreateApiKeyBodySchema],
 ];
 

@@ -89,10 +89,19 @@ export const ConnectionEntity = new EntitySchema<ConnectionRow & { tenant?: unkn
     user_ref: { type: 'varchar', length: 128, nullable: true },
     created_at: millis,
     latest_job_id: { ...ref, nullable: true },
+    status: { type: 'varchar', length: 16, default: 'pending' },
+    credentials_updated_at: nullableMillis,
+    login_hash: { type: 'varchar', length: 64, nullable: true },
+    refresh_every_hours: { type: 'integer', nullable: true },
+    last_refresh_job_id: { ...ref, nullable: true },
   },
   indices: [
     { name: 'ix_connections_tenant_created', columns: ['tenant_id', 'created_at', 'id'] },
     { name: 'ix_connections_latest_job', columns: ['latest_job_id'] },
+    { name: 'ix_connections_tenant_status', columns: ['tenant_id', 'status', 'created_at', 'id'] },
+    { name: 'ix_connections_tenant_institution', columns: ['tenant_id', 'institution_id', 'created_at', 'id'] },
+    { name: 'ix_connections_tenant_user_ref', columns: ['tenant_id', 'user_ref'] },
+    { name: 'ix_connections_tenant_login_hash', columns: ['tenant_id', 'login_hash'] },
   ],
 });
 
@@ -124,6 +133,7 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
     retry_of: { ...ref, nullable: true },
     requested_by_id: { ...ref, nullable: true },
     requested_by_name: { type: 'varchar', length: 100, nullable: true },
+    error_code: { type: 'varchar', length: 100, nullable: true },
   },
   indices: [
     { name: 'ix_jobs_history', columns: ['connection_id', 'created_at', 'id'] },
@@ -144,6 +154,8 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
     },
     { name: 'ix_jobs_deadline', columns: ['deadline_at'], where: "status = 'processing'" },
     { name: 'ix_jobs_finished', columns: ['status', 'finished_at'] },
+    { name: 'ix_jobs_tenant_status', columns: ['tenant_id', 'status', 'created_at', 'id'] },
+    { name: 'ix_jobs_tenant_error_code', columns: ['tenant_id', 'error_code', 'created_at', 'id'] },
   ],
   checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
 });

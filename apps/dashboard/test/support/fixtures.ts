@@ -108,6 +108,10 @@ export function connection(overrides: Partial<ConnectionWire> = {}): ConnectionW
     login_id: 'user-ok',
     user_ref: 'customer-42',
     created_at: '2024-12-01T09:00:00.000Z',
+    status: 'active',
+    credentials_updated_at: null,
+    refresh_every_hours: null,
+    next_refresh_at: null,
     latest_job: job(),
     ...overrides,
   };

@@ -36,6 +36,9 @@ export function rowToJob(row: JobRow): Job {
   };
 }
 
+/** Width of the `error_code` column: an institution's own codes are kept as they came, up to this. */
+export const ERROR_CODE_LENGTH = 100;
+
 /** The columns of a job, in the order of JOB_COLUMNS. */
 export function jobToValues(job: Job, tenantId: string): unknown[] {
   const time = (d: Date | null) => (d === null ? null : d.getTime());
@@ -62,6 +65,7 @@ export function jobToValues(job: Job, tenantId: string): unknown[] {
     job.retryOf,
     job.requestedBy?.id ?? null,
     job.requestedBy?.name ?? null,
+    job.error === null ? null : job.error.code.slice(0, ERROR_CODE_LENGTH),
   ];
 }
 
@@ -89,6 +93,7 @@ export const JOB_COLUMNS = [
   'retry_of',
   'requested_by_id',
   'requested_by_name',
+  'error_code',
 ] as const;
 
 /** A stored transition event back to the domain's transition. */

@@ -1,4 +1,5 @@
 import {
+  connectionStatusAfterRefresh,
   fenceHolds,
   mergeConcurrentChanges,
   toJobSummaryWire,
@@ -70,6 +71,7 @@ const MUTABLE_COLUMNS = {
   steps: 'TEXT',
   error: 'TEXT',
   result: 'TEXT',
+  error_code: 'VARCHAR',
 } as const satisfies Partial<Record<(typeof JOB_COLUMNS)[number], string>>;
 type MutableColumn = keyof typeof MUTABLE_COLUMNS;
 const MUTABLE = Object.keys(MUTABLE_COLUMNS) as MutableColumn[];
@@ -241,6 +243,7 @@ export class JobsStore {
       results.push({ job, tenantId: w.tenantId, created: false, events: w.events });
     }
     await this.updateJobs(tx, updates);
+    await this.updateConnectionStatuses(tx, updates);
     const lastIds = await this.insertEvents(
       tx,
       results.filter((r) => r !== null),
@@ -322,6 +325,47 @@ export class JobsStore {
     for (let i = 0; i < rows.length; i += UPDATE_ROWS_PER_STATEMENT) {
       const chunk = rows.slice(i, i + UPDATE_ROWS_PER_STATEMENT);
       await tx.execute(updateJobsValuesSql(chunk.length), chunk.flat());
+    }
+  }
+
+  /**
+   * A finished refresh decides its connection's status (the domain's `connectionStatusAfterRefresh`),
+   * unless a newer refresh already did (refresh ids are UUIDv7: creation order), or the credentials
+   * were replaced after the attempt started (its verdict is about the old ones).
+   */
+  private async updateConnectionStatuses(tx: SqlExecutor, jobs: readonly Job[]): Promise<void> {
+    const byConnection = new Map<string, { jobId: string; status: string; startedAt: number }>();
+    for (const job of jobs) {
+      const status = connectionStatusAfterRefresh(job);
+      const seen = byConnection.get(job.connectionId);
+      if (status === null || (seen && seen.jobId > job.id)) continue;
+      byConnection.set(job.connectionId, {
+        jobId: job.id,
+        status,
+        startedAt: (job.startedAt ?? job.createdAt).getTime(),
+      });
+    }
+    if (byConnection.size === 0) return;
+    const rows = [...byConnection].map(([id, v]) => [id, v.jobId, v.status, v.startedAt]);
+    const fence = `(c.last_refresh_job_id IS NULL OR c.last_refresh_job_id <= v.job_id)
+        AND (c.credentials_updated_at IS NULL OR c.credentials_updated_at <= v.started_at)`;
+    if (this.db.kind === 'postgres') {
+      await tx.execute(
+        `UPDATE connections c SET status = v.status, last_refresh_job_id = v.job_id
+          FROM unnest(CAST($1 AS VARCHAR[]), CAST($2 AS VARCHAR[]), CAST($3 AS VARCHAR[]), CAST($4 AS BIGINT[]))
+            AS v (id, job_id, status, started_at)
+          WHERE c.id = v.id AND ${fence}`,
+        [0, 1, 2, 3].map((col) => rows.map((r) => r[col])),
+      );
+      return;
+    }
+    for (const r of rows) {
+      await tx.execute(
+        `UPDATE connections AS c SET status = v.status, last_refresh_job_id = v.job_id
+          FROM (SELECT $1 AS id, $2 AS job_id, $3 AS status, $4 AS started_at) AS v
+          WHERE c.id = v.id AND ${fence}`,
+        r,
+      );
     }
   }
 

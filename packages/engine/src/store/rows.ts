@@ -15,6 +15,14 @@ export interface ConnectionRow {
   user_ref: string | null;
   created_at: Millis;
   latest_job_id: string | null;
+  /** A ConnectionStatus, derived from the latest finished refresh (see the domain). */
+  status: string;
+  credentials_updated_at: Millis | null;
+  /** HMAC-SHA256 of the login under a key derived from the encryption key: exact search, no scan. */
+  login_hash: string | null;
+  refresh_every_hours: number | null;
+  /** The refresh `status` was derived from. */
+  last_refresh_job_id: string | null;
 }
 
 export interface JobRow {
@@ -40,6 +48,8 @@ export interface JobRow {
   retry_of: string | null;
   requested_by_id: string | null;
   requested_by_name: string | null;
+  /** `error.code`, as a column to filter and group on. */
+  error_code: string | null;
 }
 
 /** A job event: a status transition, a log line, or the job's creation. */

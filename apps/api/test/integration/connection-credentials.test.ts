@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConnectionSchema, JobDetailSchema, isTerminal, type ConnectionWire } from '@jobtrail/domain';
+import request from 'supertest';
+import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+
+const kinds = await databaseKinds();
+
+describe.each(kinds)('credentials, connection status and the retry guard on %s', (kind) => {
+  let t: TestApp;
+  let auth: { Authorization: string };
+  beforeAll(async () => {
+    t = await startTestApp(kind, { role: 'all' });
+    auth = { Authorization: `Bearer ${t.adminKey}` };
+  });
+  afterAll(() => t.close());
+
+  const settled = (jobId: string) =>
+    waitFor(`job ${jobId} to finish`, async () => {
+      const d = JobDetailSchema.parse((await request(t.server).get(`/api/jobs/${jobId}`).set(auth).expect(200)).body);
+      return isTerminal(d.status) ? d : undefined;
+    });
+  const connection = async (id: string): Promise<ConnectionWire> =>
+    ConnectionSchema.parse((await request(t.server).get(`/api/connections/${id}`).set(auth).expect(200)).body);
+  const connect = async (login: string, userRef?: string) => {
+    const res = await request(t.server)
+      .post('/api/connections')
+      .set(auth)
+      .send({ institution_id: 'sandbox', login_id: login, password: 'pw', ...(userRef ? { user_ref: userRef } : {}) })
+      .expect(202);
+    expect(res.body.connection.status).toBe('pending');
+    return { connectionId: res.body.connection.connection_id as string, jobId: res.body.job.job_id as string };
+  };
+
+  it.each([
+    ['user-ok', 'active'],
+    ['user-bad-password', 'invalid'],
+    ['user-action', 'action-required'],
+    ['user-flaky', 'active'],
+  ])('status of a connection with login %s ends %s', async (login, status) => {
+    const { connectionId, jobId } = await connect(login);
+    await settled(jobId);
+    expect((await connection(connectionId)).status).toBe(status);
+  });
+
+  it('a bad password: retry refused until PATCH replaces the credentials; the new refresh verifies them', async () => {
+    const { connectionId, jobId } = await connect('user-bad-password');
+    expect((await settled(jobId)).error?.code).toBe('invalid-credentials');
+
+    const refused = await request(t.server).post(`/api/jobs/${jobId}/retry`).set(auth);
+    expect(refused.status).toBe(409);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(refused.body).toMatchObject({ code: 'credentials-update-required', status: 409 });
+    expect((await request(t.server).post(`/api/jobs/${jobId}/retry`).set(auth)).status).toBe(409);
+
+    const patched = await request(t.server)
+      .patch(`/api/connections/${connectionId}`)
+      .set(auth)
+      .send({ login_id: 'user-ok', password: 'n3w-secret' });
+    expect(patched.status).toBe(202);
+    expect(patched.headers.location).toBe(`/api/jobs/${patched.body.job.job_id}`);
+    expect(patched.body.connection).toMatchObject({ login_id: 'user-ok', status: 'pending' });
+    expect(patched.body.connection.credentials_updated_at).not.toBeNull();
+    expect(JSON.stringify(patched.body)).not.toContain('n3w-secret');
+    expect(t.logs.join('\n')).not.toContain('n3w-secret');
+    expect((await settled(patched.body.job.job_id)).status).toBe('success');
+    expect((await connection(connectionId)).status).toBe('active');
+
+    // The history keeps every job; the old failure may now be retried.
+    const history = await request(t.server).get(`/api/connections/${connectionId}/jobs`).set(auth).expect(200);
+    expect(history.body.map((j: { job_id: string }) => j.job_id)).toEqual([patched.body.job.job_id, jobId]);
+    expect((await request(t.server).post(`/api/jobs/${jobId}/retry`).set(auth)).status).toBe(202);
+  });
+
+  it('PATCH while a refresh is active answers 200 with that refresh; a schedule alone answers the connection', async () => {
+    const app = await startTestApp(kind); // no worker: the refresh stays pending
+    try {
+      const key = { Authorization: `Bearer ${app.adminKey}` };
+      const created = await request(app.server)
+        .post('/api/connections')
+        .set(key)
+        .send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
+        .expect(202);
+      const id = created.body.connection.connection_id as string;
+      const patched = await request(app.server).patch(`/api/connections/${id}`).set(key).send({ password: 'other' });
+      expect(patched.status).toBe(200);
+      expect(patched.body.job.job_id).toBe(created.body.job.job_id);
+      expect(patched.headers.location).toBeUndefined();
+
+      const both = await Promise.all(
+        [1, 2].map(() => request(app.server).patch(`/api/connections/${id}`).set(key).send({ password: 'again' })),
+      );
+      expect(both.map((r) => r.status)).toEqual([200, 200]);
+      expect(new Set(both.map((r) => r.body.job.job_id))).toEqual(new Set([created.body.job.job_id]));
+
+      const schedule = await request(app.server)
+        .patch(`/api/connections/${id}`)
+        .set(key)
+        .send({ refresh_every_hours: 24 });
+      expect(schedule.status).toBe(200);
+      expect(schedule.body).toEqual({ connection: expect.objectContaining({ refresh_every_hours: 24 }) });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('PATCH validates its body, needs an operator key and hides other tenants', async () => {
+    const { connectionId } = await connect('user-ok');
+    const bad = await request(t.server).patch(`/api/connections/${connectionId}`).set(auth).send({ login_id: 'x' });
+    expect(bad.status).toBe(400);
+    expect((await request(t.server).patch(`/api/connections/${connectionId}`).set(auth).send({})).status).toBe(400);
+    expect(
+      (await request(t.server).patch(`/api/connections/${connectionId}`).set(auth).send({ password: 'p', extra: 1 }))
+        .status,
+    ).toBe(400);
+    const viewer = await t.createKey('viewer');
+    expect(
+      (
+        await request(t.server)
+          .patch(`/api/connections/${connectionId}`)
+          .set({ Authorization: `Bearer ${viewer.key}` })
+          .send({ password: 'p' })
+      ).status,
+    ).toBe(403);
+    const other = await t.createKey('admin', 'other-tenant');
+    expect(
+      (
+        await request(t.server)
+          .patch(`/api/connections/${connectionId}`)
+          .set({ Authorization: `Bearer ${other.key}` })
+          .send({ password: 'p' })
+      ).status,
+    ).toBe(404);
+  });
+
+  it('GET /connections filters by status, institution, reference and q (full login, reference, id prefix)', async () => {
+    const ref = `ref-${Date.now()}`;
+    const { connectionId, jobId } = await connect(`user-bad-password`, ref);
+    await settled(jobId);
+    const ids = async (query: string) =>
+      (await request(t.server).get(`/api/connections?${query}`).set(auth).expect(200)).body.map(
+        (c: ConnectionWire) => c.connection_id,
+      ) as string[];
+    expect(await ids('status=invalid')).toContain(connectionId);
+    expect(await ids('status=active')).not.toContain(connectionId);
+    expect(await ids(`user_ref=${ref}`)).toEqual([connectionId]);
+    expect(await ids(`q=${ref}`)).toEqual([connectionId]);
+    expect(await ids(`q=${connectionId.slice(0, 30)}`)).toEqual([connectionId]);
+    expect(await ids('q=user-bad-password&institution_id=sandbox')).toContain(connectionId);
+    expect(await ids('q=user-bad-passwor')).not.toContain(connectionId);
+    expect(await ids('institution_id=nowhere')).toEqual([]);
+    expect((await request(t.server).get('/api/connections?status=broken').set(auth)).status).toBe(400);
+  });
+});
