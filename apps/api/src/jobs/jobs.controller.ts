@@ -1,6 +1,12 @@
-import { Body, Controller, Get, Param, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
 import {
+  BulkRetryBodySchema,
   EmptyBodySchema,
+  JobStatsQuerySchema,
+  type BulkRetryBody,
+  type BulkRetryResponse,
+  type JobStatsQuery,
+  type JobStatsWire,
   JobIdParamsSchema,
   JobSearchQuerySchema,
   PageQuerySchema,
@@ -34,6 +40,27 @@ export class JobsController {
     const page = await this.jobs.search(auth, query);
     if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
     return page.items;
+  }
+
+  /** Counts of the tenant's jobs created in a time range: by status, by error code, per hour. */
+  @Get('stats')
+  stats(
+    @Caller() auth: AuthContext,
+    @Query(Valid.query(JobStatsQuerySchema)) query: JobStatsQuery,
+  ): Promise<JobStatsWire> {
+    return this.jobs.stats(auth, query);
+  }
+
+  /** Retries the finished jobs matching a filter (200 with what was retried and skipped, and why). */
+  @Post('retry')
+  @HttpCode(200)
+  @RequiresRole('operator')
+  @UseInterceptors(IdempotencyInterceptor)
+  bulkRetry(
+    @Caller() auth: AuthContext,
+    @Body(Valid.body(BulkRetryBodySchema)) body: BulkRetryBody,
+  ): Promise<BulkRetryResponse> {
+    return this.jobs.bulkRetry(auth, body);
   }
 
   @Get(':job_id')

@@ -14,7 +14,34 @@ export interface JobListFilter {
   readonly connectionId?: string;
   /** Lower-case start of a job id. */
   readonly idPrefix?: string;
+  readonly errorCode?: string;
+  readonly institutionId?: string;
 }
+
+/** Which finished jobs a bulk retry is about. */
+export interface RetryFilter {
+  readonly status: 'failed' | 'cancelled';
+  readonly action?: JobAction;
+  readonly errorCode?: string;
+  readonly connectionId?: string;
+  readonly institutionId?: string;
+  readonly from?: number;
+  readonly to?: number;
+}
+
+/** Counts of the jobs created in a time range. */
+export interface JobStats {
+  readonly byStatus: ReadonlyArray<{ status: string; count: number }>;
+  readonly byErrorCode: ReadonlyArray<{ code: string; count: number }>;
+  readonly perHour: ReadonlyArray<{ hour: number; status: string; count: number }>;
+}
+
+/**
+ * No job of the same action was created on the job's connection after it (ids are UUIDv7, so
+ * `(created_at, id)` is creation order); walks the connection's history index.
+ */
+const NO_NEWER_JOB = `NOT EXISTS (SELECT 1 FROM jobs n WHERE n.connection_id = j.connection_id AND n.action = j.action
+  AND (n.created_at > j.created_at OR (n.created_at = j.created_at AND n.id > j.id)))`;
 
 /** A stored log line. */
 export interface JobLogLine {
@@ -130,7 +157,152 @@ export class JobsRepository {
     const qb = this.jobs().where('j.tenant_id = :tenantId', { tenantId });
     if (filter.connectionId) qb.andWhere('j.connection_id = :connectionId', { connectionId: filter.connectionId });
     if (filter.idPrefix) qb.andWhere('j.id LIKE :idPrefix', { idPrefix: `${filter.idPrefix}%` });
+    if (filter.errorCode) qb.andWhere('j.error_code = :errorCode', { errorCode: filter.errorCode });
+    if (filter.institutionId) this.whereInstitution(qb, tenantId, filter.institutionId);
     return this.findPage(qb, filter, after, limit);
+  }
+
+  /** Jobs of the tenant's connections at this institution (through the connections' institution index). */
+  private whereInstitution<T extends object>(
+    qb: SelectQueryBuilder<T>,
+    tenantId: string,
+    institutionId: string,
+  ): SelectQueryBuilder<T> {
+    return qb.andWhere(
+      'j.connection_id IN (SELECT c.id FROM connections c WHERE c.tenant_id = :tenantId AND c.institution_id = :institutionId)',
+      { tenantId, institutionId },
+    );
+  }
+
+  /** The tenant's jobs matching a bulk retry's filter. */
+  private retryMatches(tenantId: string, filter: RetryFilter): SelectQueryBuilder<JobRow> {
+    const qb = this.jobs().where('j.tenant_id = :tenantId AND j.status = :status', {
+      tenantId,
+      status: filter.status,
+    });
+    if (filter.action) qb.andWhere('j.action = :action', { action: filter.action });
+    if (filter.errorCode) qb.andWhere('j.error_code = :errorCode', { errorCode: filter.errorCode });
+    if (filter.connectionId) qb.andWhere('j.connection_id = :connectionId', { connectionId: filter.connectionId });
+    if (filter.institutionId) this.whereInstitution(qb, tenantId, filter.institutionId);
+    if (filter.from !== undefined) qb.andWhere('j.created_at >= :from', { from: filter.from });
+    if (filter.to !== undefined) qb.andWhere('j.created_at <= :to', { to: filter.to });
+    return qb;
+  }
+
+  private async count(qb: SelectQueryBuilder<JobRow>, tx: SqlExecutor): Promise<number> {
+    const counted = qb.clone().select('COUNT(*)', 'count');
+    const [row] = await tx.queryBuilt<{ count: number | string }>(counted.getQueryAndParameters());
+    return Number(row?.count ?? 0);
+  }
+
+  /**
+   * A bulk retry's candidates: how many jobs match, how many of those are the newest job of their
+   * action on their connection (only those may be retried), and the oldest `cap` of them.
+   */
+  async findRetryCandidates(
+    tenantId: string,
+    filter: RetryFilter,
+    cap: number,
+  ): Promise<{ matched: number; newest: number; candidates: Job[] }> {
+    const matched = await this.count(this.retryMatches(tenantId, filter), this.db);
+    if (matched === 0) return { matched, newest: 0, candidates: [] };
+    const newestQb = this.retryMatches(tenantId, filter).andWhere(NO_NEWER_JOB);
+    const newest = await this.count(newestQb, this.db);
+    newestQb.orderBy('j.created_at').addOrderBy('j.id').limit(cap);
+    const rows = await this.db.queryBuilt<JobRow>(newestQb.getQueryAndParameters());
+    return { matched, newest, candidates: rows.map(rowToJob) };
+  }
+
+  /** Of these jobs, those still unchanged and still the newest of their action on their connection. */
+  async findStillRetryable(tx: SqlExecutor, tenantId: string, jobs: readonly Job[]): Promise<Set<string>> {
+    const qb = this.jobs()
+      .select('j.id', 'id')
+      .where({ tenant_id: tenantId, id: In(jobs.map((j) => j.id)) })
+      .andWhere(NO_NEWER_JOB);
+    return new Set((await tx.queryBuilt<{ id: string }>(qb.getQueryAndParameters())).map((r) => r.id));
+  }
+
+  /** `connection_id:action` of every pending or processing job on these connections. */
+  async findActiveActions(connectionIds: readonly string[], tx: SqlExecutor = this.db): Promise<Set<string>> {
+    const active = new Set<string>();
+    const unique = [...new Set(connectionIds)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const qb = this.dataSource
+        .createQueryBuilder()
+        .select(['j.connection_id AS connection_id', 'j.action AS action'])
+        .from(JobEntity, 'j')
+        .where({ connection_id: In(unique.slice(i, i + 500)), status: In(['pending', 'processing']) });
+      for (const r of await tx.queryBuilt<{ connection_id: string; action: string }>(qb.getQueryAndParameters()))
+        active.add(`${r.connection_id}:${r.action}`);
+    }
+    return active;
+  }
+
+  /** When each connection's credentials were last replaced (absent: never). */
+  async findCredentialsUpdatedAtMany(connectionIds: readonly string[]): Promise<Map<string, Date>> {
+    const byId = new Map<string, Date>();
+    const unique = [...new Set(connectionIds)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const qb = this.dataSource
+        .createQueryBuilder()
+        .select(['c.id AS id', 'c.credentials_updated_at AS at'])
+        .from(ConnectionEntity, 'c')
+        .where({ id: In(unique.slice(i, i + 500)) });
+      for (const r of await this.db.queryBuilt<{ id: string; at: number | string | null }>(qb.getQueryAndParameters()))
+        if (r.at != null) byId.set(r.id, new Date(Number(r.at)));
+    }
+    return byId;
+  }
+
+  /**
+   * Locks these connections until the transaction ends (PostgreSQL; SQLite has one writer), in id
+   * order so two bulk retries never deadlock: retries of one connection's jobs are serialised.
+   */
+  async lockConnections(tx: SqlExecutor, connectionIds: readonly string[]): Promise<void> {
+    if (this.db.kind !== 'postgres' || connectionIds.length === 0) return;
+    const qb = this.dataSource
+      .createQueryBuilder()
+      .select('c.id', 'id')
+      .from(ConnectionEntity, 'c')
+      .where({ id: In([...new Set(connectionIds)]) })
+      .orderBy('c.id')
+      .setLock('pessimistic_write');
+    await tx.queryBuilt(qb.getQueryAndParameters());
+  }
+
+  /** Counts of the tenant's jobs created in [from, to]: by status, by error code, per hour and status. */
+  async stats(tenantId: string, from: number, to: number): Promise<JobStats> {
+    const range = () =>
+      this.dataSource
+        .createQueryBuilder()
+        .from(JobEntity, 'j')
+        .where('j.tenant_id = :tenantId AND j.created_at >= :from AND j.created_at <= :to', { tenantId, from, to });
+    const byStatus = range().select(['j.status AS status', 'COUNT(*) AS count']).groupBy('j.status');
+    const byErrorCode = range()
+      .select(['j.error_code AS code', 'COUNT(*) AS count'])
+      .andWhere("j.status = 'failed' AND j.error_code IS NOT NULL")
+      .groupBy('j.error_code')
+      .orderBy('count', 'DESC')
+      .addOrderBy('j.error_code')
+      .limit(50);
+    // Integer division on both databases (BIGINT / integer): the hour's number since the epoch.
+    const perHour = range()
+      .select(['j.created_at / 3600000 AS hour', 'j.status AS status', 'COUNT(*) AS count'])
+      .groupBy('j.created_at / 3600000')
+      .addGroupBy('j.status')
+      .orderBy('hour');
+    const run = <T>(qb: SelectQueryBuilder<object>) => this.db.queryBuilt<T>(qb.getQueryAndParameters());
+    type Count = { count: number | string };
+    const [s, e, h] = await Promise.all([
+      run<Count & { status: string }>(byStatus),
+      run<Count & { code: string }>(byErrorCode),
+      run<Count & { hour: number | string; status: string }>(perHour),
+    ]);
+    return {
+      byStatus: s.map((r) => ({ status: r.status, count: Number(r.count) })),
+      byErrorCode: e.map((r) => ({ code: r.code, count: Number(r.count) })),
+      perHour: h.map((r) => ({ hour: Number(r.hour), status: r.status, count: Number(r.count) })),
+    };
   }
 
   private async findPage(

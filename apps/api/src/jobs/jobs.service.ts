@@ -6,7 +6,13 @@ import {
   toJobDetailWire,
   toJobSummaryWire,
   transitionJob,
+  MAX_BULK_RETRY,
+  type BulkRetryBody,
+  type BulkRetryResponse,
+  type BulkRetrySkipReason,
   type HistoryQuery,
+  type JobStatsQuery,
+  type JobStatsWire,
   type Job,
   type JobAction,
   type JobDetailWire,
@@ -24,13 +30,18 @@ import {
   transitionEvents,
   uuidv7,
   type CommittedWrite,
+  type JobChange,
+  type JobWrite,
   type SqlExecutor,
 } from '@jobtrail/engine';
 import { decodeCursor, decodeSeqCursor, encodeSeqCursor, keysetPage, type Page } from '../common/cursor.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
-import { JobsRepository, type JobListFilter } from './jobs.repository.js';
+import { JobsRepository, type JobListFilter, type RetryFilter } from './jobs.repository.js';
+
+/** Jobs retried in one transaction by a bulk retry. */
+const BULK_RETRY_CHUNK = 200;
 
 /** The outcome of starting an action: the new job, or the one already pending/processing. */
 export interface StartedJob {
@@ -108,6 +119,18 @@ export class JobsService {
     retryOf: string | null,
     reason = 'requested',
   ): Promise<CommittedWrite> {
+    const [created] = await this.store.commit(tx, [this.newJobWrite(auth, connectionId, action, retryOf, reason)]);
+    return created!;
+  }
+
+  /** A new pending job with its creation events, for the store's `commit`. */
+  private newJobWrite(
+    auth: AuthContext,
+    connectionId: string,
+    action: JobAction,
+    retryOf: string | null,
+    reason: string,
+  ): JobWrite {
     const now = new Date();
     const job = createJob({
       id: uuidv7(now.getTime()),
@@ -118,24 +141,146 @@ export class JobsService {
       maxAttempts: this.config.worker.maxAttempts,
       requestedBy: { id: auth.keyId, name: auth.keyName },
     });
-    const [created] = await this.store.commit(tx, [
-      {
-        tenantId: auth.tenantId,
-        before: null,
-        next: job,
-        events: [
-          { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : reason },
-          {
-            kind: 'log',
-            at: now,
-            level: 'info',
-            step: null,
-            message: `${action} requested by key "${auth.keyName}"${retryOf ? ` as a retry of job ${retryOf}` : ''}`,
-          },
-        ],
-      },
-    ]);
-    return created!;
+    return {
+      tenantId: auth.tenantId,
+      before: null,
+      next: job,
+      events: [
+        { kind: 'created', at: now, actor: auth.keyId, reason: retryOf ? 'retry' : reason },
+        {
+          kind: 'log',
+          at: now,
+          level: 'info',
+          step: null,
+          message: `${action} requested by key "${auth.keyName}"${retryOf ? ` as a retry of job ${retryOf}` : ''}`,
+        },
+      ],
+    };
+  }
+
+  /**
+   * Retries the finished jobs matching a filter, at most MAX_BULK_RETRY a call. Only the newest job
+   * of its action on its connection is retried (never one a newer job already follows), never
+   * beside an active job of that action, never an `invalid-credentials` failure whose credentials
+   * did not change. Each chunk is re-checked under the connections' locks, so two calls with the
+   * same filter at once never retry one job twice.
+   */
+  async bulkRetry(auth: AuthContext, body: BulkRetryBody): Promise<BulkRetryResponse> {
+    const filter: RetryFilter = {
+      status: body.status,
+      action: body.action,
+      errorCode: body.error_code,
+      connectionId: body.connection_id,
+      institutionId: body.institution_id,
+      from: body.from === undefined ? undefined : Date.parse(body.from),
+      to: body.to === undefined ? undefined : Date.parse(body.to),
+    };
+    const { matched, newest, candidates } = await this.jobs.findRetryCandidates(auth.tenantId, filter, MAX_BULK_RETRY);
+    const skipped: Partial<Record<BulkRetrySkipReason, number>> = {};
+    const skip = (reason: BulkRetrySkipReason, n = 1) => {
+      if (n > 0) skipped[reason] = (skipped[reason] ?? 0) + n;
+    };
+    skip('superseded', matched - newest);
+    skip('over-limit', newest - candidates.length);
+
+    const credentials = await this.jobs.findCredentialsUpdatedAtMany(candidates.map((j) => j.connectionId));
+    const allowed = candidates.filter((job) => {
+      const refused = retryJob(job, {
+        id: job.id,
+        now: new Date(),
+        credentialsUpdatedAt: credentials.get(job.connectionId) ?? null,
+      });
+      if (!refused.ok)
+        skip(refused.error.refusal === 'credentials-update-required' ? refused.error.refusal : 'already-retried');
+      return refused.ok;
+    });
+    const active = await this.jobs.findActiveActions(allowed.map((j) => j.connectionId));
+    const ready = allowed.filter((job) => {
+      const busy = active.has(`${job.connectionId}:${job.action}`);
+      if (busy) skip('active-job');
+      return !busy;
+    });
+    if (body.dry_run) return { matched, retried: 0, skipped, job_ids: ready.map((j) => j.id), dry_run: true };
+
+    const created: string[] = [];
+    for (let i = 0; i < ready.length; i += BULK_RETRY_CHUNK) {
+      const chunk = ready.slice(i, i + BULK_RETRY_CHUNK);
+      let outcome: { changes: JobChange[]; reasons: BulkRetrySkipReason[] };
+      try {
+        outcome = await this.retryChunk(auth, chunk);
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        // A single request started one of these actions meanwhile: one job at a time, then.
+        outcome = { changes: [], reasons: [] };
+        for (const job of chunk) {
+          try {
+            const one = await this.retryChunk(auth, [job]);
+            outcome.changes.push(...one.changes);
+            outcome.reasons.push(...one.reasons);
+          } catch (e) {
+            if (!isUniqueViolation(e)) throw e;
+            outcome.reasons.push('active-job');
+          }
+        }
+      }
+      for (const reason of outcome.reasons) skip(reason);
+      created.push(...outcome.changes.map((c) => c.job.job_id));
+      await this.bus.publish(outcome.changes);
+    }
+    return { matched, retried: created.length, skipped, job_ids: created, dry_run: false };
+  }
+
+  /** Retries these jobs in one transaction, after re-checking them under their connections' locks. */
+  private async retryChunk(
+    auth: AuthContext,
+    chunk: readonly Job[],
+  ): Promise<{ changes: JobChange[]; reasons: BulkRetrySkipReason[] }> {
+    return this.db.transaction(async (tx) => {
+      await this.jobs.lockConnections(
+        tx,
+        chunk.map((j) => j.connectionId),
+      );
+      const still = await this.jobs.findStillRetryable(tx, auth.tenantId, chunk);
+      const active = await this.jobs.findActiveActions(
+        chunk.map((j) => j.connectionId),
+        tx,
+      );
+      const reasons: BulkRetrySkipReason[] = [];
+      const writes: JobWrite[] = [];
+      for (const job of chunk) {
+        if (!still.has(job.id)) reasons.push('already-retried');
+        else if (active.has(`${job.connectionId}:${job.action}`)) reasons.push('active-job');
+        else writes.push(this.newJobWrite(auth, job.connectionId, job.action, job.id, 'retry'));
+      }
+      const committed = await this.store.commit(tx, writes);
+      return { changes: committed.flatMap((c) => (c ? [c.change] : [])), reasons };
+    });
+  }
+
+  /** Counts of the jobs created in a time range (default: the last 24 hours). */
+  async stats(auth: AuthContext, query: JobStatsQuery): Promise<JobStatsWire> {
+    const to = query.to === undefined ? Date.now() : Date.parse(query.to);
+    const from = query.from === undefined ? to - 24 * 3_600_000 : Date.parse(query.from);
+    const stats = await this.jobs.stats(auth.tenantId, from, to);
+    const byStatus: Record<string, number> = {};
+    for (const r of stats.byStatus) byStatus[r.status] = r.count;
+    const hours = new Map<number, Record<string, number>>();
+    for (const r of stats.perHour) {
+      const row = hours.get(r.hour) ?? {};
+      row[r.status] = r.count;
+      hours.set(r.hour, row);
+    }
+    return {
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      total: stats.byStatus.reduce((n, r) => n + r.count, 0),
+      by_status: byStatus,
+      by_error_code: [...stats.byErrorCode],
+      per_hour: [...hours].map(([hour, counts]) => ({
+        hour: new Date(hour * 3_600_000).toISOString(),
+        by_status: counts,
+      })),
+    };
   }
 
   /** Tells live clients and idle workers about a committed new job. */
@@ -165,6 +310,8 @@ export class JobsService {
       ...listFilter(query),
       connectionId: query.connection_id,
       idPrefix: query.job_id?.toLowerCase(),
+      errorCode: query.error_code,
+      institutionId: query.institution_id,
     };
     return toPage(await this.jobs.searchJobs(auth.tenantId, filter, after, query.limit + 1), query.limit);
   }

@@ -4,6 +4,10 @@ import {
   CreatedApiKeySchema,
   KeyIdParamsSchema,
   ConnectionIdParamsSchema,
+  BulkRetryBodySchema,
+  BulkRetryResponseSchema,
+  JobStatsQuerySchema,
+  JobStatsSchema,
   ConnectionListQuerySchema,
   ConnectionSchema,
   CreateConnectionBodySchema,
@@ -174,6 +178,28 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: 'get',
+    path: '/jobs/stats',
+    operationId: 'jobStats',
+    summary: 'Counts of the jobs created in a time range (default the last 24 h): by status, by error code, per hour',
+    role: 'viewer',
+    query: JobStatsQuerySchema,
+    responses: { 200: JobStatsSchema },
+    errors: [400],
+  },
+  {
+    method: 'post',
+    path: '/jobs/retry',
+    operationId: 'bulkRetryJobs',
+    summary:
+      'Retry the failed (or cancelled) jobs matching a filter, at most 10,000 a call; never a job a newer job of its action follows; `dry_run` only counts',
+    role: 'operator',
+    body: BulkRetryBodySchema,
+    idempotent: true,
+    responses: { 200: BulkRetryResponseSchema },
+    errors: [400, 409, 413, 415, 422],
+  },
+  {
+    method: 'get',
     path: '/jobs/{job_id}',
     operationId: 'getJob',
     summary: 'A job with steps, error, result and transitions',
@@ -295,6 +321,8 @@ const OUTPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
   ['Connection', ConnectionSchema],
   ['ConnectionCreated', CreateConnectionResponseSchema],
   ['ConnectionUpdated', UpdateConnectionResponseSchema],
+  ['BulkRetryResult', BulkRetryResponseSchema],
+  ['JobStats', JobStatsSchema],
   ['ApiKey', ApiKeySchema],
   ['CreatedApiKey', CreatedApiKeySchema],
   ['WhoAmI', WhoAmISchema],
@@ -306,6 +334,7 @@ const OUTPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
 const INPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
   ['CreateConnectionBody', CreateConnectionBodySchema],
   ['UpdateConnectionBody', UpdateConnectionBodySchema],
+  ['BulkRetryBody', BulkRetryBodySchema],
   ['CreateApiKeyBody', CreateApiKeyBodySchema],
 ];
 

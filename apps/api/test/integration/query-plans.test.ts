@@ -91,6 +91,13 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     );
     const failed = made[1].job.job_id as string;
     await api().post(`/api/jobs/${failed}/retry`).set(auth);
+    await api()
+      .patch(`/api/connections/${made[1].connection.connection_id}`)
+      .set(auth)
+      .send({ login_id: 'user-ok', password: 'pw2' });
+    await api().post('/api/jobs/retry').set(auth).send({ dry_run: true }).expect(200);
+    await api().post('/api/jobs/retry').set(auth).send({ status: 'cancelled', institution_id: 'sandbox' }).expect(200);
+    await api().post('/api/jobs/retry').set(auth).send({ error_code: 'institution-unavailable' }).expect(200);
     for (const path of [
       `/api/connections/${seededConnection}/jobs?limit=20`,
       `/api/connections/${seededConnection}/jobs?limit=20&status=failed&action=refresh&from=2024-01-02T00:00:00Z&to=2024-03-01T00:00:00Z`,
@@ -98,6 +105,13 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       `/api/jobs?limit=20&connection_id=${seededConnection}`,
       '/api/jobs?job_id=ffff',
       '/api/connections?limit=2',
+      '/api/connections?limit=2&status=active',
+      '/api/connections?limit=2&institution_id=sandbox&user_ref=nobody',
+      `/api/connections?q=user-ok`,
+      `/api/connections?q=${seededConnection.slice(0, 8)}`,
+      '/api/jobs?limit=20&error_code=institution-unavailable',
+      '/api/jobs?limit=20&institution_id=sandbox&status=failed',
+      '/api/jobs/stats?from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z',
     ]) {
       const first = await api().get(path).set(auth).expect(200);
       const next = nextLinkOf(first);
@@ -140,7 +154,7 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       ) as Array<{ detail: string }>;
       return rows
         .map((r) => r.detail)
-        .filter((d) => /^SCAN (jobs|job_events)\b(?! USING)/.test(d) || /^SCAN (j|e|p)\b(?! USING)/.test(d));
+        .filter((d) => /^SCAN (jobs|job_events)\b(?! USING)/.test(d) || /^SCAN (j|e|p|n)\b(?! USING)/.test(d));
     }
     const client = new pg.Client({ connectionString: (t.config.database as { url: string }).url });
     await client.connect();

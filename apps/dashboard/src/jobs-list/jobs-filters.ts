@@ -62,6 +62,23 @@ export const JOBS_FILTER_FIELDS: readonly JobsFilterField[] = [
     valid: (v) => UUID.test(v),
     matches: (j, v) => j.connection_id === v.toLowerCase(),
   },
+  {
+    param: 'error_code',
+    label: 'Error code',
+    kind: 'text',
+    placeholder: 'e.g. invalid-credentials',
+    valid: (v) => /^[A-Za-z0-9_.-]{1,64}$/.test(v),
+    matches: (j, v) => j.error?.code === v,
+  },
+  // A live job summary does not say its institution: new jobs join a list filtered by it on reload only.
+  {
+    param: 'institution_id',
+    label: 'Institution',
+    kind: 'text',
+    placeholder: 'e.g. sandbox',
+    valid: (v) => /^[a-z0-9][a-z0-9-]{0,63}$/.test(v),
+    matches: () => false,
+  },
 ];
 
 /** The filters in force: parameter → value (statuses comma-separated, in the domain's order). */
