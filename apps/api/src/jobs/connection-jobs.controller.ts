@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Req, Res, StreamableFile, UseInterceptors } from '@nestjs/common';
 import {
   ConnectionIdParamsSchema,
   EmptyBodySchema,
@@ -13,6 +13,7 @@ import { Caller, RequiresRole } from '../auth/auth.decorators.js';
 import { nextLink } from '../common/cursor.js';
 import { Valid } from '../common/zod-validation.pipe.js';
 import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor.js';
+import { csvStream } from './history-csv.js';
 import { JobsService } from './jobs.service.js';
 
 type ConnectionParams = { connection_id: string };
@@ -58,6 +59,10 @@ export class ConnectionJobsController {
     return started.job;
   }
 
+  /**
+   * The history, a page at a time as JSON; or, with `Accept: text/csv`, the whole filtered history
+   * as one streamed CSV (`limit` and `cursor` do not apply).
+   */
   @Get('jobs')
   async history(
     @Caller() auth: AuthContext,
@@ -65,7 +70,14 @@ export class ConnectionJobsController {
     @Query(Valid.query(HistoryQuerySchema)) query: HistoryQuery,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<JobSummaryWire[]> {
+  ): Promise<JobSummaryWire[] | StreamableFile> {
+    if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+      const batches = await this.jobs.historyBatches(auth, params.connection_id, query);
+      return new StreamableFile(csvStream(batches), {
+        type: 'text/csv; charset=utf-8',
+        disposition: `attachment; filename="connection-${params.connection_id}-jobs.csv"`,
+      });
+    }
     const page = await this.jobs.history(auth, params.connection_id, query);
     if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
     return page.items;

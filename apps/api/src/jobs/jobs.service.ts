@@ -40,6 +40,9 @@ import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { JobsRepository, type JobListFilter, type RetryFilter } from './jobs.repository.js';
 
+/** Jobs read per keyset batch of a history export. */
+const EXPORT_BATCH = 1_000;
+
 /** Jobs retried in one transaction by a bulk retry. */
 const BULK_RETRY_CHUNK = 200;
 
@@ -302,6 +305,33 @@ export class JobsService {
     if (rows.length === 0 && !(await this.jobs.connectionExists(auth.tenantId, connectionId)))
       throw ApiProblem.notFound('Connection');
     return toPage(rows, query.limit);
+  }
+
+  /**
+   * The whole filtered history of a connection, newest first, in keyset batches (no page limit):
+   * each batch is read when the consumer asks for it. 404 before the first byte when the
+   * connection is not the tenant's.
+   */
+  async historyBatches(
+    auth: AuthContext,
+    connectionId: string,
+    query: HistoryQuery,
+  ): Promise<AsyncIterable<readonly Job[]>> {
+    if (!(await this.jobs.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
+    const filter = listFilter(query);
+    const jobs = this.jobs;
+    return {
+      async *[Symbol.asyncIterator]() {
+        let after: { createdAt: number; id: string } | null = null;
+        for (;;) {
+          const batch = await jobs.findHistoryPage(auth.tenantId, connectionId, filter, after, EXPORT_BATCH);
+          if (batch.length > 0) yield batch;
+          const last = batch[batch.length - 1];
+          if (batch.length < EXPORT_BATCH || !last) return;
+          after = { createdAt: last.createdAt.getTime(), id: last.id };
+        }
+      },
+    };
   }
 
   async search(auth: AuthContext, query: JobSearchQuery): Promise<Page<JobSummaryWire>> {

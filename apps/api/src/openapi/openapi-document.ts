@@ -159,7 +159,8 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'get',
     path: '/connections/{connection_id}/jobs',
     operationId: 'listConnectionJobs',
-    summary: 'Job history of a connection, newest first (keyset paging via Link)',
+    summary:
+      'Job history of a connection, newest first (keyset paging via Link); with `Accept: text/csv`, the whole filtered history as one streamed CSV (no page limit)',
     role: 'viewer',
     params: ConnectionIdParamsSchema,
     query: HistoryQuerySchema,

@@ -103,6 +103,26 @@ export class ApiClient {
     return (await this.request(path, { schema, signal })).data;
   }
 
+  /** A non-JSON answer (a CSV export) as a blob; failures are problems like any other answer's. */
+  async blob(path: string, accept: string): Promise<Blob> {
+    let res: Response;
+    try {
+      res = await fetch(this.url(path), { headers: { Authorization: `Bearer ${this.key}`, Accept: accept } });
+    } catch {
+      throw new ApiError({
+        type: 'about:blank',
+        title: 'Cannot reach the Jobtrail server',
+        status: 503,
+        code: 'service-unavailable',
+      });
+    }
+    if (!res.ok) {
+      if (res.status === 401) this.onUnauthorized?.();
+      throw new ApiError(parseProblem(res.status, await readBody(res)));
+    }
+    return res.blob();
+  }
+
   /** A page of a list endpoint (the body is a JSON array, the next page is in `Link`). */
   async page<T>(path: string, item: Validator<T>, signal?: AbortSignal): Promise<Page<T>> {
     const res = await this.request<unknown>(path, { signal });

@@ -53,6 +53,14 @@ export function historyQuery(filters: HistoryFilters, limit = HISTORY_PAGE_SIZE)
   return q.toString();
 }
 
+/** The whole filtered history of a connection as CSV (the server streams it; no page limit). */
+export function fetchHistoryCsv(client: ApiClient, connectionId: string, filters: HistoryFilters): Promise<Blob> {
+  const q = new URLSearchParams(historyQuery(filters));
+  q.delete('limit');
+  const query = q.toString();
+  return client.blob(`/connections/${encodeURIComponent(connectionId)}/jobs${query ? `?${query}` : ''}`, 'text/csv');
+}
+
 export function fetchMe(client: ApiClient, signal?: AbortSignal): Promise<WhoAmIWire> {
   return client.get('/me', WhoAmISchema, signal);
 }

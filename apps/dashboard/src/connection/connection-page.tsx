@@ -13,6 +13,7 @@ import { connectionLabel } from '../lib/format.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
 import { useNow } from '../lib/clock-context.js';
 import { ConnectionActions } from './connection-actions.js';
+import { DownloadHistoryCsv } from './download-history-csv.js';
 import { HistoryFiltersForm, rangeIsInvalid } from './history-filters.js';
 import { HistoryTable } from './history-table.js';
 import { hasFilters, useHistoryFilters } from './use-history-filters.js';
@@ -103,6 +104,7 @@ function JobHistory({ connectionId }: { readonly connectionId: string }) {
     <section aria-labelledby="history-title" className="history">
       <h3 id="history-title">Job history</h3>
       <HistoryFiltersForm filters={filters} onChange={setFilters} />
+      {!invalid && <DownloadHistoryCsv connectionId={connectionId} filters={filters} />}
       {invalid ? null : history.isPending ? (
         <Loading label="Loading the job history…" />
       ) : !history.data ? (

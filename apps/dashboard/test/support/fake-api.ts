@@ -91,7 +91,9 @@ export function installFakeApi(routes: readonly Route[]): FakeApi {
     );
     const reply = route ? await route[2](req) : problem(404, 'route-not-found', 'No such route');
     const status = reply.status ?? 200;
-    const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
+    // A string body is sent as it is (a CSV export); anything else as JSON.
+    const text =
+      reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
     return {
       ok: status >= 200 && status < 300,
       status,
@@ -99,6 +101,7 @@ export function installFakeApi(routes: readonly Route[]): FakeApi {
       body: reply.stream ? { getReader: () => reply.stream!.reader() } : null,
       text: async () => text,
       json: async () => JSON.parse(text) as unknown,
+      blob: async () => new Blob([text]),
     } as unknown as Response;
   });
   Object.assign(globalThis, { fetch: fetchMock });
