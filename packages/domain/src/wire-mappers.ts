@@ -1,3 +1,4 @@
+import { deriveAttempts } from './attempts.js';
 import { describeError } from './error-catalogue.js';
 import type { Job, JobError, JobStep, JobTransition } from './job.js';
 import type { JobDetailWire, JobErrorWire, JobSummaryWire, JobTransitionWire } from './wire.js';
@@ -65,21 +66,43 @@ export function toJobDetailWire(
   transitions: readonly JobTransition[],
   expiresAt: Date | null = null,
 ): JobDetailWire {
+  const steps = job.steps.map((s) => ({
+    name: s.name,
+    status: s.status,
+    started_at: isoOrNull(s.startedAt),
+    finished_at: isoOrNull(s.finishedAt),
+    error: errorToWire(s.error),
+  }));
+  const attempts = deriveAttempts(transitions);
   return {
     ...toJobSummaryWire(job),
-    steps: job.steps.map((s) => ({
-      name: s.name,
-      status: s.status,
-      started_at: isoOrNull(s.startedAt),
-      finished_at: isoOrNull(s.finishedAt),
-      error: errorToWire(s.error),
-    })),
+    steps,
     result: job.result === null ? null : Object.fromEntries(Object.entries(job.result)),
     requested_by: job.requestedBy === null ? null : { id: job.requestedBy.id, name: job.requestedBy.name },
     deadline_at: isoOrNull(job.deadlineAt),
     cancel_requested_at: isoOrNull(job.cancelRequestedAt),
     expires_at: isoOrNull(expiresAt),
     transitions: transitions.map(toTransitionWire),
+    attempts: attempts.map((a, i) => {
+      const latest = i === attempts.length - 1;
+      // The job keeps the full error (with its detail) of its last attempt only; earlier ones are
+      // told by their code and the catalogue.
+      const error =
+        a.errorCode === null
+          ? null
+          : latest && job.error?.code === a.errorCode
+            ? errorToWire(job.error)
+            : errorToWire({ ...describeError(a.errorCode), detail: describeError(a.errorCode).title });
+      return {
+        attempt: a.attempt,
+        started_at: a.startedAt.toISOString(),
+        finished_at: isoOrNull(a.finishedAt),
+        outcome: a.outcome,
+        error,
+        worker: a.worker,
+        steps: latest ? steps : [],
+      };
+    }),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { JOB_ACTIONS, STEP_NAMES, type JobAction, type StepName } from './action.js';
+import { ATTEMPT_OUTCOMES } from './attempts.js';
 import { CONNECTION_STATUSES } from './connection.js';
 import { API_KEY_ROLES } from './roles.js';
 import { JOB_STATUSES, STEP_STATUSES } from './status.js';
@@ -93,6 +94,24 @@ export const JobTransitionWireSchema = z.object({
 });
 export type JobTransitionWire = z.infer<typeof JobTransitionWireSchema>;
 
+/** One attempt of a job. */
+export const JobAttemptWireSchema = z.object({
+  attempt: z.number().int().min(0).describe('Its number (1 for the first).'),
+  started_at: isoDateTime.describe('When a worker claimed the job for it.'),
+  finished_at: nullableDate.describe('When it ended (null while running).'),
+  outcome: z
+    .enum(ATTEMPT_OUTCOMES)
+    .describe(
+      '`running`, `success`, `failed`, `requeued` (a retryable error: another attempt follows) or `cancelled`.',
+    ),
+  error: JobErrorWireSchema.nullable().describe('Why it failed or was requeued.'),
+  worker: z.string().describe('The worker that ran it.'),
+  steps: z
+    .array(JobStepWireSchema)
+    .describe("Its steps: the latest attempt's, as the job holds them (earlier attempts' are not kept: empty)."),
+});
+export type JobAttemptWire = z.infer<typeof JobAttemptWireSchema>;
+
 /** A whole job: `GET /jobs/:job_id`. */
 export const JobDetailSchema = JobSummarySchema.extend({
   steps: z.array(JobStepWireSchema).describe('Progress of the current (or last) attempt, step by step.'),
@@ -109,6 +128,7 @@ export const JobDetailSchema = JobSummarySchema.extend({
   cancel_requested_at: nullableDate.describe('When a cancel was asked for.'),
   expires_at: nullableDate.describe('When the retention cleanup deletes the job (null while it is not finished).'),
   transitions: z.array(JobTransitionWireSchema).describe('Every status change, oldest first.'),
+  attempts: z.array(JobAttemptWireSchema).describe('Every attempt, oldest first.'),
 });
 export type JobDetailWire = z.infer<typeof JobDetailSchema>;
 

@@ -29,6 +29,10 @@ const SUCCESS: Readonly<Record<string, number>> = {
   createConnection: 202,
   listConnections: 200,
   getConnection: 200,
+  // New credentials for the fixture (its refresh was cancelled): a new refresh verifies them.
+  updateConnection: 202,
+  jobStats: 200,
+  bulkRetryJobs: 200,
   deleteConnection: 204,
   // The fixture's refresh was cancelled: a new one starts.
   refreshConnection: 202,
@@ -52,6 +56,7 @@ const SUCCESS: Readonly<Record<string, number>> = {
 /** Routes that change what they are called on: each cell that reaches a resource gets a fresh one. */
 const MUTATING = new Set([
   'deleteConnection',
+  'updateConnection',
   'refreshConnection',
   'purgeConnection',
   'retryJob',
@@ -138,6 +143,14 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
         path,
         headers: { ...headers, 'Content-Type': 'application/json' },
         body: JSON.stringify({ institution_id: 'sandbox', login_id: marker, password: 'matrix-password' }),
+      });
+    }
+    if (route.operationId === 'updateConnection' || route.operationId === 'bulkRetryJobs') {
+      return send(t.server, {
+        method: route.method.toUpperCase(),
+        path,
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify(route.operationId === 'updateConnection' ? { password: marker } : { dry_run: true }),
       });
     }
     if (route.operationId === 'createApiKey') {

@@ -43,6 +43,17 @@ describe.each(kinds)('credentials, connection status and the retry guard on %s',
     expect((await connection(connectionId)).status).toBe(status);
   });
 
+  it('user-flaky: the job detail tells both attempts', async () => {
+    const { jobId } = await connect('user-flaky');
+    const done = await settled(jobId);
+    expect(done.attempts.map((a) => [a.attempt, a.outcome, a.error?.code ?? null])).toEqual([
+      [1, 'requeued', 'institution-unavailable'],
+      [2, 'success', null],
+    ]);
+    expect(done.attempts.every((a) => a.worker.length > 0 && a.finished_at !== null)).toBe(true);
+    expect(done.attempts[1]!.steps.map((s) => s.status)).toEqual(['success', 'success', 'success']);
+  });
+
   it('a bad password: retry refused until PATCH replaces the credentials; the new refresh verifies them', async () => {
     const { connectionId, jobId } = await connect('user-bad-password');
     expect((await settled(jobId)).error?.code).toBe('invalid-credentials');

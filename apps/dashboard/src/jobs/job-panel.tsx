@@ -19,6 +19,7 @@ import { attemptsText } from './retry-policy.js';
 import { StepsTimeline } from './steps-timeline.js';
 import { supportDetails } from './support-details.js';
 import { TransitionsTable } from './transitions-table.js';
+import { AttemptsList } from './attempts-list.js';
 
 /** Everything about one job: status, actions, error and troubleshooting, steps, result, history, logs. */
 export function JobPanel({ jobId }: { readonly jobId: string }) {
@@ -89,6 +90,12 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
             <h3 id="steps-title">Steps{job.attempt > 0 ? ` (attempt ${job.attempt})` : ''}</h3>
             <StepsTimeline steps={job.steps} now={now} />
           </section>
+          {job.attempts.length > 1 && (
+            <section aria-labelledby="attempts-title">
+              <h3 id="attempts-title">Attempts ({job.attempts.length})</h3>
+              <AttemptsList attempts={job.attempts} />
+            </section>
+          )}
           <section aria-labelledby="transitions-title">
             <h3 id="transitions-title">Status changes</h3>
             <TransitionsTable transitions={job.transitions} />

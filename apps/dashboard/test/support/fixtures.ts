@@ -97,6 +97,17 @@ export function detail(overrides: Partial<JobDetailWire> = {}): JobDetailWire {
         attempt: 1,
       },
     ],
+    attempts: [
+      {
+        attempt: 1,
+        started_at: '2024-12-10T04:33:01.000Z',
+        finished_at: '2024-12-10T04:33:03.500Z',
+        outcome: 'success',
+        error: null,
+        worker: 'worker-1',
+        steps: [],
+      },
+    ],
     ...overrides,
   };
 }

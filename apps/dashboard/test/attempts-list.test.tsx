@@ -1,0 +1,68 @@
+import { describe, expect, it } from '@jest/globals';
+import { screen, within } from '@testing-library/react';
+import { installFakeApi } from './support/fake-api.js';
+import { detail, me, uuid } from './support/fixtures.js';
+import { renderApp } from './support/render-app.js';
+
+const JOB_ID = uuid(300);
+const unavailable = {
+  code: 'institution-unavailable',
+  title: 'Institution unavailable',
+  detail: 'Institution unavailable',
+  retryable: true,
+  troubleshooting: [],
+};
+
+describe('attempts of a job', () => {
+  it('a job that failed twice then succeeded shows every attempt, the latest open', async () => {
+    const job = detail({
+      job_id: JOB_ID,
+      attempt: 3,
+      attempts: [
+        {
+          attempt: 1,
+          started_at: '2024-12-10T04:33:01.000Z',
+          finished_at: '2024-12-10T04:33:02.000Z',
+          outcome: 'requeued',
+          error: unavailable,
+          worker: 'worker-a',
+          steps: [],
+        },
+        {
+          attempt: 2,
+          started_at: '2024-12-10T04:33:05.000Z',
+          finished_at: '2024-12-10T04:33:06.000Z',
+          outcome: 'requeued',
+          error: { ...unavailable, code: 'worker-lost', title: 'Worker lost', detail: 'Worker lost' },
+          worker: 'worker-b',
+          steps: [],
+        },
+        {
+          attempt: 3,
+          started_at: '2024-12-10T04:33:09.000Z',
+          finished_at: '2024-12-10T04:33:12.000Z',
+          outcome: 'success',
+          error: null,
+          worker: 'worker-c',
+          steps: [],
+        },
+      ],
+    });
+    installFakeApi([
+      ['GET', '/api/me', () => ({ body: me() })],
+      ['GET', `/api/jobs/${JOB_ID}`, () => ({ body: job })],
+      ['GET', `/api/jobs/${JOB_ID}/logs`, () => ({ body: [] })],
+      ['GET', '/api/jobs', () => ({ body: [] })],
+    ]);
+    renderApp(`/jobs/${JOB_ID}`);
+    const list = await screen.findByRole('list', { name: 'Attempts' });
+    const items = within(list).getAllByRole('listitem');
+    expect(items.map((li) => li.querySelector('summary')?.textContent)).toEqual([
+      'Attempt 1: ↻ Requeued institution-unavailable',
+      'Attempt 2: ↻ Requeued worker-lost',
+      'Attempt 3: ✅ Succeeded',
+    ]);
+    expect(items.map((li) => li.querySelector('details')?.open)).toEqual([false, false, true]);
+    expect(within(items[1]!).getByText('worker-b')).toBeInTheDocument();
+  });
+});
