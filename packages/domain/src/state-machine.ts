@@ -343,15 +343,17 @@ export interface RetryInput {
 
 /**
  * True when retrying this job would resend credentials the bank already rejected: it failed with
- * `invalid-credentials` and the credentials have not changed since it did.
+ * `invalid-credentials` and the credentials have not changed since its last attempt started (the
+ * attempt read them when it was claimed: credentials replaced while it ran were not the ones
+ * rejected).
  */
 export function retryNeedsNewCredentials(
-  job: Pick<Job, 'status' | 'error' | 'finishedAt' | 'updatedAt'>,
+  job: Pick<Job, 'status' | 'error' | 'startedAt' | 'finishedAt' | 'updatedAt'>,
   credentialsUpdatedAt: Date | null,
 ): boolean {
   if (job.status !== 'failed' || job.error?.code !== 'invalid-credentials') return false;
-  const failedAt = job.finishedAt ?? job.updatedAt;
-  return credentialsUpdatedAt === null || credentialsUpdatedAt.getTime() <= failedAt.getTime();
+  const triedAt = job.startedAt ?? job.finishedAt ?? job.updatedAt;
+  return credentialsUpdatedAt === null || credentialsUpdatedAt.getTime() <= triedAt.getTime();
 }
 
 /**

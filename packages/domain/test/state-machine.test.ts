@@ -313,13 +313,15 @@ describe('allowedActions and manual retry', () => {
   it('retry of an invalid-credentials failure waits for new credentials', () => {
     const failed = jobIn('failed', 'fail');
     expect(failed.error?.code).toBe('invalid-credentials');
-    const failedAt = failed.finishedAt!.getTime() - T0.getTime();
-    for (const credentialsUpdatedAt of [null, at(failedAt - 1), at(failedAt)]) {
+    // The attempt that was rejected started (and read the credentials) at startedAt.
+    const triedAt = failed.startedAt!.getTime() - T0.getTime();
+    for (const credentialsUpdatedAt of [null, at(triedAt - 1), at(triedAt)]) {
       const res = retryJob(failed, { id: 'x', now: at(99), credentialsUpdatedAt });
       expect(res.ok).toBe(false);
       if (!res.ok) expect(res.error.refusal).toBe('credentials-update-required');
     }
-    expect(retryJob(failed, { id: 'x', now: at(99), credentialsUpdatedAt: at(failedAt + 1) }).ok).toBe(true);
+    // Replaced while the attempt ran: it was the old credentials that were rejected.
+    expect(retryJob(failed, { id: 'x', now: at(99), credentialsUpdatedAt: at(triedAt + 1) }).ok).toBe(true);
     // Other failures need no new credentials.
     const timedOut = { ...failed, error: { ...failed.error!, code: 'institution-unavailable' } };
     expect(retryJob(timedOut, { id: 'x', now: at(99), credentialsUpdatedAt: null }).ok).toBe(true);

@@ -4,8 +4,10 @@ import {
   JobDetailSchema,
   JobLogLineSchema,
   JobSummarySchema,
+  UpdateConnectionResponseSchema,
   WhoAmISchema,
   type ConnectionWire,
+  type UpdateConnectionBody,
   type CreateConnectionBody,
   type JobAction,
   type JobDetailWire,
@@ -82,6 +84,23 @@ export async function createConnection(
   body: CreateConnectionBody,
 ): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
   return (await client.request('/connections', { method: 'POST', body, schema: CreateConnectionResponseSchema })).data;
+}
+
+/**
+ * Replaces a connection's credentials; the answer carries the refresh that verifies them
+ * (`created` false when one was already running: its next attempt uses them).
+ */
+export async function updateCredentials(
+  client: ApiClient,
+  id: string,
+  body: UpdateConnectionBody,
+): Promise<{ connection: ConnectionWire; job: JobSummaryWire | null; created: boolean }> {
+  const res = await client.request(`/connections/${encodeURIComponent(id)}`, {
+    method: 'PATCH',
+    body,
+    schema: UpdateConnectionResponseSchema,
+  });
+  return { connection: res.data.connection, job: res.data.job ?? null, created: res.status === 202 };
 }
 
 export async function deleteConnection(client: ApiClient, id: string): Promise<void> {

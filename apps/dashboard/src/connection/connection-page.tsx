@@ -2,7 +2,7 @@ import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { fetchConnection, fetchHistory } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
-import { useApi } from '../auth/auth-context.js';
+import { useApi, useCan } from '../auth/auth-context.js';
 import { CopyButton } from '../components/copy-button.js';
 import { DateTime } from '../components/date-time.js';
 import { EmptyState } from '../components/empty-state.js';
@@ -13,6 +13,7 @@ import { connectionLabel } from '../lib/format.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
 import { useNow } from '../lib/clock-context.js';
 import { ConnectionActions } from './connection-actions.js';
+import { UpdateCredentialsForm } from './update-credentials-form.js';
 import { DownloadHistoryCsv } from './download-history-csv.js';
 import { HistoryFiltersForm, rangeIsInvalid } from './history-filters.js';
 import { HistoryTable } from './history-table.js';
@@ -22,6 +23,7 @@ import { hasFilters, useHistoryFilters } from './use-history-filters.js';
 export function ConnectionPage() {
   const { connectionId = '' } = useParams();
   const client = useApi();
+  const canAct = useCan('operator');
   const connection = useQuery({
     queryKey: queryKeys.connection(connectionId),
     queryFn: ({ signal }) => fetchConnection(client, connectionId, signal),
@@ -75,6 +77,7 @@ export function ConnectionPage() {
               </div>
             </dl>
             <ConnectionActions connection={connection.data} />
+            {canAct && <UpdateCredentialsForm connection={connection.data} />}
           </header>
           <JobHistory connectionId={connectionId} />
         </>

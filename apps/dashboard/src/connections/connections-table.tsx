@@ -1,9 +1,25 @@
 import { Link } from 'react-router';
-import type { ConnectionWire } from '@jobtrail/domain';
+import type { ConnectionStatus, ConnectionWire } from '@jobtrail/domain';
 import { DateTime, RelativeTime } from '../components/date-time.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { connectionLabel, maskLogin } from '../lib/format.js';
 import { DeleteConnectionButton } from './delete-connection-button.js';
+
+const CONNECTION_STATUS_LABEL: Record<ConnectionStatus, string> = {
+  pending: '⏳ Pending',
+  active: '✅ Active',
+  invalid: '❌ Invalid credentials',
+  'action-required': '⚠️ Action required',
+  unavailable: '⚠️ Institution unavailable',
+};
+
+const CONNECTION_STATUS_HINT: Record<ConnectionStatus, string> = {
+  pending: 'No refresh has finished yet, or new credentials are being verified.',
+  active: 'The last refresh succeeded.',
+  invalid: 'The bank rejected the credentials: update them on the connection page.',
+  'action-required': 'The user must log in to the bank and clear a prompt.',
+  unavailable: 'The institution failed the last refresh.',
+};
 
 interface Props {
   readonly connections: readonly ConnectionWire[];
@@ -23,6 +39,7 @@ export function ConnectionsTable({ connections, now, onDelete, deleting }: Props
           <tr>
             <th scope="col">Login</th>
             <th scope="col">Institution</th>
+            <th scope="col">Status</th>
             <th scope="col" className="hide-narrow">
               Created
             </th>
@@ -46,6 +63,14 @@ export function ConnectionsTable({ connections, now, onDelete, deleting }: Props
                   {c.user_ref && <div className="muted small">{c.user_ref}</div>}
                 </td>
                 <td>{c.institution_id}</td>
+                <td>
+                  <span
+                    className={`connection-status connection-status-${c.status}`}
+                    title={CONNECTION_STATUS_HINT[c.status]}
+                  >
+                    {CONNECTION_STATUS_LABEL[c.status]}
+                  </span>
+                </td>
                 <td className="hide-narrow">
                   <DateTime iso={c.created_at} />
                 </td>

@@ -1,9 +1,13 @@
 import { describeError, type JobDetailWire } from '@jobtrail/domain';
+import { Link } from 'react-router';
 import { RelativeTime } from '../components/date-time.js';
 import { useNow } from '../lib/clock-context.js';
 import { retryOutlook, troubleshootingFor } from './retry-policy.js';
 
-type Props = { readonly job: Pick<JobDetailWire, 'error' | 'status' | 'attempt' | 'max_attempts' | 'run_at'> };
+type Props = {
+  readonly job: Pick<JobDetailWire, 'error' | 'status' | 'attempt' | 'max_attempts' | 'run_at'> &
+    Partial<Pick<JobDetailWire, 'connection_id'>>;
+};
 
 /**
  * The job's error as support needs it, leading with what to do: the catalogue's title for the
@@ -28,6 +32,12 @@ export function JobErrorView({ job }: Props) {
         <code className="error-code">{error.code}</code>
       </p>
       {error.detail && <p className="error-detail">{error.detail}</p>}
+      {error.code === 'invalid-credentials' && job.status === 'failed' && job.connection_id && (
+        <p>
+          <Link to={`/connections/${job.connection_id}#update-credentials`}>Update the credentials</Link>: the refresh
+          that follows verifies them (a retry is refused until they change).
+        </p>
+      )}
       {requeued && (
         <p className="notice">
           Jobtrail retries automatically: attempt {job.attempt + 1} of {job.max_attempts},{' '}
