@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConnectionSchema, JobDetailSchema, isTerminal, type ConnectionWire } from '@jobtrail/domain';
+import {
+  ConnectionSchema,
+  JobDetailSchema,
+  isTerminal,
+  jobError,
+  transitionJob,
+  type ConnectionWire,
+} from '@jobtrail/domain';
+import { JobsStore, transitionEvents } from '@jobtrail/engine';
 import request from 'supertest';
+import { bearer, insertConnection, insertJobs, seededJob, tenantKey } from '../support/api-helpers.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -110,6 +119,48 @@ describe.each(kinds)('credentials, connection status and the retry guard on %s',
         .send({ refresh_every_hours: 24 });
       expect(schedule.status).toBe(200);
       expect(schedule.body).toEqual({ connection: expect.objectContaining({ refresh_every_hours: 24 }) });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('PATCH during a running refresh: its rejection of the old credentials neither marks the connection invalid nor blocks a retry', async () => {
+    const app = await startTestApp(kind); // no worker: the test plays the worker's part
+    try {
+      const k = await tenantKey(app, 'race');
+      const key = bearer(k.key);
+      const connectionId = await insertConnection(app, k.tenantId, Date.now() - 60_000);
+      const running = seededJob(connectionId, Date.now() - 10_000, 'processing', 'refresh');
+      await insertJobs(app, k.tenantId, [running]);
+      const patched = await request(app.server)
+        .patch(`/api/connections/${connectionId}`)
+        .set(key)
+        .send({ password: 'new' });
+      expect(patched.status).toBe(200);
+      expect(patched.body.job.job_id).toBe(running.id);
+
+      // The attempt that read the old credentials ends rejected.
+      const failed = transitionJob(
+        running,
+        { type: 'fail', error: jobError('invalid-credentials', 'old password') },
+        {
+          now: new Date(),
+          actor: 'worker-test',
+        },
+      );
+      if (!failed.ok) throw failed.error;
+      const [committed] = await app.app
+        .get(JobsStore)
+        .commitNow([
+          { tenantId: k.tenantId, before: running, next: failed.job, events: transitionEvents(failed.transition) },
+        ]);
+      expect(committed).not.toBeNull();
+      const read = ConnectionSchema.parse(
+        (await request(app.server).get(`/api/connections/${connectionId}`).set(key).expect(200)).body,
+      );
+      expect(read.status).toBe('pending');
+      // The credentials changed after that attempt started: a retry tries the new ones.
+      expect((await request(app.server).post(`/api/jobs/${running.id}/retry`).set(key)).status).toBe(202);
     } finally {
       await app.close();
     }
