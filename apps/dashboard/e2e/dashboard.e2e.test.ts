@@ -167,7 +167,7 @@ describe('Jobtrail dashboard in Chromium', () => {
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
   });
 
-  it('refreshes a user-bad-password connection: ❌ with the invalid-credentials troubleshooting steps, then retries and links the new job', async () => {
+  it('refreshes a user-bad-password connection: ❌ with the invalid-credentials troubleshooting steps; retry is refused until new credentials, whose refresh succeeds', async () => {
     const bad = await createConnection('user-bad-password', 'e2e-bad');
     await open('/');
     await page.getByRole('link', { name: 'Connection us•••rd (e2e-bad)' }).click();
@@ -201,20 +201,23 @@ describe('Jobtrail dashboard in Chromium', () => {
     await shot('job-failed');
 
     await page.getByRole('button', { name: 'Retry' }).click();
-    // invalid-credentials is not retryable: Retry asks first (issue 15), then goes ahead.
+    // invalid-credentials is not retryable: Retry asks first (issue 15); the API then refuses it
+    // until the credentials change (issue 12): resending a rejected password may lock the account.
     await page.getByRole('dialog').getByRole('button', { name: 'Retry anyway' }).click();
-    const retriedBy = page.locator('.retry-links li').filter({ hasText: 'Retried by' }).getByRole('link');
-    await retriedBy.waitFor();
-    const retryId = (await retriedBy.textContent())!.trim();
-    expect(retryId).not.toBe(refreshId);
-    await retriedBy.click();
-    await page.waitForURL(`**/jobs/${retryId}`);
-    const retryOf = page
-      .locator('.retry-links li')
-      .filter({ hasText: 'Retry of' })
-      .getByRole('link', { name: refreshId });
-    await retryOf.waitFor();
-    await until('the retry to fail in turn', jobStatus, (t) => t === '❌ Failed');
+    await page.getByRole('alert').filter({ hasText: 'credentials-update-required' }).waitFor();
+
+    // The fix: new credentials from the failed job's page; the refresh that follows verifies them.
+    await page.getByRole('link', { name: 'Update the credentials' }).click();
+    await page.waitForURL(`**/connections/${bad.connection.connection_id}#update-credentials`);
+    const form = page.getByRole('form', { name: 'Update credentials' });
+    await form.getByLabel('Login').fill('user-ok');
+    await form.getByLabel('New password').fill('the-right-one');
+    await form.getByRole('button', { name: 'Save and verify' }).click();
+    const verifying = page.getByText(/A refresh verifies the new credentials/).getByRole('link');
+    await verifying.waitFor();
+    await verifying.click();
+    await until('the verifying refresh to succeed', jobStatus, (t) => t === '✅ Success');
+    await shot('credentials-fixed');
   });
 
   it('filters the history by failed, keeping the filter in the URL', async () => {
@@ -234,17 +237,17 @@ describe('Jobtrail dashboard in Chromium', () => {
     await until(
       'the filtered count',
       textOf(page.getByTestId('history-count')),
-      (t) => t === 'Showing 3 jobs matching the filters.',
+      (t) => t === 'Showing 2 jobs matching the filters.',
     );
     const statuses = await page.locator('.history-table tr.history-row .col-status .status-badge').allTextContents();
-    expect(statuses.map((s) => s.replace(/\s+/g, ' ').trim())).toEqual(['❌ Failed', '❌ Failed', '❌ Failed']);
+    expect(statuses.map((s) => s.replace(/\s+/g, ' ').trim())).toEqual(['❌ Failed', '❌ Failed']);
 
     // The filter survives a reload: it lives in the URL.
     await page.reload();
     await until(
       'the filtered count after reload',
       textOf(page.getByTestId('history-count')),
-      (t) => t === 'Showing 3 jobs matching the filters.',
+      (t) => t === 'Showing 2 jobs matching the filters.',
     );
     expect(await page.getByRole('checkbox', { name: 'Failed' }).isChecked()).toBe(true);
   });
