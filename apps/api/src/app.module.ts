@@ -60,7 +60,9 @@ export class AppModule {
         { provide: CredentialsCipher, useValue: new CredentialsCipher(config.encryptionKey) },
         // Guards run in this order: who is calling, then whether they are over their limit.
         { provide: APP_GUARD, useClass: ApiKeyGuard },
-        { provide: APP_GUARD, useClass: RateLimitGuard },
+        // One instance, also injected into the events controller (it authenticates streams itself).
+        RateLimitGuard,
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_FILTER, useValue: new ProblemFilter(logger) },
         ApiKeysRepository,
         ConnectionsRepository,
