@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   CreateConnectionBodySchema,
+  EventsQuerySchema,
+  JobSearchQuerySchema,
   HistoryQuerySchema,
   JOB_ACTIONS,
   JOB_STATUSES,
@@ -139,6 +141,24 @@ describe('schemas reject malformed input with field-level messages', () => {
     const [err] = fieldErrors(res.error, 'query');
     expect(err?.field).toBe('query.limit');
     expect(err?.message).toMatch(/whole number|between 1 and 200/);
+  });
+
+  // Number() reads all of these as numbers; a query limit is decimal digits only (issue 10, item 8).
+  it.each([['1e1'], ['0x10'], [' 10'], ['10 '], ['+10'], ['10.0'], ['0b11'], ['Infinity'], ['1_0']])(
+    'limit=%j is not a decimal whole number',
+    (limit) => {
+      const res = HistoryQuerySchema.safeParse({ limit });
+      expect(res.success).toBe(false);
+      if (res.success) return;
+      expect(fieldErrors(res.error, 'query')).toEqual([{ field: 'query.limit', message: 'must be a whole number' }]);
+    },
+  );
+
+  it('ids are lower-cased wherever they are given: path, query filters', () => {
+    const upper = '0193A2B4-1C2D-7E8F-9A0B-1C2D3E4F5A6B';
+    expect(JobIdParamsSchema.parse({ job_id: upper })).toEqual({ job_id: upper.toLowerCase() });
+    expect(JobSearchQuerySchema.parse({ connection_id: upper }).connection_id).toBe(upper.toLowerCase());
+    expect(EventsQuerySchema.parse({ connection_id: upper }).connection_id).toBe(upper.toLowerCase());
   });
 
   it('history query defaults, several statuses, and dates', () => {
