@@ -20,6 +20,7 @@ import { DemoSeeder } from './demo/demo-seeder.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
+import { IdempotencySweeper } from './idempotency/idempotency-sweeper.service.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { JobsRepository } from './jobs/jobs.repository.js';
 import { JobsService } from './jobs/jobs.service.js';
@@ -71,6 +72,7 @@ export class AppModule {
         JobsService,
         IdempotencyRepository,
         IdempotencyInterceptor,
+        IdempotencySweeper,
         DemoSeeder,
         { provide: ConnectorRegistry, useValue: connectors },
         { provide: EventTokens, useValue: new EventTokens(config.encryptionKey) },
