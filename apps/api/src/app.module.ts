@@ -13,6 +13,7 @@ import { ConnectionsController } from './connections/connections.controller.js';
 import { ConnectionsRepository } from './connections/connections.repository.js';
 import { ConnectionsService } from './connections/connections.service.js';
 import { CredentialsCipher } from './connections/credentials-cipher.js';
+import { CredentialsUpgrade } from './connections/credentials-upgrade.service.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { Database } from './database/database.js';
 import { databaseFor } from './database/open-database.js';
@@ -68,6 +69,7 @@ export class AppModule {
         ApiKeysRepository,
         ConnectionsRepository,
         ConnectionsService,
+        CredentialsUpgrade,
         JobsRepository,
         JobsService,
         IdempotencyRepository,

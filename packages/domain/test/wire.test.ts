@@ -4,6 +4,7 @@ import {
   CreateConnectionBodySchema,
   EventsQuerySchema,
   JobSearchQuerySchema,
+  publicActor,
   HistoryQuerySchema,
   JOB_ACTIONS,
   JOB_STATUSES,
@@ -159,6 +160,19 @@ describe('schemas reject malformed input with field-level messages', () => {
     expect(JobIdParamsSchema.parse({ job_id: upper })).toEqual({ job_id: upper.toLowerCase() });
     expect(JobSearchQuerySchema.parse({ connection_id: upper }).connection_id).toBe(upper.toLowerCase());
     expect(EventsQuerySchema.parse({ connection_id: upper }).connection_id).toBe(upper.toLowerCase());
+  });
+
+  it('shows workers as opaque stable labels, never their host name and pid', () => {
+    const worker = 'db-host-7.internal:4242:a1b2c3';
+    const label = publicActor(worker);
+    expect(label).toMatch(/^worker-[0-9a-f]{6}$/);
+    expect(label).not.toContain('4242');
+    expect(publicActor(worker)).toBe(label);
+    expect(publicActor('other-host:4242:a1b2c3')).not.toBe(label);
+    expect(publicActor(`sweeper:${worker}`)).toBe(label.replace('worker-', 'sweeper-'));
+    // API key ids and `system` are not workers.
+    expect(publicActor('0193a2b4-1c2d-7e8f-9a0b-1c2d3e4f5a6b')).toBe('0193a2b4-1c2d-7e8f-9a0b-1c2d3e4f5a6b');
+    expect(publicActor('system')).toBe('system');
   });
 
   it('history query defaults, several statuses, and dates', () => {

@@ -49,7 +49,10 @@ export class ConnectionsService {
         tenant_id: auth.tenantId,
         institution_id: body.institution_id,
         login_id: body.login_id,
-        credentials_enc: this.cipher.encrypt({ password: body.password }),
+        credentials_enc: this.cipher.encrypt(
+          { password: body.password },
+          { tenantId: auth.tenantId, connectionId: id },
+        ),
         user_ref: body.user_ref ?? null,
         created_at: now,
       });

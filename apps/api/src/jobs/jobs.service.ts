@@ -3,7 +3,7 @@ import {
   createJob,
   jobExpiresAt,
   retryJob,
-  toJobDetailWire,
+  toPublicJobDetailWire,
   toJobSummaryWire,
   transitionJob,
   type HistoryQuery,
@@ -170,7 +170,11 @@ export class JobsService {
   async detail(auth: AuthContext, jobId: string): Promise<JobDetailWire> {
     const job = await this.jobs.findJob(auth.tenantId, jobId);
     if (!job) throw ApiProblem.notFound('Job');
-    return toJobDetailWire(job, await this.jobs.findTransitions(job.id), jobExpiresAt(job, this.config.retention));
+    return toPublicJobDetailWire(
+      job,
+      await this.jobs.findTransitions(job.id),
+      jobExpiresAt(job, this.config.retention),
+    );
   }
 
   async logs(auth: AuthContext, jobId: string, query: PageQuery): Promise<Page<JobLogLineWire>> {

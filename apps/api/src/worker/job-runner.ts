@@ -164,7 +164,10 @@ export class JobRunner implements OnModuleInit {
       const connector = this.connectors.get(claimed.institutionId);
       if (!connector)
         throw new ConnectorError('internal-error', `No connector for institution "${claimed.institutionId}".`);
-      const { password } = this.cipher.decrypt(claimed.credentialsEnc);
+      const { password } = this.cipher.decrypt(claimed.credentialsEnc, {
+        tenantId: claimed.tenantId,
+        connectionId: claimed.job.connectionId,
+      });
       const ctx: ConnectorContext = {
         loginId: claimed.loginId,
         password,

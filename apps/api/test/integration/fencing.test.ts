@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { jobError, transitionJob, transitionJobOrThrow } from '@jobtrail/domain';
+import { jobError, publicActor, transitionJob, transitionJobOrThrow } from '@jobtrail/domain';
 import request from 'supertest';
 import { Database } from '../../src/database/database.js';
 import { WorkerRepository, transitionEvents, type ClaimedJob } from '../../src/worker/worker.repository.js';
@@ -99,7 +99,8 @@ describe.each(kinds)('fencing of worker writes on %s', (kind) => {
       ),
     ).toEqual([
       'processing:claimed:worker-A',
-      'pending:worker-lost:sweeper:' + t.app.get(WorkerService).workerId,
+      // Tenants see an opaque label of the sweeping worker, not its host and pid (issue 10, item 9).
+      'pending:worker-lost:' + publicActor('sweeper:' + t.app.get(WorkerService).workerId),
       'processing:claimed:worker-B',
     ]);
     expect(await repo.renewLease(second.job, 'worker-B', Date.now() + 60_000)).toEqual({ cancelRequestedAt: null });

@@ -49,7 +49,7 @@ function runnerWith(storeError: unknown) {
     tenantId: 't',
     institutionId: 'fake',
     loginId: 'user-ok',
-    credentialsEnc: cipher.encrypt({ password: 'pw' }),
+    credentialsEnc: cipher.encrypt({ password: 'pw' }, { tenantId: 't', connectionId: job.connectionId }),
   };
   return { runner, claimed, writes };
 }
