@@ -154,8 +154,10 @@ const limitSchema = decimalInt(
     .number({ message: 'must be a whole number' })
     .int('must be a whole number')
     .min(1, `must be between 1 and ${MAX_PAGE_SIZE}`)
-    .max(MAX_PAGE_SIZE, `must be between 1 and ${MAX_PAGE_SIZE}`),
-).default(DEFAULT_PAGE_SIZE);
+    .max(MAX_PAGE_SIZE, `must be between 1 and ${MAX_PAGE_SIZE}`)
+    // Inside the preprocess, so the OpenAPI document still shows the default.
+    .default(DEFAULT_PAGE_SIZE),
+);
 
 /** An opaque keyset cursor, as found in a `Link: rel="next"` header. */
 const cursorSchema = z
