@@ -3,12 +3,13 @@ import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestI
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { from, mergeMap, of, throwError, catchError, type Observable } from 'rxjs';
+import { from, mergeMap, of, throwError, catchError, Observable } from 'rxjs';
 import { ApiProblem } from '../common/api-problem.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
+import { runWithIdempotencyClaim, type IdempotencyClaim } from './idempotency-scope.js';
 
 /** A claim that could not be released (or completed) is retried this often, this many times (5 minutes). */
 const RELEASE_RETRY_MS = 500;
@@ -85,11 +86,19 @@ export class IdempotencyInterceptor implements NestInterceptor {
       return of(JSON.parse(record.body) as unknown);
     }
     const { claimedAt } = record;
-    return next.handle().pipe(
+    const claim: IdempotencyClaim = { tenantId, key, claimedAt, storedInWork: false };
+    // The handler runs when Nest subscribes: subscribe inside the claim's scope so a service can
+    // write the answer in its own transaction (recordIdempotentAnswer).
+    const handled = new Observable<unknown>((subscriber) =>
+      runWithIdempotencyClaim(claim, () => next.handle().subscribe(subscriber)),
+    );
+    return handled.pipe(
       // The work is done (committed): from here on the claim is never released, or a retry would
       // do the work again. Storing the answer never throws (see `store`).
       mergeMap(async (body: unknown) => {
-        await this.store(tenantId, key, claimedAt, res.statusCode, JSON.stringify(body ?? null));
+        // Written with the work already (exact): nothing left to do.
+        if (!claim.storedInWork)
+          await this.store(tenantId, key, claimedAt, res.statusCode, JSON.stringify(body ?? null));
         return body;
       }),
       // The work failed: free the key so the client can retry it.
@@ -100,6 +109,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   /**
+   * Exact when the service wrote the answer in the work's transaction (`recordIdempotentAnswer`):
+   * then there is nothing left to store. Otherwise, this best effort.
+   *
    * Stores the answer of work that committed: a few quick attempts before the response goes out,
    * then in the background (every 500 ms, up to 5 minutes) while this process lives. Until it is
    * stored a retry with the key gets 409 in-flight, never a second run of the work; the claim can

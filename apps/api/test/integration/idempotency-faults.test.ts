@@ -1,5 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import request from 'supertest';
+import { randomUUID } from 'node:crypto';
+import { ConnectionsService } from '../../src/connections/connections.service.js';
+import {
+  currentIdempotencyClaim,
+  recordIdempotentAnswer,
+  runWithIdempotencyClaim,
+  type IdempotencyClaim,
+} from '../../src/idempotency/idempotency-scope.js';
 import { IdempotencyRepository } from '../../src/idempotency/idempotency.repository.js';
 import { bearer, tenantKey } from '../support/api-helpers.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
@@ -126,6 +134,94 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
       expect(results.filter((r) => r.state === 'claimed')).toHaveLength(1);
       expect(results.filter((r) => r.state === 'in-flight')).toHaveLength(7);
     }
+  });
+
+  // The hook for services (recordIdempotentAnswer): the answer commits with the work, or neither.
+  it("an answer written in the work's transaction commits with it, rolls back with it, and refuses a taken-over claim", async () => {
+    await freshTenant();
+    const markerExists = async (name: string) =>
+      (await t.db.query('SELECT 1 AS found FROM tenants WHERE name = ?', [name])).length > 0;
+    const work = (claim: IdempotencyClaim, name: string, fail: boolean) =>
+      runWithIdempotencyClaim(claim, () =>
+        t.db.transaction(async (tx) => {
+          await tx.execute('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', [
+            randomUUID(),
+            name,
+            Date.now(),
+          ]);
+          await recordIdempotentAnswer(tx, 202, { done: name });
+          if (fail) throw new Error('the work failed after writing');
+        }),
+      );
+
+    // Rolled back: neither the work nor the answer.
+    const k1 = newKey();
+    const c1 = await repo.claim(tenantId, k1, 'f'.repeat(64));
+    if (c1.state !== 'claimed') throw new Error('not claimed');
+    const claim1 = { tenantId, key: k1, claimedAt: c1.claimedAt, storedInWork: false };
+    await expect(work(claim1, `${k1}-work`, true)).rejects.toThrow('the work failed');
+    expect(await markerExists(`${k1}-work`)).toBe(false);
+    expect(await repo.claim(tenantId, k1, 'f'.repeat(64))).toMatchObject({ state: 'in-flight' });
+
+    // Committed: both, and the key replays the answer.
+    const k2 = newKey();
+    const c2 = await repo.claim(tenantId, k2, 'f'.repeat(64));
+    if (c2.state !== 'claimed') throw new Error('not claimed');
+    const claim2 = { tenantId, key: k2, claimedAt: c2.claimedAt, storedInWork: false };
+    await work(claim2, `${k2}-work`, false);
+    expect(claim2.storedInWork).toBe(true);
+    expect(await markerExists(`${k2}-work`)).toBe(true);
+    expect(await repo.claim(tenantId, k2, 'f'.repeat(64))).toMatchObject({
+      state: 'done',
+      status: 202,
+      body: JSON.stringify({ done: `${k2}-work` }),
+    });
+
+    // Taken over meanwhile: the late owner's work is rolled back (409), the new owner's stands.
+    const k3 = newKey();
+    const c3 = await repo.claim(tenantId, k3, 'f'.repeat(64));
+    if (c3.state !== 'claimed') throw new Error('not claimed');
+    await t.db.execute('UPDATE idempotency_keys SET created_at = created_at + 1 WHERE tenant_id = ? AND idem_key = ?', [
+      tenantId,
+      k3,
+    ]);
+    const late = { tenantId, key: k3, claimedAt: c3.claimedAt, storedInWork: false };
+    await expect(work(late, `${k3}-late`, false)).rejects.toMatchObject({ code: 'idempotency-key-in-flight' });
+    expect(await markerExists(`${k3}-late`)).toBe(false);
+
+    // Outside a keyed request it does nothing.
+    await expect(t.db.transaction((tx) => recordIdempotentAnswer(tx, 202, {}))).resolves.toBeUndefined();
+  });
+
+  it('the claim is visible to the handler, so a service can use the hook; the interceptor then stores nothing more', async () => {
+    await freshTenant();
+    const key = newKey();
+    const service = t.app.get(ConnectionsService);
+    const complete = jest.spyOn(repo, 'complete');
+    let seen: IdempotencyClaim | undefined;
+    // A service that writes its answer with its work, as the hook is meant to be used.
+    jest.spyOn(service, 'create').mockImplementation(async () => {
+      seen = currentIdempotencyClaim();
+      const answer = { connection: { connection_id: randomUUID() }, job: { job_id: randomUUID() } };
+      await t.db.transaction(async (tx) => {
+        await tx.execute('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', [
+          randomUUID(),
+          key,
+          Date.now(),
+        ]);
+        await recordIdempotentAnswer(tx, 202, answer);
+      });
+      return answer as never;
+    });
+    const first = await createConnection(key);
+    expect(first.status).toBe(202);
+    expect(seen).toMatchObject({ tenantId, key });
+    expect(complete).not.toHaveBeenCalled();
+    const again = await createConnection(key);
+    expect(again.status).toBe(202);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(await t.db.query('SELECT 1 AS found FROM tenants WHERE name = ?', [key])).toHaveLength(1);
   });
 
   it('records older than 24 h are purged by the periodic sweep, in batches; younger ones stay', async () => {

@@ -1,0 +1,50 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ApiProblem } from '../common/api-problem.js';
+import type { SqlExecutor } from '../database/database.js';
+
+/** The Idempotency-Key claim of the request being answered. */
+export interface IdempotencyClaim {
+  readonly tenantId: string;
+  readonly key: string;
+  /** The claim's time: identifies this claim (a takeover gives the row a new one). */
+  readonly claimedAt: number;
+  /** Set once the answer was written in the work's own transaction. */
+  storedInWork: boolean;
+}
+
+const scope = new AsyncLocalStorage<IdempotencyClaim>();
+
+/** Runs `fn` (the request's handler) with its claim visible to {@link recordIdempotentAnswer}. */
+export function runWithIdempotencyClaim<T>(claim: IdempotencyClaim, fn: () => T): T {
+  return scope.run(claim, fn);
+}
+
+/** The claim of the current request, if it carries an Idempotency-Key. */
+export function currentIdempotencyClaim(): IdempotencyClaim | undefined {
+  return scope.getStore();
+}
+
+/**
+ * The hook that makes idempotency exact: called by a service inside the transaction of the work,
+ * with the status and body the route will answer, it writes the key's answer in that very
+ * transaction. Work and answer then commit together or not at all, so no failure between them
+ * can make a retry run the work again. It does nothing for a request without Idempotency-Key.
+ *
+ * When the claim is no longer this request's (taken over after `claimTimeoutMs`), it throws
+ * 409 `idempotency-key-in-flight`, rolling the work back: two requests can never both commit
+ * work for one key.
+ */
+export async function recordIdempotentAnswer(tx: SqlExecutor, status: number, body: unknown): Promise<void> {
+  const claim = scope.getStore();
+  if (!claim) return;
+  const updated = await tx.execute(
+    'UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE tenant_id = ? AND idem_key = ? AND created_at = ? AND status_code IS NULL',
+    [status, JSON.stringify(body ?? null), claim.tenantId, claim.key, claim.claimedAt],
+  );
+  if (updated !== 1)
+    throw new ApiProblem(
+      'idempotency-key-in-flight',
+      'Another request with this Idempotency-Key took it over; retry to get its answer.',
+    );
+  claim.storedInWork = true;
+}
