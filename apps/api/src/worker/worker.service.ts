@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { eventForError, jobError, transitionJob } from '@jobtrail/domain';
+import { eventForError, jobError, publicActor, transitionJob } from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -182,7 +182,7 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
         for (const { job, tenantId } of expired) {
           const error = jobError(
             'worker-lost',
-            `The lease of worker ${job.leaseOwner ?? '?'} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
+            `The lease of worker ${job.leaseOwner === null ? '?' : publicActor(job.leaseOwner)} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
           );
           const res = transitionJob(job, eventForError(job, error, now, { baseMs: this.config.worker.backoffBaseMs }), {
             now,
