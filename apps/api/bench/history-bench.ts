@@ -312,17 +312,15 @@ async function benchKind(kind: Kind): Promise<Row[]> {
     for (let i = 0; i < 5; i++) {
       const id = uuidv7At(Date.now() - 10 * 86_400_000 + i);
       await db.transaction((tx) =>
-        app
-          .get(ConnectionsRepository)
-          .insertConnection(tx, {
-            id,
-            tenant_id: tenant.id,
-            institution_id: 'sandbox',
-            login_id: `bench-${i}`,
-            credentials_enc: cipher.encrypt({ password: 'bench' }, { tenantId: tenant.id, connectionId: id }),
-            user_ref: null,
-            created_at: Date.now(),
-          }),
+        app.get(ConnectionsRepository).insertConnection(tx, {
+          id,
+          tenant_id: tenant.id,
+          institution_id: 'sandbox',
+          login_id: `bench-${i}`,
+          credentials_enc: cipher.encrypt({ password: 'bench' }, { tenantId: tenant.id, connectionId: id }),
+          user_ref: null,
+          created_at: Date.now(),
+        }),
       );
       connectionIds.push(id);
     }
