@@ -23,8 +23,13 @@ const actionEnum = z.enum(JOB_ACTIONS as [JobAction, ...JobAction[]], {
 });
 const statusEnum = z.enum(JOB_STATUSES, { message: `must be one of: ${JOB_STATUSES.join(', ')}` });
 
-/** A server-generated id. Ids that are not UUIDs are refused before any database work. */
-export const UuidSchema = z.uuid({ message: 'must be a UUID' });
+/**
+ * A server-generated id. Ids that are not UUIDs are refused before any database work. Ids are
+ * stored in lower case and a UUID's hex digits are case-insensitive, so every id the API is given
+ * (path, query or body) is lower-cased here: `/connections/:id` and the `connection_id` filters
+ * find the same thing whatever the case.
+ */
+export const UuidSchema = z.uuid({ message: 'must be a UUID' }).toLowerCase();
 
 /** The `{connection_id}` path parameter. */
 export const ConnectionIdParamsSchema = z.strictObject({ connection_id: UuidSchema });
@@ -164,12 +169,23 @@ export const EmptyBodySchema = z.strictObject({});
 /** `201/202` answer of `POST /connections`. */
 export const CreateConnectionResponseSchema = z.object({ connection: ConnectionSchema, job: JobSummarySchema });
 
-const limitSchema = z.coerce
-  .number({ message: 'must be a whole number' })
-  .int('must be a whole number')
-  .min(1, `must be between 1 and ${MAX_PAGE_SIZE}`)
-  .max(MAX_PAGE_SIZE, `must be between 1 and ${MAX_PAGE_SIZE}`)
-  .default(DEFAULT_PAGE_SIZE);
+/**
+ * A whole number written in decimal digits only. `Number()` (and so `z.coerce`) also reads
+ * `1e1`, `0x10`, ` 10`, `+10` and `10.0`; a query string is text, and text that is not plainly a
+ * number is refused rather than guessed at.
+ */
+const decimalInt = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && /^[0-9]{1,15}$/.test(v) ? Number(v) : v), schema);
+
+const limitSchema = decimalInt(
+  z
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, `must be between 1 and ${MAX_PAGE_SIZE}`)
+    .max(MAX_PAGE_SIZE, `must be between 1 and ${MAX_PAGE_SIZE}`)
+    // Inside the preprocess, so the OpenAPI document still shows the default.
+    .default(DEFAULT_PAGE_SIZE),
+);
 
 /** An opaque keyset cursor, as found in a `Link: rel="next"` header. */
 const cursorSchema = z

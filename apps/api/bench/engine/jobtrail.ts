@@ -134,7 +134,8 @@ export async function seedJobtrail(
   try {
     const tenantId = uuidv7();
     await db.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [tenantId, 'bench', Date.now()]);
-    const credentials = new CredentialsCipher(encryptionKey).encrypt({ password: 'bench' });
+    // Credentials are bound to their connection (associated data): one ciphertext per row.
+    const cipher = new CredentialsCipher(encryptionKey);
     const now = new Date(Date.now() - 1_000);
     const connectionIds: string[] = [];
     const rowsPerInsert = 500;
@@ -144,7 +145,14 @@ export async function seedJobtrail(
         connectionIds.push(...ids);
         await tx.execute(
           `INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at, latest_job_id) VALUES ${ids.map((_, i) => `(${placeholders(5, 6 * i + 1)}, NULL, $${6 * i + 6}, NULL)`).join(', ')}`,
-          ids.flatMap((id, i) => [id, tenantId, NOOP_INSTITUTION, `c${from + i}`, credentials, now.getTime()]),
+          ids.flatMap((id, i) => [
+            id,
+            tenantId,
+            NOOP_INSTITUTION,
+            `c${from + i}`,
+            cipher.encrypt({ password: 'bench' }, { tenantId, connectionId: id }),
+            now.getTime(),
+          ]),
         );
         if (!withJobs) return;
         const jobs = ids.map((connectionId) =>

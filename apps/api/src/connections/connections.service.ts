@@ -4,6 +4,7 @@ import { ApiProblem } from '../common/api-problem.js';
 import { ConnectorRegistry, Database, uuidv7 } from '@jobtrail/engine';
 import { decodeCursor, keysetPage, type Page } from '../common/cursor.js';
 import type { AuthContext } from '../auth/auth-context.js';
+import { recordIdempotentAnswer } from '../idempotency/idempotency-scope.js';
 import { JobsService } from '../jobs/jobs.service.js';
 import { ConnectionsRepository, connectionWire } from './connections.repository.js';
 import { CredentialsCipher } from './credentials-cipher.js';
@@ -41,22 +42,28 @@ export class ConnectionsService {
         tenant_id: auth.tenantId,
         institution_id: body.institution_id,
         login_id: body.login_id,
-        credentials_enc: this.cipher.encrypt({ password: body.password }),
+        credentials_enc: this.cipher.encrypt(
+          { password: body.password },
+          { tenantId: auth.tenantId, connectionId: id },
+        ),
         user_ref: body.user_ref ?? null,
         created_at: now,
       });
-      return this.jobs.insertNewJob(tx, auth, id, 'refresh', null);
+      const job = await this.jobs.insertNewJob(tx, auth, id, 'refresh', null);
+      const answer = {
+        connection: connectionWire(
+          { id, institution_id: body.institution_id, login_id: body.login_id, user_ref: body.user_ref ?? null },
+          now,
+          job.change.job,
+        ),
+        job: job.change.job,
+      };
+      // With an Idempotency-Key, the answer commits with the work: a retry can never create twice.
+      await recordIdempotentAnswer(tx, 202, answer);
+      return { job, answer };
     });
-    await this.jobs.announceCreated(created);
-    const summary = created.change.job;
-    return {
-      connection: connectionWire(
-        { id, institution_id: body.institution_id, login_id: body.login_id, user_ref: body.user_ref ?? null },
-        now,
-        summary,
-      ),
-      job: summary,
-    };
+    await this.jobs.announceCreated(created.job);
+    return created.answer;
   }
 
   async list(auth: AuthContext, query: PageQuery): Promise<Page<ConnectionWire>> {

@@ -3,7 +3,7 @@ import {
   createJob,
   jobExpiresAt,
   retryJob,
-  toJobDetailWire,
+  toPublicJobDetailWire,
   toJobSummaryWire,
   transitionJob,
   type HistoryQuery,
@@ -30,6 +30,7 @@ import { decodeCursor, decodeSeqCursor, encodeSeqCursor, keysetPage, type Page }
 import type { AuthContext } from '../auth/auth-context.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
+import { recordIdempotentAnswer } from '../idempotency/idempotency-scope.js';
 import { JobsRepository, type JobListFilter } from './jobs.repository.js';
 
 /** The outcome of starting an action: the new job, or the one already pending/processing. */
@@ -70,7 +71,10 @@ export class JobsService {
         const created = await this.db.transaction(async (tx) => {
           if (!(await this.jobs.connectionExists(auth.tenantId, connectionId, tx)))
             throw ApiProblem.notFound('Connection');
-          return this.insertNewJob(tx, auth, connectionId, action, retryOf);
+          const job = await this.insertNewJob(tx, auth, connectionId, action, retryOf);
+          // With an Idempotency-Key, the answer (202 + the new job) commits with the work.
+          await recordIdempotentAnswer(tx, 202, job.change.job);
+          return job;
         });
         await this.announceCreated(created);
         return { job: created.change.job, created: true };
@@ -171,7 +175,11 @@ export class JobsService {
   async detail(auth: AuthContext, jobId: string): Promise<JobDetailWire> {
     const job = await this.jobs.findJob(auth.tenantId, jobId);
     if (!job) throw ApiProblem.notFound('Job');
-    return toJobDetailWire(job, await this.jobs.findTransitions(job.id), jobExpiresAt(job, this.config.retention));
+    return toPublicJobDetailWire(
+      job,
+      await this.jobs.findTransitions(job.id),
+      jobExpiresAt(job, this.config.retention),
+    );
   }
 
   async logs(auth: AuthContext, jobId: string, query: PageQuery): Promise<Page<JobLogLineWire>> {

@@ -186,7 +186,10 @@ export class JobRunner {
       const connector = this.connectors.get(claimed.institutionId);
       if (!connector)
         throw new ConnectorError('internal-error', `No connector for institution "${claimed.institutionId}".`);
-      const { password } = this.credentials.decrypt(claimed.credentialsEnc);
+      const { password } = this.credentials.decrypt(claimed.credentialsEnc, {
+        tenantId: claimed.tenantId,
+        connectionId: claimed.job.connectionId,
+      });
       const ctx: ConnectorContext = {
         loginId: claimed.loginId,
         password,
