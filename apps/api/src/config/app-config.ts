@@ -78,6 +78,11 @@ export interface HttpTimeoutsConfig {
 export interface StreamsConfig {
   /** Open streams allowed per API key (per process); more are refused with 429. */
   readonly perKey: number;
+  /**
+   * Most events a resume replays. A client further behind gets `event: reset` (reload the
+   * history) instead of an incomplete replay.
+   */
+  readonly replayLimit: number;
   /** Bytes a stream may have waiting to be sent before its client counts as stuck and is dropped. */
   readonly maxBufferBytes: number;
   /** How long a token from `POST /events/token` is valid; a stream opened with it ends then. */
@@ -187,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     http: httpTimeouts(env),
     streams: {
       perKey: intVar(env, 'JOBTRAIL_SSE_STREAMS_PER_KEY', 10, 1, 100_000),
+      replayLimit: intVar(env, 'JOBTRAIL_SSE_REPLAY_LIMIT', 5_000, 1, 1_000_000),
       maxBufferBytes: intVar(env, 'JOBTRAIL_SSE_MAX_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
       tokenTtlMs: intVar(env, 'JOBTRAIL_EVENT_TOKEN_TTL_MS', 10 * 60 * 1000, 1_000, 86_400_000),
       reauthMs: intVar(env, 'JOBTRAIL_SSE_REAUTH_MS', 2_000, 100, 60_000),

@@ -26,8 +26,6 @@ import { EventTokens } from './event-tokens.js';
 
 /** How often a comment line keeps idle streams (and the proxies between) open. */
 const HEARTBEAT_MS = 15_000;
-/** Most events replayed on a resume; older gaps are better served by re-reading the history. */
-const REPLAY_LIMIT = 5_000;
 /** How long a replay waits for a client to take what was already written before dropping it. */
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Live changes held while a replay is written; a client that far behind is dropped and resumes. */
@@ -179,8 +177,18 @@ export class EventsController implements BeforeApplicationShutdown {
       if (queued.length > MAX_QUEUED) stream.end('slow-client');
     });
     this.subscriptions++;
+    /**
+     * Replays what changed after `from`; when that is more than a replay may carry, tells the
+     * client to reload the history instead (`event: reset`) rather than leave a silent gap.
+     */
+    const resume = async (from: number) => {
+      const replay = await this.replay(auth.tenantId, query.connection_id ?? null, from);
+      if (replay.complete) return sendPaced(replay.changes);
+      seen = Math.max(seen, await this.newestEventId());
+      write(`event: reset\ndata: ${JSON.stringify({ reason: 'replay-too-long', reload: 'history' })}\n\n`);
+    };
     const offReconnect = this.bus.onReconnect(() => {
-      this.replay(auth.tenantId, query.connection_id ?? null, seen).then(sendPaced, (err: unknown) =>
+      resume(seen).catch((err: unknown) =>
         this.log.warn({ err: { message: (err as Error).message } }, 'event replay after reconnect failed'),
       );
     });
@@ -237,7 +245,7 @@ export class EventsController implements BeforeApplicationShutdown {
     // Per job, not stream-wide: event ids are taken before commit and several processes publish,
     // so changes of different jobs arrive out of id order; only a job's own older state is stale.
     try {
-      if (lastId !== null) await sendPaced(await this.replay(auth.tenantId, query.connection_id ?? null, lastId));
+      if (lastId !== null) await resume(lastId);
     } catch (err) {
       this.log.warn({ err: { message: (err as Error).message } }, 'event replay failed');
     }
@@ -312,17 +320,26 @@ export class EventsController implements BeforeApplicationShutdown {
     return this.jobs.findNewestEventId();
   }
 
-  /** One event per job changed after `lastId`, carrying the job as it is now. */
-  private async replay(tenantId: string, connectionId: string | null, lastId: number): Promise<JobChange[]> {
-    const events = await this.jobs.findEventsAfter(tenantId, connectionId, lastId, REPLAY_LIMIT);
+  /**
+   * One event per job changed after `lastId`, carrying the job as it is now; `complete` is false
+   * when more events followed `lastId` than a replay carries.
+   */
+  private async replay(
+    tenantId: string,
+    connectionId: string | null,
+    lastId: number,
+  ): Promise<{ changes: JobChange[]; complete: boolean }> {
+    const limit = this.config.streams.replayLimit;
+    const events = await this.jobs.findEventsAfter(tenantId, connectionId, lastId, limit + 1);
+    if (events.length > limit) return { changes: [], complete: false };
     const latest = new Map<string, { id: number; created: boolean }>();
     for (const e of events) {
       const prev = latest.get(e.jobId);
       latest.set(e.jobId, { id: e.id, created: (prev?.created ?? false) || e.kind === 'created' });
     }
-    if (latest.size === 0) return [];
+    if (latest.size === 0) return { changes: [], complete: true };
     const jobs = await this.jobs.findJobsByIds(tenantId, [...latest.keys()]);
-    return jobs
+    const changes = jobs
       .map((job): JobChange => {
         const mark = latest.get(job.id)!;
         return {
@@ -334,6 +351,7 @@ export class EventsController implements BeforeApplicationShutdown {
         };
       })
       .sort((a, b) => a.id - b.id);
+    return { changes, complete: true };
   }
 }
 

@@ -36,7 +36,7 @@ describe.each(kinds)('GET /api/events under hostile and departed clients on %s',
   beforeAll(async () => {
     t = await startTestApp(kind, {
       role: 'all',
-      streams: { perKey: 3, maxBufferBytes: 1024 * 1024, tokenTtlMs: 1_000, reauthMs: 500 },
+      streams: { perKey: 3, replayLimit: 4, maxBufferBytes: 1024 * 1024, tokenTtlMs: 1_000, reauthMs: 500 },
     });
     port = (t.server.address() as AddressInfo).port;
     base = `http://127.0.0.1:${port}/api`;
@@ -46,6 +46,25 @@ describe.each(kinds)('GET /api/events under hostile and departed clients on %s',
     await noStreams();
   });
   afterAll(() => t.close());
+
+  it('resumes a client behind by more than a replay carries with event: reset, then streams on', async () => {
+    const client = apiClient(base, t.adminKey);
+    const live = await open('/events', { Authorization: `Bearer ${t.adminKey}` });
+    const first = await client.connect('user-ok');
+    const seen = await live.waitFor('an event of the first job', (events) =>
+      events.find((e) => e.job.job_id === first.jobId && e.id !== null),
+    );
+    live.close();
+    // Far more than 4 events happen while the client is away (each refresh records several).
+    for (let i = 0; i < 3; i++) await client.connect('user-ok');
+    const resumed = await open('/events', { Authorization: `Bearer ${t.adminKey}`, 'Last-Event-ID': seen.id! });
+    expect(resumed.status).toBe(200);
+    await resumed.waitFor('the reset event', (events) => events.find((e) => e.event === 'reset'));
+    expect(resumed.events.filter((e) => e.event !== 'reset').every((e) => Number(e.id) > Number(seen.id))).toBe(true);
+    // Live changes still flow after the reset.
+    const next = await client.connect('user-ok');
+    await resumed.waitFor('a live event after the reset', (events) => events.find((e) => e.job.job_id === next.jobId));
+  });
 
   it("closes a revoked key's open stream within 5 s, and it received the tenant's events until then", async () => {
     const { key, id } = await t.createKey('operator');

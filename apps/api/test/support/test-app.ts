@@ -115,7 +115,7 @@ export async function startTestApp(
     limits: { requestsPerMinute: 1_000_000, refreshesPerHour: 1_000_000 },
     corsOrigins: [],
     http: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 },
-    streams: { perKey: 10, maxBufferBytes: 1024 * 1024, tokenTtlMs: 600_000, reauthMs: 500 },
+    streams: { perKey: 10, replayLimit: 5_000, maxBufferBytes: 1024 * 1024, tokenTtlMs: 600_000, reauthMs: 500 },
     idempotency: { claimTimeoutMs: 60_000, sweepMs: 600_000 },
     retention: { successDays: 90, failedDays: 365, cancelledDays: 90, sweepMs: 3_600_000 },
     ...overrides,
