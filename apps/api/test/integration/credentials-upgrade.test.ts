@@ -25,7 +25,7 @@ describe.each(kinds)('credentials written before the v2 format on %s', (kind) =>
     return ['v1', iv.toString('base64url'), c.getAuthTag().toString('base64url'), data.toString('base64url')].join('.');
   };
   const stored = async (id: string) =>
-    (await t.db.query<{ credentials_enc: string }>('SELECT credentials_enc FROM connections WHERE id = ?', [id]))[0]!
+    (await t.db.query<{ credentials_enc: string }>('SELECT credentials_enc FROM connections WHERE id = $1', [id]))[0]!
       .credentials_enc;
   const refreshSucceeds = async (connectionId: string) => {
     const res = await request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth);
@@ -52,9 +52,9 @@ describe.each(kinds)('credentials written before the v2 format on %s', (kind) =>
   it('a legacy row still decrypts (a refresh succeeds), is upgraded to v2 bound to its connection, and still works', async () => {
     const id = await insertConnection(t, tenantId, Date.now());
     const legacy = legacyEncrypt('seed-password');
-    await t.db.execute('UPDATE connections SET credentials_enc = ? WHERE id = ?', [legacy, id]);
+    await t.db.execute('UPDATE connections SET credentials_enc = $1 WHERE id = $2', [legacy, id]);
     const garbage = await insertConnection(t, tenantId, Date.now());
-    await t.db.execute('UPDATE connections SET credentials_enc = ? WHERE id = ?', ['v1.AAAA.BBBB.CCCC', garbage]);
+    await t.db.execute('UPDATE connections SET credentials_enc = $1 WHERE id = $2', ['v1.AAAA.BBBB.CCCC', garbage]);
 
     expect(await refreshSucceeds(id)).toBe('success');
 

@@ -1,3 +1,4 @@
+import { placeholders } from '@jobtrail/engine';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import request from 'supertest';
 import { randomUUID } from 'node:crypto';
@@ -51,7 +52,7 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
     ((await request(t.server).get('/api/connections?limit=200').set(auth)).body as unknown[]).length;
   const insertRecord = async (key: string, fingerprint: string, createdAt: number, done: boolean) =>
     t.db.execute(
-      'INSERT INTO idempotency_keys (tenant_id, idem_key, fingerprint, status_code, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO idempotency_keys (tenant_id, idem_key, fingerprint, status_code, response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
       [tenantId, key, fingerprint, done ? 202 : null, done ? '{}' : null, createdAt],
     );
 
@@ -68,8 +69,26 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
     expect(await connectionCount()).toBe(1);
   });
 
+  it('POST /connections stores its answer with the work: however long storing it apart fails, a retry replays it', async () => {
+    await freshTenant();
+    const key = newKey();
+    jest.spyOn(repo, 'complete').mockRejectedValue(new Error('database unavailable'));
+    const first = await createConnection(key);
+    expect(first.status).toBe(202);
+    const again = await createConnection(key);
+    expect(again.status).toBe(202);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(await connectionCount()).toBe(1);
+  });
+
   it('storing the answer fails for a while: retries get 409 in-flight, never a second run, then the first answer', async () => {
     await freshTenant();
+    // A route that stores its answer after the work (cancel): the interceptor's retries cover it.
+    const created = await createConnection(newKey());
+    const jobId: string = created.body.job.job_id;
+    const cancel = (key: string) =>
+      request(t.server).post(`/api/jobs/${jobId}/cancel`).set(auth).set('Idempotency-Key', key).send({});
     const key = newKey();
     const complete = repo.complete.bind(repo);
     let failing = true;
@@ -78,24 +97,23 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
       .mockImplementation((...args) =>
         failing ? Promise.reject(new Error('database unavailable')) : complete(...args),
       );
-    const first = await createConnection(key);
-    expect(first.status).toBe(202);
-    const during = await createConnection(key);
+    const first = await cancel(key);
+    expect(first.status).toBe(200);
+    const during = await cancel(key);
     expect(during.status).toBe(409);
     expect(during.body.code).toBe('idempotency-key-in-flight');
     failing = false;
     const replayed = await waitFor(
       'the answer to be stored',
       async () => {
-        const res = await createConnection(key);
-        return res.status === 202 ? res : undefined;
+        const res = await cancel(key);
+        return res.status === 200 ? res : undefined;
       },
       5_000,
       100,
     );
     expect(replayed.headers['idempotent-replayed']).toBe('true');
     expect(replayed.body).toEqual(first.body);
-    expect(await connectionCount()).toBe(1);
   });
 
   it('a claim left in flight by a crashed process is taken over after the claim timeout, not before', async () => {
@@ -104,7 +122,7 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
     const probeKey = newKey();
     expect((await createConnection(probeKey)).status).toBe(202);
     const [probe] = await t.db.query<{ fingerprint: string }>(
-      'SELECT fingerprint FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?',
+      'SELECT fingerprint FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2',
       [tenantId, probeKey],
     );
     const fingerprint = probe!.fingerprint;
@@ -140,11 +158,11 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
   it("an answer written in the work's transaction commits with it, rolls back with it, and refuses a taken-over claim", async () => {
     await freshTenant();
     const markerExists = async (name: string) =>
-      (await t.db.query('SELECT 1 AS found FROM tenants WHERE name = ?', [name])).length > 0;
+      (await t.db.query('SELECT 1 AS found FROM tenants WHERE name = $1', [name])).length > 0;
     const work = (claim: IdempotencyClaim, name: string, fail: boolean) =>
       runWithIdempotencyClaim(claim, () =>
         t.db.transaction(async (tx) => {
-          await tx.execute('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', [
+          await tx.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [
             randomUUID(),
             name,
             Date.now(),
@@ -181,10 +199,10 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
     const k3 = newKey();
     const c3 = await repo.claim(tenantId, k3, 'f'.repeat(64));
     if (c3.state !== 'claimed') throw new Error('not claimed');
-    await t.db.execute('UPDATE idempotency_keys SET created_at = created_at + 1 WHERE tenant_id = ? AND idem_key = ?', [
-      tenantId,
-      k3,
-    ]);
+    await t.db.execute(
+      'UPDATE idempotency_keys SET created_at = created_at + 1 WHERE tenant_id = $1 AND idem_key = $2',
+      [tenantId, k3],
+    );
     const late = { tenantId, key: k3, claimedAt: c3.claimedAt, storedInWork: false };
     await expect(work(late, `${k3}-late`, false)).rejects.toMatchObject({ code: 'idempotency-key-in-flight' });
     expect(await markerExists(`${k3}-late`)).toBe(false);
@@ -204,7 +222,7 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
       seen = currentIdempotencyClaim();
       const answer = { connection: { connection_id: randomUUID() }, job: { job_id: randomUUID() } };
       await t.db.transaction(async (tx) => {
-        await tx.execute('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', [
+        await tx.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [
           randomUUID(),
           key,
           Date.now(),
@@ -221,7 +239,7 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
     expect(again.status).toBe(202);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
-    expect(await t.db.query('SELECT 1 AS found FROM tenants WHERE name = ?', [key])).toHaveLength(1);
+    expect(await t.db.query('SELECT 1 AS found FROM tenants WHERE name = $1', [key])).toHaveLength(1);
   });
 
   it('records older than 24 h are purged by the periodic sweep, in batches; younger ones stay', async () => {
@@ -231,7 +249,7 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
     for (let i = 0; i < rows.length; i += 250) {
       const chunk = rows.slice(i, i + 250);
       await t.db.execute(
-        `INSERT INTO idempotency_keys (tenant_id, idem_key, fingerprint, status_code, response_body, created_at) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
+        `INSERT INTO idempotency_keys (tenant_id, idem_key, fingerprint, status_code, response_body, created_at) VALUES ${chunk.map((_, r) => `(${placeholders(6, 6 * r + 1)})`).join(', ')}`,
         chunk.flat(),
       );
     }
@@ -241,7 +259,7 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
       Number(
         (
           await t.db.query<{ n: number | string }>(
-            `SELECT COUNT(*) AS n FROM idempotency_keys WHERE tenant_id = ? AND ${where}`,
+            `SELECT COUNT(*) AS n FROM idempotency_keys WHERE tenant_id = $1 AND ${where}`,
             [tenantId],
           )
         )[0]!.n,
