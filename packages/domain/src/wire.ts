@@ -205,20 +205,24 @@ const statusListSchema = z.preprocess(
   z.array(statusEnum).min(1),
 );
 
+/** The filters and paging shared by every list of jobs (a connection's history, the search). */
+const jobListQueryFields = {
+  status: statusListSchema.optional(),
+  action: actionEnum.optional(),
+  from: isoDateTime.optional(),
+  to: isoDateTime.optional(),
+  limit: limitSchema,
+  cursor: cursorSchema.optional(),
+};
+
+/** A time range's `from` never after its `to`. */
+function fromNotAfterTo(q: { from?: string; to?: string }): boolean {
+  return q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to);
+}
+const FROM_AFTER_TO = { message: 'must not be after `to`', path: ['from'] };
+
 /** Query of `GET /connections/:connection_id/jobs`. Unknown parameters are refused. */
-export const HistoryQuerySchema = z
-  .strictObject({
-    status: statusListSchema.optional(),
-    action: actionEnum.optional(),
-    from: isoDateTime.optional(),
-    to: isoDateTime.optional(),
-    limit: limitSchema,
-    cursor: cursorSchema.optional(),
-  })
-  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
-    message: 'must not be after `to`',
-    path: ['from'],
-  });
+export const HistoryQuerySchema = z.strictObject(jobListQueryFields).refine(fromNotAfterTo, FROM_AFTER_TO);
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 
 /** Query of `GET /jobs`, the tenant-wide search. */
@@ -229,17 +233,9 @@ export const JobSearchQuerySchema = z
       .regex(/^[0-9a-fA-F-]{1,36}$/, 'must be a job id or the start of one')
       .optional(),
     connection_id: UuidSchema.optional(),
-    status: statusListSchema.optional(),
-    action: actionEnum.optional(),
-    from: isoDateTime.optional(),
-    to: isoDateTime.optional(),
-    limit: limitSchema,
-    cursor: cursorSchema.optional(),
+    ...jobListQueryFields,
   })
-  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
-    message: 'must not be after `to`',
-    path: ['from'],
-  });
+  .refine(fromNotAfterTo, FROM_AFTER_TO);
 export type JobSearchQuery = z.infer<typeof JobSearchQuerySchema>;
 
 /** Query of the plain paginated lists (`GET /connections`, job logs). */
