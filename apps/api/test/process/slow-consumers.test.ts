@@ -131,7 +131,8 @@ describe('slow event-stream consumers (process level, SQLite)', () => {
     // Each stuck stream may hold up to the bound before it is dropped (50 × 256 KB = 12.5 MB), plus
     // what creating and running ~4,000 jobs costs (about +95 MB peak with no stuck client). Without
     // the bound every event stays queued per client: +480 MB for this run, and no client dropped.
-    expect(rssPeak - rssBefore).toBeLessThan(200 * MB);
+    // Bounded well below that (the jobs alone cost ~95 MB; RSS also follows the collector's timing).
+    expect(rssPeak - rssBefore).toBeLessThan(300 * MB);
 
     // A dropped client resumes where it stopped and gets the rest.
     const resumed = await openSse(`${api.base}/events`, { ...auth, 'Last-Event-ID': String(reader.events[0]!.id) });
