@@ -153,4 +153,32 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
       maxAttempts: job.maxAttempts + 1,
     });
   });
+
+  // Several worker processes share one database only on PostgreSQL (SQLite refuses a second one).
+  if (kind === 'postgres')
+    it('scale-out: two worker processes drain 200 jobs, each succeeding exactly once, both taking work', async () => {
+      t = await openTestDatabase(kind);
+      const jobs: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const { tenantId, connectionId } = await t.seedConnection('user-ok');
+        jobs.push((await t.createJob(tenantId, connectionId, 'refresh')).id);
+      }
+      const [a, b] = [await start(), await start()];
+      await until(
+        'every job to succeed',
+        async () => ((await counts()).success === jobs.length ? true : undefined),
+        60_000,
+      );
+      const successes = await t.db.query<{ job_id: string; actor: string }>(
+        `SELECT job_id, actor FROM job_events WHERE kind = 'transition' AND to_status = 'success'`,
+      );
+      expect(successes).toHaveLength(jobs.length);
+      expect(new Set(successes.map((r) => r.job_id)).size).toBe(jobs.length);
+      const claims = await t.db.query<{ actor: string }>(
+        `SELECT actor FROM job_events WHERE kind = 'transition' AND to_status = 'processing'`,
+      );
+      expect(claims).toHaveLength(jobs.length);
+      expect(claims.some((r) => r.actor === a.id)).toBe(true);
+      expect(claims.some((r) => r.actor === b.id)).toBe(true);
+    });
 });
