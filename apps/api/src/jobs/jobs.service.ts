@@ -60,10 +60,12 @@ export class JobsService {
     action: JobAction,
     retryOf: string | null = null,
   ): Promise<StartedJob> {
+    // First whether the connection is the caller's: nothing about another tenant's connection (its
+    // active job, its refresh limit) may show before that answer, which is 404 like a missing one.
+    if (!(await this.jobs.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
     for (let tries = 0; tries < 5; tries++) {
       const existing = await this.jobs.findActiveJob(connectionId, action);
       if (existing) {
-        if (!(await this.jobs.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
         return { job: toJobSummaryWire(existing), created: false };
       }
       if (action === 'refresh') await this.checkRefreshLimit(connectionId);
@@ -94,9 +96,18 @@ export class JobsService {
     if (count < limit || oldest === null) return;
     const retryAfter = Math.max(1, Math.ceil((oldest - since) / 1000));
     throw new ApiProblem(
-      'rate-limited',
+      'refresh-limit-exceeded',
       `A connection may be refreshed ${limit} times an hour; retry in ${retryAfter} s.`,
-      { headers: { 'Retry-After': String(retryAfter) } },
+      {
+        // These describe the connection's limit, overriding the key's that every response carries.
+        headers: {
+          'Retry-After': String(retryAfter),
+          'RateLimit-Limit': String(limit),
+          'RateLimit-Remaining': '0',
+          'RateLimit-Reset': String(retryAfter),
+          'RateLimit-Policy': `${limit};w=3600`,
+        },
+      },
     );
   }
 

@@ -39,7 +39,8 @@ import {
 } from './common.js';
 
 export type Kind = 'sqlite' | 'postgres';
-type DatabaseConfig = { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
+type DatabaseConfig =
+  { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
 
 /** The institution id the bench connections use; its connector does nothing. */
 const NOOP_INSTITUTION = 'noop';
@@ -202,14 +203,7 @@ export async function seedJobtrail(
         connectionIds.push(...ids);
         await tx.execute(
           `INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at, latest_job_id) VALUES ${ids.map((_, i) => `(${placeholders(5, 6 * i + 1)}, NULL, $${6 * i + 6}, NULL)`).join(', ')}`,
-          ids.flatMap((id, i) => [
-            id,
-            tenantId,
-            NOOP_INSTITUTION,
-            `c${from + i}`,
-            'sealed',
-            now.getTime(),
-          ]),
+          ids.flatMap((id, i) => [id, tenantId, NOOP_INSTITUTION, `c${from + i}`, 'sealed', now.getTime()]),
         );
         if (!withJobs) return;
         const jobs = ids.map((connectionId) =>
