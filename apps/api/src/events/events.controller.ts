@@ -115,8 +115,12 @@ export class EventsController implements BeforeApplicationShutdown {
   ): Promise<void> {
     const { auth, expiresAt } = await this.authenticate(req, query);
     this.rateLimit.consume(auth.keyId, res);
-    const lastIdRaw = (req.headers['last-event-id'] as string | undefined) ?? query.last_event_id;
-    const lastId = lastIdRaw && /^\d{1,18}$/.test(lastIdRaw) ? Number(lastIdRaw) : null;
+    const header = req.headers['last-event-id'] as string | undefined;
+    // The header is checked like the query form: a malformed one is a 400, not a silent restart.
+    if (header !== undefined && !/^\d{1,18}$/.test(header))
+      throw ApiProblem.validation([{ field: 'header.last-event-id', message: 'must be an event id (decimal digits)' }]);
+    const lastIdRaw = header ?? query.last_event_id;
+    const lastId = lastIdRaw ? Number(lastIdRaw) : null;
     const wanted = (c: JobChange) =>
       c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
     // On PostgreSQL changes arrive through LISTEN, and notifications sent while that connection is

@@ -66,6 +66,14 @@ describe.each(kinds)('GET /api/events under hostile and departed clients on %s',
     await resumed.waitFor('a live event after the reset', (events) => events.find((e) => e.job.job_id === next.jobId));
   });
 
+  it('answers a malformed Last-Event-ID header with 400, like the query form', async () => {
+    for (const bad of ['abc', '-1', '1e3', '0x10']) {
+      const res = await openSse(`${base}/events`, { Authorization: `Bearer ${t.adminKey}`, 'Last-Event-ID': bad });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'validation-failed' });
+    }
+  });
+
   it("closes a revoked key's open stream within 5 s, and it received the tenant's events until then", async () => {
     const { key, id } = await t.createKey('operator');
     const sse = await open('/events', { Authorization: `Bearer ${key}` });
