@@ -315,7 +315,7 @@ async function benchKind(kind: Kind): Promise<Row[]> {
           tenant_id: tenant.id,
           institution_id: 'sandbox',
           login_id: `bench-${i}`,
-          credentials_enc: cipher.encrypt({ password: 'bench' }),
+          credentials_enc: cipher.encrypt({ password: 'bench' }, { tenantId: tenant.id, connectionId: id }),
           user_ref: null,
           created_at: Date.now(),
         }),

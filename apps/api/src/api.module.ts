@@ -20,6 +20,7 @@ import { EventsController } from './events/events.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
+import { IdempotencySweeper } from './idempotency/idempotency-sweeper.service.js';
 import { ConnectionJobsController } from './jobs/connection-jobs.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { JobsRepository } from './jobs/jobs.repository.js';
@@ -43,7 +44,8 @@ import { MetricsController } from './metrics/metrics.controller.js';
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
+    RateLimitGuard,
+    { provide: APP_GUARD, useExisting: RateLimitGuard },
     { provide: APP_FILTER, useFactory: (logger: Logger) => new ProblemFilter(logger), inject: [LOGGER] },
     { provide: APP_INTERCEPTOR, useClass: JobLocationInterceptor },
     {
@@ -60,6 +62,7 @@ import { MetricsController } from './metrics/metrics.controller.js';
     JobsService,
     IdempotencyRepository,
     IdempotencyInterceptor,
+    IdempotencySweeper,
     DemoSeeder,
   ],
 })

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { jsonBody, requestId, securityHeaders } from './common/http-middleware.js';
+import { applyServerTimeouts } from './common/http-server.js';
 import type { AppConfig } from './config/app-config.js';
 import { DemoSeeder, type StartupKeys } from './demo/demo-seeder.js';
 import { PinoNestLogger, requestLogOptions } from './logging/logger.js';
@@ -33,6 +34,7 @@ export async function createApp(
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
+  applyServerTimeouts(app.getHttpServer(), config.http);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.setGlobalPrefix('api');

@@ -375,6 +375,29 @@ describe('A support engineer’s day, in Chromium', () => {
     }
   });
 
+  it('creates an API key in the dashboard, shown once, that works for a request, and revokes it', async () => {
+    await open(page, '/keys');
+    await page.getByRole('heading', { name: /^API keys of/ }).waitFor();
+    await page.getByLabel('Name').fill('curl from the laptop');
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = ((await page.getByTestId('new-key').textContent()) ?? '').trim();
+    expect(key.length).toBeGreaterThan(20);
+    // What a person does next: use it, like curl would.
+    const call = (k: string) =>
+      fetch(`${api.baseUrl}/api/connections`, { headers: { Authorization: `Bearer ${k}` } }).then((r) => r.status);
+    expect(await call(key)).toBe(200);
+    await page.getByRole('button', { name: 'Done' }).click();
+    expect(await page.getByTestId('new-key').count()).toBe(0);
+    const row = page.locator('tr', { has: page.getByRole('cell', { name: 'curl from the laptop' }) });
+    await row.getByRole('button', { name: 'Revoke key' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Revoke key' }).click();
+    await page.getByText('Key "curl from the laptop" revoked: it no longer works.').waitFor();
+    expect(await call(key)).toBe(401);
+  });
+
   it('has no serious or critical axe-core (WCAG 2.1 AA) violation on any page', async () => {
     // axe is injected as an inline script, which the CSP rightly refuses: this context bypasses it.
     const ctx = await newContext({ bypassCSP: true });
@@ -410,6 +433,7 @@ describe('A support engineer’s day, in Chromium', () => {
           () => tab.locator('tr.job-row').first().waitFor(),
         ],
         ['not found', '/nowhere', () => tab.getByRole('heading', { name: 'Page not found' }).waitFor()],
+        ['api keys', '/keys', () => tab.getByRole('heading', { name: /^API keys of/ }).waitFor()],
       ];
       for (const [name, path, ready] of pages) {
         for (const viewport of [DESKTOP, PHONE]) {

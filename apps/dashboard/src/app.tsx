@@ -9,6 +9,7 @@ import { ConnectionPage } from './connection/connection-page.js';
 import { ConnectionsPage } from './connections/connections-page.js';
 import { JobPage } from './jobs/job-page.js';
 import { JobsPage } from './jobs-list/jobs-page.js';
+import { KeysPage } from './keys/keys-page.js';
 import { AppLayout } from './layout/app-layout.js';
 import { NotFoundPage } from './layout/not-found-page.js';
 import { ClockProvider } from './lib/clock-context.js';
@@ -43,6 +44,7 @@ export function AppRoutes() {
         <Route path="jobs" element={<JobsPage />} />
         <Route path="jobs/:jobId" element={<JobPage />} />
         <Route path="search" element={<SearchResultsPage />} />
+        <Route path="keys" element={<KeysPage />} />
         <Route
           path="overview"
           element={

@@ -31,8 +31,13 @@ export const PROBLEM_CODES = [
   'payload-too-large',
   /** The request body is not JSON. */
   'unsupported-media-type',
-  /** Too many requests for this key or connection; see Retry-After. */
+  /** Too many requests for this API key; see Retry-After and the RateLimit-* headers. */
   'rate-limited',
+  /**
+   * The connection was refreshed as often as it may be within the hour; see Retry-After and the
+   * RateLimit-* headers, which describe this limit (not the key's).
+   */
+  'refresh-limit-exceeded',
   /** The database or another dependency is unavailable; retry later. */
   'service-unavailable',
   /** An unexpected error; the `error_id` identifies it in the server logs. */
@@ -68,6 +73,7 @@ export function problemStatus(code: ProblemCode): number {
     case 'idempotency-key-reused':
       return 422;
     case 'rate-limited':
+    case 'refresh-limit-exceeded':
       return 429;
     case 'internal-error':
       return 500;
@@ -109,6 +115,8 @@ export function problemTitle(code: ProblemCode): string {
       return 'Request body must be JSON';
     case 'rate-limited':
       return 'Too many requests';
+    case 'refresh-limit-exceeded':
+      return 'Refresh limit of the connection reached';
     case 'service-unavailable':
       return 'Service temporarily unavailable';
     case 'internal-error':

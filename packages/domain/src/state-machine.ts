@@ -33,7 +33,13 @@ export type JobEvent =
   /** The worker honours a cancel request at a step boundary. */
   | { readonly type: 'stop-cancelled' }
   /** The attempt ran past its deadline. */
-  | { readonly type: 'deadline-passed' };
+  | { readonly type: 'deadline-passed' }
+  /**
+   * The worker gives the job back unfinished because it is shutting down (a deploy): back to
+   * pending at once, and the attempt is not counted against the job (it gets one more), so a job
+   * running through several deploys is not failed for them.
+   */
+  | { readonly type: 'release'; readonly error: JobError };
 
 /** The kind of an event. */
 export type JobEventType = JobEvent['type'];
@@ -50,6 +56,7 @@ export const JOB_EVENT_TYPES = [
   'request-cancel',
   'stop-cancelled',
   'deadline-passed',
+  'release',
 ] as const satisfies readonly JobEventType[];
 
 /**
@@ -67,6 +74,7 @@ export const JOB_TRANSITIONS: Readonly<Record<JobStatus, Readonly<Partial<Record
     fail: 'failed',
     'deadline-passed': 'failed',
     requeue: 'pending',
+    release: 'pending',
     'stop-cancelled': 'cancelled',
   },
   success: {},
@@ -198,6 +206,8 @@ function checkGuard(job: Job, event: JobEvent, now: Date): string | null {
       return job.deadlineAt !== null && job.deadlineAt.getTime() <= now.getTime()
         ? null
         : 'the deadline has not passed';
+    case 'release':
+      return job.cancelRequestedAt !== null ? 'a cancel was requested: the job stops instead' : null;
     default:
       return assertNever(event, 'job event');
   }
@@ -236,6 +246,14 @@ function apply(job: Job, event: JobEvent, to: JobStatus, now: Date): Job {
       return {
         ...released(base),
         runAt: event.runAt,
+        error: event.error,
+        steps: endSteps(job.steps, event.error, now),
+      };
+    case 'release':
+      return {
+        ...released(base),
+        runAt: now,
+        maxAttempts: job.maxAttempts + 1,
         error: event.error,
         steps: endSteps(job.steps, event.error, now),
       };
@@ -279,6 +297,7 @@ function reasonOf(event: JobEvent): string {
       return 'completed';
     case 'fail':
     case 'requeue':
+    case 'release':
       return event.error.code;
     case 'deadline-passed':
       return 'job-timed-out';

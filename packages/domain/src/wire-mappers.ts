@@ -35,6 +35,29 @@ function errorFromWire(error: JobErrorWire | null): JobError | null {
     : { code: error.code, title: error.title, detail: error.detail, retryable: error.retryable };
 }
 
+/** FNV-1a (32 bits) of a string, as 6 hex digits: short, stable, and not the string. */
+function shortHash(value: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < value.length; i++) {
+    h ^= value.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0').slice(0, 6);
+}
+
+/**
+ * Who did something, as tenants may see it. Workers are recorded as `hostname:pid:random` (the
+ * sweeper as `sweeper:<worker>`): the infrastructure's host names and process ids are not the
+ * tenants' business, so they get a stable opaque label instead — the same worker always gets the
+ * same label, so "claimed by worker-1a2b3c, released by sweeper-1a2b3c" still reads. API key ids
+ * and `system` (no colon) are shown as they are.
+ */
+export function publicActor(actor: string): string {
+  if (!actor.includes(':')) return actor;
+  if (actor.startsWith('sweeper:')) return `sweeper-${shortHash(actor.slice('sweeper:'.length))}`;
+  return `worker-${shortHash(actor)}`;
+}
+
 /** The history row of a job. */
 export function toJobSummaryWire(job: Job): JobSummaryWire {
   return {
@@ -104,6 +127,22 @@ export function toJobDetailWire(
       };
     }),
   };
+}
+
+/**
+ * The whole job as a tenant may see it: {@link toJobDetailWire} with the workers (lease owner,
+ * transition actors) shown as opaque labels, see {@link publicActor}.
+ */
+export function toPublicJobDetailWire(
+  job: Job,
+  transitions: readonly JobTransition[],
+  expiresAt: Date | null = null,
+): JobDetailWire {
+  return toJobDetailWire(
+    { ...job, leaseOwner: job.leaseOwner === null ? null : publicActor(job.leaseOwner) },
+    transitions.map((t) => ({ ...t, actor: publicActor(t.actor) })),
+    expiresAt,
+  );
 }
 
 /** A recorded transition from the wire. */

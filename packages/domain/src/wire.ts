@@ -25,8 +25,13 @@ const actionEnum = z.enum(JOB_ACTIONS as [JobAction, ...JobAction[]], {
 });
 const statusEnum = z.enum(JOB_STATUSES, { message: `must be one of: ${JOB_STATUSES.join(', ')}` });
 
-/** A server-generated id. Ids that are not UUIDs are refused before any database work. */
-export const UuidSchema = z.uuid({ message: 'must be a UUID' });
+/**
+ * A server-generated id. Ids that are not UUIDs are refused before any database work. Ids are
+ * stored in lower case and a UUID's hex digits are case-insensitive, so every id the API is given
+ * (path, query or body) is lower-cased here: `/connections/:id` and the `connection_id` filters
+ * find the same thing whatever the case.
+ */
+export const UuidSchema = z.uuid({ message: 'must be a UUID' }).toLowerCase();
 
 /** The `{connection_id}` path parameter. */
 export const ConnectionIdParamsSchema = z.strictObject({ connection_id: UuidSchema });
@@ -232,12 +237,23 @@ export const EmptyBodySchema = z.strictObject({});
 /** `201/202` answer of `POST /connections`. */
 export const CreateConnectionResponseSchema = z.object({ connection: ConnectionSchema, job: JobSummarySchema });
 
-const limitSchema = z.coerce
-  .number({ message: 'must be a whole number' })
-  .int('must be a whole number')
-  .min(1, `must be between 1 and ${MAX_PAGE_SIZE}`)
-  .max(MAX_PAGE_SIZE, `must be between 1 and ${MAX_PAGE_SIZE}`)
-  .default(DEFAULT_PAGE_SIZE);
+/**
+ * A whole number written in decimal digits only. `Number()` (and so `z.coerce`) also reads
+ * `1e1`, `0x10`, ` 10`, `+10` and `10.0`; a query string is text, and text that is not plainly a
+ * number is refused rather than guessed at.
+ */
+const decimalInt = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && /^[0-9]{1,15}$/.test(v) ? Number(v) : v), schema);
+
+const limitSchema = decimalInt(
+  z
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, `must be between 1 and ${MAX_PAGE_SIZE}`)
+    .max(MAX_PAGE_SIZE, `must be between 1 and ${MAX_PAGE_SIZE}`)
+    // Inside the preprocess, so the OpenAPI document still shows the default.
+    .default(DEFAULT_PAGE_SIZE),
+);
 
 /** An opaque keyset cursor, as found in a `Link: rel="next"` header. */
 const cursorSchema = z
@@ -257,20 +273,24 @@ const statusListSchema = z.preprocess(
   z.array(statusEnum).min(1),
 );
 
+/** The filters and paging shared by every list of jobs (a connection's history, the search). */
+const jobListQueryFields = {
+  status: statusListSchema.optional(),
+  action: actionEnum.optional(),
+  from: isoDateTime.optional(),
+  to: isoDateTime.optional(),
+  limit: limitSchema,
+  cursor: cursorSchema.optional(),
+};
+
+/** A time range's `from` never after its `to`. */
+function fromNotAfterTo(q: { from?: string; to?: string }): boolean {
+  return q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to);
+}
+const FROM_AFTER_TO = { message: 'must not be after `to`', path: ['from'] };
+
 /** Query of `GET /connections/:connection_id/jobs`. Unknown parameters are refused. */
-export const HistoryQuerySchema = z
-  .strictObject({
-    status: statusListSchema.optional(),
-    action: actionEnum.optional(),
-    from: isoDateTime.optional(),
-    to: isoDateTime.optional(),
-    limit: limitSchema,
-    cursor: cursorSchema.optional(),
-  })
-  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
-    message: 'must not be after `to`',
-    path: ['from'],
-  });
+export const HistoryQuerySchema = z.strictObject(jobListQueryFields).refine(fromNotAfterTo, FROM_AFTER_TO);
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 
 /** An error code filter: a catalogued code or an institution's own. */
@@ -290,17 +310,9 @@ export const JobSearchQuerySchema = z
       .regex(/^[0-9a-fA-F-]{1,36}$/, 'must be a job id or the start of one')
       .optional(),
     connection_id: UuidSchema.optional(),
-    status: statusListSchema.optional(),
-    action: actionEnum.optional(),
-    from: isoDateTime.optional(),
-    to: isoDateTime.optional(),
-    limit: limitSchema,
-    cursor: cursorSchema.optional(),
+    ...jobListQueryFields,
   })
-  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
-    message: 'must not be after `to`',
-    path: ['from'],
-  });
+  .refine(fromNotAfterTo, FROM_AFTER_TO);
 export type JobSearchQuery = z.infer<typeof JobSearchQuerySchema>;
 
 /** Query of `GET /connections`. */

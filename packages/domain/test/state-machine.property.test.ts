@@ -42,6 +42,7 @@ const eventArb: fc.Arbitrary<JobEvent> = fc.oneof(
   fc.constant({ type: 'request-cancel' as const }),
   fc.constant({ type: 'stop-cancelled' as const }),
   fc.constant({ type: 'deadline-passed' as const }),
+  fc.record({ type: fc.constant('release' as const), error: errorArb }),
 );
 
 // Events arrive at increasing times so that run_at and deadlines are sometimes reached.

@@ -72,6 +72,8 @@ function eventOf(type: JobEventType, job: Job): JobEvent {
       return { type };
     case 'deadline-passed':
       return { type };
+    case 'release':
+      return { type, error: jobError('worker-lost', 'shutting down') };
   }
 }
 
@@ -333,5 +335,23 @@ describe('allowedActions and manual retry', () => {
     if (res.ok) return;
     expect(res.error.event).toBe('retry');
     expect(res.error.message).toMatch(/only failed or cancelled jobs can be retried/);
+  });
+});
+
+describe('a release at shutdown', () => {
+  it('gives the job back at once without using up an attempt: three deploys never fail a job', () => {
+    let job = pendingJob();
+    for (let deploy = 1; deploy <= 3; deploy++) {
+      job = apply(job, { type: 'claim', workerId: W, leaseMs: 30_000 });
+      job = apply(job, { type: 'release', error: jobError('worker-lost', 'the worker shut down') });
+      expect(job).toMatchObject({ status: 'pending', attempt: deploy, maxAttempts: 3 + deploy, leaseOwner: null });
+    }
+    job = apply(job, { type: 'claim', workerId: W, leaseMs: 30_000 });
+    expect(job.status).toBe('processing');
+  });
+
+  it('stops a job whose cancel was requested instead of releasing it', () => {
+    const job = apply(apply(pendingJob(), { type: 'claim', workerId: W, leaseMs: 30_000 }), { type: 'request-cancel' });
+    expect(transitionJob(job, { type: 'release', error: jobError('worker-lost', 'x') }, ctx(1_000)).ok).toBe(false);
   });
 });

@@ -3,6 +3,9 @@ import fc from 'fast-check';
 import {
   CreateConnectionBodySchema,
   ERROR_CATALOGUE,
+  EventsQuerySchema,
+  JobSearchQuerySchema,
+  publicActor,
   HistoryQuerySchema,
   JOB_ACTIONS,
   JOB_STATUSES,
@@ -161,6 +164,37 @@ describe('schemas reject malformed input with field-level messages', () => {
     const [err] = fieldErrors(res.error, 'query');
     expect(err?.field).toBe('query.limit');
     expect(err?.message).toMatch(/whole number|between 1 and 200/);
+  });
+
+  // Number() reads all of these as numbers; a query limit is decimal digits only (issue 10, item 8).
+  it.each([['1e1'], ['0x10'], [' 10'], ['10 '], ['+10'], ['10.0'], ['0b11'], ['Infinity'], ['1_0']])(
+    'limit=%j is not a decimal whole number',
+    (limit) => {
+      const res = HistoryQuerySchema.safeParse({ limit });
+      expect(res.success).toBe(false);
+      if (res.success) return;
+      expect(fieldErrors(res.error, 'query')).toEqual([{ field: 'query.limit', message: 'must be a whole number' }]);
+    },
+  );
+
+  it('ids are lower-cased wherever they are given: path, query filters', () => {
+    const upper = '0193A2B4-1C2D-7E8F-9A0B-1C2D3E4F5A6B';
+    expect(JobIdParamsSchema.parse({ job_id: upper })).toEqual({ job_id: upper.toLowerCase() });
+    expect(JobSearchQuerySchema.parse({ connection_id: upper }).connection_id).toBe(upper.toLowerCase());
+    expect(EventsQuerySchema.parse({ connection_id: upper }).connection_id).toBe(upper.toLowerCase());
+  });
+
+  it('shows workers as opaque stable labels, never their host name and pid', () => {
+    const worker = 'db-host-7.internal:4242:a1b2c3';
+    const label = publicActor(worker);
+    expect(label).toMatch(/^worker-[0-9a-f]{6}$/);
+    expect(label).not.toContain('4242');
+    expect(publicActor(worker)).toBe(label);
+    expect(publicActor('other-host:4242:a1b2c3')).not.toBe(label);
+    expect(publicActor(`sweeper:${worker}`)).toBe(label.replace('worker-', 'sweeper-'));
+    // API key ids and `system` are not workers.
+    expect(publicActor('0193a2b4-1c2d-7e8f-9a0b-1c2d3e4f5a6b')).toBe('0193a2b4-1c2d-7e8f-9a0b-1c2d3e4f5a6b');
+    expect(publicActor('system')).toBe('system');
   });
 
   it('history query defaults, several statuses, and dates', () => {

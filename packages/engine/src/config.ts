@@ -28,9 +28,12 @@ export type RetentionConfig = RetentionPolicy & {
   readonly sweepMs: number;
 };
 
-/** Decrypts a connection's bank credentials for one attempt (the api owns the key). */
+/**
+ * Decrypts a connection's bank credentials for one attempt (the api owns the key). The ciphertext
+ * is bound to its tenant and connection: moved to another row, it does not decrypt.
+ */
 export interface CredentialsDecryptor {
-  decrypt(credentialsEnc: string): { password: string };
+  decrypt(credentialsEnc: string, owner: { tenantId: string; connectionId: string }): { password: string };
 }
 
 /** Told about every finished attempt (the api's metrics). */

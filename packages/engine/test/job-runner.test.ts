@@ -130,3 +130,26 @@ describe('JobRunner under faults', () => {
     expect(writes.every((w) => w.next.status === 'processing')).toBe(true);
   });
 });
+
+describe('JobRunner at shutdown', () => {
+  it('releases the job without using up its attempt (a deploy never fails a slow job)', async () => {
+    const slow: Connector = {
+      verifyCredentials: (ctx) =>
+        new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))),
+      retrieveAccounts: async () => [],
+      retrieveTransactions: async () => [],
+    };
+    const { runner, claimed, writes } = runnerOver(slow, {});
+    const shutdown = new AbortController();
+    const running = runner.run(claimed, 'w', shutdown.signal);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    shutdown.abort();
+    await running;
+    expect(writes[writes.length - 1]?.next).toMatchObject({
+      status: 'pending',
+      attempt: 1,
+      maxAttempts: claimed.job.maxAttempts + 1,
+      error: { code: 'worker-lost' },
+    });
+  });
+});

@@ -81,6 +81,17 @@ export class ApiKeysRepository {
     return toAuthContext((await this.db.queryBuilt<KeyWithTenant>(qb.getQueryAndParameters()))[0]);
   }
 
+  /** Which of these key ids are still active (not revoked), in one indexed lookup. */
+  async findActiveKeyIds(keyIds: readonly string[]): Promise<string[]> {
+    if (keyIds.length === 0) return [];
+    const qb = this.dataSource
+      .createQueryBuilder()
+      .select('k.id', 'id')
+      .from(ApiKeyEntity, 'k')
+      .where('k.revoked_at IS NULL AND k.id IN (:...keyIds)', { keyIds });
+    return (await this.db.queryBuilt<{ id: string }>(qb.getQueryAndParameters())).map((r) => r.id);
+  }
+
   findTenantByName(name: string): Promise<TenantRow | null> {
     return this.db.withManager((m) => m.findOneBy(TenantEntity, { name }));
   }

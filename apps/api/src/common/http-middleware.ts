@@ -21,12 +21,28 @@ export function requestId(req: Request, res: Response): string {
   return id;
 }
 
+/** The error type of a body that is not valid UTF-8 (mapped to a 400 by the problem mapper). */
+export const INVALID_UTF8 = 'encoding.invalid-utf8';
+
 /**
- * JSON bodies only, up to `limit` bytes. Parser errors (too large, malformed, not JSON) become
- * problem+json here: Express would otherwise answer them with an HTML page.
+ * Refuses a UTF-8 body with invalid byte sequences. The JSON parser decodes leniently, replacing
+ * them with U+FFFD: a login or password would then be stored as something the client never sent.
+ */
+function verifyUtf8(_req: unknown, _res: unknown, buf: Buffer, encoding: string): void {
+  if (!/^utf-?8$/i.test(encoding)) return;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    throw Object.assign(new Error('the request body is not valid UTF-8'), { type: INVALID_UTF8, status: 400 });
+  }
+}
+
+/**
+ * JSON bodies only, up to `limit` bytes, valid UTF-8. Parser errors (too large, malformed, not
+ * JSON, not UTF-8) become problem+json here: Express would otherwise answer them with an HTML page.
  */
 export function jsonBody(limit: number, log: Logger) {
-  const parse = express.json({ limit, strict: true, type: () => true });
+  const parse = express.json({ limit, strict: true, type: () => true, verify: verifyUtf8 });
   return (req: Request, res: Response, next: NextFunction) => {
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
     if (!hasBody) return next();

@@ -50,6 +50,8 @@ function codeOfBodyParserError(err: unknown): { code: ProblemCode; detail: strin
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return { code: 'unsupported-media-type', detail: 'The request body must be UTF-8 JSON.' };
+    case 'encoding.invalid-utf8':
+      return { code: 'validation-failed', detail: 'The request body is not valid UTF-8.' };
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':

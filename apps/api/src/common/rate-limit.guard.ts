@@ -13,7 +13,7 @@ interface Bucket {
 /**
  * Requests per API key: a token bucket of `requestsPerMinute`, refilled continuously. Kept in
  * memory per process (a limit against runaway clients, not a billing meter). Runs after the key
- * guard; public routes are not limited.
+ * guard; public routes are not limited here (`GET /events` calls {@link RateLimitGuard.consume} itself).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -24,15 +24,24 @@ export class RateLimitGuard implements CanActivate {
   canActivate(ctx: ExecutionContext): boolean {
     const req = ctx.switchToHttp().getRequest<{ auth?: AuthContext }>();
     if (!req.auth) return true;
+    this.consume(req.auth.keyId, ctx.switchToHttp().getResponse<Response>());
+    return true;
+  }
+
+  /**
+   * Takes one request from the key's bucket (setting the `RateLimit-*` headers), or throws 429
+   * `rate-limited`. Also called by routes that authenticate themselves (`GET /events` accepts a
+   * `?token=` the guards do not know), so they are limited like every other route.
+   */
+  consume(keyId: string, res: Response): void {
     const capacity = this.config.limits.requestsPerMinute;
     const perMs = capacity / 60_000;
     const now = Date.now();
-    const b = this.buckets.get(req.auth.keyId) ?? { tokens: capacity, at: now };
+    const b = this.buckets.get(keyId) ?? { tokens: capacity, at: now };
     b.tokens = Math.min(capacity, b.tokens + (now - b.at) * perMs);
     b.at = now;
-    this.buckets.set(req.auth.keyId, b);
+    this.buckets.set(keyId, b);
     if (this.buckets.size > 100_000) this.buckets.clear();
-    const res = ctx.switchToHttp().getResponse<Response>();
     res.setHeader('RateLimit-Limit', String(capacity));
     if (b.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
@@ -45,6 +54,5 @@ export class RateLimitGuard implements CanActivate {
     }
     b.tokens -= 1;
     res.setHeader('RateLimit-Remaining', String(Math.floor(b.tokens)));
-    return true;
   }
 }

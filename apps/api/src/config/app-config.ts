@@ -35,6 +35,9 @@ export interface AppConfig {
   readonly limits: LimitsConfig;
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   readonly corsOrigins: readonly string[];
+  readonly http: HttpTimeoutsConfig;
+  readonly streams: StreamsConfig;
+  readonly idempotency: IdempotencyConfig;
   readonly retention: RetentionConfig;
 }
 
@@ -56,6 +59,44 @@ export interface LimitsConfig {
   readonly requestsPerMinute: number;
   /** Refresh jobs per hour per connection (counted in the database, across processes). */
   readonly refreshesPerHour: number;
+}
+
+/**
+ * HTTP server timeouts, sized for an API (Node's defaults hold a slow client for 5 minutes).
+ * They cover receiving a request, not answering it: long-lived event streams are not cut.
+ */
+export interface HttpTimeoutsConfig {
+  /** Longest time to receive a whole request (headers and body). */
+  readonly requestTimeoutMs: number;
+  /** Longest time to receive a request's headers. */
+  readonly headersTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** Limits of `GET /events` streams. */
+export interface StreamsConfig {
+  /** Open streams allowed per API key (per process); more are refused with 429. */
+  readonly perKey: number;
+  /**
+   * Most events a resume replays. A client further behind gets `event: reset` (reload the
+   * history) instead of an incomplete replay.
+   */
+  readonly replayLimit: number;
+  /** Bytes a stream may have waiting to be sent before its client counts as stuck and is dropped. */
+  readonly maxBufferBytes: number;
+  /** How long a token from `POST /events/token` is valid; a stream opened with it ends then. */
+  readonly tokenTtlMs: number;
+  /** How often open streams are checked against revoked keys and expired tokens. */
+  readonly reauthMs: number;
+}
+
+/** Idempotency-Key records. */
+export interface IdempotencyConfig {
+  /** An in-flight claim older than this (its process crashed) may be taken over by a retry. */
+  readonly claimTimeoutMs: number;
+  /** How often expired records are deleted. */
+  readonly sweepMs: number;
 }
 
 /** A configuration value that cannot be used; start-up stops with this message. */
@@ -103,6 +144,16 @@ function metricsToken(env: NodeJS.ProcessEnv): string | null {
   return token;
 }
 
+/** The HTTP timeouts; the header timeout never exceeds the request timeout (Node refuses that). */
+function httpTimeouts(env: NodeJS.ProcessEnv): HttpTimeoutsConfig {
+  const requestTimeoutMs = intVar(env, 'JOBTRAIL_REQUEST_TIMEOUT_MS', 30_000, 1_000, 3_600_000);
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs: Math.min(requestTimeoutMs, intVar(env, 'JOBTRAIL_HEADERS_TIMEOUT_MS', 10_000, 1_000, 3_600_000)),
+    keepAliveTimeoutMs: intVar(env, 'JOBTRAIL_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+  };
+}
+
 /** Reads the configuration from environment variables (see the README's table). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(env.JOBTRAIL_DATA_DIR || './data');
@@ -138,6 +189,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       .split(',')
       .map((o) => o.trim())
       .filter(Boolean),
+    http: httpTimeouts(env),
+    streams: {
+      perKey: intVar(env, 'JOBTRAIL_SSE_STREAMS_PER_KEY', 10, 1, 100_000),
+      replayLimit: intVar(env, 'JOBTRAIL_SSE_REPLAY_LIMIT', 5_000, 1, 1_000_000),
+      maxBufferBytes: intVar(env, 'JOBTRAIL_SSE_MAX_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+      tokenTtlMs: intVar(env, 'JOBTRAIL_EVENT_TOKEN_TTL_MS', 10 * 60 * 1000, 1_000, 86_400_000),
+      reauthMs: intVar(env, 'JOBTRAIL_SSE_REAUTH_MS', 2_000, 100, 60_000),
+    },
+    idempotency: {
+      claimTimeoutMs: intVar(env, 'JOBTRAIL_IDEMPOTENCY_CLAIM_TIMEOUT_MS', 60_000, 1_000, 86_400_000),
+      sweepMs: intVar(env, 'JOBTRAIL_IDEMPOTENCY_SWEEP_MS', 600_000, 1_000, 86_400_000),
+    },
     retention: {
       successDays: intVar(env, 'JOBTRAIL_RETENTION_SUCCESS_DAYS', 90, 1, 36_500),
       failedDays: intVar(env, 'JOBTRAIL_RETENTION_FAILED_DAYS', 365, 1, 36_500),

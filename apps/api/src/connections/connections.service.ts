@@ -15,6 +15,7 @@ import { decodeCursor, keysetPage, type Page } from '../common/cursor.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
+import { recordIdempotentAnswer } from '../idempotency/idempotency-scope.js';
 import { JobsRepository } from '../jobs/jobs.repository.js';
 import { JobsService } from '../jobs/jobs.service.js';
 import { ConnectionsRepository, connectionWire, type ConnectionListFilter } from './connections.repository.js';
@@ -77,21 +78,24 @@ export class ConnectionsService implements OnApplicationBootstrap {
       institution_id: body.institution_id,
       login_id: body.login_id,
       login_hash: this.logins.hash(body.login_id),
-      credentials_enc: this.cipher.encrypt({ password: body.password }),
+      credentials_enc: this.cipher.encrypt({ password: body.password }, { tenantId: auth.tenantId, connectionId: id }),
       user_ref: body.user_ref ?? null,
       refresh_every_hours: null,
       created_at: now,
     };
     const created = await this.db.transaction(async (tx) => {
       await this.connections.insertConnection(tx, row);
-      return this.jobs.insertNewJob(tx, auth, id, 'refresh', null);
+      const job = await this.jobs.insertNewJob(tx, auth, id, 'refresh', null);
+      const answer = {
+        connection: connectionWire({ ...row, status: 'pending', credentials_updated_at: null }, job.change.job),
+        job: job.change.job,
+      };
+      // With an Idempotency-Key, the answer commits with the work: a retry can never create twice.
+      await recordIdempotentAnswer(tx, 202, answer);
+      return { job, answer };
     });
-    await this.jobs.announceCreated(created);
-    const summary = created.change.job;
-    return {
-      connection: connectionWire({ ...row, status: 'pending', credentials_updated_at: null }, summary),
-      job: summary,
-    };
+    await this.jobs.announceCreated(created.job);
+    return created.answer;
   }
 
   /**
@@ -113,7 +117,7 @@ export class ConnectionsService implements OnApplicationBootstrap {
           if (!current) throw ApiProblem.notFound('Connection');
           const status = isConnectionStatus(current.status) ? current.status : 'pending';
           await this.connections.updateCredentials(tx, connectionId, {
-            credentials_enc: this.cipher.encrypt({ password }),
+            credentials_enc: this.cipher.encrypt({ password }, { tenantId: auth.tenantId, connectionId }),
             // Strictly after any failure recorded so far: the retry guard compares the two.
             credentials_updated_at: Math.max(Date.now(), Number(current.credentials_updated_at ?? 0) + 1),
             status: connectionStatusAfterCredentialsUpdate(status),

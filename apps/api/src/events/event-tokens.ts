@@ -1,6 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** How long a stream token can be used to open (or reopen) an event stream. */
+/**
+ * How long a stream token is valid by default (`JOBTRAIL_EVENT_TOKEN_TTL_MS`): it opens (or
+ * reopens) a stream until then, and a stream opened with it is closed then.
+ */
 export const EVENT_TOKEN_TTL_MS = 10 * 60 * 1000;
 
 /**
@@ -20,14 +23,19 @@ export class EventTokens {
     return createHmac('sha256', this.secret).update(payload).digest('base64url');
   }
 
-  issue(keyId: string, now = Date.now()): { token: string; expiresAt: Date } {
-    const expiresAt = new Date(now + EVENT_TOKEN_TTL_MS);
+  issue(keyId: string, now = Date.now(), ttlMs = EVENT_TOKEN_TTL_MS): { token: string; expiresAt: Date } {
+    const expiresAt = new Date(now + ttlMs);
     const payload = Buffer.from(JSON.stringify({ k: keyId, e: expiresAt.getTime() })).toString('base64url');
     return { token: `${payload}.${this.sign(payload)}`, expiresAt };
   }
 
   /** The key id of a valid, unexpired token, else null. */
   verify(token: string, now = Date.now()): string | null {
+    return this.read(token, now)?.keyId ?? null;
+  }
+
+  /** The key id and expiry (epoch ms) of a valid, unexpired token, else null. */
+  read(token: string, now = Date.now()): { keyId: string; expiresAt: number } | null {
     const [payload, mac] = token.split('.');
     if (!payload || !mac) return null;
     const expected = Buffer.from(this.sign(payload));
@@ -35,7 +43,7 @@ export class EventTokens {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
     try {
       const { k, e } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { k?: unknown; e?: unknown };
-      return typeof k === 'string' && typeof e === 'number' && e > now ? k : null;
+      return typeof k === 'string' && typeof e === 'number' && e > now ? { keyId: k, expiresAt: e } : null;
     } catch {
       return null;
     }

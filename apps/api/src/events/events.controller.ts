@@ -16,21 +16,48 @@ import { ApiKeysRepository } from '../auth/api-keys.repository.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, Public } from '../auth/auth.decorators.js';
 import { ApiProblem } from '../common/api-problem.js';
-import { LOGGER } from '../common/tokens.js';
+import { RateLimitGuard } from '../common/rate-limit.guard.js';
+import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import { Valid } from '../common/zod-validation.pipe.js';
 import { Database, JobEventsBus, type JobChange } from '@jobtrail/engine';
+import type { AppConfig } from '../config/app-config.js';
 import { JobsRepository } from '../jobs/jobs.repository.js';
 import { EventTokens } from './event-tokens.js';
 
 /** How often a comment line keeps idle streams (and the proxies between) open. */
 const HEARTBEAT_MS = 15_000;
-/** Most events replayed on a resume; older gaps are better served by re-reading the history. */
-const REPLAY_LIMIT = 5_000;
+/** How long a replay waits for a client to take what was already written before dropping it. */
+const DRAIN_TIMEOUT_MS = 10_000;
+/** Live changes held while a replay is written; a client that far behind is dropped and resumes. */
+const MAX_QUEUED = 10_000;
+/** Key ids per revocation query. */
+const REAUTH_CHUNK = 500;
+
+/** Why a stream was ended by the server. */
+type EndReason = 'shutdown' | 'slow-client' | 'key-revoked' | 'token-expired';
+
+/** One open stream, as the controller tracks it. */
+interface OpenStream {
+  readonly keyId: string;
+  /** When the `?token=` it was opened with expires (epoch ms); null when opened with a key. */
+  readonly expiresAt: number | null;
+  end(reason: EndReason): void;
+}
 
 @Controller('events')
 export class EventsController implements BeforeApplicationShutdown {
-  /** Open streams (their end functions): ended at shutdown, or the HTTP server would wait for them forever. */
-  private readonly open = new Set<() => void>();
+  /**
+   * Open streams: re-authorised every `reauthMs`, ended at shutdown (or the HTTP server would wait
+   * for them forever). Everything a stream holds (subscription, heartbeat, its slot in `perKey`)
+   * is released by one idempotent close, run when the response closes for any reason.
+   */
+  private readonly open = new Set<OpenStream>();
+  /** Open streams per key id (the cap). */
+  private readonly perKey = new Map<string, number>();
+  private subscriptions = 0;
+  private heartbeats = 0;
+  private reauthTimer: NodeJS.Timeout | null = null;
+  private reauthRunning = false;
   private closing = false;
 
   constructor(
@@ -39,26 +66,45 @@ export class EventsController implements BeforeApplicationShutdown {
     private readonly tokens: EventTokens,
     private readonly db: Database,
     private readonly jobs: JobsRepository,
+    private readonly rateLimit: RateLimitGuard,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   /** Shutdown: end every stream (clients reconnect, with Last-Event-ID, to a running process). */
   beforeApplicationShutdown(): void {
     this.closing = true;
-    for (const end of [...this.open]) end();
+    for (const s of [...this.open]) s.end('shutdown');
+    this.stopReauth();
   }
 
-  /** A token to open the stream with EventSource (`?token=`), valid 10 minutes. */
+  /** What open streams hold right now (for tests and diagnostics): all zero when none is open. */
+  get streamStats(): { streams: number; subscriptions: number; heartbeats: number; keys: number } {
+    return {
+      streams: this.open.size,
+      subscriptions: this.subscriptions,
+      heartbeats: this.heartbeats,
+      keys: this.perKey.size,
+    };
+  }
+
+  /** A token to open the stream with EventSource (`?token=`), valid `JOBTRAIL_EVENT_TOKEN_TTL_MS`. */
   @Post('token')
   @HttpCode(201)
   token(@Caller() auth: AuthContext): EventTokenWire {
-    const { token, expiresAt } = this.tokens.issue(auth.keyId);
+    const { token, expiresAt } = this.tokens.issue(auth.keyId, Date.now(), this.config.streams.tokenTtlMs);
     return { token, expires_at: expiresAt.toISOString() };
   }
 
   /**
    * Server-Sent Events of job changes of the caller's tenant (`job.created`, `job.updated`, data:
    * the job summary), optionally of one connection; resumable with `Last-Event-ID`.
+   *
+   * Faults it is built for: a client that stops reading is dropped once `maxBufferBytes` wait for
+   * it (it resumes with Last-Event-ID) instead of growing the server's memory; a client gone while
+   * the stream was being authenticated leaves nothing behind; a key has at most `perKey` streams
+   * and each open counts against its rate limit; a revoked key's or expired token's stream is
+   * closed within `reauthMs` (checked for all streams at once, never per event).
    */
   @Get()
   @Public()
@@ -67,14 +113,129 @@ export class EventsController implements BeforeApplicationShutdown {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const auth = await this.authenticate(req, query);
-    const lastIdRaw = (req.headers['last-event-id'] as string | undefined) ?? query.last_event_id;
-    const lastId = lastIdRaw && /^\d{1,18}$/.test(lastIdRaw) ? Number(lastIdRaw) : null;
+    const { auth, expiresAt } = await this.authenticate(req, query);
+    this.rateLimit.consume(auth.keyId, res);
+    const header = req.headers['last-event-id'] as string | undefined;
+    // The header is checked like the query form: a malformed one is a 400, not a silent restart.
+    if (header !== undefined && !/^\d{1,18}$/.test(header))
+      throw ApiProblem.validation([{ field: 'header.last-event-id', message: 'must be an event id (decimal digits)' }]);
+    const lastIdRaw = header ?? query.last_event_id;
+    const lastId = lastIdRaw ? Number(lastIdRaw) : null;
     const wanted = (c: JobChange) =>
       c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
     // On PostgreSQL changes arrive through LISTEN, and notifications sent while that connection is
     // re-established (database restart) are lost: then the stream replays from the newest event it saw.
     let seen = lastId ?? (this.db.kind === 'postgres' ? await this.newestEventId() : 0);
+
+    // The client may have gone while we awaited: its 'close' was then already emitted and would
+    // never run the clean-up registered below, so nothing is allocated for it.
+    if (responseGone(res)) return;
+    const { perKey, maxBufferBytes } = this.config.streams;
+    const held = this.perKey.get(auth.keyId) ?? 0;
+    if (held >= perKey)
+      throw new ApiProblem(
+        'rate-limited',
+        `This key has ${held} open event streams, the most allowed; close one or retry later.`,
+        { headers: { 'Retry-After': '5' } },
+      );
+    if (this.closing) throw new ApiProblem('service-unavailable', 'This process is shutting down; reconnect.');
+
+    // From here to the end of this synchronous block the stream takes its resources and registers
+    // the one close that releases them all.
+    let closed = false;
+    let replaying = true;
+    const queued: JobChange[] = [];
+    const sentUpTo = new Map<string, number>();
+    const write = (chunk: string) => {
+      if (closed || res.writableEnded) return;
+      res.write(chunk);
+      // writableLength: what waits in this response and its socket. A client that reads keeps it
+      // near zero; one that stopped reading makes it grow with every event: drop it.
+      if (res.writableLength > maxBufferBytes) stream.end('slow-client');
+    };
+    const send = (c: JobChange) => {
+      const jobId = c.job.job_id;
+      if (c.id <= (sentUpTo.get(jobId) ?? lastId ?? 0) || closed) return;
+      seen = Math.max(seen, c.id);
+      sentUpTo.delete(jobId);
+      sentUpTo.set(jobId, c.id);
+      // Bounded: the jobs least recently sent are forgotten first.
+      if (sentUpTo.size > 10_000) sentUpTo.delete(sentUpTo.keys().next().value!);
+      write(`id: ${c.id}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
+    };
+    /** Writes a replay, waiting for the client to take it when it piles up (a replay can be large). */
+    const sendPaced = async (changes: readonly JobChange[]) => {
+      for (const c of changes) {
+        if (closed) return;
+        send(c);
+        if (res.writableLength > maxBufferBytes / 2 && !(await drained(res, DRAIN_TIMEOUT_MS))) {
+          stream.end('slow-client');
+          return;
+        }
+      }
+    };
+    const unsubscribe = this.bus.subscribe((c) => {
+      if (!wanted(c)) return;
+      if (!replaying) return send(c);
+      queued.push(c);
+      if (queued.length > MAX_QUEUED) stream.end('slow-client');
+    });
+    this.subscriptions++;
+    /**
+     * Replays what changed after `from`; when that is more than a replay may carry, tells the
+     * client to reload the history instead (`event: reset`) rather than leave a silent gap.
+     */
+    const resume = async (from: number) => {
+      const replay = await this.replay(auth.tenantId, query.connection_id ?? null, from);
+      if (replay.complete) return sendPaced(replay.changes);
+      seen = Math.max(seen, await this.newestEventId());
+      write(`event: reset\ndata: ${JSON.stringify({ reason: 'replay-too-long', reload: 'history' })}\n\n`);
+    };
+    const offReconnect = this.bus.onReconnect(() => {
+      resume(seen).catch((err: unknown) =>
+        this.log.warn({ err: { message: (err as Error).message } }, 'event replay after reconnect failed'),
+      );
+    });
+    const heartbeat = setInterval(() => write(': ping\n\n'), HEARTBEAT_MS);
+    this.heartbeats++;
+    this.perKey.set(auth.keyId, held + 1);
+    const release = () => {
+      if (closed) return;
+      closed = true;
+      this.open.delete(stream);
+      clearInterval(heartbeat);
+      this.heartbeats--;
+      unsubscribe();
+      this.subscriptions--;
+      offReconnect();
+      const n = (this.perKey.get(auth.keyId) ?? 1) - 1;
+      if (n > 0) this.perKey.set(auth.keyId, n);
+      else this.perKey.delete(auth.keyId);
+      queued.length = 0;
+      if (this.open.size === 0) this.stopReauth();
+    };
+    const stream: OpenStream = {
+      keyId: auth.keyId,
+      expiresAt,
+      end: (reason) => {
+        if (closed) return;
+        release();
+        if (reason === 'slow-client') {
+          this.log.warn(
+            { key_id: auth.keyId, buffered: res.writableLength },
+            'event stream dropped: client not reading',
+          );
+          // Whatever is still buffered for it is discarded with the socket.
+          res.destroy();
+        } else {
+          if (reason !== 'shutdown') this.log.info({ key_id: auth.keyId, reason }, 'event stream closed');
+          if (!res.writableEnded) res.end();
+        }
+      },
+    };
+    this.open.add(stream);
+    res.on('close', release);
+    this.startReauth();
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -82,56 +243,13 @@ export class EventsController implements BeforeApplicationShutdown {
     res.setHeader('Connection', 'keep-alive');
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    res.write('retry: 2000\n: connected\n\n');
-    if (this.closing) {
-      res.end();
-      return;
-    }
+    write('retry: 2000\n: connected\n\n');
 
-    // Subscribe before replaying so nothing falls between the two; duplicates are skipped by id.
+    // Subscribed before replaying so nothing falls between the two; duplicates are skipped by id.
     // Per job, not stream-wide: event ids are taken before commit and several processes publish,
     // so changes of different jobs arrive out of id order; only a job's own older state is stale.
-    let replaying = true;
-    const queued: JobChange[] = [];
-    const sentUpTo = new Map<string, number>();
-    const send = (c: JobChange) => {
-      const jobId = c.job.job_id;
-      if (c.id <= (sentUpTo.get(jobId) ?? lastId ?? 0) || res.writableEnded) return;
-      seen = Math.max(seen, c.id);
-      sentUpTo.delete(jobId);
-      sentUpTo.set(jobId, c.id);
-      // Bounded: the jobs least recently sent are forgotten first.
-      if (sentUpTo.size > 10_000) sentUpTo.delete(sentUpTo.keys().next().value!);
-      res.write(`id: ${c.id}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
-    };
-    const unsubscribe = this.bus.subscribe((c) => {
-      if (!wanted(c)) return;
-      if (replaying) queued.push(c);
-      else send(c);
-    });
-    const offReconnect = this.bus.onReconnect(() => {
-      this.replay(auth.tenantId, query.connection_id ?? null, seen).then(
-        (changes) => changes.forEach(send),
-        (err: unknown) =>
-          this.log.warn({ err: { message: (err as Error).message } }, 'event replay after reconnect failed'),
-      );
-    });
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
-    const close = () => {
-      this.open.delete(end);
-      clearInterval(heartbeat);
-      unsubscribe();
-      offReconnect();
-    };
-    const end = () => {
-      close();
-      res.end();
-    };
-    this.open.add(end);
-    req.on('close', close);
     try {
-      if (lastId !== null)
-        for (const c of await this.replay(auth.tenantId, query.connection_id ?? null, lastId)) send(c);
+      if (lastId !== null) await resume(lastId);
     } catch (err) {
       this.log.warn({ err: { message: (err as Error).message } }, 'event replay failed');
     }
@@ -139,17 +257,57 @@ export class EventsController implements BeforeApplicationShutdown {
     for (const c of queued.splice(0)) send(c);
   }
 
-  private async authenticate(req: Request, query: EventsQuery): Promise<AuthContext> {
+  private startReauth(): void {
+    if (this.reauthTimer || this.closing) return;
+    this.reauthTimer = setInterval(() => void this.reauthorise(), this.config.streams.reauthMs);
+    this.reauthTimer.unref();
+  }
+
+  private stopReauth(): void {
+    if (this.reauthTimer) clearInterval(this.reauthTimer);
+    this.reauthTimer = null;
+  }
+
+  /**
+   * Ends the streams whose token expired or whose key was revoked (or deleted). One indexed query
+   * per {@link REAUTH_CHUNK} distinct keys each round, whatever the number of streams or events.
+   * When the database cannot answer, streams stay open (no revocation can be recorded either).
+   */
+  private async reauthorise(now = Date.now()): Promise<void> {
+    if (this.reauthRunning) return;
+    this.reauthRunning = true;
+    try {
+      for (const s of [...this.open]) if (s.expiresAt !== null && s.expiresAt <= now) s.end('token-expired');
+      const keyIds = [...new Set([...this.open].map((s) => s.keyId))];
+      const active = new Set<string>();
+      for (let i = 0; i < keyIds.length; i += REAUTH_CHUNK) {
+        const chunk = keyIds.slice(i, i + REAUTH_CHUNK);
+        for (const id of await this.keys.findActiveKeyIds(chunk)) active.add(id);
+      }
+      // Only the keys that were asked about: streams opened meanwhile are checked next round.
+      const asked = new Set(keyIds);
+      for (const s of [...this.open]) if (asked.has(s.keyId) && !active.has(s.keyId)) s.end('key-revoked');
+    } catch (err) {
+      this.log.warn({ err: { message: (err as Error).message } }, 'event stream re-authorisation failed');
+    } finally {
+      this.reauthRunning = false;
+    }
+  }
+
+  private async authenticate(
+    req: Request,
+    query: EventsQuery,
+  ): Promise<{ auth: AuthContext; expiresAt: number | null }> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     if (match?.[1]) {
       const auth = await this.keys.findActiveKey(match[1]);
-      if (auth) return auth;
+      if (auth) return { auth, expiresAt: null };
       throw new ApiProblem('unauthorized', 'The API key is unknown or revoked.');
     }
     if (query.token) {
-      const keyId = this.tokens.verify(query.token);
-      const auth = keyId ? await this.keys.findActiveKeyById(keyId) : null;
-      if (auth) return auth;
+      const token = this.tokens.read(query.token);
+      const auth = token ? await this.keys.findActiveKeyById(token.keyId) : null;
+      if (auth && token) return { auth, expiresAt: token.expiresAt };
       throw new ApiProblem(
         'unauthorized',
         'The event token is invalid or expired; get a new one from POST /events/token.',
@@ -166,17 +324,26 @@ export class EventsController implements BeforeApplicationShutdown {
     return this.jobs.findNewestEventId();
   }
 
-  /** One event per job changed after `lastId`, carrying the job as it is now. */
-  private async replay(tenantId: string, connectionId: string | null, lastId: number): Promise<JobChange[]> {
-    const events = await this.jobs.findEventsAfter(tenantId, connectionId, lastId, REPLAY_LIMIT);
+  /**
+   * One event per job changed after `lastId`, carrying the job as it is now; `complete` is false
+   * when more events followed `lastId` than a replay carries.
+   */
+  private async replay(
+    tenantId: string,
+    connectionId: string | null,
+    lastId: number,
+  ): Promise<{ changes: JobChange[]; complete: boolean }> {
+    const limit = this.config.streams.replayLimit;
+    const events = await this.jobs.findEventsAfter(tenantId, connectionId, lastId, limit + 1);
+    if (events.length > limit) return { changes: [], complete: false };
     const latest = new Map<string, { id: number; created: boolean }>();
     for (const e of events) {
       const prev = latest.get(e.jobId);
       latest.set(e.jobId, { id: e.id, created: (prev?.created ?? false) || e.kind === 'created' });
     }
-    if (latest.size === 0) return [];
+    if (latest.size === 0) return { changes: [], complete: true };
     const jobs = await this.jobs.findJobsByIds(tenantId, [...latest.keys()]);
-    return jobs
+    const changes = jobs
       .map((job): JobChange => {
         const mark = latest.get(job.id)!;
         return {
@@ -188,5 +355,28 @@ export class EventsController implements BeforeApplicationShutdown {
         };
       })
       .sort((a, b) => a.id - b.id);
+    return { changes, complete: true };
   }
+}
+
+/** True when the response can no longer be written: the client went away (or it already ended). */
+function responseGone(res: Response): boolean {
+  return res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed;
+}
+
+/** Resolves true once the response drained, false when it closed or `timeoutMs` passed first. */
+function drained(res: Response, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }

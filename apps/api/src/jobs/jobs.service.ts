@@ -3,7 +3,7 @@ import {
   createJob,
   jobExpiresAt,
   retryJob,
-  toJobDetailWire,
+  toPublicJobDetailWire,
   toJobSummaryWire,
   transitionJob,
   MAX_BULK_RETRY,
@@ -38,6 +38,7 @@ import { decodeCursor, decodeSeqCursor, encodeSeqCursor, keysetPage, type Page }
 import type { AuthContext } from '../auth/auth-context.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
+import { recordIdempotentAnswer } from '../idempotency/idempotency-scope.js';
 import { JobsRepository, type JobListFilter, type RetryFilter } from './jobs.repository.js';
 
 /** Jobs read per keyset batch of a history export. */
@@ -73,10 +74,12 @@ export class JobsService {
     action: JobAction,
     retryOf: string | null = null,
   ): Promise<StartedJob> {
+    // First whether the connection is the caller's: nothing about another tenant's connection (its
+    // active job, its refresh limit) may show before that answer, which is 404 like a missing one.
+    if (!(await this.jobs.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
     for (let tries = 0; tries < 5; tries++) {
       const existing = await this.jobs.findActiveJob(connectionId, action);
       if (existing) {
-        if (!(await this.jobs.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
         return { job: toJobSummaryWire(existing), created: false };
       }
       if (action === 'refresh') await this.checkRefreshLimit(connectionId);
@@ -84,7 +87,10 @@ export class JobsService {
         const created = await this.db.transaction(async (tx) => {
           if (!(await this.jobs.connectionExists(auth.tenantId, connectionId, tx)))
             throw ApiProblem.notFound('Connection');
-          return this.insertNewJob(tx, auth, connectionId, action, retryOf);
+          const job = await this.insertNewJob(tx, auth, connectionId, action, retryOf);
+          // With an Idempotency-Key, the answer (202 + the new job) commits with the work.
+          await recordIdempotentAnswer(tx, 202, job.change.job);
+          return job;
         });
         await this.announceCreated(created);
         return { job: created.change.job, created: true };
@@ -104,9 +110,18 @@ export class JobsService {
     if (count < limit || oldest === null) return;
     const retryAfter = Math.max(1, Math.ceil((oldest - since) / 1000));
     throw new ApiProblem(
-      'rate-limited',
+      'refresh-limit-exceeded',
       `A connection may be refreshed ${limit} times an hour; retry in ${retryAfter} s.`,
-      { headers: { 'Retry-After': String(retryAfter) } },
+      {
+        // These describe the connection's limit, overriding the key's that every response carries.
+        headers: {
+          'Retry-After': String(retryAfter),
+          'RateLimit-Limit': String(limit),
+          'RateLimit-Remaining': '0',
+          'RateLimit-Reset': String(retryAfter),
+          'RateLimit-Policy': `${limit};w=3600`,
+        },
+      },
     );
   }
 
@@ -349,7 +364,11 @@ export class JobsService {
   async detail(auth: AuthContext, jobId: string): Promise<JobDetailWire> {
     const job = await this.jobs.findJob(auth.tenantId, jobId);
     if (!job) throw ApiProblem.notFound('Job');
-    return toJobDetailWire(job, await this.jobs.findTransitions(job.id), jobExpiresAt(job, this.config.retention));
+    return toPublicJobDetailWire(
+      job,
+      await this.jobs.findTransitions(job.id),
+      jobExpiresAt(job, this.config.retention),
+    );
   }
 
   async logs(auth: AuthContext, jobId: string, query: PageQuery): Promise<Page<JobLogLineWire>> {

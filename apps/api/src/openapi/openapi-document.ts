@@ -528,7 +528,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         'Background jobs of bank connections. Errors are RFC 9457 problem+json with a stable `code`.',
         'Rate limits: each API key may make JOBTRAIL_RATE_LIMIT_PER_MINUTE requests a minute (default 600, token bucket per process);',
         'each connection may get JOBTRAIL_REFRESH_LIMIT_PER_HOUR refresh jobs an hour (default 60, counted in the database).',
-        'Beyond either, the answer is 429 `rate-limited` with a Retry-After header (seconds); responses carry RateLimit-Limit and RateLimit-Remaining.',
+        'Beyond the key limit the answer is 429 `rate-limited`, beyond the connection limit 429 `refresh-limit-exceeded`; both carry Retry-After (seconds) and RateLimit-* headers describing the limit that was reached.',
       ].join(' '),
     },
     servers: [{ url: '/api' }],

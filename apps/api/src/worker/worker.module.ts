@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { CredentialsCipher } from '../connections/credentials-cipher.js';
+import { CredentialsUpgrade } from '../connections/credentials-upgrade.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 
 /** Starts the engine's worker with the application and stops it (SIGTERM grace) before shutdown. */
@@ -66,6 +67,7 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
       ],
     },
     WorkerLifecycle,
+    CredentialsUpgrade,
   ],
   exports: [WorkerRuntime],
 })

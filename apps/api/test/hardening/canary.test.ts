@@ -345,10 +345,12 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
   });
 
   it('stores the password only encrypted, and the keys only hashed', async () => {
-    const rows = await t.db.query<{ credentials_enc: string }>('SELECT credentials_enc FROM connections');
+    const rows = await t.db.query<{ credentials_enc: string; id: string; tenant_id: string }>(
+      'SELECT credentials_enc, id, tenant_id FROM connections',
+    );
     expect(rows.length).toBeGreaterThanOrEqual(3);
     const cipher = t.app.get(CredentialsCipher);
-    for (const { credentials_enc: stored } of rows) {
+    for (const { credentials_enc: stored, id, tenant_id } of rows) {
       for (const form of [
         PASSWORD,
         Buffer.from(PASSWORD).toString('base64'),
@@ -356,7 +358,7 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
         Buffer.from(PASSWORD).toString('hex'),
       ])
         expect(stored).not.toContain(form);
-      expect(cipher.decrypt(stored).password).toBe(PASSWORD);
+      expect(cipher.decrypt(stored, { tenantId: tenant_id, connectionId: id }).password).toBe(PASSWORD);
     }
     const everything = JSON.stringify([
       await t.db.query('SELECT * FROM connections'),

@@ -462,7 +462,10 @@ describe.each(kinds)('refresh limit per connection on %s', (kind) => {
       path: `/api/connections/${id}/refresh`,
       headers: bearer(t.adminKey),
     });
-    expectProblem(third, 429, 'rate-limited');
+    expectProblem(third, 429, 'refresh-limit-exceeded');
+    // The headers describe the connection's limit, not the key's bucket.
+    expect(third.headers['ratelimit-limit']).toBe('2');
+    expect(third.headers['ratelimit-remaining']).toBe('0');
     const retryAfter = Number(third.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(3_500);
     expect(retryAfter).toBeLessThanOrEqual(3_600);
@@ -470,7 +473,14 @@ describe.each(kinds)('refresh limit per connection on %s', (kind) => {
     expectProblem(
       await send(t.server, { method: 'POST', path: `/api/jobs/${second.job_id}/retry`, headers: bearer(t.adminKey) }),
       429,
-      'rate-limited',
+      'refresh-limit-exceeded',
+    );
+    // Another tenant learns nothing of this connection, its limit included: 404 like a missing one.
+    const stranger = await t.createKey('admin', 'stranger-tenant');
+    expectProblem(
+      await send(t.server, { method: 'POST', path: `/api/connections/${id}/refresh`, headers: bearer(stranger.key) }),
+      404,
+      'not-found',
     );
     expect(
       (await send(t.server, { method: 'POST', path: `/api/connections/${id}/purge`, headers: bearer(t.adminKey) }))

@@ -175,8 +175,8 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
   });
 
   it('stores the password only encrypted, and the key only hashed', async () => {
-    const rows = await t.db.query<{ credentials_enc: string }>(
-      'SELECT credentials_enc FROM connections WHERE id = $1',
+    const rows = await t.db.query<{ credentials_enc: string; tenant_id: string }>(
+      'SELECT credentials_enc, tenant_id FROM connections WHERE id = $1',
       [connectionId],
     );
     expect(rows).toHaveLength(1);
@@ -184,9 +184,12 @@ describe.each(kinds)('credentials and keys stay secret on %s', (kind) => {
     expect(stored).not.toContain(PASSWORD);
     expect(stored).not.toContain(Buffer.from(PASSWORD).toString('base64'));
     expect(stored).not.toContain(Buffer.from(PASSWORD).toString('base64url'));
-    expect(stored).toMatch(/^v1\./);
+    // v2 since issue 10 (item 9): bound to its tenant and connection as associated data.
+    expect(stored).toMatch(/^v2\./);
     // It is the password, encrypted with the configured key.
-    expect(t.app.get(CredentialsCipher).decrypt(stored)).toEqual({ password: PASSWORD });
+    expect(
+      t.app.get(CredentialsCipher).decrypt(stored, { tenantId: rows[0]!.tenant_id, connectionId: connectionId }),
+    ).toEqual({ password: PASSWORD });
     // Two encryptions of one password differ (random IV).
     const again = await t.db.query<{ credentials_enc: string }>(
       'SELECT credentials_enc FROM connections WHERE login_id = $1',

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateConnectionResponseSchema } from '@jobtrail/domain';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { bearer, expectProblem, fieldsOf } from '../support/api-helpers.js';
+import { openSse } from '../support/sse.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 
 const kinds = await databaseKinds();
@@ -362,5 +364,88 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
     } finally {
       await t2.close();
     }
+  });
+
+  // Strict inputs (issue 10, item 8): each of these was accepted before.
+  describe('strict parsing', () => {
+    const base = () => `http://127.0.0.1:${(t.server.address() as AddressInfo).port}/api`;
+    it('refuses query numbers that are not plain decimal digits: 1e1, 0x10, " 10", +10, 10.0', async () => {
+      for (const path of ['/api/connections', `/api/connections/${connectionId}/jobs`, '/api/jobs']) {
+        for (const limit of ['1e1', '0x10', '%2010', '10%20', '%2B10', '10.0', '1_0']) {
+          const problem = expectProblem(
+            await request(t.server).get(`${path}?limit=${limit}`).set(auth),
+            400,
+            'validation-failed',
+          );
+          expect({ path, limit, fields: fieldsOf(problem) }).toEqual({ path, limit, fields: ['query.limit'] });
+        }
+      }
+    });
+
+    it('refuses a JSON body with invalid UTF-8 (400) instead of storing replacement characters', async () => {
+      const before = await connectionCount();
+      for (const bad of [
+        Buffer.from([0xff, 0xfe]), // never valid in UTF-8
+        Buffer.from([0xc3, 0x28]), // a lead byte followed by no continuation byte
+        Buffer.from([0xed, 0xa0, 0x80]), // an encoded surrogate
+        Buffer.from([0xe2, 0x82]), // truncated sequence
+      ]) {
+        const body = Buffer.concat([
+          Buffer.from('{"institution_id":"sandbox","login_id":"user-ok","password":"p'),
+          bad,
+          Buffer.from('w"}'),
+        ]);
+        // Raw bytes (supertest would serialise a Buffer as JSON).
+        const res = await fetch(`${base()}/connections`, {
+          method: 'POST',
+          headers: { ...auth, 'Content-Type': 'application/json' },
+          body: body,
+        });
+        const text = await res.text();
+        expect({ bad: bad.toString('hex'), status: res.status, type: res.headers.get('content-type') }).toEqual({
+          bad: bad.toString('hex'),
+          status: 400,
+          type: expect.stringMatching(/^application\/problem\+json/),
+        });
+        expect(JSON.parse(text)).toMatchObject({
+          code: 'validation-failed',
+          detail: 'The request body is not valid UTF-8.',
+        });
+      }
+      expect(await connectionCount()).toBe(before);
+      // Valid multi-byte UTF-8 is of course fine.
+      const ok = await fetch(`${base()}/connections`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json; charset=utf-8' },
+        body: Buffer.from(JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pässwörd✓' })),
+      });
+      expect(ok.status).toBe(202);
+    });
+
+    it('finds a connection by its id in upper case everywhere: path, /jobs and /events filters', async () => {
+      const upper = connectionId.toUpperCase();
+      expect(upper).not.toBe(connectionId);
+      const one = await request(t.server).get(`/api/connections/${upper}`).set(auth);
+      expect(one.status).toBe(200);
+      expect(one.body.connection_id).toBe(connectionId);
+      const history = await request(t.server).get(`/api/connections/${upper}/jobs`).set(auth);
+      expect((history.body as { job_id: string }[]).map((j) => j.job_id)).toContain(jobId);
+      const jobs = await request(t.server).get(`/api/jobs?connection_id=${upper}`).set(auth);
+      expect(jobs.status).toBe(200);
+      expect((jobs.body as { job_id: string }[]).map((j) => j.job_id)).toContain(jobId);
+      expect((await request(t.server).get(`/api/jobs/${jobId.toUpperCase()}`).set(auth)).status).toBe(200);
+      // The stream's filter: a resume from 0 replays this connection's job under the upper-case id.
+      const sse = await openSse(`${base()}/events?connection_id=${upper}`, {
+        ...auth,
+        'Last-Event-ID': '0',
+      });
+      try {
+        expect(sse.status).toBe(200);
+        await sse.waitFor("the connection's job", (events) => events.find((e) => e.job.job_id === jobId), 10_000);
+        expect(sse.events.every((e) => e.job.connection_id === connectionId)).toBe(true);
+      } finally {
+        sse.close();
+      }
+    });
   });
 });

@@ -59,7 +59,13 @@ describe('SQLite runs one worker process per data folder', () => {
       const res = await client.call('GET', `/jobs/${jobId}`);
       return res.body.status === 'success' ? res.body : undefined;
     });
-    expect(job.transitions[0].actor).toContain(`:${first.pid}:`);
+    expect(job.transitions[0].actor).toMatch(/^worker-[0-9a-f]{6}$/);
+    // The API shows an opaque worker label (issue 10, item 9); the database names the process.
+    const [claim] = await db.reader.query<{ actor: string }>(
+      "SELECT actor FROM job_events WHERE job_id = ? AND kind = 'transition' ORDER BY id LIMIT 1",
+      [jobId],
+    );
+    expect(claim!.actor).toContain(`:${first.pid}:`);
     expect(first.running).toBe(true);
     expect(api.running).toBe(true);
   }, 60_000);

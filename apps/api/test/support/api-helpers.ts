@@ -146,7 +146,7 @@ export async function insertConnection(
       tenant_id: tenantId,
       institution_id: 'sandbox',
       login_id: 'user-ok',
-      credentials_enc: cipher.encrypt({ password }),
+      credentials_enc: cipher.encrypt({ password }, { tenantId, connectionId: id }),
       user_ref: null,
       created_at: createdAt,
     }),

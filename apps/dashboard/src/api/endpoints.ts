@@ -1,4 +1,9 @@
 import {
+  ApiKeySchema,
+  CreatedApiKeySchema,
+  type ApiKeyWire,
+  type CreateApiKeyBody,
+  type CreatedApiKeyWire,
   ConnectionSchema,
   CreateConnectionResponseSchema,
   JobDetailSchema,
@@ -222,4 +227,19 @@ export function fetchJobsPage(
   signal?: AbortSignal,
 ): Promise<Page<JobSummaryWire>> {
   return client.page(next ?? `/jobs?${jobsQuery(filters, limit)}`, JobSummarySchema, signal);
+}
+
+/** The tenant's active API keys (admins), oldest first. */
+export async function fetchKeys(client: ApiClient, signal?: AbortSignal): Promise<ApiKeyWire[]> {
+  return (await client.page('/keys', ApiKeySchema, signal)).items;
+}
+
+/** Creates a key; the answer carries the key itself, this once. */
+export async function createKey(client: ApiClient, body: CreateApiKeyBody): Promise<CreatedApiKeyWire> {
+  return (await client.request('/keys', { method: 'POST', body, schema: CreatedApiKeySchema })).data;
+}
+
+/** Revokes a key: it stops working at once, open streams included. */
+export async function revokeKey(client: ApiClient, keyId: string): Promise<void> {
+  await client.request(`/keys/${encodeURIComponent(keyId)}`, { method: 'DELETE' });
 }

@@ -8,6 +8,7 @@ import type { HistoryFilters, JobSearch } from './endpoints.js';
  */
 export const queryKeys = {
   me: () => ['me'] as const,
+  keys: () => ['keys'] as const,
   connections: () => ['connections'] as const,
   connection: (id: string) => ['connection', id] as const,
   history: (connectionId: string, filters: HistoryFilters) => ['history', connectionId, filters] as const,

@@ -4,6 +4,7 @@ import { fetchConnection, fetchHistory } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi, useCan } from '../auth/auth-context.js';
 import { CopyButton } from '../components/copy-button.js';
+import { LoadMore } from '../components/load-more.js';
 import { DateTime } from '../components/date-time.js';
 import { EmptyState } from '../components/empty-state.js';
 import { Loading } from '../components/loading.js';
@@ -128,23 +129,7 @@ function JobHistory({ connectionId }: { readonly connectionId: string }) {
             {hasFilters(filters) ? ' matching the filters' : ''}.
           </p>
           <HistoryTable jobs={jobs} now={now} />
-          {history.hasNextPage && (
-            <button
-              type="button"
-              className="load-more"
-              onClick={() => void history.fetchNextPage()}
-              disabled={history.isFetchingNextPage}
-            >
-              {history.isFetchingNextPage ? 'Loading…' : 'Load more'}
-            </button>
-          )}
-          {history.isFetchNextPageError && (
-            <ProblemAlert
-              error={history.error}
-              context="Could not load more jobs"
-              onRetry={() => void history.fetchNextPage()}
-            />
-          )}
+          <LoadMore query={history} errorContext="Could not load more jobs" />
           {history.isRefetchError && (
             <ProblemAlert
               error={history.error}

@@ -3,6 +3,7 @@ import { fetchConnections } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi, useCan } from '../auth/auth-context.js';
 import { EmptyState } from '../components/empty-state.js';
+import { LoadMore } from '../components/load-more.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { useFallbackPollMs } from '../live/live-context.js';
@@ -58,16 +59,7 @@ export function ConnectionsPage() {
               onDelete={canDelete ? (c) => remove.mutate(c) : null}
               deleting={remove.isPending ? (remove.variables?.connection_id ?? null) : null}
             />
-            {list.hasNextPage && (
-              <button
-                type="button"
-                className="load-more"
-                onClick={() => void list.fetchNextPage()}
-                disabled={list.isFetchingNextPage}
-              >
-                {list.isFetchingNextPage ? 'Loading…' : 'Load more connections'}
-              </button>
-            )}
+            <LoadMore query={list} label="Load more connections" errorContext="Could not load more connections" />
             {list.isError && (
               <ProblemAlert
                 error={list.error}

@@ -5,6 +5,7 @@ import { fetchJobsPage } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi } from '../auth/auth-context.js';
 import { EmptyState } from '../components/empty-state.js';
+import { LoadMore } from '../components/load-more.js';
 import { JobList } from '../components/job-list.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
@@ -74,23 +75,7 @@ export function JobsPage() {
             {filtered ? ' matching the filters' : ''}.
           </p>
           <JobList jobs={jobs} caption="Jobs of the tenant, newest first" now={now} showErrors />
-          {list.hasNextPage && (
-            <button
-              type="button"
-              className="load-more"
-              onClick={() => void list.fetchNextPage()}
-              disabled={list.isFetchingNextPage}
-            >
-              {list.isFetchingNextPage ? 'Loading…' : 'Load more'}
-            </button>
-          )}
-          {list.isFetchNextPageError && (
-            <ProblemAlert
-              error={list.error}
-              context="Could not load more jobs"
-              onRetry={() => void list.fetchNextPage()}
-            />
-          )}
+          <LoadMore query={list} errorContext="Could not load more jobs" />
         </>
       )}
     </section>

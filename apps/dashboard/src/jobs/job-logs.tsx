@@ -3,6 +3,7 @@ import { fetchJobLogs } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi } from '../auth/auth-context.js';
 import { Loading } from '../components/loading.js';
+import { LoadMore } from '../components/load-more.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { dateTitle } from '../lib/format.js';
 
@@ -44,16 +45,7 @@ export function JobLogs({ jobId, pollMs }: { readonly jobId: string; readonly po
           </li>
         ))}
       </ol>
-      {logs.hasNextPage && (
-        <button
-          type="button"
-          className="load-more"
-          onClick={() => void logs.fetchNextPage()}
-          disabled={logs.isFetchingNextPage}
-        >
-          {logs.isFetchingNextPage ? 'Loading…' : 'More log lines'}
-        </button>
-      )}
+      <LoadMore query={logs} label="More log lines" errorContext="Could not load more log lines" />
     </>
   );
 }

@@ -24,6 +24,7 @@ export function AppLayout() {
               Jobs
             </NavLink>
             <NavLink to="/overview">Overview</NavLink>
+            {me.role === 'admin' && <NavLink to="/keys">API keys</NavLink>}
           </nav>
           <LiveIndicator />
         </div>

@@ -63,6 +63,7 @@ const MUTABLE_COLUMNS = {
   started_at: 'BIGINT',
   finished_at: 'BIGINT',
   attempt: 'INTEGER',
+  max_attempts: 'INTEGER',
   run_at: 'BIGINT',
   lease_owner: 'VARCHAR',
   lease_expires_at: 'BIGINT',

@@ -186,7 +186,10 @@ export class JobRunner {
       const connector = this.connectors.get(claimed.institutionId);
       if (!connector)
         throw new ConnectorError('internal-error', `No connector for institution "${claimed.institutionId}".`);
-      const { password } = this.credentials.decrypt(claimed.credentialsEnc);
+      const { password } = this.credentials.decrypt(claimed.credentialsEnc, {
+        tenantId: claimed.tenantId,
+        connectionId: claimed.job.connectionId,
+      });
       const ctx: ConnectorContext = {
         loginId: claimed.loginId,
         password,
@@ -263,10 +266,17 @@ export class JobRunner {
       await apply({ type: 'deadline-passed' });
       return;
     }
+    const cancelAt = await this.store.findCancelRequest(job.id);
+    const current = cancelAt ? { ...job, cancelRequestedAt: cancelAt } : job;
+    if (reason === 'shutdown') {
+      // Given back unfinished (a deploy): the attempt does not count against the job.
+      const released = jobError('worker-lost', 'The worker shut down before the job finished; the job was released.');
+      jobLog('warn', running, `${released.code}: ${released.detail}`);
+      await apply(current.cancelRequestedAt ? { type: 'stop-cancelled' } : { type: 'release', error: released });
+      return;
+    }
     let error: JobError;
-    if (reason === 'shutdown')
-      error = jobError('worker-lost', 'The worker shut down before the job finished; the job was released.');
-    else if (err instanceof ConnectorError) error = jobError(err.code, err.detail, err.retryable);
+    if (err instanceof ConnectorError) error = jobError(err.code, err.detail, err.retryable);
     // The database went away during a step (restart, failover): transient, so the job is retried.
     else if (isDatabaseUnavailable(err))
       error = jobError('worker-lost', 'The worker lost its database connection during the job.');
@@ -277,8 +287,6 @@ export class JobRunner {
       );
       error = jobError('internal-error', 'An unexpected error stopped the job.');
     }
-    const cancelAt = await this.store.findCancelRequest(job.id);
-    const current = cancelAt ? { ...job, cancelRequestedAt: cancelAt } : job;
     const event = eventForError(current, error, new Date(), { baseMs: this.config.backoffBaseMs });
     jobLog(
       event.type === 'requeue' ? 'warn' : 'error',

@@ -1,4 +1,4 @@
-import { eventForError, jobError, transitionJob } from '@jobtrail/domain';
+import { eventForError, jobError, publicActor, transitionJob } from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from '../bus/job-events.bus.js';
 import type { WorkerConfig } from '../config.js';
@@ -36,7 +36,7 @@ export class LeaseSweeper {
             ? jobError('job-timed-out', `The attempt passed its deadline (${job.deadlineAt?.toISOString()}).`)
             : jobError(
                 'worker-lost',
-                `The lease of worker ${job.leaseOwner ?? '?'} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
+                `The lease of worker ${job.leaseOwner === null ? '?' : publicActor(job.leaseOwner)} expired at ${job.leaseExpiresAt?.toISOString() ?? '?'}.`,
               );
           const event = pastDeadline
             ? ({ type: 'deadline-passed' } as const)

@@ -62,8 +62,10 @@ export interface TestDatabase {
   readonly db: Database;
   readonly store: JobsStore;
   readonly bus: JobEventsBus;
-  /** A tenant and one connection of it (sandbox, `user-ok`). */
-  seedConnection(): Promise<{ tenantId: string; connectionId: string }>;
+  /** How another process reaches the same database, and a data folder of its own. */
+  readonly env: Record<string, string>;
+  /** A tenant and one connection of it (sandbox, `user-ok` unless another login is given). */
+  seedConnection(login?: string): Promise<{ tenantId: string; connectionId: string }>;
   /** A new pending job, committed through the store like the API's. */
   createJob(tenantId: string, connectionId: string, action: JobAction): Promise<Job>;
   close(): Promise<void>;
@@ -111,7 +113,12 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase
     db,
     store,
     bus,
-    async seedConnection() {
+    env: {
+      DB_KIND: kind,
+      DATA_DIR: dir,
+      ...(url ? { DB_URL: url } : { DB_FILE: join(dir, 'engine.sqlite') }),
+    },
+    async seedConnection(login = 'user-ok') {
       const tenantId = uuidv7();
       const connectionId = uuidv7();
       await db.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [
@@ -121,8 +128,8 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase
       ]);
       await db.execute(
         `INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at)
-         VALUES ($1, $2, 'sandbox', 'user-ok', 'x', NULL, $3)`,
-        [connectionId, tenantId, Date.now()],
+         VALUES ($1, $2, 'sandbox', $3, 'x', NULL, $4)`,
+        [connectionId, tenantId, login, Date.now()],
       );
       return { tenantId, connectionId };
     },

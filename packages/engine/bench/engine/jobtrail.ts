@@ -1,31 +1,30 @@
 /**
- * Jobtrail's side of the engine benchmark: a real worker (createApp, role `worker` or `all`) with a
+ * Jobtrail's side of the engine benchmark: the engine's WorkerRuntime, as a worker process runs it, with a
  * no-op institution, on a freshly seeded database.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJob } from '@jobtrail/domain';
 import { pino } from 'pino';
-import type { AuthContext } from '../../src/auth/auth-context.js';
-import { loadConfig, type AppConfig, type ProcessRole } from '../../src/config/app-config.js';
-import { CredentialsCipher } from '../../src/connections/credentials-cipher.js';
+import { DataSource } from 'typeorm';
 import {
   ConnectorRegistry,
   Database,
   JOB_COLUMNS,
   JobEventsBus,
+  JobsStore,
+  MIGRATIONS,
+  WorkerRuntime,
+  databaseFor,
   jobToValues,
   placeholders,
   uuidv7,
   type Connector,
   type ConnectorContext,
-} from '@jobtrail/engine';
-import { createApp, createWorkerProcess } from '../../src/create-app.js';
-import { JobsService } from '../../src/jobs/jobs.service.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { openDatabase } from '../../src/persistence/open-database.js';
+  type WorkerConfig,
+} from '../../src/index.js';
 import {
   chunks,
   createPgDatabase,
@@ -40,7 +39,8 @@ import {
 } from './common.js';
 
 export type Kind = 'sqlite' | 'postgres';
-type DatabaseConfig = AppConfig['database'];
+type DatabaseConfig =
+  { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
 
 /** The institution id the bench connections use; its connector does nothing. */
 const NOOP_INSTITUTION = 'noop';
@@ -102,23 +102,83 @@ async function scratch(kind: Kind, pgServer: string, label: string): Promise<Scr
   }
 }
 
-/** Production defaults (loadConfig), except the role, concurrency and quiet logs. */
-function benchConfig(s: Scratch, role: ProcessRole, concurrency: number, encryptionKey: Buffer): AppConfig {
-  return loadConfig({
-    PORT: '0',
-    ...(s.database.kind === 'postgres' ? { DATABASE_URL: s.database.url } : {}),
-    JOBTRAIL_DATA_DIR: s.dataDir,
-    JOBTRAIL_ROLE: role,
-    JOBTRAIL_ENCRYPTION_KEY: encryptionKey.toString('base64'),
-    JOBTRAIL_DEMO: '0',
-    JOBTRAIL_LOG_LEVEL: 'warn',
-    JOBTRAIL_WORKER_CONCURRENCY: String(concurrency),
-    JOBTRAIL_PROGRESS_FLUSH_MS: '250',
-    JOBTRAIL_DASHBOARD_DIR: join(s.dataDir, 'no-dashboard'),
-  });
+/** Production worker defaults (the README's), except the concurrency. */
+function benchWorkerConfig(concurrency: number): WorkerConfig {
+  return {
+    concurrency,
+    leaseMs: 30_000,
+    jobDeadlineMs: 300_000,
+    pollMs: 1_000,
+    shutdownGraceMs: 10_000,
+    maxAttempts: 3,
+    backoffBaseMs: 2_000,
+    progressFlushMs: 250,
+    sandboxSlowStepMs: 2_000,
+  };
 }
 
-const quietLogger = () => createLogger('warn', pino.destination({ dest: '/dev/null', sync: false }));
+const quietLogger = () => pino({ level: 'warn' }, pino.destination({ dest: '/dev/null', sync: false }));
+
+/** The engine's database handle on a migrated database, as a worker process opens it. */
+async function openBenchDatabase(database: DatabaseConfig): Promise<{ dataSource: DataSource; db: Database }> {
+  const common = { migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false, entities: [] };
+  const dataSource =
+    database.kind === 'postgres'
+      ? new DataSource({
+          ...common,
+          type: 'postgres',
+          url: database.url,
+          extra: { max: 10, options: '-c jit=off' },
+        })
+      : new DataSource({
+          ...common,
+          type: 'better-sqlite3',
+          database: database.file,
+          enableWAL: true,
+          prepareDatabase: (db: { pragma: (s: string) => unknown }) => {
+            db.pragma('busy_timeout = 5000');
+            db.pragma('foreign_keys = ON');
+            db.pragma('synchronous = NORMAL');
+          },
+        });
+  await dataSource.initialize();
+  return { dataSource, db: databaseFor(dataSource) };
+}
+
+/** A worker process's engine (WorkerRuntime) on the scratch database, with the given connector. */
+async function startWorker(
+  s: Scratch,
+  concurrency: number,
+  connector: Connector,
+): Promise<{ db: Database; store: JobsStore; bus: JobEventsBus; close: () => Promise<void> }> {
+  const { dataSource, db } = await openBenchDatabase(s.database);
+  const log = quietLogger();
+  const bus = new JobEventsBus(db, s.database.kind === 'postgres' ? s.database.url : null, log);
+  await bus.start();
+  const store = new JobsStore(db);
+  const runtime = new WorkerRuntime({
+    db,
+    store,
+    bus,
+    connectors: new ConnectorRegistry().register(NOOP_INSTITUTION, connector),
+    credentials: { decrypt: () => ({ password: 'bench' }) },
+    worker: benchWorkerConfig(concurrency),
+    retention: { successDays: 90, failedDays: 365, cancelledDays: 90, sweepMs: 3_600_000 },
+    dataDir: s.dataDir,
+    log,
+  });
+  runtime.start();
+  return {
+    db,
+    store,
+    bus,
+    close: async () => {
+      await runtime.stop();
+      await bus.close();
+      await dataSource.destroy();
+    },
+  };
+}
 
 /**
  * A tenant and `connections` connections on the no-op institution (login `c<i>`), each with one
@@ -126,15 +186,14 @@ const quietLogger = () => createLogger('warn', pino.destination({ dest: '/dev/nu
  */
 export async function seedJobtrail(
   database: DatabaseConfig,
-  encryptionKey: Buffer,
   connections: number,
   withJobs: boolean,
 ): Promise<{ tenantId: string; connectionIds: string[] }> {
-  const { dataSource, db } = await openDatabase(database);
+  const { dataSource, db } = await openBenchDatabase(database);
   try {
     const tenantId = uuidv7();
     await db.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [tenantId, 'bench', Date.now()]);
-    const credentials = new CredentialsCipher(encryptionKey).encrypt({ password: 'bench' });
+    // The bench's decryptor ignores them: no institution is really called.
     const now = new Date(Date.now() - 1_000);
     const connectionIds: string[] = [];
     const rowsPerInsert = 500;
@@ -144,7 +203,7 @@ export async function seedJobtrail(
         connectionIds.push(...ids);
         await tx.execute(
           `INSERT INTO connections (id, tenant_id, institution_id, login_id, credentials_enc, user_ref, created_at, latest_job_id) VALUES ${ids.map((_, i) => `(${placeholders(5, 6 * i + 1)}, NULL, $${6 * i + 6}, NULL)`).join(', ')}`,
-          ids.flatMap((id, i) => [id, tenantId, NOOP_INSTITUTION, `c${from + i}`, credentials, now.getTime()]),
+          ids.flatMap((id, i) => [id, tenantId, NOOP_INSTITUTION, `c${from + i}`, 'sealed', now.getTime()]),
         );
         if (!withJobs) return;
         const jobs = ids.map((connectionId) =>
@@ -197,10 +256,8 @@ export async function jobtrailDrain(
   const s = await scratch(kind, pgServer, 'jt_drain');
   let closeApp: (() => Promise<void>) | null = null;
   try {
-    const key = randomBytes(32);
-    const config = benchConfig(s, 'worker', concurrency, key);
     log(`Jobtrail ${kind}: seeding ${jobs.toLocaleString('en')} connections with a pending refresh each`);
-    await seedJobtrail(s.database, key, jobs, true);
+    await seedJobtrail(s.database, jobs, true);
     let firstStep = 0;
     let handled = 0;
     const connector = noopConnector(() => {
@@ -208,11 +265,9 @@ export async function jobtrailDrain(
     });
     log(`Jobtrail ${kind}: draining (concurrency ${concurrency})`);
     const started = performance.now();
-    const app = await createWorkerProcess(config, quietLogger(), {
-      connectors: new ConnectorRegistry().register(NOOP_INSTITUTION, connector),
-    });
-    closeApp = () => app.close();
-    const db = app.get(Database);
+    const worker = await startWorker(s, concurrency, connector);
+    closeApp = worker.close;
+    const db = worker.db;
     // On PostgreSQL the poll runs on its own connection, as it does for the peers.
     const poller = s.database.kind === 'postgres' ? await pgClient(s.database.url) : null;
     let finished: number;
@@ -239,7 +294,7 @@ export async function jobtrailDrain(
       throw new Error(`Jobtrail ${kind} drain: ${success} jobs succeeded of ${jobs} (${JSON.stringify(counts)})`);
     const events = Number((await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM job_events'))[0]?.n ?? 0);
     const template = await eventTemplate(db);
-    await withTimeout(app.close(), CLOSE_TIMEOUT_MS, 'closing Jobtrail');
+    await withTimeout(worker.close(), CLOSE_TIMEOUT_MS, 'closing Jobtrail');
     closeApp = null;
     return {
       jobs,
@@ -279,7 +334,7 @@ export interface JobtrailLatencyResult {
 
 /**
  * Pickup latency: an idle in-process worker (role `all`, no HTTP), refresh jobs created one at a
- * time through JobsService.startAction on distinct connections, the next one `spacingMs` after the
+ * time as the API starts an action (one commit of the job and its events, then a publish) on distinct connections, the next one `spacingMs` after the
  * previous creation started (and only once the previous one was picked up).
  */
 export async function jobtrailLatency(
@@ -293,22 +348,34 @@ export async function jobtrailLatency(
   const s = await scratch(kind, pgServer, 'jt_latency');
   let closeApp: (() => Promise<void>) | null = null;
   try {
-    const key = randomBytes(32);
-    const config = benchConfig(s, 'all', concurrency, key);
     const total = warmup + samples;
-    const { tenantId, connectionIds } = await seedJobtrail(s.database, key, total, false);
+    const { tenantId, connectionIds } = await seedJobtrail(s.database, total, false);
     const waiting = new Map<string, (at: number) => void>();
     const stepWaiting = new Map<string, (at: number) => void>();
     const connector = noopConnector((ctx) => stepWaiting.get(ctx.loginId)?.(performance.now()));
-    const { app } = await createApp(config, quietLogger(), {
-      connectors: new ConnectorRegistry().register(NOOP_INSTITUTION, connector),
-    });
-    closeApp = () => app.close();
-    const unsubscribe = app.get(JobEventsBus).subscribe((c) => {
+    const worker = await startWorker(s, concurrency, connector);
+    closeApp = worker.close;
+    const unsubscribe = worker.bus.subscribe((c) => {
       if (c.type === 'job.updated' && c.job.status === 'processing') waiting.get(c.connectionId)?.(performance.now());
     });
-    const jobsService = app.get(JobsService);
-    const auth: AuthContext = { tenantId, tenantName: 'bench', keyId: randomUUID(), keyName: 'bench', role: 'admin' };
+    const keyId = randomUUID();
+    /** What the API does to start an action: one commit of the new job and its events, then publish. */
+    const startRefresh = async (connectionId: string) => {
+      const now = new Date();
+      const job = createJob({ id: uuidv7(now.getTime()), connectionId, action: 'refresh', now, maxAttempts: 3 });
+      const [created] = await worker.store.commitNow([
+        {
+          tenantId,
+          before: null,
+          next: job,
+          events: [
+            { kind: 'created', at: now, actor: keyId, reason: 'requested' },
+            { kind: 'log', at: now, level: 'info', step: null, message: 'refresh requested by key "bench"' },
+          ],
+        },
+      ]);
+      await worker.bus.publish([created!.change]);
+    };
     // Let the worker finish starting (LISTEN connected, first idle poll done).
     await sleep(500);
     log(`Jobtrail ${kind}: pickup latency, ${total} jobs ${spacingMs} ms apart (${warmup} warm-up)`);
@@ -324,9 +391,8 @@ export async function jobtrailLatency(
       const stepped = new Promise<number>((resolve) => stepWaiting.set(`c${i}`, resolve));
       const t0 = performance.now();
       next = t0 + spacingMs;
-      const started = await jobsService.startAction(auth, connectionId, 'refresh');
+      await startRefresh(connectionId);
       const created = performance.now();
-      if (!started.created) throw new Error('startAction found an active job on a fresh connection');
       const [p, st] = await withTimeout(
         Promise.all([processing, stepped]),
         10_000,
@@ -341,7 +407,7 @@ export async function jobtrailLatency(
       }
     }
     unsubscribe();
-    await withTimeout(app.close(), CLOSE_TIMEOUT_MS, 'closing Jobtrail');
+    await withTimeout(worker.close(), CLOSE_TIMEOUT_MS, 'closing Jobtrail');
     closeApp = null;
     return { processing: latencyOf(toProcessing), started: latencyOf(toStarted), create: latencyOf(creating) };
   } finally {
@@ -357,7 +423,7 @@ export async function seededSqliteScratch(
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-engine-bench-bare-'));
   try {
     const file = join(dataDir, 'bare.sqlite');
-    const { tenantId } = await seedJobtrail({ kind: 'sqlite', file }, randomBytes(32), jobs, true);
+    const { tenantId } = await seedJobtrail({ kind: 'sqlite', file }, jobs, true);
     return { file, tenantId, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { databaseKinds, openTestDatabase, type TestDatabase } from './support/test-database.js';
+
+const kinds = await databaseKinds();
+const SCRIPT = fileURLToPath(new URL('./support/worker-process.mjs', import.meta.url));
+const LEASE_MS = 1_000;
+
+/** A worker process of the engine alone (the built `dist`), on the test's database. */
+class WorkerProcess {
+  readonly child: ChildProcess;
+  readonly ready: Promise<string>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private stderr = '';
+
+  constructor(t: TestDatabase, env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [SCRIPT], {
+      env: { ...process.env, ...t.env, LEASE_MS: String(LEASE_MS), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.ready = new Promise((resolve, reject) => {
+      this.child.stdout!.on('data', (d: Buffer) => {
+        const m = /ready (\S+)/.exec(d.toString());
+        if (m?.[1]) resolve(m[1]);
+      });
+      this.child.on('exit', () => reject(new Error(`worker exited before it was ready: ${this.stderr}`)));
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe.each(kinds)('engine worker processes on %s', (kind) => {
+  let t: TestDatabase | null = null;
+  const running: WorkerProcess[] = [];
+  afterEach(async () => {
+    for (const w of running.splice(0)) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+    await t?.close();
+    t = null;
+  });
+  const start = async (env: Record<string, string> = {}) => {
+    const w = new WorkerProcess(t!, env);
+    running.push(w);
+    return { w, id: await w.ready };
+  };
+  const heldBy = async (workerId: string) =>
+    t!.db.query<{ id: string }>(`SELECT id FROM jobs WHERE status = 'processing' AND lease_owner = $1`, [workerId]);
+  const counts = async () =>
+    Object.fromEntries(
+      (
+        await t!.db.query<{ status: string; n: number | string }>(
+          'SELECT status, COUNT(*) AS n FROM jobs GROUP BY status',
+        )
+      ).map((r) => [r.status, Number(r.n)]),
+    ) as Record<string, number>;
+
+  it('killed with SIGKILL twice mid-work: every job ends in success, none lost, never two at once on a connection', async () => {
+    t = await openTestDatabase(kind);
+    const jobs: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const { tenantId, connectionId } = await t.seedConnection('user-slow');
+      jobs.push((await t.createJob(tenantId, connectionId, 'refresh')).id);
+      jobs.push((await t.createJob(tenantId, connectionId, 'purge')).id);
+    }
+    let current = await start();
+    for (let round = 0; round < 2; round++) {
+      await until('the worker to hold jobs', async () => ((await heldBy(current.id)).length >= 2 ? true : undefined));
+      const inFlight = (await heldBy(current.id)).map((r) => r.id);
+      current.w.child.kill('SIGKILL');
+      expect(await current.w.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      current = await start();
+      // The new worker's sweeper gives the dead one's jobs back once their lease ran out.
+      await until('the lost jobs to be swept', async () => {
+        const lost = await t!.db.query<{ job_id: string }>(
+          `SELECT DISTINCT job_id FROM job_events WHERE kind = 'transition' AND reason = 'worker-lost'`,
+        );
+        const swept = new Set(lost.map((r) => r.job_id));
+        return inFlight.every((id) => swept.has(id)) ? true : undefined;
+      });
+    }
+    const final = await until(
+      'every job to end',
+      async () => {
+        const c = await counts();
+        return (c.pending ?? 0) + (c.processing ?? 0) === 0 ? c : undefined;
+      },
+      40_000,
+    );
+    expect(final).toEqual({ success: jobs.length });
+    // Per connection, processing intervals never overlap (commit order of the transitions).
+    const transitions = await t.db.query<{
+      job_id: string;
+      connection_id: string;
+      to_status: string;
+      from_status: string;
+    }>(`SELECT job_id, connection_id, from_status, to_status FROM job_events WHERE kind = 'transition' ORDER BY id`);
+    const processing = new Map<string, string>();
+    const overlaps: string[] = [];
+    for (const tr of transitions) {
+      if (tr.to_status === 'processing') {
+        const other = processing.get(tr.connection_id);
+        if (other && other !== tr.job_id) overlaps.push(`${tr.connection_id}: ${other} and ${tr.job_id}`);
+        processing.set(tr.connection_id, tr.job_id);
+      } else if (tr.from_status === 'processing') processing.delete(tr.connection_id);
+    }
+    expect(overlaps).toEqual([]);
+  });
+
+  it('SIGTERM: running jobs finish within the grace period and the process exits 0', async () => {
+    t = await openTestDatabase(kind);
+    for (let i = 0; i < 3; i++) {
+      const { tenantId, connectionId } = await t.seedConnection('user-slow');
+      await t.createJob(tenantId, connectionId, 'refresh');
+    }
+    const { w, id } = await start({ GRACE_MS: '10000' });
+    await until('the worker to hold jobs', async () => ((await heldBy(id)).length >= 3 ? true : undefined));
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toEqual({ code: 0, signal: null });
+    expect(await counts()).toEqual({ success: 3 });
+  });
+
+  it('SIGTERM with too short a grace: running jobs are released without using up an attempt, exit 0', async () => {
+    t = await openTestDatabase(kind);
+    const { tenantId, connectionId } = await t.seedConnection('user-slow');
+    const job = await t.createJob(tenantId, connectionId, 'refresh');
+    const { w, id } = await start({ GRACE_MS: '0', SLOW_STEP_MS: '5000', MAX_ATTEMPTS: '3' });
+    await until('the worker to hold the job', async () => ((await heldBy(id)).length === 1 ? true : undefined));
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toEqual({ code: 0, signal: null });
+    const [row] = await t.db.query<{ status: string; attempt: number | string; max_attempts: number | string }>(
+      'SELECT status, attempt, max_attempts FROM jobs WHERE id = $1',
+      [job.id],
+    );
+    expect({ status: row!.status, attempt: Number(row!.attempt), maxAttempts: Number(row!.max_attempts) }).toEqual({
+      status: 'pending',
+      attempt: 1,
+      maxAttempts: job.maxAttempts + 1,
+    });
+  });
+
+  // Several worker processes share one database only on PostgreSQL (SQLite refuses a second one).
+  if (kind === 'postgres')
+    it('scale-out: two worker processes drain 200 jobs, each succeeding exactly once, both taking work', async () => {
+      t = await openTestDatabase(kind);
+      const jobs: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const { tenantId, connectionId } = await t.seedConnection('user-ok');
+        jobs.push((await t.createJob(tenantId, connectionId, 'refresh')).id);
+      }
+      const [a, b] = [await start(), await start()];
+      await until(
+        'every job to succeed',
+        async () => ((await counts()).success === jobs.length ? true : undefined),
+        60_000,
+      );
+      const successes = await t.db.query<{ job_id: string; actor: string }>(
+        `SELECT job_id, actor FROM job_events WHERE kind = 'transition' AND to_status = 'success'`,
+      );
+      expect(successes).toHaveLength(jobs.length);
+      expect(new Set(successes.map((r) => r.job_id)).size).toBe(jobs.length);
+      const claims = await t.db.query<{ actor: string }>(
+        `SELECT actor FROM job_events WHERE kind = 'transition' AND to_status = 'processing'`,
+      );
+      expect(claims).toHaveLength(jobs.length);
+      expect(claims.some((r) => r.actor === a.id)).toBe(true);
+      expect(claims.some((r) => r.actor === b.id)).toBe(true);
+    });
+});
