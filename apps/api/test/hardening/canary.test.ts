@@ -130,8 +130,15 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
     expect(purge.status).toBe(202);
     started.push((JSON.parse(purge.text) as { job_id: string }).job_id);
     for (const id of started) await waitTerminal(id);
-    // Retry the failed refresh of the wrong password; it fails again, in the same way.
+    // Retry the failed refresh of the wrong password: refused until the credentials change; then
+    // new (canary) credentials for the same login, which the refresh they start fails in the same way.
     const failed = started[1]!;
+    expect((await json(operatorKey, 'POST', `/api/jobs/${failed}/retry`)).status).toBe(409);
+    const patched = await json(operatorKey, 'PATCH', `/api/connections/${connections['user-bad-password']}`, {
+      password: `${PASSWORD}-patched`,
+    });
+    expect(patched.status).toBe(202);
+    await waitTerminal((JSON.parse(patched.text) as { job: { job_id: string } }).job.job_id);
     const retry = await json(operatorKey, 'POST', `/api/jobs/${failed}/retry`);
     expect(retry.status).toBe(202);
     const retried = await waitTerminal((JSON.parse(retry.text) as { job_id: string }).job_id);
@@ -358,7 +365,10 @@ describe.each(kinds)('canary secrets on %s', (kind) => {
         Buffer.from(PASSWORD).toString('hex'),
       ])
         expect(stored).not.toContain(form);
-      expect(cipher.decrypt(stored, { tenantId: tenant_id, connectionId: id }).password).toBe(PASSWORD);
+      // The wrong-password connection got new (canary) credentials by PATCH.
+      expect([PASSWORD, `${PASSWORD}-patched`]).toContain(
+        cipher.decrypt(stored, { tenantId: tenant_id, connectionId: id }).password,
+      );
     }
     const everything = JSON.stringify([
       await t.db.query('SELECT * FROM connections'),

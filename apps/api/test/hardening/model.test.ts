@@ -308,6 +308,10 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
               same(res.status, status, 'POST cancel: status');
               if (status === 409) same(res.body?.code, 'illegal-transition', 'POST cancel: problem code');
               else same(pickWire(res.body), wireOf(target), 'POST cancel: the job');
+            } else if (target.status === 'failed' && target.errorCode === 'invalid-credentials') {
+              // The model never replaces credentials: resending the rejected ones is refused (issue 12).
+              same(res.status, 409, 'POST retry of an invalid-credentials failure: status');
+              same(res.body?.code, 'credentials-update-required', 'POST retry: problem code');
             } else if (target.status === 'failed' || target.status === 'cancelled') {
               const active = model.active(target.connectionId, target.action);
               same(res.status, active ? 200 : 202, 'POST retry: status');
