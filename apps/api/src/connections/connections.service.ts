@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type ConnectionWire, type CreateConnectionBody, type JobSummaryWire, type PageQuery } from '@jobtrail/domain';
 import { ApiProblem } from '../common/api-problem.js';
-import { ConnectorRegistry, Database, uuidv7 } from '@jobtrail/engine';
+import { ConnectorRegistry, Database, JobEventsBus, uuidv7 } from '@jobtrail/engine';
 import { decodeCursor, keysetPage, type Page } from '../common/cursor.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { recordIdempotentAnswer } from '../idempotency/idempotency-scope.js';
@@ -18,6 +18,7 @@ export class ConnectionsService {
     private readonly jobs: JobsService,
     private readonly cipher: CredentialsCipher,
     private readonly connectors: ConnectorRegistry,
+    private readonly bus: JobEventsBus,
   ) {}
 
   /** Creates the connection and its first `refresh` job, atomically. */
@@ -86,5 +87,10 @@ export class ConnectionsService {
   async delete(auth: AuthContext, connectionId: string): Promise<void> {
     if (!(await this.connections.deleteConnection(auth.tenantId, connectionId)))
       throw ApiProblem.notFound('Connection');
+    // Live clients following its jobs stop waiting (the deletion is committed; a lost notice only
+    // means they learn it from the 404 of their next read).
+    await this.bus
+      .publishConnectionDeleted({ type: 'connection.deleted', tenantId: auth.tenantId, connectionId })
+      .catch(() => undefined);
   }
 }

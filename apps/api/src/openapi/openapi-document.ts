@@ -202,7 +202,7 @@ export const ROUTES: readonly RouteSpec[] = [
     path: '/events',
     operationId: 'streamEvents',
     summary:
-      'Server-Sent Events of job changes (job.created, job.updated; data: the job summary); resume with Last-Event-ID',
+      'Server-Sent Events of job changes (job.created, job.updated; data: the job summary; resume with Last-Event-ID), connection.deleted (data: {connection_id}; not replayed) and reset (a resume too far behind: reload the history)',
     role: 'viewer',
     query: EventsQuerySchema,
     produces: 'text/event-stream',
