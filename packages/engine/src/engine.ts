@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { JobEventsBus } from './bus/job-events.bus.js';
+import { systemClock, type Clock } from './clock.js';
 import type { AttemptObserver, CredentialsDecryptor, RetentionConfig, WorkerConfig } from './config.js';
 import type { ConnectorRegistry } from './connectors/connector.js';
 import type { Database } from './database/database.js';
@@ -23,6 +24,8 @@ export interface WorkerRuntimeDeps {
   /** Where the SQLite worker lock lives. */
   readonly dataDir: string;
   readonly log: Logger;
+  /** What "now" is: the database's clock for processes that share a database (default: this machine's). */
+  readonly clock?: Clock;
 }
 
 /** The worker side of a process: claiming and running jobs, sweeping leases, retention. */
@@ -32,20 +35,22 @@ export class WorkerRuntime {
   readonly retention: RetentionSweeper;
 
   constructor(deps: WorkerRuntimeDeps) {
+    const clock = deps.clock ?? systemClock;
     const batcher = new WriteBatcher(deps.db, deps.store, deps.bus, deps.log);
     this.runner = new JobRunner(
       deps.store,
       batcher,
-      new BankDataStore(deps.db),
+      new BankDataStore(deps.db, clock),
       deps.connectors,
       deps.credentials,
       deps.bus,
       deps.observer ?? null,
       deps.worker,
       deps.log,
+      clock,
     );
-    this.worker = new JobWorker(deps.db, deps.store, this.runner, deps.bus, deps.worker, deps.dataDir, deps.log);
-    this.retention = new RetentionSweeper(deps.db, deps.retention, deps.log);
+    this.worker = new JobWorker(deps.db, deps.store, this.runner, deps.bus, deps.worker, deps.dataDir, deps.log, clock);
+    this.retention = new RetentionSweeper(deps.db, deps.retention, deps.log, clock);
   }
 
   start(): void {

@@ -22,3 +22,4 @@ export * from './worker/worker-lock.js';
 export * from './retention/retention.sweeper.js';
 export * from './engine.js';
 export * from './worker/lease-sweeper.js';
+export * from './clock.js';

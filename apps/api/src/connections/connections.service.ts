@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type ConnectionWire, type CreateConnectionBody, type JobSummaryWire, type PageQuery } from '@jobtrail/domain';
 import { ApiProblem } from '../common/api-problem.js';
-import { ConnectorRegistry, Database, JobEventsBus, uuidv7 } from '@jobtrail/engine';
+import { ConnectorRegistry, Database, DatabaseClock, JobEventsBus, uuidv7 } from '@jobtrail/engine';
 import { decodeCursor, keysetPage, type Page } from '../common/cursor.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { recordIdempotentAnswer } from '../idempotency/idempotency-scope.js';
@@ -19,6 +19,7 @@ export class ConnectionsService {
     private readonly cipher: CredentialsCipher,
     private readonly connectors: ConnectorRegistry,
     private readonly bus: JobEventsBus,
+    private readonly clock: DatabaseClock,
   ) {}
 
   /** Creates the connection and its first `refresh` job, atomically. */
@@ -35,7 +36,7 @@ export class ConnectionsService {
         },
       ]);
     }
-    const now = Date.now();
+    const now = this.clock.now();
     const id = uuidv7(now);
     const created = await this.db.transaction(async (tx) => {
       await this.connections.insertConnection(tx, {

@@ -18,6 +18,7 @@ import {
 import { ApiProblem } from '../common/api-problem.js';
 import {
   Database,
+  DatabaseClock,
   JobEventsBus,
   JobsStore,
   isUniqueViolation,
@@ -46,6 +47,7 @@ export class JobsService {
     private readonly db: Database,
     private readonly jobs: JobsRepository,
     private readonly store: JobsStore,
+    private readonly clock: DatabaseClock,
     private readonly bus: JobEventsBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -91,7 +93,7 @@ export class JobsService {
   /** At most `refreshesPerHour` refresh jobs per connection in any hour (429 beyond). */
   private async checkRefreshLimit(connectionId: string): Promise<void> {
     const limit = this.config.limits.refreshesPerHour;
-    const since = Date.now() - 3_600_000;
+    const since = this.clock.now() - 3_600_000;
     const { count, oldest } = await this.jobs.countRecentJobs(connectionId, 'refresh', since, limit);
     if (count < limit || oldest === null) return;
     const retryAfter = Math.max(1, Math.ceil((oldest - since) / 1000));
@@ -122,7 +124,8 @@ export class JobsService {
     action: JobAction,
     retryOf: string | null,
   ): Promise<CommittedWrite> {
-    const now = new Date();
+    // The database's time: creation times order a connection's actions, whichever process took them.
+    const now = new Date(this.clock.now());
     const job = createJob({
       id: uuidv7(now.getTime()),
       connectionId,
@@ -209,7 +212,7 @@ export class JobsService {
   async retry(auth: AuthContext, jobId: string): Promise<StartedJob> {
     const job = await this.jobs.findJob(auth.tenantId, jobId);
     if (!job) throw ApiProblem.notFound('Job');
-    const allowed = retryJob(job, { id: job.id, now: new Date() });
+    const allowed = retryJob(job, { id: job.id, now: new Date(this.clock.now()) });
     if (!allowed.ok) throw allowed.error;
     return this.startAction(auth, job.connectionId, job.action, job.id);
   }
@@ -223,7 +226,11 @@ export class JobsService {
     for (let tries = 0; tries < 5; tries++) {
       const job = await this.jobs.findJob(auth.tenantId, jobId);
       if (!job) throw ApiProblem.notFound('Job');
-      const res = transitionJob(job, { type: 'request-cancel' }, { now: new Date(), actor: auth.keyId });
+      const res = transitionJob(
+        job,
+        { type: 'request-cancel' },
+        { now: new Date(this.clock.now()), actor: auth.keyId },
+      );
       if (!res.ok) throw res.error;
       const [committed] = await this.store.commitNow([
         {

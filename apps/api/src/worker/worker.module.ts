@@ -5,7 +5,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { ConnectorRegistry, Database, JobEventsBus, JobsStore, WorkerRuntime } from '@jobtrail/engine';
+import { ConnectorRegistry, Database, DatabaseClock, JobEventsBus, JobsStore, WorkerRuntime } from '@jobtrail/engine';
 import type { Logger } from 'pino';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -42,6 +42,7 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
         metrics: MetricsService,
         config: AppConfig,
         log: Logger,
+        clock: DatabaseClock,
       ) =>
         new WorkerRuntime({
           db,
@@ -54,6 +55,7 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
           retention: config.retention,
           dataDir: config.dataDir,
           log,
+          clock,
         }),
       inject: [
         Database,
@@ -64,6 +66,7 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
         MetricsService,
         APP_CONFIG,
         LOGGER,
+        DatabaseClock,
       ],
     },
     WorkerLifecycle,
