@@ -45,7 +45,8 @@ export class DatabaseClock implements Clock {
       'SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS ms',
     );
     const after = this.localNow();
-    if (row) this.offset = Number(row.ms) - (before + after) / 2;
+    // Whole milliseconds: times are stored in BIGINT columns.
+    if (row) this.offset = Math.round(Number(row.ms) - (before + after) / 2);
   }
 
   /** Syncs now and then every `resyncMs` (clocks drift). */

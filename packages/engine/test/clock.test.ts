@@ -43,6 +43,8 @@ describe.each(kinds)('clocks of processes that disagree, on %s', (kind) => {
     await skewed.sync();
     expect(Math.abs(skewed.now() - Date.now())).toBeLessThan(2_000);
     expect(Math.abs(skewed.offsetMs + SKEW_MS)).toBeLessThan(2_000);
+    // Times are stored in BIGINT columns: the clock only ever gives whole milliseconds.
+    expect(Number.isInteger(skewed.offsetMs)).toBe(true);
   });
 
   it('a sweeper on a machine five minutes ahead does not take a live lease (it would by its own clock)', async () => {
