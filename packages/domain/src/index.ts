@@ -16,3 +16,4 @@ export * from './wire-mappers.js';
 export * from './roles.js';
 export * from './retention.js';
 export * from './sandbox.js';
+export * from './webhooks.js';
