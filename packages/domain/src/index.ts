@@ -17,3 +17,4 @@ export * from './roles.js';
 export * from './retention.js';
 export * from './sandbox.js';
 export * from './webhooks.js';
+export * from './webhook-wire.js';

@@ -53,6 +53,12 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
           retention: config.retention,
           dataDir: config.dataDir,
           log,
+          webhooks: {
+            config: config.webhooks,
+            // Signing secrets are sealed with the bank credentials' cipher and key.
+            secrets: { decryptSecret: (enc) => credentials.decrypt(enc).password },
+            observer: metrics,
+          },
         }),
       inject: [
         Database,
