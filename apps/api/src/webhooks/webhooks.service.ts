@@ -194,7 +194,13 @@ export class WebhooksService {
       JSON.stringify(body),
       now,
     );
-    await this.db.transaction((tx) => insertDeliveries(tx, [values]));
+    try {
+      await this.db.transaction((tx) => insertDeliveries(tx, [values]));
+    } catch (err) {
+      // Deleted since it was read (the delivery's foreign key refused it): answered like a missing one.
+      if (!(await this.repo.findOfTenant(auth.tenantId, id))) throw ApiProblem.notFound('Webhook');
+      throw err;
+    }
     const delivery = await this.repo.findDelivery(auth.tenantId, values[0] as string);
     if (!delivery) throw new Error('a delivery just queued was not found');
     return toDeliveryWire(delivery, []);

@@ -231,7 +231,12 @@ export class WebhookDispatcher {
     const retryAt = ok || gone ? null : nextWebhookAttemptAt(attempts, now, Math.random(), this.config.backoffScale);
     const status = ok ? 'delivered' : retryAt === null ? 'failed' : 'pending';
     let disabledReason: string | null = null;
-    await this.db.transaction(async (tx) => {
+    const recorded = await this.db.transaction(async (tx) => {
+      // The subscription may have been deleted meanwhile (its deliveries with it): nothing to record.
+      // PostgreSQL: FOR KEY SHARE holds off that delete until this attempt is written.
+      const lock = this.db.kind === 'postgres' ? 'FOR KEY SHARE' : '';
+      const exists = await tx.query(`SELECT id FROM webhook_deliveries WHERE id = $1 ${lock}`, [delivery.id]);
+      if (exists.length === 0) return false;
       await tx.execute(
         `INSERT INTO webhook_delivery_attempts (id, delivery_id, attempt, at, status_code, duration_ms, error, response_body)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -250,13 +255,13 @@ export class WebhookDispatcher {
           now,
           webhook.id,
         ]);
-        return;
+        return true;
       }
       const [w] = await tx.query<{ failing_since: number | string | null; enabled: boolean | number }>(
         'SELECT failing_since, enabled FROM webhooks WHERE id = $1',
         [webhook.id],
       );
-      if (!w) return;
+      if (!w) return true;
       const failingSince = w.failing_since === null ? startedAt : millis(w.failing_since);
       if (gone) disabledReason = 'the endpoint answered 410 Gone';
       else if (now - failingSince >= this.config.disableAfterFailingMs)
@@ -274,7 +279,9 @@ export class WebhookDispatcher {
         ]);
         await failPending(tx, webhook.id, 'the subscription was disabled: ' + disabledReason);
       }
+      return true;
     });
+    if (!recorded) return;
     const outcome = ok
       ? 'delivered'
       : gone

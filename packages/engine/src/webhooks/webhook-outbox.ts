@@ -80,10 +80,15 @@ export class WebhookOutbox {
     tenantIds: readonly string[],
   ): Promise<Map<string, Array<{ id: string; events: string[] }>>> {
     // Through ix_webhooks_tenant: a tenant without subscriptions costs one index probe.
+    // PostgreSQL: FOR KEY SHARE keeps a subscription from being deleted between this read and the
+    // insert of its deliveries (the insert would break its foreign key and fail the job's commit);
+    // a concurrent DELETE waits for this commit and then removes the new rows with the rest. It
+    // does not block updates of the subscription (health, secret, enabled).
     const rows =
       this.kind === 'postgres'
         ? await tx.query<Subscription>(
-            'SELECT id, tenant_id, events FROM webhooks WHERE tenant_id = ANY(CAST($1 AS VARCHAR[])) AND enabled = TRUE',
+            `SELECT id, tenant_id, events FROM webhooks
+              WHERE tenant_id = ANY(CAST($1 AS VARCHAR[])) AND enabled = TRUE FOR KEY SHARE`,
             [tenantIds],
           )
         : await tx.query<Subscription>(
