@@ -15,8 +15,12 @@ interface Claimed {
   readonly webhook: WebhookRow;
 }
 
-/** How much longer than the timeout a claim holds before another dispatcher may take the delivery. */
-const CLAIM_MARGIN_MS = 30_000;
+/**
+ * How much longer than the timeout a claim holds before another dispatcher may take the delivery:
+ * an attempt never outlasts its timeout, so this only covers recording it. A dispatcher that died
+ * mid-send leaves its deliveries to others after timeout + margin (sent again: at least once).
+ */
+const CLAIM_MARGIN_MS = 5_000;
 /** How often the backlog gauge is refreshed. */
 const BACKLOG_EVERY_MS = 5_000;
 const ERROR_LIMIT = 1_000;
