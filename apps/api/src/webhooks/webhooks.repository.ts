@@ -78,7 +78,8 @@ export class WebhooksRepository {
 
   /**
    * Changes a subscription; when it becomes disabled, its pending deliveries end as `failed` in the
-   * same transaction (they would not be sent). False when the tenant has no such subscription.
+   * same transaction (they would not be sent). The subscription's row is written before its
+   * deliveries', the dispatcher's lock order. False when the tenant has no such subscription.
    */
   async update(tenantId: string, id: string, patch: WebhookPatch, now = Date.now()): Promise<boolean> {
     return this.db.transaction(async (tx) => {

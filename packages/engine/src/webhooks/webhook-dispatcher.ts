@@ -236,10 +236,17 @@ export class WebhookDispatcher {
     const status = ok ? 'delivered' : retryAt === null ? 'failed' : 'pending';
     let disabledReason: string | null = null;
     const recorded = await this.db.transaction(async (tx) => {
-      // The subscription may have been deleted meanwhile (its deliveries with it): nothing to record.
-      // PostgreSQL: FOR KEY SHARE holds off that delete until this attempt is written.
-      const lock = this.db.kind === 'postgres' ? 'FOR KEY SHARE' : '';
-      const exists = await tx.query(`SELECT id FROM webhook_deliveries WHERE id = $1 ${lock}`, [delivery.id]);
+      // Lock order, everywhere: a subscription's row before its deliveries' (PATCH, delete and the
+      // disabling below do the same), so two writers never wait on each other in a cycle.
+      // PostgreSQL: FOR NO KEY UPDATE also holds off a delete until this attempt is written.
+      const lock = this.db.kind === 'postgres' ? 'FOR NO KEY UPDATE' : '';
+      const [w] = await tx.query<{ failing_since: number | string | null; enabled: boolean | number }>(
+        `SELECT failing_since, enabled FROM webhooks WHERE id = $1 ${lock}`,
+        [webhook.id],
+      );
+      // Deleted meanwhile (its deliveries with it): nothing to record.
+      if (!w) return false;
+      const exists = await tx.query('SELECT id FROM webhook_deliveries WHERE id = $1', [delivery.id]);
       if (exists.length === 0) return false;
       await tx.execute(
         `INSERT INTO webhook_delivery_attempts (id, delivery_id, attempt, at, status_code, duration_ms, error, response_body)
@@ -261,11 +268,6 @@ export class WebhookDispatcher {
         ]);
         return true;
       }
-      const [w] = await tx.query<{ failing_since: number | string | null; enabled: boolean | number }>(
-        'SELECT failing_since, enabled FROM webhooks WHERE id = $1',
-        [webhook.id],
-      );
-      if (!w) return true;
       const failingSince = w.failing_since === null ? startedAt : millis(w.failing_since);
       if (gone) disabledReason = 'the endpoint answered 410 Gone';
       else if (now - failingSince >= this.config.disableAfterFailingMs)
