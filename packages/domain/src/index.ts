@@ -16,3 +16,5 @@ export * from './wire-mappers.js';
 export * from './roles.js';
 export * from './retention.js';
 export * from './sandbox.js';
+export * from './webhooks.js';
+export * from './webhook-wire.js';

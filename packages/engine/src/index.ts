@@ -23,3 +23,8 @@ export * from './retention/retention.sweeper.js';
 export * from './engine.js';
 export * from './worker/lease-sweeper.js';
 export * from './clock.js';
+export * from './webhooks/url-safety.js';
+export * from './webhooks/webhook-signature.js';
+export * from './webhooks/webhook-sender.js';
+export * from './webhooks/webhook-outbox.js';
+export * from './webhooks/webhook-dispatcher.js';

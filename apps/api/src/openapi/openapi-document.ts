@@ -1,6 +1,16 @@
 import {
   ApiKeySchema,
   CreateApiKeyBodySchema,
+  CreateWebhookBodySchema,
+  CreatedWebhookSchema,
+  RotatedWebhookSecretSchema,
+  UpdateWebhookBodySchema,
+  WebhookDeliveriesQuerySchema,
+  WebhookDeliveryAttemptSchema,
+  WebhookDeliveryParamsSchema,
+  WebhookDeliverySchema,
+  WebhookIdParamsSchema,
+  WebhookSchema,
   CreatedApiKeySchema,
   KeyIdParamsSchema,
   ConnectionIdParamsSchema,
@@ -31,7 +41,7 @@ import { z } from 'zod';
 
 /** One operation of the API, as documented. The route table the OpenAPI document is built from. */
 export interface RouteSpec {
-  readonly method: 'get' | 'post' | 'delete';
+  readonly method: 'get' | 'post' | 'patch' | 'delete';
   /** OpenAPI path template, under the `/api` base. */
   readonly path: string;
   readonly operationId: string;
@@ -261,6 +271,110 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: { 204: null },
     errors: [400, 404, 409],
   },
+  {
+    method: 'post',
+    path: '/webhooks',
+    operationId: 'createWebhook',
+    summary:
+      'Subscribe a URL to job events; the answer shows the signing secret this once only. Only https URLs to public addresses (http to loopback with JOBTRAIL_WEBHOOK_ALLOW_PRIVATE=1)',
+    role: 'admin',
+    body: CreateWebhookBodySchema,
+    responses: { 201: CreatedWebhookSchema },
+    errors: [400, 413, 415],
+  },
+  {
+    method: 'get',
+    path: '/webhooks',
+    operationId: 'listWebhooks',
+    summary: "The tenant's webhook subscriptions with their health (last success, failure streak); never the secrets",
+    role: 'admin',
+    responses: { 200: list(WebhookSchema) },
+    errors: [],
+  },
+  {
+    method: 'get',
+    path: '/webhooks/{webhook_id}',
+    operationId: 'getWebhook',
+    summary: 'One webhook subscription',
+    role: 'admin',
+    params: WebhookIdParamsSchema,
+    responses: { 200: WebhookSchema },
+    errors: [400, 404],
+  },
+  {
+    method: 'patch',
+    path: '/webhooks/{webhook_id}',
+    operationId: 'updateWebhook',
+    summary: 'Change the URL, events, description or enabled flag (disabling ends its pending deliveries)',
+    role: 'admin',
+    params: WebhookIdParamsSchema,
+    body: UpdateWebhookBodySchema,
+    responses: { 200: WebhookSchema },
+    errors: [400, 404, 413, 415],
+  },
+  {
+    method: 'delete',
+    path: '/webhooks/{webhook_id}',
+    operationId: 'deleteWebhook',
+    summary: 'Delete a subscription and its delivery log',
+    role: 'admin',
+    params: WebhookIdParamsSchema,
+    responses: { 204: null },
+    errors: [400, 404],
+  },
+  {
+    method: 'post',
+    path: '/webhooks/{webhook_id}/rotate-secret',
+    operationId: 'rotateWebhookSecret',
+    summary: 'A new signing secret, shown this once; the previous one signs too for 24 h',
+    role: 'admin',
+    params: WebhookIdParamsSchema,
+    responses: { 200: RotatedWebhookSecretSchema },
+    errors: [400, 404],
+  },
+  {
+    method: 'post',
+    path: '/webhooks/{webhook_id}/test',
+    operationId: 'testWebhook',
+    summary: 'Queue a `webhook.test` event to the subscription; the answer is its delivery',
+    role: 'admin',
+    params: WebhookIdParamsSchema,
+    responses: { 202: WebhookDeliverySchema },
+    errors: [400, 404],
+  },
+  {
+    method: 'get',
+    path: '/webhooks/{webhook_id}/deliveries',
+    operationId: 'listWebhookDeliveries',
+    summary:
+      'The delivery log of a subscription, newest first (keyset paging via Link), with every attempt: time, status code, duration, error',
+    role: 'admin',
+    params: WebhookIdParamsSchema,
+    query: WebhookDeliveriesQuerySchema,
+    responses: { 200: list(WebhookDeliverySchema) },
+    errors: [400, 404],
+  },
+  {
+    method: 'post',
+    path: '/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver',
+    operationId: 'redeliverWebhookDelivery',
+    summary: 'Send a delivery again (same webhook-id), whatever its status',
+    role: 'admin',
+    params: WebhookDeliveryParamsSchema,
+    responses: { 202: WebhookDeliverySchema },
+    errors: [400, 404],
+  },
+  {
+    method: 'get',
+    path: '/jobs/{job_id}/deliveries',
+    operationId: 'listJobDeliveries',
+    summary: "The webhook deliveries the job's changes caused, newest first (keyset paging via Link)",
+    role: 'viewer',
+    params: JobIdParamsSchema,
+    query: PageQuerySchema,
+    responses: { 200: list(WebhookDeliverySchema) },
+    errors: [400, 404],
+  },
 ];
 
 /**
@@ -281,6 +395,11 @@ const OUTPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
   ['ApiKey', ApiKeySchema],
   ['CreatedApiKey', CreatedApiKeySchema],
   ['WhoAmI', WhoAmISchema],
+  ['Webhook', WebhookSchema],
+  ['CreatedWebhook', CreatedWebhookSchema],
+  ['RotatedWebhookSecret', RotatedWebhookSecretSchema],
+  ['WebhookDelivery', WebhookDeliverySchema],
+  ['WebhookDeliveryAttempt', WebhookDeliveryAttemptSchema],
   ['EventToken', EventTokenSchema],
   ['Health', HealthSchema],
   ['Problem', ProblemSchema],
@@ -289,6 +408,8 @@ const OUTPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
 const INPUT_SCHEMAS: ReadonlyArray<readonly [string, z.ZodType]> = [
   ['CreateConnectionBody', CreateConnectionBodySchema],
   ['CreateApiKeyBody', CreateApiKeyBodySchema],
+  ['CreateWebhookBody', CreateWebhookBodySchema],
+  ['UpdateWebhookBody', UpdateWebhookBodySchema],
 ];
 
 const COMPONENTS = '#/components/schemas/';

@@ -56,6 +56,15 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
           dataDir: config.dataDir,
           log,
           clock,
+          webhooks: {
+            config: config.webhooks,
+            // Signing secrets are sealed with the bank credentials' cipher and key, bound to their subscription.
+            secrets: {
+              decryptSecret: (enc, owner) =>
+                credentials.decrypt(enc, { tenantId: owner.tenantId, connectionId: owner.webhookId }).password,
+            },
+            observer: metrics,
+          },
         }),
       inject: [
         Database,

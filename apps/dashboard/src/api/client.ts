@@ -34,7 +34,7 @@ export interface Page<T> {
 }
 
 export interface RequestOptions<T> {
-  readonly method?: 'GET' | 'POST' | 'DELETE';
+  readonly method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   readonly body?: unknown;
   readonly schema?: Validator<T>;
   readonly signal?: AbortSignal;

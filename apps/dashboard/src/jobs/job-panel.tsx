@@ -19,6 +19,7 @@ import { attemptsText } from './retry-policy.js';
 import { StepsTimeline } from './steps-timeline.js';
 import { supportDetails } from './support-details.js';
 import { TransitionsTable } from './transitions-table.js';
+import { JobDeliveries } from '../webhooks/job-deliveries.js';
 
 /** Everything about one job: status, actions, error and troubleshooting, steps, result, history, logs. */
 export function JobPanel({ jobId }: { readonly jobId: string }) {
@@ -92,6 +93,10 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
           <section aria-labelledby="transitions-title">
             <h3 id="transitions-title">Status changes</h3>
             <TransitionsTable transitions={job.transitions} />
+          </section>
+          <section aria-labelledby="deliveries-title">
+            <h3 id="deliveries-title">Webhook deliveries</h3>
+            <JobDeliveries jobId={job.job_id} />
           </section>
           <section aria-labelledby="logs-title">
             <h3 id="logs-title">Log lines</h3>

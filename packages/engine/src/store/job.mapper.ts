@@ -33,6 +33,7 @@ export function rowToJob(row: JobRow): Job {
     result: row.result === null ? null : (JSON.parse(row.result) as Job['result']),
     retryOf: row.retry_of,
     requestedBy: row.requested_by_id === null ? null : { id: row.requested_by_id, name: row.requested_by_name ?? '' },
+    version: Number(row.version),
   };
 }
 
@@ -62,6 +63,7 @@ export function jobToValues(job: Job, tenantId: string): unknown[] {
     job.retryOf,
     job.requestedBy?.id ?? null,
     job.requestedBy?.name ?? null,
+    job.version,
   ];
 }
 
@@ -89,6 +91,7 @@ export const JOB_COLUMNS = [
   'retry_of',
   'requested_by_id',
   'requested_by_name',
+  'version',
 ] as const;
 
 /** A stored transition event back to the domain's transition. */
