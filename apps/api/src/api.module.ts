@@ -26,6 +26,9 @@ import { JobsController } from './jobs/jobs.controller.js';
 import { JobsRepository } from './jobs/jobs.repository.js';
 import { JobsService } from './jobs/jobs.service.js';
 import { MetricsController } from './metrics/metrics.controller.js';
+import { JobDeliveriesController, WebhooksController } from './webhooks/webhooks.controller.js';
+import { WebhooksRepository } from './webhooks/webhooks.repository.js';
+import { WebhooksService } from './webhooks/webhooks.service.js';
 
 /**
  * The HTTP API role: controllers, guards (who is calling, then whether they are over their
@@ -41,6 +44,8 @@ import { MetricsController } from './metrics/metrics.controller.js';
     EventsController,
     MetricsController,
     KeysController,
+    WebhooksController,
+    JobDeliveriesController,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },
@@ -64,6 +69,8 @@ import { MetricsController } from './metrics/metrics.controller.js';
     IdempotencyInterceptor,
     IdempotencySweeper,
     DemoSeeder,
+    WebhooksRepository,
+    WebhooksService,
   ],
 })
 export class ApiModule {}

@@ -15,6 +15,7 @@ import { NotFoundPage } from './layout/not-found-page.js';
 import { ClockProvider } from './lib/clock-context.js';
 import { LiveUpdatesProvider } from './live/live-updates-provider.js';
 import { SearchResultsPage } from './search/search-results-page.js';
+import { WebhooksPage } from './webhooks/webhooks-page.js';
 
 // The overview is the one page with its own weight (chart, statistics); it loads on first visit.
 const OverviewPage = lazy(() => import('./overview/overview-page.js').then((m) => ({ default: m.OverviewPage })));
@@ -45,6 +46,7 @@ export function AppRoutes() {
         <Route path="jobs/:jobId" element={<JobPage />} />
         <Route path="search" element={<SearchResultsPage />} />
         <Route path="keys" element={<KeysPage />} />
+        <Route path="webhooks" element={<WebhooksPage />} />
         <Route
           path="overview"
           element={

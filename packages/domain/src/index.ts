@@ -18,3 +18,5 @@ export * from './retention.js';
 export * from './sandbox.js';
 export * from './connection.js';
 export * from './attempts.js';
+export * from './webhooks.js';
+export * from './webhook-wire.js';

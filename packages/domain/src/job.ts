@@ -64,6 +64,11 @@ export interface Job {
   /** The failed or cancelled job that this one retries. */
   readonly retryOf: string | null;
   readonly requestedBy: RequestedBy | null;
+  /**
+   * +1 on every stored change (1 when created), set by the store's commit: a webhook receiver
+   * drops an event whose version is not above the last one it applied.
+   */
+  readonly version: number;
 }
 
 /** One recorded status change of a job. */
@@ -118,6 +123,7 @@ export function createJob(input: NewJob): Job {
     result: null,
     retryOf: input.retryOf ?? null,
     requestedBy: input.requestedBy ?? null,
+    version: 1,
   };
 }
 

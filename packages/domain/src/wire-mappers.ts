@@ -75,6 +75,7 @@ export function toJobSummaryWire(job: Job): JobSummaryWire {
     error: errorToWire(job.error),
     retry_of: job.retryOf,
     cancel_requested: job.cancelRequestedAt !== null,
+    version: job.version,
   };
 }
 
@@ -183,6 +184,7 @@ export function jobFromDetailWire(wire: JobDetailWire): { job: Job; transitions:
     result: wire.result,
     retryOf: wire.retry_of,
     requestedBy: wire.requested_by,
+    version: wire.version,
   };
   return { job, transitions: wire.transitions.map(transitionFromWire) };
 }

@@ -76,6 +76,11 @@ export const JobSummarySchema = z.object({
   ),
   retry_of: UuidSchema.nullable().describe('The failed or cancelled job this one manually retries.'),
   cancel_requested: z.boolean().describe('A cancel was asked for; a processing job stops at its next step.'),
+  version: z
+    .number()
+    .int()
+    .min(1)
+    .describe('+1 on every change of the job: a webhook receiver drops an event older than the one it applied.'),
 });
 export type JobSummaryWire = z.infer<typeof JobSummarySchema>;
 

@@ -62,6 +62,7 @@ const jobArb: fc.Arbitrary<Job> = fc
     result: fc.option(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,15}$/), fc.integer()), { nil: null }),
     retryOf: fc.option(fc.uuid({ version: 4 }), { nil: null }),
     requestedBy: fc.option(fc.record({ id: fc.string(), name: fc.string() }), { nil: null }),
+    version: fc.integer({ min: 1, max: 1_000 }),
     stepStatuses: fc.array(fc.constantFrom(...STEP_STATUSES), { minLength: 3, maxLength: 3 }),
     stepDates: fc.array(nullableDate, { minLength: 3, maxLength: 3 }),
     stepError: errorArb,

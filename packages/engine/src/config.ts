@@ -40,3 +40,38 @@ export interface CredentialsDecryptor {
 export interface AttemptObserver {
   observeJob(action: string, status: string, seconds: number): void;
 }
+
+/** How the webhook dispatcher sends. */
+export interface WebhookConfig {
+  /** Fallback polling interval for due deliveries (new ones wake it at once in-process). */
+  readonly pollMs: number;
+  /** One attempt's limit, connection to last byte (10 s). */
+  readonly timeoutMs: number;
+  /** Deliveries in flight at once in one process. */
+  readonly concurrency: number;
+  /** Deliveries in flight at once to one subscription, so a slow endpoint never holds up others. */
+  readonly perEndpointConcurrency: number;
+  /** Multiplies the retry schedule (1 in production; tests shrink it). */
+  readonly backoffScale: number;
+  /** JOBTRAIL_WEBHOOK_ALLOW_PRIVATE=1: `http` and loopback targets allowed (development, tests). */
+  readonly allowPrivate: boolean;
+  /** How long a subscription may fail without a success before it is disabled (3 days). */
+  readonly disableAfterFailingMs: number;
+}
+
+/** Decrypts a subscription's signing secret (the api owns the key, as for bank credentials). */
+export interface WebhookSecretDecryptor {
+  /** The secret is bound to its subscription (and tenant): moved to another row, it does not decrypt. */
+  decryptSecret(secretEnc: string, owner: { readonly tenantId: string; readonly webhookId: string }): string;
+}
+
+/** Outcome of one delivery attempt, for metrics. */
+export type WebhookAttemptOutcome = 'delivered' | 'retrying' | 'failed' | 'gone' | 'refused';
+
+/** Told about every delivery attempt and the backlog (the api's metrics). */
+export interface WebhookObserver {
+  /** `lagSeconds`: from the event's commit to its 2xx, for delivered attempts. */
+  observeDelivery(outcome: WebhookAttemptOutcome, lagSeconds: number | null): void;
+  /** Pending deliveries (due or waiting for a retry). */
+  observeBacklog(pending: number): void;
+}

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RetentionConfig, WorkerConfig } from '@jobtrail/engine';
+import { WEBHOOK_DISABLE_AFTER_FAILING_MS } from '@jobtrail/domain';
+import type { RetentionConfig, WebhookConfig, WorkerConfig } from '@jobtrail/engine';
 
 export type { WorkerConfig } from '@jobtrail/engine';
 
@@ -39,6 +40,7 @@ export interface AppConfig {
   readonly streams: StreamsConfig;
   readonly idempotency: IdempotencyConfig;
   readonly retention: RetentionConfig;
+  readonly webhooks: WebhookConfig;
 }
 
 /** Values of `JOBTRAIL_LOG_FORMAT`. */
@@ -206,6 +208,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       failedDays: intVar(env, 'JOBTRAIL_RETENTION_FAILED_DAYS', 365, 1, 36_500),
       cancelledDays: intVar(env, 'JOBTRAIL_RETENTION_CANCELLED_DAYS', 90, 1, 36_500),
       sweepMs: intVar(env, 'JOBTRAIL_RETENTION_SWEEP_MS', 3_600_000, 1_000, 86_400_000),
+    },
+    webhooks: {
+      pollMs: intVar(env, 'JOBTRAIL_WEBHOOK_POLL_MS', 1_000, 10, 600_000),
+      timeoutMs: intVar(env, 'JOBTRAIL_WEBHOOK_TIMEOUT_MS', 10_000, 50, 120_000),
+      concurrency: intVar(env, 'JOBTRAIL_WEBHOOK_CONCURRENCY', 32, 1, 1_024),
+      perEndpointConcurrency: intVar(env, 'JOBTRAIL_WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 256),
+      // Per mille of the retry schedule (1000 = 5 s, 5 min, ... as documented); tests shrink it.
+      backoffScale: intVar(env, 'JOBTRAIL_WEBHOOK_BACKOFF_PERMILLE', 1_000, 0, 1_000) / 1_000,
+      allowPrivate: env.JOBTRAIL_WEBHOOK_ALLOW_PRIVATE === '1',
+      disableAfterFailingMs: WEBHOOK_DISABLE_AFTER_FAILING_MS,
     },
     worker: {
       concurrency: intVar(env, 'JOBTRAIL_WORKER_CONCURRENCY', 4, 1, 256),

@@ -10,7 +10,7 @@ import {
   type UpdateConnectionBody,
 } from '@jobtrail/domain';
 import { ApiProblem } from '../common/api-problem.js';
-import { ConnectorRegistry, Database, isUniqueViolation, uuidv7 } from '@jobtrail/engine';
+import { ConnectorRegistry, Database, DatabaseClock, JobEventsBus, isUniqueViolation, uuidv7 } from '@jobtrail/engine';
 import { decodeCursor, keysetPage, type Page } from '../common/cursor.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { APP_CONFIG } from '../common/tokens.js';
@@ -42,6 +42,8 @@ export class ConnectionsService implements OnApplicationBootstrap {
     private readonly jobRows: JobsRepository,
     private readonly cipher: CredentialsCipher,
     private readonly connectors: ConnectorRegistry,
+    private readonly bus: JobEventsBus,
+    private readonly clock: DatabaseClock,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.logins = new LoginHasher(config.encryptionKey);
@@ -70,7 +72,7 @@ export class ConnectionsService implements OnApplicationBootstrap {
         },
       ]);
     }
-    const now = Date.now();
+    const now = this.clock.now();
     const id = uuidv7(now);
     const row = {
       id,
@@ -119,7 +121,7 @@ export class ConnectionsService implements OnApplicationBootstrap {
           await this.connections.updateCredentials(tx, connectionId, {
             credentials_enc: this.cipher.encrypt({ password }, { tenantId: auth.tenantId, connectionId }),
             // Strictly after any failure recorded so far: the retry guard compares the two.
-            credentials_updated_at: Math.max(Date.now(), Number(current.credentials_updated_at ?? 0) + 1),
+            credentials_updated_at: Math.max(this.clock.now(), Number(current.credentials_updated_at ?? 0) + 1),
             status: connectionStatusAfterCredentialsUpdate(status),
             ...(body.login_id === undefined
               ? {}
@@ -180,5 +182,10 @@ export class ConnectionsService implements OnApplicationBootstrap {
   async delete(auth: AuthContext, connectionId: string): Promise<void> {
     if (!(await this.connections.deleteConnection(auth.tenantId, connectionId)))
       throw ApiProblem.notFound('Connection');
+    // Live clients following its jobs stop waiting (the deletion is committed; a lost notice only
+    // means they learn it from the 404 of their next read).
+    await this.bus
+      .publishConnectionDeleted({ type: 'connection.deleted', tenantId: auth.tenantId, connectionId })
+      .catch(() => undefined);
   }
 }

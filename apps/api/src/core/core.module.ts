@@ -11,6 +11,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   ConnectorRegistry,
   Database,
+  DatabaseClock,
   JobEventsBus,
   JobsStore,
   SANDBOX_INSTITUTION_ID,
@@ -25,14 +26,22 @@ import { CredentialsCipher } from '../connections/credentials-cipher.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { dataSourceOptions } from '../persistence/data-source.js';
 
-/** Starts the bus's LISTEN connection with the process and closes it last. */
+/**
+ * Starts the bus's LISTEN connection and the database clock with the process (before any worker
+ * or request runs), and stops them last.
+ */
 @Injectable()
-class JobEventsBusLifecycle implements OnModuleInit, OnApplicationShutdown {
-  constructor(@Inject(JobEventsBus) private readonly bus: JobEventsBus) {}
-  onModuleInit(): Promise<void> {
-    return this.bus.start();
+class CoreLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(JobEventsBus) private readonly bus: JobEventsBus,
+    @Inject(DatabaseClock) private readonly clock: DatabaseClock,
+  ) {}
+  async onModuleInit(): Promise<void> {
+    await this.clock.start();
+    await this.bus.start();
   }
   onApplicationShutdown(): Promise<void> {
+    this.clock.stop();
     return this.bus.close();
   }
 }
@@ -68,7 +77,8 @@ export class CoreModule {
           useFactory: (db: Database) => new JobEventsBus(db, databaseUrl, logger),
           inject: [Database],
         },
-        JobEventsBusLifecycle,
+        { provide: DatabaseClock, useFactory: (db: Database) => new DatabaseClock(db), inject: [Database] },
+        CoreLifecycle,
         { provide: ConnectorRegistry, useValue: connectors },
         { provide: CredentialsCipher, useValue: new CredentialsCipher(config.encryptionKey) },
         MetricsService,
@@ -79,6 +89,7 @@ export class CoreModule {
         Database,
         JobsStore,
         JobEventsBus,
+        DatabaseClock,
         ConnectorRegistry,
         CredentialsCipher,
         MetricsService,

@@ -181,6 +181,11 @@ export class EventsController implements BeforeApplicationShutdown {
       if (queued.length > MAX_QUEUED) stream.end('slow-client');
     });
     this.subscriptions++;
+    // No id: the deletion is not stored, so it neither moves the client's resume point nor replays.
+    const offDeleted = this.bus.onConnectionDeleted((d) => {
+      if (d.tenantId !== auth.tenantId || (query.connection_id && d.connectionId !== query.connection_id)) return;
+      write(`event: connection.deleted\ndata: ${JSON.stringify({ connection_id: d.connectionId })}\n\n`);
+    });
     /**
      * Replays what changed after `from`; when that is more than a replay may carry, tells the
      * client to reload the history instead (`event: reset`) rather than leave a silent gap.
@@ -206,6 +211,7 @@ export class EventsController implements BeforeApplicationShutdown {
       clearInterval(heartbeat);
       this.heartbeats--;
       unsubscribe();
+      offDeleted();
       this.subscriptions--;
       offReconnect();
       const n = (this.perKey.get(auth.keyId) ?? 1) - 1;

@@ -24,6 +24,7 @@ import {
 import { ApiProblem } from '../common/api-problem.js';
 import {
   Database,
+  DatabaseClock,
   JobEventsBus,
   JobsStore,
   isUniqueViolation,
@@ -60,6 +61,7 @@ export class JobsService {
     private readonly db: Database,
     private readonly jobs: JobsRepository,
     private readonly store: JobsStore,
+    private readonly clock: DatabaseClock,
     private readonly bus: JobEventsBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -105,7 +107,7 @@ export class JobsService {
   /** At most `refreshesPerHour` refresh jobs per connection in any hour (429 beyond). */
   private async checkRefreshLimit(connectionId: string): Promise<void> {
     const limit = this.config.limits.refreshesPerHour;
-    const since = Date.now() - 3_600_000;
+    const since = this.clock.now() - 3_600_000;
     const { count, oldest } = await this.jobs.countRecentJobs(connectionId, 'refresh', since, limit);
     if (count < limit || oldest === null) return;
     const retryAfter = Math.max(1, Math.ceil((oldest - since) / 1000));
@@ -149,7 +151,8 @@ export class JobsService {
     retryOf: string | null,
     reason: string,
   ): JobWrite {
-    const now = new Date();
+    // The database's time: creation times order a connection's actions, whichever process took them.
+    const now = new Date(this.clock.now());
     const job = createJob({
       id: uuidv7(now.getTime()),
       connectionId,
@@ -205,7 +208,7 @@ export class JobsService {
     const allowed = candidates.filter((job) => {
       const refused = retryJob(job, {
         id: job.id,
-        now: new Date(),
+        now: new Date(this.clock.now()),
         credentialsUpdatedAt: credentials.get(job.connectionId) ?? null,
       });
       if (!refused.ok)
@@ -277,7 +280,7 @@ export class JobsService {
 
   /** Counts of the jobs created in a time range (default: the last 24 hours). */
   async stats(auth: AuthContext, query: JobStatsQuery): Promise<JobStatsWire> {
-    const to = query.to === undefined ? Date.now() : Date.parse(query.to);
+    const to = query.to === undefined ? this.clock.now() : Date.parse(query.to);
     const from = query.from === undefined ? to - 24 * 3_600_000 : Date.parse(query.from);
     const stats = await this.jobs.stats(auth.tenantId, from, to);
     const byStatus: Record<string, number> = {};
@@ -388,7 +391,7 @@ export class JobsService {
     const job = await this.jobs.findJob(auth.tenantId, jobId);
     if (!job) throw ApiProblem.notFound('Job');
     const credentialsUpdatedAt = await this.jobs.findCredentialsUpdatedAt(job.connectionId);
-    const allowed = retryJob(job, { id: job.id, now: new Date(), credentialsUpdatedAt });
+    const allowed = retryJob(job, { id: job.id, now: new Date(this.clock.now()), credentialsUpdatedAt });
     if (!allowed.ok) {
       if (allowed.error.refusal === 'credentials-update-required')
         throw new ApiProblem(
@@ -409,7 +412,11 @@ export class JobsService {
     for (let tries = 0; tries < 5; tries++) {
       const job = await this.jobs.findJob(auth.tenantId, jobId);
       if (!job) throw ApiProblem.notFound('Job');
-      const res = transitionJob(job, { type: 'request-cancel' }, { now: new Date(), actor: auth.keyId });
+      const res = transitionJob(
+        job,
+        { type: 'request-cancel' },
+        { now: new Date(this.clock.now()), actor: auth.keyId },
+      );
       if (!res.ok) throw res.error;
       const [committed] = await this.store.commitNow([
         {

@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { JOB_ACTIONS, JOB_STATUSES, TERMINAL_STATUSES, type JobAction, type JobStatus } from '@jobtrail/domain';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { Database } from '@jobtrail/engine';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Database, type WebhookAttemptOutcome, type WebhookObserver } from '@jobtrail/engine';
 import { DataSource } from 'typeorm';
 import { JobEntity } from '../persistence/entities.js';
 
@@ -39,12 +39,15 @@ const isTerminal = (status: JobStatus) => (TERMINAL_STATUSES as readonly string[
  *   they give the cluster's throughput; `rate()` works on them as on any counter that resets.
  */
 @Injectable()
-export class MetricsService implements OnModuleDestroy {
+export class MetricsService implements OnModuleDestroy, WebhookObserver {
   readonly registry = new Registry();
   private readonly finished = new Map<string, number>();
   private figures: QueueFigures | null = null;
   private refreshing: Promise<QueueFigures> | null = null;
   private readonly duration: Histogram<'action' | 'status'>;
+  private readonly deliveries: Counter<'outcome'>;
+  private readonly deliveryLag: Histogram;
+  private readonly deliveryBacklog: Gauge;
 
   constructor(
     private readonly db: Database,
@@ -56,6 +59,23 @@ export class MetricsService implements OnModuleDestroy {
       help: 'Duration of finished attempts run by this process.',
       labelNames: ['action', 'status'],
       buckets: BUCKETS,
+      registers: [this.registry],
+    });
+    this.deliveries = new Counter({
+      name: 'jobtrail_webhook_deliveries_total',
+      help: 'Webhook delivery attempts made by this process, by outcome: delivered (2xx), retrying, failed (no attempt left), gone (410: subscription disabled), refused (unsafe target).',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.deliveryLag = new Histogram({
+      name: 'jobtrail_webhook_delivery_lag_seconds',
+      help: "From the job change's commit to the receiver's 2xx, for deliveries sent by this process.",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3_600, 86_400],
+      registers: [this.registry],
+    });
+    this.deliveryBacklog = new Gauge({
+      name: 'jobtrail_webhook_backlog',
+      help: 'Pending webhook deliveries (due, or waiting for a retry), as last counted by a dispatcher of this process.',
       registers: [this.registry],
     });
     // Each collect reads the same (cached) figures: one refresh serves the three families.
@@ -98,6 +118,16 @@ export class MetricsService implements OnModuleDestroy {
       const key = `${status}/${action as JobAction}`;
       this.finished.set(key, (this.finished.get(key) ?? 0) + 1);
     }
+  }
+
+  /** One webhook delivery attempt (the engine's dispatcher reports each). */
+  observeDelivery(outcome: WebhookAttemptOutcome, lagSeconds: number | null): void {
+    this.deliveries.inc({ outcome });
+    if (lagSeconds !== null) this.deliveryLag.observe(lagSeconds);
+  }
+
+  observeBacklog(pending: number): void {
+    this.deliveryBacklog.set(pending);
   }
 
   /** The exposition text of every metric. */

@@ -1,6 +1,13 @@
 import { DefaultNamingStrategy, EntitySchema, type EntitySchemaRelationOptions, type Table } from 'typeorm';
-import { API_KEY_ROLES, JOB_STATUSES } from '@jobtrail/domain';
-import type { ConnectionRow, JobEventRow, JobRow } from '@jobtrail/engine';
+import { API_KEY_ROLES, JOB_STATUSES, WEBHOOK_DELIVERY_STATUSES } from '@jobtrail/domain';
+import type {
+  ConnectionRow,
+  JobEventRow,
+  JobRow,
+  WebhookDeliveryAttemptRow,
+  WebhookDeliveryRow,
+  WebhookRow,
+} from '@jobtrail/engine';
 import type { ApiKeyRow, IdempotencyKeyRow, TenantRow } from './rows.js';
 
 /**
@@ -134,6 +141,7 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
     requested_by_id: { ...ref, nullable: true },
     requested_by_name: { type: 'varchar', length: 100, nullable: true },
     error_code: { type: 'varchar', length: 100, nullable: true },
+    version: { type: 'integer', default: 1 },
   },
   indices: [
     { name: 'ix_jobs_history', columns: ['connection_id', 'created_at', 'id'] },
@@ -272,6 +280,78 @@ export const IdempotencyKeyEntity = new EntitySchema<IdempotencyKeyRow>({
 
 export const JobEventEntity = jobEventEntity('postgres');
 
+export const WebhookEntity = new EntitySchema<WebhookRow & { tenant?: unknown }>({
+  name: 'webhooks',
+  relations: {
+    tenant: parent('tenants', 'tenant_id'),
+  },
+  columns: {
+    id,
+    tenant_id: ref,
+    url: { type: 'varchar', length: 2048 },
+    events: { type: 'text' },
+    description: { type: 'varchar', length: 500, nullable: true },
+    enabled: { type: 'boolean' },
+    secret_enc: { type: 'text' },
+    previous_secret_enc: { type: 'text', nullable: true },
+    previous_secret_expires_at: nullableMillis,
+    disabled_reason: { type: 'varchar', length: 300, nullable: true },
+    created_at: millis,
+    updated_at: millis,
+    failing_since: nullableMillis,
+    last_success_at: nullableMillis,
+    last_failure_at: nullableMillis,
+  },
+  indices: [{ name: 'ix_webhooks_tenant', columns: ['tenant_id', 'created_at', 'id'] }],
+});
+
+export const WebhookDeliveryEntity = new EntitySchema<WebhookDeliveryRow & { webhook?: unknown }>({
+  name: 'webhook_deliveries',
+  relations: {
+    webhook: parent('webhooks', 'webhook_id'),
+  },
+  columns: {
+    id,
+    tenant_id: ref,
+    webhook_id: ref,
+    event_id: { type: 'varchar', length: 64 },
+    event_type: { type: 'varchar', length: 32 },
+    job_id: { ...ref, nullable: true },
+    payload: { type: 'text' },
+    status: { type: 'varchar', length: 16 },
+    attempts: { type: 'integer' },
+    next_attempt_at: nullableMillis,
+    last_status_code: { type: 'integer', nullable: true },
+    last_error: { type: 'varchar', length: 1000, nullable: true },
+    created_at: millis,
+    delivered_at: nullableMillis,
+  },
+  indices: [
+    { name: 'ix_webhook_deliveries_due', columns: ['next_attempt_at'], where: "status = 'pending'" },
+    { name: 'ix_webhook_deliveries_webhook', columns: ['webhook_id', 'created_at', 'id'] },
+    { name: 'ix_webhook_deliveries_job', columns: ['job_id', 'created_at', 'id'] },
+  ],
+  checks: [{ name: 'ck_webhook_deliveries_status', expression: oneOf('status', WEBHOOK_DELIVERY_STATUSES) }],
+});
+
+export const WebhookDeliveryAttemptEntity = new EntitySchema<WebhookDeliveryAttemptRow & { delivery?: unknown }>({
+  name: 'webhook_delivery_attempts',
+  relations: {
+    delivery: parent('webhook_deliveries', 'delivery_id'),
+  },
+  columns: {
+    id,
+    delivery_id: ref,
+    attempt: { type: 'integer' },
+    at: millis,
+    status_code: { type: 'integer', nullable: true },
+    duration_ms: { type: 'integer' },
+    error: { type: 'varchar', length: 1000, nullable: true },
+    response_body: { type: 'text', nullable: true },
+  },
+  indices: [{ name: 'ix_webhook_delivery_attempts_delivery', columns: ['delivery_id', 'attempt'] }],
+});
+
 /** Every entity, for the DataSource of a database of this kind. */
 export function entitiesFor(kind: 'sqlite' | 'postgres'): EntitySchema[] {
   return [
@@ -283,5 +363,8 @@ export function entitiesFor(kind: 'sqlite' | 'postgres'): EntitySchema[] {
     AccountEntity,
     TransactionEntity,
     IdempotencyKeyEntity,
+    WebhookEntity,
+    WebhookDeliveryEntity,
+    WebhookDeliveryAttemptEntity,
   ] as EntitySchema[];
 }

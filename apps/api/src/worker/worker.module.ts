@@ -5,7 +5,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { ConnectorRegistry, Database, JobEventsBus, JobsStore, WorkerRuntime } from '@jobtrail/engine';
+import { ConnectorRegistry, Database, DatabaseClock, JobEventsBus, JobsStore, WorkerRuntime } from '@jobtrail/engine';
 import type { Logger } from 'pino';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -42,6 +42,7 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
         metrics: MetricsService,
         config: AppConfig,
         log: Logger,
+        clock: DatabaseClock,
       ) =>
         new WorkerRuntime({
           db,
@@ -54,6 +55,16 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
           retention: config.retention,
           dataDir: config.dataDir,
           log,
+          clock,
+          webhooks: {
+            config: config.webhooks,
+            // Signing secrets are sealed with the bank credentials' cipher and key, bound to their subscription.
+            secrets: {
+              decryptSecret: (enc, owner) =>
+                credentials.decrypt(enc, { tenantId: owner.tenantId, connectionId: owner.webhookId }).password,
+            },
+            observer: metrics,
+          },
         }),
       inject: [
         Database,
@@ -64,6 +75,7 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
         MetricsService,
         APP_CONFIG,
         LOGGER,
+        DatabaseClock,
       ],
     },
     WorkerLifecycle,

@@ -51,6 +51,17 @@ const SUCCESS: Readonly<Record<string, number>> = {
   createApiKey: 201,
   // A fresh viewer key of the id's tenant is revoked.
   revokeApiKey: 204,
+  // Each webhook cell gets a fresh subscription of the id's tenant, with a queued test delivery.
+  createWebhook: 201,
+  listWebhooks: 200,
+  getWebhook: 200,
+  updateWebhook: 200,
+  deleteWebhook: 204,
+  rotateWebhookSecret: 200,
+  testWebhook: 202,
+  listWebhookDeliveries: 200,
+  redeliverWebhookDelivery: 202,
+  listJobDeliveries: 200,
 };
 
 /** Routes that change what they are called on: each cell that reaches a resource gets a fresh one. */
@@ -125,14 +136,44 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
   });
 
   /** The path ids of a cell: of the fixture of the id's tenant, or a fresh UUIDv7 for a missing one. */
-  function idsFor(route: RouteSpec, fixture: Fixture | null, keyId: string | null): Record<string, string> {
+  function idsFor(
+    route: RouteSpec,
+    fixture: Fixture | null,
+    keyId: string | null,
+    webhook: { webhookId: string; deliveryId: string } | null,
+  ): Record<string, string> {
     if (!fixture)
-      return { connection_id: uuidv7At(Date.now()), job_id: uuidv7At(Date.now()), key_id: uuidv7At(Date.now()) };
+      return {
+        connection_id: uuidv7At(Date.now()),
+        job_id: uuidv7At(Date.now()),
+        key_id: uuidv7At(Date.now()),
+        webhook_id: uuidv7At(Date.now()),
+        delivery_id: uuidv7At(Date.now()),
+      };
     return {
       connection_id: fixture.connectionId,
       job_id: route.operationId === 'retryJob' ? fixture.cancelledJobId : fixture.pendingJobId,
       key_id: keyId ?? uuidv7At(Date.now()),
+      webhook_id: webhook?.webhookId ?? uuidv7At(Date.now()),
+      delivery_id: webhook?.deliveryId ?? uuidv7At(Date.now()),
     };
+  }
+
+  /** A subscription of a tenant (its admin makes it) and a queued test delivery of it. */
+  async function webhookOf(tenant: 'default' | 'other'): Promise<{ webhookId: string; deliveryId: string }> {
+    const created = await send(t.server, {
+      method: 'POST',
+      path: '/api/webhooks',
+      headers: { ...bearer(admins[tenant]), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ url: 'http://127.0.0.1:9/matrix', events: ['*'] }),
+    });
+    const webhookId = (JSON.parse(created.text) as { webhook_id: string }).webhook_id;
+    const test = await send(t.server, {
+      method: 'POST',
+      path: `/api/webhooks/${webhookId}/test`,
+      headers: bearer(admins[tenant]),
+    });
+    return { webhookId, deliveryId: (JSON.parse(test.text) as { delivery_id: string }).delivery_id };
   }
 
   async function call(route: RouteSpec, key: string | null, path: string, marker: string): Promise<RawResponse> {
@@ -145,12 +186,25 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
         body: JSON.stringify({ institution_id: 'sandbox', login_id: marker, password: 'matrix-password' }),
       });
     }
-    if (route.operationId === 'updateConnection' || route.operationId === 'bulkRetryJobs') {
+    if (
+      route.operationId === 'updateConnection' ||
+      route.operationId === 'bulkRetryJobs' ||
+      route.operationId === 'createWebhook' ||
+      route.operationId === 'updateWebhook'
+    ) {
       return send(t.server, {
         method: route.method.toUpperCase(),
         path,
         headers: { ...headers, 'Content-Type': 'application/json' },
-        body: JSON.stringify(route.operationId === 'updateConnection' ? { password: marker } : { dry_run: true }),
+        body: JSON.stringify(
+          route.operationId === 'updateConnection'
+            ? { password: marker }
+            : route.operationId === 'bulkRetryJobs'
+              ? { dry_run: true }
+              : route.operationId === 'createWebhook'
+                ? { url: 'http://127.0.0.1:9/matrix', events: ['*'], description: marker }
+                : { description: marker },
+        ),
       });
     }
     if (route.operationId === 'createApiKey') {
@@ -196,7 +250,13 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
           // A key of the id's tenant, for the key routes.
           const keyId =
             idTenant !== null && route.params?.shape.key_id ? (await t.createKey('viewer', idTenant)).id : null;
-          const res = await call(route, keys.get(caller) ?? null, pathOf(route, idsFor(route, fixture, keyId)), marker);
+          const webhook = idTenant !== null && route.params?.shape.webhook_id ? await webhookOf(idTenant) : null;
+          const res = await call(
+            route,
+            keys.get(caller) ?? null,
+            pathOf(route, idsFor(route, fixture, keyId, webhook)),
+            marker,
+          );
           actual[cell] = res.status;
           answers.set(`${route.operationId} | ${cell}`, res);
           if (res.status >= 400) {

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { ROUTES, type RouteSpec } from '../../src/openapi/openapi-document.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 import { problemViolations } from './support/checks.js';
-import { bearer, createFixture, type Fixture } from './support/fixtures.js';
+import { bearer, createFixture, postJson, type Fixture } from './support/fixtures.js';
 import { inBatches, send, type RawResponse } from './support/http.js';
 import { Draw, runParameters, runSeed, sampleSchema, type JsonSchema } from './support/arbitraries.js';
 import { encode, pathOf } from './support/routes.js';
@@ -76,6 +76,12 @@ interface Pools {
   /** Keys only DELETE /keys may pick (never the keys the fuzzer calls with). */
   keys: string[];
   otherTenantKeys: string[];
+  /** Webhook subscriptions (one, with deliveries, so redeliver can hit a real pair), of each tenant. */
+  webhooks: string[];
+  deliveries: string[];
+  otherTenantWebhooks: string[];
+  /** Subscriptions only DELETE may pick. */
+  doomedWebhooks: string[];
 }
 
 /** Values that are not UUIDs, for path parameters and id filters. */
@@ -207,6 +213,13 @@ class Generator {
       if (r < 0.8) return this.rng.pick(this.pools.otherTenantKeys);
       return this.rng.uuid();
     }
+    if (name === 'webhook_id') {
+      if (op.route.operationId === 'deleteWebhook' && r < 0.6) return this.rng.pick(this.pools.doomedWebhooks);
+      if (r < 0.6) return this.rng.pick(this.pools.webhooks);
+      if (r < 0.8) return this.rng.pick(this.pools.otherTenantWebhooks);
+      return this.rng.uuid();
+    }
+    if (name === 'delivery_id') return r < 0.8 ? this.rng.pick(this.pools.deliveries) : this.rng.uuid();
     const isJob = name === 'job_id';
     if (!isJob && op.route.operationId === 'deleteConnection' && r < 0.6) return this.rng.pick(this.pools.doomed);
     if (r < 0.6) return this.rng.pick(isJob ? this.pools.jobs : this.pools.connections);
@@ -247,6 +260,10 @@ class Generator {
         if (this.rng.bool(0.85)) b.institution_id = 'sandbox';
         if (this.rng.bool(0.6)) b.login_id = this.rng.pick(SANDBOX);
       }
+      // Mostly a target the test configuration accepts (loopback, nothing listening); sometimes
+      // whatever the schema allows (refused as unsafe: 400).
+      if ((op.route.operationId === 'createWebhook' || op.route.operationId === 'updateWebhook') && 'url' in b)
+        if (this.rng.bool(0.7)) b.url = 'http://127.0.0.1:9/fuzz';
       if (typeof b.password === 'string' && b.password.includes('\u0000')) continue;
       if (op.route.body.safeParse(b).success) return JSON.stringify(b);
     }
@@ -715,7 +732,30 @@ describe.each(kinds)('fuzzing from the OpenAPI document on %s', (kind) => {
       idempotencyKeys: [],
       keys: [],
       otherTenantKeys: [],
+      webhooks: [],
+      deliveries: [],
+      otherTenantWebhooks: [],
+      doomedWebhooks: [],
     };
+    const webhookOf = async (key: string): Promise<string> =>
+      (
+        await postJson<{ webhook_id: string }>(
+          t.server,
+          key,
+          '/api/webhooks',
+          { url: 'http://127.0.0.1:9/fuzz', events: ['*'] },
+          201,
+        )
+      ).webhook_id;
+    const hook = await webhookOf(admin);
+    pools.webhooks.push(hook);
+    for (let i = 0; i < 5; i++)
+      pools.deliveries.push(
+        (await postJson<{ delivery_id: string }>(t.server, admin, `/api/webhooks/${hook}/test`, undefined, 202))
+          .delivery_id,
+      );
+    pools.otherTenantWebhooks.push(await webhookOf(otherAdmin));
+    for (let i = 0; i < 30; i++) pools.doomedWebhooks.push(await webhookOf(admin));
     for (let i = 0; i < 30; i++) pools.keys.push((await t.createKey('viewer')).id);
     for (let i = 0; i < 3; i++) pools.otherTenantKeys.push((await t.createKey('viewer', 'other')).id);
     // One run of a property over fast-check's generator: the whole batch is drawn from the seed, and

@@ -66,6 +66,21 @@ describe.each(kinds)('GET /api/events under hostile and departed clients on %s',
     await resumed.waitFor('a live event after the reset', (events) => events.find((e) => e.job.job_id === next.jobId));
   });
 
+  it('tells a client following a connection that it was deleted (connection.deleted), and only its own tenant', async () => {
+    const client = apiClient(base, t.adminKey);
+    const { connectionId } = await client.connect('user-ok');
+    const following = await open(`/events?connection_id=${connectionId}`, { Authorization: `Bearer ${t.adminKey}` });
+    const other = await t.createKey('admin', 'other-tenant-of-streams');
+    const stranger = await open('/events', { Authorization: `Bearer ${other.key}` });
+    expect((await client.call('DELETE', `/connections/${connectionId}`)).status).toBe(204);
+    const deleted = await following.waitFor('the deletion', (events) =>
+      events.find((e) => e.event === 'connection.deleted'),
+    );
+    expect(JSON.parse(deleted.data)).toEqual({ connection_id: connectionId });
+    await sleep(300);
+    expect(stranger.events.filter((e) => e.event === 'connection.deleted')).toEqual([]);
+  });
+
   it('answers a malformed Last-Event-ID header with 400, like the query form', async () => {
     for (const bad of ['abc', '-1', '1e3', '0x10']) {
       const res = await openSse(`${base}/events`, { Authorization: `Bearer ${t.adminKey}`, 'Last-Event-ID': bad });

@@ -166,17 +166,37 @@ describe.each(kinds)('OpenAPI document on %s', (kind) => {
       const connectionId =
         route.operationId === 'deleteConnection' ? doomed.connection.connection_id : connection.connection_id;
       const keyId = route.path.includes('{key_id}') ? (await t.createKey('viewer')).id : '';
+      // A subscription of its own per webhook route (one deletes it), with a queued test delivery.
+      let webhookId = '';
+      let deliveryId = '';
+      if (route.path.includes('{webhook_id}')) {
+        webhookId = (
+          await request(t.server)
+            .post('/api/webhooks')
+            .set(auth)
+            .send({ url: 'http://127.0.0.1:9/openapi-probe', events: ['*'] })
+            .expect(201)
+        ).body.webhook_id as string;
+        deliveryId = (await request(t.server).post(`/api/webhooks/${webhookId}/test`).set(auth).expect(202)).body
+          .delivery_id as string;
+      }
       const path = `/api${route.path
         .replace('{connection_id}', connectionId)
         .replace('{job_id}', job.job_id)
-        .replace('{key_id}', keyId)}`;
+        .replace('{key_id}', keyId)
+        .replace('{webhook_id}', webhookId)
+        .replace('{delivery_id}', deliveryId)}`;
       expect(path).not.toMatch(/[{}]/);
       const body =
         route.operationId === 'createConnection'
           ? JSON.stringify({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
           : route.operationId === 'createApiKey'
             ? JSON.stringify({ name: 'openapi probe', role: 'viewer' })
-            : undefined;
+            : route.operationId === 'createWebhook'
+              ? JSON.stringify({ url: 'http://127.0.0.1:9/openapi-probe', events: ['*'] })
+              : route.operationId === 'updateWebhook'
+                ? JSON.stringify({ description: 'probed' })
+                : undefined;
       // A streaming route (server-sent events) is probed up to its headers.
       const res = await probe(t.server, route.method, path, auth, body);
       const code =

@@ -17,7 +17,7 @@ const UNPLANNED =
 
 /**
  * Every query the API and the engine run, captured while the product does its work over a seeded
- * database, then explained: none may read `jobs` or `job_events` by a sequential scan (PostgreSQL,
+ * database, then explained: none may read `jobs`, `job_events` or the webhook deliveries by a sequential scan (PostgreSQL,
  * with sequential scans priced out so that only a missing index shows one) or a full table scan
  * (SQLite's `SCAN <table>` without an index).
  */
@@ -64,6 +64,15 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     // retried and deleted; the worker claims, runs and sweeps; retention cleans up.
     const auth = bearer(k.key);
     const api = () => request(t.server);
+    // A subscription (to a closed loopback port: every attempt fails and is retried), so the outbox
+    // is written with every job change and the dispatcher claims, sends and records.
+    const webhook = (
+      await api()
+        .post('/api/webhooks')
+        .set(auth)
+        .send({ url: 'http://127.0.0.1:9/plans', events: ['*'] })
+        .expect(201)
+    ).body as { webhook_id: string };
     const made = [];
     for (const login of ['user-ok', 'user-bad-password', 'user-flaky']) {
       made.push(
@@ -117,6 +126,23 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       const next = nextLinkOf(first);
       if (next) await api().get(next).set(auth).expect(200);
     }
+    for (const path of [
+      `/api/webhooks/${webhook.webhook_id}/deliveries?limit=2`,
+      `/api/webhooks/${webhook.webhook_id}/deliveries?limit=2&status=pending&event_type=job.updated&job_id=${failed}`,
+      `/api/jobs/${failed}/deliveries?limit=2`,
+    ]) {
+      const first = await api().get(path).set(auth).expect(200);
+      const next = nextLinkOf(first);
+      if (next) await api().get(next).set(auth).expect(200);
+    }
+    const [delivery] = (await api().get(`/api/jobs/${failed}/deliveries`).set(auth).expect(200)).body as {
+      delivery_id: string;
+    }[];
+    await api()
+      .post(`/api/webhooks/${webhook.webhook_id}/deliveries/${delivery!.delivery_id}/redeliver`)
+      .set(auth)
+      .expect(202);
+    await api().patch(`/api/webhooks/${webhook.webhook_id}`).set(auth).send({ enabled: false }).expect(200);
     await api().get(`/api/connections/${connectionId}`).set(auth).expect(200);
     await api().get(`/api/jobs/${failed}`).set(auth).expect(200);
     await api().get(`/api/jobs/${failed}/logs?limit=1`).set(auth).expect(200);
@@ -154,7 +180,11 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       ) as Array<{ detail: string }>;
       return rows
         .map((r) => r.detail)
-        .filter((d) => /^SCAN (jobs|job_events)\b(?! USING)/.test(d) || /^SCAN (j|e|p|n)\b(?! USING)/.test(d));
+        .filter(
+          (d) =>
+            /^SCAN (jobs|job_events|webhook_deliveries|webhook_delivery_attempts)\b(?! USING)/.test(d) ||
+            /^SCAN (j|e|p|d|a|n)\b(?! USING)/.test(d),
+        );
     }
     const client = new pg.Client({ connectionString: (t.config.database as { url: string }).url });
     await client.connect();
@@ -163,7 +193,10 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       const res = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, [...params]);
       const scans: string[] = [];
       const walk = (node: Record<string, unknown>) => {
-        if (node['Node Type'] === 'Seq Scan' && /^(jobs|job_events)$/.test(String(node['Relation Name'])))
+        if (
+          node['Node Type'] === 'Seq Scan' &&
+          /^(jobs|job_events|webhook_deliveries|webhook_delivery_attempts)$/.test(String(node['Relation Name']))
+        )
           scans.push(`Seq Scan on ${String(node['Relation Name'])}`);
         for (const child of (node.Plans ?? []) as Record<string, unknown>[]) walk(child);
       };
@@ -176,7 +209,15 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
 
   it('captures the statements of every part of the product', () => {
     const all = [...captured.keys()].join('\n');
-    const parts = [/FROM "?jobs"? "?j"?/, /job_events/, /UPDATE jobs SET/, /DELETE FROM/i];
+    const parts = [
+      /FROM "?jobs"? "?j"?/,
+      /job_events/,
+      /UPDATE jobs SET/,
+      /DELETE FROM/i,
+      /INSERT INTO webhook_deliveries/,
+      /INSERT INTO webhook_delivery_attempts/,
+      /FROM "?webhook_deliveries"? "?d"?/,
+    ];
     if (kind === 'postgres') parts.push(/FOR UPDATE/);
     for (const part of parts) {
       expect(all).toMatch(part);
@@ -187,7 +228,8 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     const violations: string[] = [];
     let explained = 0;
     for (const [sql, params] of [...captured]) {
-      if (UNPLANNED.test(sql) || !/\b(jobs|job_events)\b/.test(sql)) continue;
+      if (UNPLANNED.test(sql) || !/\b(jobs|job_events|webhook_deliveries|webhook_delivery_attempts)\b/.test(sql))
+        continue;
       explained++;
       const scans = await fullScans(sql, params).catch((err: Error) => [`cannot explain (${err.message})`]);
       if (scans.length > 0) violations.push(`${scans.join(', ')}: ${sql.replace(/\s+/g, ' ').slice(0, 300)}`);

@@ -75,9 +75,23 @@ export const TEST_WORKER_CONFIG: AppConfig['worker'] = {
   sandboxSlowStepMs: 300,
 };
 
+/** Webhook settings for tests: loopback receivers allowed, quick polling, the retry schedule shrunk 1000×. */
+export const TEST_WEBHOOK_CONFIG: AppConfig['webhooks'] = {
+  pollMs: 50,
+  timeoutMs: 2_000,
+  concurrency: 16,
+  perEndpointConcurrency: 4,
+  backoffScale: 0.001,
+  allowPrivate: true,
+  disableAfterFailingMs: 3 * 24 * 3_600_000,
+};
+
 export async function startTestApp(
   kind: DatabaseKind,
-  overrides: Omit<Partial<AppConfig>, 'worker'> & { worker?: Partial<AppConfig['worker']> } = {},
+  overrides: Omit<Partial<AppConfig>, 'worker' | 'webhooks'> & {
+    worker?: Partial<AppConfig['worker']>;
+    webhooks?: Partial<AppConfig['webhooks']>;
+  } = {},
   options: AppModuleOptions = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-test-'));
@@ -120,6 +134,7 @@ export async function startTestApp(
     retention: { successDays: 90, failedDays: 365, cancelledDays: 90, sweepMs: 3_600_000 },
     ...overrides,
     worker: { ...TEST_WORKER_CONFIG, ...overrides.worker },
+    webhooks: { ...TEST_WEBHOOK_CONFIG, ...overrides.webhooks },
   };
   const logs: string[] = [];
   const sink = new Writable({

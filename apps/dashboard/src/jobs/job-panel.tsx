@@ -20,6 +20,7 @@ import { StepsTimeline } from './steps-timeline.js';
 import { supportDetails } from './support-details.js';
 import { TransitionsTable } from './transitions-table.js';
 import { AttemptsList } from './attempts-list.js';
+import { JobDeliveries } from '../webhooks/job-deliveries.js';
 
 /** Everything about one job: status, actions, error and troubleshooting, steps, result, history, logs. */
 export function JobPanel({ jobId }: { readonly jobId: string }) {
@@ -99,6 +100,10 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
           <section aria-labelledby="transitions-title">
             <h3 id="transitions-title">Status changes</h3>
             <TransitionsTable transitions={job.transitions} />
+          </section>
+          <section aria-labelledby="deliveries-title">
+            <h3 id="deliveries-title">Webhook deliveries</h3>
+            <JobDeliveries jobId={job.job_id} />
           </section>
           <section aria-labelledby="logs-title">
             <h3 id="logs-title">Log lines</h3>

@@ -1,11 +1,12 @@
 import { NavLink, Outlet } from 'react-router';
-import { useSession } from '../auth/auth-context.js';
+import { useCan, useSession } from '../auth/auth-context.js';
 import { LiveIndicator } from '../live/live-indicator.js';
 import { JobSearchBox } from '../search/job-search-box.js';
 
 /** The frame of every signed-in page: brand, navigation, job search, live status, who is signed in. */
 export function AppLayout() {
   const { me, signOut } = useSession();
+  const admin = useCan('admin');
   return (
     <div className="app">
       <a className="skip-link" href="#main">
@@ -24,7 +25,8 @@ export function AppLayout() {
               Jobs
             </NavLink>
             <NavLink to="/overview">Overview</NavLink>
-            {me.role === 'admin' && <NavLink to="/keys">API keys</NavLink>}
+            {admin && <NavLink to="/keys">API keys</NavLink>}
+            {admin && <NavLink to="/webhooks">Webhooks</NavLink>}
           </nav>
           <LiveIndicator />
         </div>

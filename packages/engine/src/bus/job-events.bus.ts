@@ -17,6 +17,13 @@ export interface JobChange {
   readonly job: JobSummaryWire;
 }
 
+/** A connection deleted with its jobs. */
+export interface ConnectionDeleted {
+  readonly type: 'connection.deleted';
+  readonly tenantId: string;
+  readonly connectionId: string;
+}
+
 const CHANNEL = 'jobtrail_events';
 // PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 const MAX_PAYLOAD = 7_900;
@@ -149,7 +156,10 @@ export class JobEventsBus {
     client.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
       try {
-        for (const c of JSON.parse(msg.payload) as JobChange[]) this.emitter.emit('change', c);
+        for (const c of JSON.parse(msg.payload) as Array<JobChange | ConnectionDeleted>) {
+          if (c.type === 'connection.deleted') this.emitter.emit('connection-deleted', c);
+          else this.emitter.emit('change', c);
+        }
       } catch {
         this.log.warn('unreadable job event notification');
       }
@@ -164,6 +174,25 @@ export class JobEventsBus {
       this.log.warn({ err: { message: (err as Error).message } }, 'event listener could not connect; retrying');
       retry();
     }
+  }
+
+  /**
+   * Announces, to every process, that a connection and its jobs were deleted: clients following
+   * its jobs learn that nothing more will come. Not stored (its events went with it), so a resume
+   * does not replay it; the history then answers 404.
+   */
+  async publishConnectionDeleted(deleted: ConnectionDeleted): Promise<void> {
+    if (this.db.kind === 'sqlite') {
+      this.emitter.emit('connection-deleted', deleted);
+      return;
+    }
+    await this.db.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify([deleted])]);
+  }
+
+  /** Calls `fn` for every deleted connection (of every tenant); returns the unsubscribe function. */
+  onConnectionDeleted(fn: (deleted: ConnectionDeleted) => void): () => void {
+    this.emitter.on('connection-deleted', fn);
+    return () => this.emitter.off('connection-deleted', fn);
   }
 
   /** Calls `fn` after the listener reconnected (changes may have been missed). */

@@ -1,5 +1,6 @@
 import { TERMINAL_STATUSES, retentionDays } from '@jobtrail/domain';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import type { RetentionConfig } from '../config.js';
 import { placeholders, type Database } from '../database/database.js';
 
@@ -14,6 +15,7 @@ export class RetentionSweeper {
     private readonly db: Database,
     private readonly config: RetentionConfig,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Runs the cleanup every `sweepMs` (in worker processes; API-only processes stay lean). */
@@ -33,7 +35,7 @@ export class RetentionSweeper {
   }
 
   /** Deletes every expired job, in batches; returns how many. */
-  async purgeExpired(now = Date.now()): Promise<number> {
+  async purgeExpired(now = this.clock.now()): Promise<number> {
     let total = 0;
     for (const status of TERMINAL_STATUSES) {
       const days = retentionDays(status, this.config);

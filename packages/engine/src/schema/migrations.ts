@@ -3,6 +3,7 @@ import { Engine1733800000001 } from './migrations/1733800000001-engine.js';
 import { NamedConstraintsAndStatusChecks1733800000002 } from './migrations/1733800000002-named-constraints-and-status-checks.js';
 import { DeadlineRetentionAndCleanupIndexes1733800000003 } from './migrations/1733800000003-deadline-retention-and-cleanup-indexes.js';
 import { ApiKeyAudit1733800000100 } from './migrations/1733800000100-api-key-audit.js';
+import { Webhooks1733800000200 } from './migrations/1733800000200-webhooks.js';
 import { ConnectionStatusAndCredentials1733800000300 } from './migrations/1733800000300-connection-status-and-credentials.js';
 
 /**
@@ -15,5 +16,6 @@ export const MIGRATIONS = [
   NamedConstraintsAndStatusChecks1733800000002,
   DeadlineRetentionAndCleanupIndexes1733800000003,
   ApiKeyAudit1733800000100,
+  Webhooks1733800000200,
   ConnectionStatusAndCredentials1733800000300,
 ];

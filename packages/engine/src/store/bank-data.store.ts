@@ -1,6 +1,7 @@
 import { attemptHoldsLease, type AttemptFence } from '@jobtrail/domain';
 import type { InstitutionAccount, InstitutionTransaction } from '../connectors/connector.js';
 import { dateOrNull, placeholders, type Database, type SqlExecutor } from '../database/database.js';
+import { systemClock, type Clock } from '../clock.js';
 import { uuidv7 } from '../ids.js';
 
 /** The attempt writing bank data no longer owns its job: nothing was written. */
@@ -19,7 +20,10 @@ const CHUNK = 200;
  * lease (paused past it, cut off) writes nothing, so it can never undo a later purge.
  */
 export class BankDataStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Runs `write` in a transaction, after checking (and locking) that the attempt still owns its job. */
   private fenced<T>(fence: AttemptFence, write: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -41,7 +45,7 @@ export class BankDataStore {
             leaseExpiresAt: dateOrNull(row.lease_expires_at),
           },
           fence,
-          new Date(),
+          new Date(this.clock.now()),
         );
       if (!held) throw new LeaseLostError(fence);
       return write(tx);
@@ -55,7 +59,7 @@ export class BankDataStore {
     accounts: readonly InstitutionAccount[],
   ): Promise<number> {
     if (accounts.length === 0) return 0;
-    const now = Date.now();
+    const now = this.clock.now();
     await this.fenced(fence, async (tx) => {
       for (let i = 0; i < accounts.length; i += CHUNK) {
         const chunk = accounts.slice(i, i + CHUNK);

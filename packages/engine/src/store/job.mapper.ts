@@ -33,6 +33,7 @@ export function rowToJob(row: JobRow): Job {
     result: row.result === null ? null : (JSON.parse(row.result) as Job['result']),
     retryOf: row.retry_of,
     requestedBy: row.requested_by_id === null ? null : { id: row.requested_by_id, name: row.requested_by_name ?? '' },
+    version: Number(row.version),
   };
 }
 
@@ -66,6 +67,7 @@ export function jobToValues(job: Job, tenantId: string): unknown[] {
     job.requestedBy?.id ?? null,
     job.requestedBy?.name ?? null,
     job.error === null ? null : job.error.code.slice(0, ERROR_CODE_LENGTH),
+    job.version,
   ];
 }
 
@@ -94,6 +96,7 @@ export const JOB_COLUMNS = [
   'requested_by_id',
   'requested_by_name',
   'error_code',
+  'version',
 ] as const;
 
 /** A stored transition event back to the domain's transition. */

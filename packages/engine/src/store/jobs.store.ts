@@ -12,6 +12,7 @@ import type { JobChange } from '../bus/job-events.bus.js';
 import { Database, dateOrNull, placeholders, type SqlExecutor } from '../database/database.js';
 import { JOB_COLUMNS, jobToValues, rowToJob } from './job.mapper.js';
 import type { JobRow } from './rows.js';
+import { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 
 /** An event to record with a job change. */
 export type NewJobEvent =
@@ -73,6 +74,7 @@ const MUTABLE_COLUMNS = {
   error: 'TEXT',
   result: 'TEXT',
   error_code: 'VARCHAR',
+  version: 'INTEGER',
 } as const satisfies Partial<Record<(typeof JOB_COLUMNS)[number], string>>;
 type MutableColumn = keyof typeof MUTABLE_COLUMNS;
 const MUTABLE = Object.keys(MUTABLE_COLUMNS) as MutableColumn[];
@@ -193,6 +195,14 @@ interface StoredRow {
   readonly attempt: number | string;
   readonly lease_expires_at: number | string | null;
   readonly cancel_requested_at: number | string | null;
+  readonly version: number | string;
+}
+
+/** What the commit reconciles a write with: the stored job's fence inputs, tenant and version. */
+interface Stored {
+  tenantId: string;
+  state: StoredJobState;
+  version: number;
 }
 
 /**
@@ -202,7 +212,11 @@ interface StoredRow {
  * stores their results. No other code changes a job's status, attempt, lease or cancel request.
  */
 export class JobsStore {
-  constructor(private readonly db: Database) {}
+  private readonly outbox: WebhookOutbox;
+
+  constructor(private readonly db: Database) {
+    this.outbox = new WebhookOutbox(db.kind);
+  }
 
   /**
    * Commits job changes in the caller's transaction: new jobs are inserted (and become their
@@ -222,13 +236,14 @@ export class JobsStore {
     const updates: Job[] = [];
     for (const w of writes) {
       if (w.before === null) {
-        await tx.execute(INSERT_JOB, jobToValues(w.next, w.tenantId));
+        const created = { ...w.next, version: 1 };
+        await tx.execute(INSERT_JOB, jobToValues(created, w.tenantId));
         // The newest job of a connection is what its list shows (UUIDv7 ids sort in creation order).
         await tx.execute(
           'UPDATE connections SET latest_job_id = $1 WHERE id = $2 AND (latest_job_id IS NULL OR latest_job_id < $1)',
-          [w.next.id, w.next.connectionId],
+          [created.id, created.connectionId],
         );
-        results.push({ job: w.next, tenantId: w.tenantId, created: true, events: w.events });
+        results.push({ job: created, tenantId: w.tenantId, created: true, events: w.events });
         continue;
       }
       const row = stored.get(w.next.id);
@@ -236,18 +251,26 @@ export class JobsStore {
         results.push(null);
         continue;
       }
-      const job = mergeConcurrentChanges(row.state, w.next);
+      // The version counts stored changes: the stored one's, whatever the write was computed from.
+      const job = { ...mergeConcurrentChanges(row.state, w.next), version: row.version + 1 };
       // A job appears once per batch (the runner chains its own writes), so the next write of the
       // same job in this batch is computed from this one.
-      stored.set(job.id, { tenantId: w.tenantId, state: stateOf(job) });
+      stored.set(job.id, { tenantId: w.tenantId, state: stateOf(job), version: job.version });
       updates.push(job);
       results.push({ job, tenantId: w.tenantId, created: false, events: w.events });
     }
     await this.updateJobs(tx, updates);
     await this.updateConnectionStatuses(tx, updates);
-    const lastIds = await this.insertEvents(
+    const written = results.filter((r) => r !== null);
+    const lastIds = await this.insertEvents(tx, written);
+    await this.outbox.enqueue(
       tx,
-      results.filter((r) => r !== null),
+      written.map((r) => ({
+        job: r.job,
+        tenantId: r.tenantId,
+        created: r.created,
+        transitions: r.events.flatMap((e) => (e.kind === 'transition' ? [e.transition] : [])),
+      })),
     );
     return results.map((r) =>
       r === null
@@ -271,13 +294,10 @@ export class JobsStore {
   }
 
   /** The fence and merge inputs of the jobs about to be written, locked until the transaction ends. */
-  private async lockStoredState(
-    tx: SqlExecutor,
-    ids: readonly string[],
-  ): Promise<Map<string, { tenantId: string; state: StoredJobState }>> {
-    const byId = new Map<string, { tenantId: string; state: StoredJobState }>();
+  private async lockStoredState(tx: SqlExecutor, ids: readonly string[]): Promise<Map<string, Stored>> {
+    const byId = new Map<string, Stored>();
     if (ids.length === 0) return byId;
-    const columns = 'id, tenant_id, status, attempt, lease_expires_at, cancel_requested_at';
+    const columns = 'id, tenant_id, status, attempt, lease_expires_at, cancel_requested_at, version';
     const unique = [...new Set(ids)];
     let rows: StoredRow[] = [];
     if (this.db.kind === 'postgres') {
@@ -305,6 +325,7 @@ export class JobsStore {
           leaseExpiresAt: dateOrNull(r.lease_expires_at),
           cancelRequestedAt: dateOrNull(r.cancel_requested_at),
         },
+        version: Number(r.version),
       });
     }
     return byId;

@@ -50,6 +50,66 @@ export interface JobRow {
   requested_by_name: string | null;
   /** `error.code`, as a column to filter and group on. */
   error_code: string | null;
+  /** +1 on every change; 1 when created. */
+  version: number;
+}
+
+/** A webhook subscription. */
+export interface WebhookRow {
+  id: string;
+  tenant_id: string;
+  url: string;
+  /** JSON array of event types; `["*"]` is every type. */
+  events: string;
+  description: string | null;
+  enabled: boolean | number;
+  /** The signing secret (`whsec_...`), encrypted like bank credentials. */
+  secret_enc: string;
+  /** The secret before the last rotation; it signs too until `previous_secret_expires_at`. */
+  previous_secret_enc: string | null;
+  previous_secret_expires_at: Millis | null;
+  /** Why the subscription was disabled by the dispatcher (410, failing for days), if it was. */
+  disabled_reason: string | null;
+  created_at: Millis;
+  updated_at: Millis;
+  /** Since when every attempt failed (null after a success). */
+  failing_since: Millis | null;
+  last_success_at: Millis | null;
+  last_failure_at: Millis | null;
+}
+
+/** One event for one subscription: the outbox row the dispatcher sends. */
+export interface WebhookDeliveryRow {
+  id: string;
+  tenant_id: string;
+  webhook_id: string;
+  /** The `webhook-id` header: the same on every attempt. */
+  event_id: string;
+  event_type: string;
+  job_id: string | null;
+  /** The JSON body sent. */
+  payload: string;
+  status: string;
+  attempts: number;
+  /** When the next attempt is due; while one is in flight, when its claim lapses. */
+  next_attempt_at: Millis | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: Millis;
+  delivered_at: Millis | null;
+}
+
+/** One attempt of a delivery. */
+export interface WebhookDeliveryAttemptRow {
+  id: string;
+  delivery_id: string;
+  attempt: number;
+  at: Millis;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+  /** The response body, truncated to 1 KB. */
+  response_body: string | null;
 }
 
 /** A job event: a status transition, a log line, or the job's creation. */

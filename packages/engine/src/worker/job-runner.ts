@@ -13,6 +13,7 @@ import {
 } from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from '../bus/job-events.bus.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { AttemptObserver, CredentialsDecryptor, WorkerConfig } from '../config.js';
 import {
   ConnectorError,
@@ -66,9 +67,11 @@ export class JobRunner {
     private readonly observer: AttemptObserver | null,
     private readonly config: WorkerConfig,
     private readonly logger: Logger,
+    private readonly clock: Clock = systemClock,
   ) {
     this.unsubscribe = bus.subscribe((c) => {
-      if (c.job.cancel_requested && c.job.status === 'processing') this.cancelRequests.set(c.job.job_id, new Date());
+      if (c.job.cancel_requested && c.job.status === 'processing')
+        this.cancelRequests.set(c.job.job_id, new Date(this.clock.now()));
     });
   }
 
@@ -97,24 +100,28 @@ export class JobRunner {
     const stopWith = (reason: StopReason) => !stop.signal.aborted && stop.abort(new Stopped(reason));
     const pendingLogs: NewJobEvent[] = [];
     const jobLog = (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) =>
-      pendingLogs.push({ kind: 'log', at: new Date(), level, step, message });
+      pendingLogs.push({ kind: 'log', at: new Date(this.clock.now()), level, step, message });
 
     const { leaseMs, progressFlushMs } = this.config;
     /** Until when this worker knows it holds the lease (the last renewal the database confirmed). */
-    let leaseConfirmedUntil = job.leaseExpiresAt?.getTime() ?? Date.now() + leaseMs;
+    let leaseConfirmedUntil = job.leaseExpiresAt?.getTime() ?? this.clock.now() + leaseMs;
     // The lease is renewed through the same write path as every other change: a domain heartbeat.
     const heartbeat = setInterval(
       () => {
         // A worker that cannot confirm its lease before it runs out must assume another one took
         // the job over (paused process, unreachable database), and stop writing.
-        if (Date.now() >= leaseConfirmedUntil) {
+        if (this.clock.now() >= leaseConfirmedUntil) {
           stopWith('lease-lost');
           return;
         }
         // Past its deadline an attempt is not renewed: if it cannot stop (a hung connector), its
         // lease runs out and the sweeper ends it.
-        if (job.deadlineAt && Date.now() >= job.deadlineAt.getTime()) return;
-        const res = transitionJob(job, { type: 'heartbeat', workerId, leaseMs }, { now: new Date(), actor: workerId });
+        if (job.deadlineAt && this.clock.now() >= job.deadlineAt.getTime()) return;
+        const res = transitionJob(
+          job,
+          { type: 'heartbeat', workerId, leaseMs },
+          { now: new Date(this.clock.now()), actor: workerId },
+        );
         if (!res.ok) return;
         job = res.job;
         flush().catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease renewal failed'));
@@ -122,7 +129,7 @@ export class JobRunner {
       Math.max(50, Math.floor(leaseMs / 3)),
     );
     const deadline = job.deadlineAt
-      ? setTimeout(() => stopWith('deadline'), Math.max(0, job.deadlineAt.getTime() - Date.now()))
+      ? setTimeout(() => stopWith('deadline'), Math.max(0, job.deadlineAt.getTime() - this.clock.now()))
       : null;
     const stopped = new Promise<never>((_, reject) =>
       stop.signal.addEventListener('abort', () => reject(stop.signal.reason as Error), { once: true }),
@@ -163,7 +170,7 @@ export class JobRunner {
 
     /** Applies an event; status changes are written before it returns (false: the job is no longer ours). */
     const apply = async (event: JobEvent): Promise<boolean> => {
-      const res = transitionJob(job, event, { now: new Date(), actor: workerId });
+      const res = transitionJob(job, event, { now: new Date(this.clock.now()), actor: workerId });
       if (!res.ok) throw res.error;
       job = res.job;
       unsaved.push(...transitionEvents(res.transition), ...pendingLogs.splice(0));
@@ -287,7 +294,7 @@ export class JobRunner {
       );
       error = jobError('internal-error', 'An unexpected error stopped the job.');
     }
-    const event = eventForError(current, error, new Date(), { baseMs: this.config.backoffBaseMs });
+    const event = eventForError(current, error, new Date(this.clock.now()), { baseMs: this.config.backoffBaseMs });
     jobLog(
       event.type === 'requeue' ? 'warn' : 'error',
       running,

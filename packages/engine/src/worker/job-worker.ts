@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { transitionJob } from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from '../bus/job-events.bus.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { WorkerConfig } from '../config.js';
 import { isUniqueViolation, type Database } from '../database/database.js';
 import {
@@ -45,6 +46,7 @@ export class JobWorker {
     private readonly config: WorkerConfig,
     private readonly dataDir: string,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Starts claiming and sweeping. */
@@ -59,7 +61,15 @@ export class JobWorker {
       this.bus.onReconnect(() => this.wake()),
     );
     const sweepEvery = Math.max(100, Math.floor(this.config.leaseMs / 2));
-    const sweeper = new LeaseSweeper(this.db, this.store, this.bus, this.config, this.log, `sweeper:${this.workerId}`);
+    const sweeper = new LeaseSweeper(
+      this.db,
+      this.store,
+      this.bus,
+      this.config,
+      this.log,
+      `sweeper:${this.workerId}`,
+      this.clock,
+    );
     this.sweeper = setInterval(() => void sweeper.sweepExpiredLeases().then((n) => n > 0 && this.wake()), sweepEvery);
     this.loopDone = this.loop();
     this.log.info({ worker_id: this.workerId, concurrency: this.config.concurrency }, 'worker started');
@@ -131,7 +141,7 @@ export class JobWorker {
         // run_at: the completion that frees them wakes this loop (its event), not a timer.
         const next = await this.store.nextClaimableAt().catch(() => null);
         if (next !== null) {
-          const until = next - Date.now();
+          const until = next - this.clock.now();
           // Claimable now yet nothing was claimed: another worker holds it (SKIP LOCKED). Look again soon, not at once.
           wait = Math.min(pollMs, until > 0 ? until : CONTENDED_RETRY_MS);
         }
@@ -156,7 +166,7 @@ export class JobWorker {
     let claimed: ClaimedJob[] = [];
     try {
       claimed = await this.db.transaction(async (tx) => {
-        const now = new Date();
+        const now = new Date(this.clock.now());
         const due = await this.store.lockDueJobs(tx, now.getTime(), limit);
         const writes: JobWrite[] = [];
         const next: ClaimedJob[] = [];

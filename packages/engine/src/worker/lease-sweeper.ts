@@ -1,6 +1,7 @@
 import { eventForError, jobError, publicActor, transitionJob } from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from '../bus/job-events.bus.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { WorkerConfig } from '../config.js';
 import type { Database } from '../database/database.js';
 import { transitionEvents, type JobWrite, type JobsStore } from '../store/jobs.store.js';
@@ -18,6 +19,7 @@ export class LeaseSweeper {
     private readonly config: Pick<WorkerConfig, 'backoffBaseMs'>,
     private readonly log: Logger,
     private readonly actor: string,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -27,7 +29,7 @@ export class LeaseSweeper {
   async sweepExpiredLeases(): Promise<number> {
     try {
       const committed = await this.db.transaction(async (tx) => {
-        const now = new Date();
+        const now = new Date(this.clock.now());
         const expired = await this.store.lockExpiredLeases(tx, now.getTime(), 100);
         const writes: JobWrite[] = [];
         for (const { job, tenantId } of expired) {
