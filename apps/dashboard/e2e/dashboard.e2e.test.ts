@@ -232,8 +232,15 @@ describe('Jobtrail dashboard in Chromium', () => {
     const purgeId = (await page.locator('.history-table tr.history-row').first().getAttribute('data-job-id'))!;
     await until('the purge to succeed', rowStatus(purgeId), (t) => t === '✅ Success');
 
-    await page.getByRole('checkbox', { name: 'Failed' }).check();
+    // The box is controlled by the URL, which the router updates in a transition: `check()` would
+    // read the box before that commits. Click, then wait for the URL and the box to follow.
+    await page.getByRole('checkbox', { name: 'Failed' }).click();
     await page.waitForURL(/[?&]status=failed/);
+    await until(
+      'the Failed box to be checked',
+      () => page.getByRole('checkbox', { name: 'Failed' }).isChecked(),
+      (c) => c,
+    );
     await until(
       'the filtered count',
       textOf(page.getByTestId('history-count')),
