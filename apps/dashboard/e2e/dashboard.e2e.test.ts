@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ERROR_CATALOGUE, type ConnectionWire, type JobSummaryWire } from '@jobtrail/domain';
+import { createConnection, textOf, until } from './support/helpers.js';
 import { REPO_ROOT, startApi, type RunningApi } from './support/api-server.js';
 
 const SCREENSHOTS = join(REPO_ROOT, 'docs/screenshots');
 /** How long a status change may take to show: the worker runs sandbox jobs in well under this. */
-const WORKER_WAIT_MS = 30_000;
 
 let api: RunningApi;
 let browser: Browser;
@@ -39,27 +39,6 @@ afterAll(async () => {
   await api?.stop();
 });
 
-/** Polls until `read()` satisfies `ok`; fails with what was last seen. */
-async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeout = WORKER_WAIT_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeout;
-  let last: T | undefined;
-  for (;;) {
-    last = await read();
-    if (ok(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeout} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const textOf = (locator: Locator) => async () =>
-  (await locator.count()) > 0 ? ((await locator.first().textContent()) ?? '').replace(/\s+/g, ' ').trim() : '';
-
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
 }
@@ -70,20 +49,6 @@ async function open(path: string): Promise<void> {
   const signedIn = await page.evaluate(() => sessionStorage.getItem('jobtrail.api-key') !== null);
   if (!signedIn) await page.goto(`${api.baseUrl}${path}#key=${api.adminKey}`);
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
-
-async function createConnection(
-  login: string,
-  ref: string,
-): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
-  const res = await api.call<{ connection: ConnectionWire; job: JobSummaryWire }>('POST', '/connections', {
-    institution_id: 'sandbox',
-    login_id: login,
-    password: 'secret',
-    user_ref: ref,
-  });
-  expect(res.status).toBe(202);
-  return res.body;
 }
 
 const historyRow = (jobId: string) => page.locator(`tr.history-row[data-job-id="${jobId}"]`);
@@ -159,7 +124,7 @@ describe('Jobtrail dashboard in Chromium', () => {
     await shot('connection-history');
 
     // user-ok may finish between two frames; user-slow (about 2 s per step) shows ⏳ Processing for sure.
-    const slow = await createConnection('user-slow', 'e2e-slow');
+    const slow = await createConnection(api, 'user-slow', 'e2e-slow');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Connections' }).click();
     await page.getByRole('link', { name: 'Connection us•••ow (e2e-slow)' }).click();
     await until('the slow job to be processing', rowStatus(slow.job.job_id), (t) => t === '⏳ Processing');
@@ -168,7 +133,7 @@ describe('Jobtrail dashboard in Chromium', () => {
   });
 
   it('refreshes a user-bad-password connection: ❌ with the invalid-credentials troubleshooting steps; retry is refused until new credentials, whose refresh succeeds', async () => {
-    const bad = await createConnection('user-bad-password', 'e2e-bad');
+    const bad = await createConnection(api, 'user-bad-password', 'e2e-bad');
     await open('/');
     await page.getByRole('link', { name: 'Connection us•••rd (e2e-bad)' }).click();
     await until('the first job to fail', rowStatus(bad.job.job_id), (t) => t === '❌ Failed');
@@ -286,7 +251,7 @@ describe('Jobtrail dashboard in Chromium', () => {
   });
 
   it('pages through 120 jobs with "Load more", in a virtualized table', async () => {
-    const { connection, job: first } = await createConnection('user-ok', 'e2e-paging');
+    const { connection, job: first } = await createConnection(api, 'user-ok', 'e2e-paging');
     let created = 1;
     for (let i = 0; created < 120 && i < 2_000; i += 1) {
       const res = await api.call<JobSummaryWire>('POST', `/connections/${connection.connection_id}/refresh`, {});

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ERROR_CATALOGUE, type ConnectionWire, type JobSummaryWire } from '@jobtrail/domain';
+import { createConnection, textOf, until } from './support/helpers.js';
 import { seriousA11yViolations, type AxeViolation } from './support/axe.js';
 import { REPO_ROOT, startApi, type RunningApi } from './support/api-server.js';
 
@@ -11,7 +12,6 @@ import { REPO_ROOT, startApi, type RunningApi } from './support/api-server.js';
  * API, under the dashboard's Content-Security-Policy, plus axe-core on every page.
  */
 const SCREENSHOTS = join(REPO_ROOT, 'docs/screenshots');
-const WORKER_WAIT_MS = 30_000;
 /** user-slow runs three steps of this many ms: long enough to watch its duration tick twice. */
 const SLOW_STEP_MS = 4_000;
 const DESKTOP = { width: 1280, height: 860 };
@@ -48,26 +48,6 @@ async function newContext(options: { bypassCSP?: boolean } = {}): Promise<Browse
   return ctx;
 }
 
-async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeout = WORKER_WAIT_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeout;
-  let last: T | undefined;
-  for (;;) {
-    last = await read();
-    if (ok(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeout} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const textOf = (locator: Locator) => async () =>
-  (await locator.count()) > 0 ? ((await locator.first().textContent()) ?? '').replace(/\s+/g, ' ').trim() : '';
-
 async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
 }
@@ -85,20 +65,6 @@ async function open(p: Page, path: string, key = api.adminKey): Promise<void> {
 async function openLink(p: Page, key: string, path = '/'): Promise<void> {
   await p.goto('about:blank');
   await p.goto(`${api.baseUrl}${path}#key=${key}`);
-}
-
-async function createConnection(
-  login: string,
-  ref: string,
-): Promise<{ connection: ConnectionWire; job: JobSummaryWire }> {
-  const res = await api.call<{ connection: ConnectionWire; job: JobSummaryWire }>('POST', '/connections', {
-    institution_id: 'sandbox',
-    login_id: login,
-    password: 'secret',
-    user_ref: ref,
-  });
-  expect(res.status).toBe(202);
-  return res.body;
 }
 
 async function jobOf(jobId: string): Promise<JobSummaryWire> {
@@ -142,8 +108,8 @@ beforeAll(async () => {
   });
   context = await newContext();
   page = await context.newPage();
-  bad = await createConnection('user-bad-password', 'acct-7731');
-  ok = await createConnection('user-ok', 'acct-1204');
+  bad = await createConnection(api, 'user-bad-password', 'acct-7731');
+  ok = await createConnection(api, 'user-ok', 'acct-1204');
   await settled(bad.job.job_id, 'failed');
   await settled(ok.job.job_id, 'success');
 }, 90_000);
@@ -250,7 +216,7 @@ describe('A support engineer’s day, in Chromium', () => {
   });
 
   it('ticks a running user-slow job’s duration on the connection page and on the job page', async () => {
-    const slow = await createConnection('user-slow', 'acct-5150');
+    const slow = await createConnection(api, 'user-slow', 'acct-5150');
     await open(page, `/connections/${slow.connection.connection_id}`);
     const row = page.locator(`tr.history-row[data-job-id="${slow.job.job_id}"]`);
     await until('the slow job to be processing', textOf(row.locator('.col-status .status-badge')), (t) =>
@@ -310,7 +276,7 @@ describe('A support engineer’s day, in Chromium', () => {
   });
 
   it('asks before deleting a connection, focused on Cancel, naming it and what is lost, then confirms it', async () => {
-    const doomed = await createConnection('user-ok', 'acct-9001');
+    const doomed = await createConnection(api, 'user-ok', 'acct-9001');
     await settled(doomed.job.job_id, 'success');
     await open(page, '/');
     await page.getByRole('button', { name: 'Delete connection us•••ok (acct-9001)' }).click();
