@@ -10,7 +10,7 @@ import {
 } from '@jobtrail/domain';
 import fc from 'fast-check';
 import request from 'supertest';
-import { Database, JobEventsBus, JobsStore, LeaseSweeper, transitionEvents } from '@jobtrail/engine';
+import { DatabaseClock, Database, JobEventsBus, JobsStore, LeaseSweeper, transitionEvents } from '@jobtrail/engine';
 import { LOGGER } from '../../src/common/tokens.js';
 import { randomId, tenantKey } from '../support/api-helpers.js';
 import {
@@ -328,7 +328,9 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
             const chosen = pickOf(expected, intent.pick);
             log.push(chosen ? `claim ${shortId(chosen.id)} (of ${expected.length} due)` : 'claim (nothing due)');
             const claimed = await db.transaction(async (tx) => {
-              const due = (await repo.lockDueJobs(tx, Date.now(), 1_000)).filter((c) => c.tenantId === tenantId);
+              const due = (await repo.lockDueJobs(tx, t.app.get(DatabaseClock).now(), 1_000)).filter(
+                (c) => c.tenantId === tenantId,
+              );
               same(
                 due.map((c) => c.job.id).sort(),
                 expected.map((j) => j.id).sort(),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { publicActor, transitionJobOrThrow } from '@jobtrail/domain';
 import request from 'supertest';
-import { Database, JobEventsBus, JobsStore, LeaseSweeper, transitionEvents } from '@jobtrail/engine';
+import { DatabaseClock, Database, JobEventsBus, JobsStore, LeaseSweeper, transitionEvents } from '@jobtrail/engine';
 import { LOGGER } from '../../src/common/tokens.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -29,7 +29,7 @@ describe.each(kinds)("workers' identities in what tenants read on %s", (kind) =>
     const repo = t.app.get(JobsStore);
     const sweeperActor = 'sweeper:db-host-8.internal:99:ffffff';
     await db.transaction(async (tx) => {
-      const due = (await repo.lockDueJobs(tx, Date.now(), 100)).find((c) => c.job.id === jobId)!;
+      const due = (await repo.lockDueJobs(tx, t.app.get(DatabaseClock).now(), 100)).find((c) => c.job.id === jobId)!;
       const res = transitionJobOrThrow(
         due.job,
         { type: 'claim', workerId, leaseMs: 1_000 },
