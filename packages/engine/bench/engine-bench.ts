@@ -181,6 +181,18 @@ async function main(): Promise<void> {
     drainNote('pg-boss', boss);
     if (jt)
       notes.push(`  Jobtrail recorded ${(jt as JobtrailDrainResult).eventsPerJob.toFixed(1)} job_events rows per job`);
+    const writes = (jt as JobtrailDrainResult).writes;
+    if (writes) {
+      const perTable = Object.entries(writes.tables)
+        .map(
+          ([t, w]) =>
+            `${t} +${w.ins.toFixed(2)} ~${w.upd.toFixed(2)} (HOT ${w.hot.toFixed(2)}) -${w.del.toFixed(2)}, ${Math.round(w.heapBytes)} B heap + ${Math.round(w.indexBytes)} B indexes`,
+        )
+        .join('; ');
+      notes.push(
+        `  per job: ${writes.commits.toFixed(3)} commits; rows inserted (+), updated (~) and deleted (-), and bytes grown: ${perTable}`,
+      );
+    }
   }
 
   if (SELECTED.includes('latency')) {

@@ -161,9 +161,13 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
       where: "status = 'pending'",
     },
     { name: 'ix_jobs_deadline', columns: ['deadline_at'], where: "status = 'processing'" },
-    { name: 'ix_jobs_finished', columns: ['status', 'finished_at'] },
+    { name: 'ix_jobs_finished', columns: ['status', 'finished_at'], where: 'finished_at IS NOT NULL' },
     { name: 'ix_jobs_tenant_status', columns: ['tenant_id', 'status', 'created_at', 'id'] },
-    { name: 'ix_jobs_tenant_error_code', columns: ['tenant_id', 'error_code', 'created_at', 'id'] },
+    {
+      name: 'ix_jobs_tenant_error_code',
+      columns: ['tenant_id', 'error_code', 'created_at', 'id'],
+      where: 'error_code IS NOT NULL',
+    },
   ],
   checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
 });

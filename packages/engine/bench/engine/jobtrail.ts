@@ -64,9 +64,28 @@ export interface EventTemplate {
   readonly completion: readonly EventShape[];
 }
 
+/** What the database did per drained job, from PostgreSQL's cumulative statistics (null on SQLite). */
+export interface WriteProfile {
+  /** Committed transactions per job. */
+  readonly commits: number;
+  /** Rows inserted, updated (of which HOT: no index touched) and deleted per job, by table. */
+  readonly tables: Readonly<Record<string, TableWrites>>;
+}
+
+/** One table's row writes, and the growth of the table and of its indexes in bytes (per job in a profile). */
+interface TableWrites {
+  readonly ins: number;
+  readonly upd: number;
+  readonly hot: number;
+  readonly del: number;
+  readonly heapBytes: number;
+  readonly indexBytes: number;
+}
+
 export interface JobtrailDrainResult extends DrainResult {
   /** job_events rows per job (transitions and log lines), as recorded. */
   readonly eventsPerJob: number;
+  readonly writes: WriteProfile | null;
   readonly template: EventTemplate;
 }
 
@@ -264,6 +283,7 @@ export async function jobtrailDrain(
       if (handled++ === 0) firstStep = performance.now();
     });
     log(`Jobtrail ${kind}: draining (concurrency ${concurrency})`);
+    const before = s.database.kind === 'postgres' ? await pgWriteStats(s.database.url) : null;
     const started = performance.now();
     const worker = await startWorker(s, concurrency, connector);
     closeApp = worker.close;
@@ -296,17 +316,82 @@ export async function jobtrailDrain(
     const template = await eventTemplate(db);
     await withTimeout(worker.close(), CLOSE_TIMEOUT_MS, 'closing Jobtrail');
     closeApp = null;
+    const after = s.database.kind === 'postgres' && before ? await pgWriteStats(s.database.url) : null;
     return {
       jobs,
       seconds: (finished - firstStep) / 1000,
       secondsFromStart: (finished - started) / 1000,
       eventsPerJob: events / jobs,
+      writes: before && after ? writeProfile(before, after, jobs) : null,
       template,
     };
   } finally {
     await closeApp?.().catch(() => undefined);
     await s.cleanup();
   }
+}
+
+interface PgWriteStats {
+  readonly commits: number;
+  readonly tables: Record<string, TableWrites>;
+}
+
+/**
+ * The database's cumulative counters. Other backends flush theirs at most once a second (PostgreSQL
+ * 15), so the read waits that long after the worker has closed its connections.
+ */
+async function pgWriteStats(url: string): Promise<PgWriteStats> {
+  await sleep(1_100);
+  const c = await pgClient(url);
+  try {
+    await c.query('SELECT pg_stat_force_next_flush()');
+    const db = await c.query<{ xact_commit: string }>(
+      'SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()',
+    );
+    const rows = await c.query<{
+      relname: string;
+      ins: string;
+      upd: string;
+      hot: string;
+      del: string;
+      heap: string;
+      idx: string;
+    }>(
+      `SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del,
+              pg_relation_size(relid) AS heap, pg_indexes_size(relid) AS idx
+         FROM pg_stat_user_tables`,
+    );
+    const tables: PgWriteStats['tables'] = {};
+    for (const r of rows.rows)
+      tables[r.relname] = {
+        ins: Number(r.ins),
+        upd: Number(r.upd),
+        hot: Number(r.hot),
+        del: Number(r.del),
+        heapBytes: Number(r.heap),
+        indexBytes: Number(r.idx),
+      };
+    return { commits: Number(db.rows[0]?.xact_commit ?? 0), tables };
+  } finally {
+    await c.end();
+  }
+}
+
+function writeProfile(before: PgWriteStats, after: PgWriteStats, jobs: number): WriteProfile {
+  const tables: Record<string, TableWrites> = {};
+  for (const [name, a] of Object.entries(after.tables)) {
+    const b = before.tables[name] ?? { ins: 0, upd: 0, hot: 0, del: 0, heapBytes: 0, indexBytes: 0 };
+    const d = {
+      ins: (a.ins - b.ins) / jobs,
+      upd: (a.upd - b.upd) / jobs,
+      hot: (a.hot - b.hot) / jobs,
+      del: (a.del - b.del) / jobs,
+      heapBytes: (a.heapBytes - b.heapBytes) / jobs,
+      indexBytes: (a.indexBytes - b.indexBytes) / jobs,
+    };
+    if (d.ins || d.upd || d.del) tables[name] = d;
+  }
+  return { commits: (after.commits - before.commits) / jobs, tables };
 }
 
 /** The events of one drained job, split at the claim (its first transition). */
