@@ -39,7 +39,7 @@ import {
 } from './common.js';
 
 export type Kind = 'sqlite' | 'postgres';
-type DatabaseConfig =
+export type DatabaseConfig =
   { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
 
 /** The institution id the bench connections use; its connector does nothing. */
@@ -90,13 +90,13 @@ export interface JobtrailDrainResult extends DrainResult {
 }
 
 /** A scratch place for one Jobtrail run: its database (fresh) and data folder, removed by `cleanup`. */
-interface Scratch {
+export interface Scratch {
   readonly database: DatabaseConfig;
   readonly dataDir: string;
   cleanup(): Promise<void>;
 }
 
-async function scratch(kind: Kind, pgServer: string, label: string): Promise<Scratch> {
+export async function scratch(kind: Kind, pgServer: string, label: string): Promise<Scratch> {
   const dataDir = mkdtempSync(join(tmpdir(), `jobtrail-engine-bench-${label}-`));
   if (kind === 'sqlite') {
     return {
@@ -139,7 +139,7 @@ function benchWorkerConfig(concurrency: number): WorkerConfig {
 const quietLogger = () => pino({ level: 'warn' }, pino.destination({ dest: '/dev/null', sync: false }));
 
 /** The engine's database handle on a migrated database, as a worker process opens it. */
-async function openBenchDatabase(database: DatabaseConfig): Promise<{ dataSource: DataSource; db: Database }> {
+export async function openBenchDatabase(database: DatabaseConfig): Promise<{ dataSource: DataSource; db: Database }> {
   const common = { migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false, entities: [] };
   const dataSource =
     database.kind === 'postgres'
@@ -165,7 +165,7 @@ async function openBenchDatabase(database: DatabaseConfig): Promise<{ dataSource
 }
 
 /** A worker process's engine (WorkerRuntime) on the scratch database, with the given connector. */
-async function startWorker(
+export async function startWorker(
   s: Scratch,
   concurrency: number,
   connector: Connector,
@@ -249,7 +249,7 @@ export async function seedJobtrail(
 }
 
 /** A connector that does nothing and reports each call of its first step. */
-function noopConnector(onStart: (ctx: ConnectorContext) => void): Connector {
+export function noopConnector(onStart: (ctx: ConnectorContext) => void): Connector {
   return {
     verifyCredentials: async (ctx) => onStart(ctx),
     retrieveAccounts: async () => [],
@@ -257,7 +257,7 @@ function noopConnector(onStart: (ctx: ConnectorContext) => void): Connector {
   };
 }
 
-const BUSY_SQL = `SELECT CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE status = 'pending') OR EXISTS (SELECT 1 FROM jobs WHERE status = 'processing') THEN 1 ELSE 0 END AS busy`;
+export const BUSY_SQL = `SELECT CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE status = 'pending') OR EXISTS (SELECT 1 FROM jobs WHERE status = 'processing') THEN 1 ELSE 0 END AS busy`;
 
 /**
  * Drain: `jobs` pending refresh jobs on as many connections, then a worker process (role `worker`,
