@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { JobSummaryWire } from '@jobtrail/domain';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { placeholders, type Database } from '../database/database.js';
+import type { Database } from '../database/database.js';
+import { CHANNEL, notify } from './notifications.js';
 
 /** The kinds of live events. */
 export type JobChangeType = 'job.created' | 'job.updated';
@@ -24,33 +25,6 @@ export interface ConnectionDeleted {
   readonly connectionId: string;
 }
 
-const CHANNEL = 'jobtrail_events';
-// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
-const MAX_PAYLOAD = 7_900;
-const NOTIFIES_PER_QUERY = 50;
-
-/** Changes packed into JSON arrays that each fit in one notification. */
-function toPayloads(changes: readonly JobChange[]): string[] {
-  const payloads: string[] = [];
-  let batch: string[] = [];
-  let size = 2;
-  for (const c of changes) {
-    let json = JSON.stringify(c);
-    // Too large for one notification: the error detail is dropped, clients re-read the job.
-    if (json.length + 2 > MAX_PAYLOAD)
-      json = JSON.stringify({ ...c, job: { ...c.job, error: c.job.error ? { ...c.job.error, detail: '' } : null } });
-    if (size + json.length + 1 > MAX_PAYLOAD && batch.length > 0) {
-      payloads.push(`[${batch.join(',')}]`);
-      batch = [];
-      size = 2;
-    }
-    batch.push(json);
-    size += json.length + 1;
-  }
-  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`);
-  return payloads;
-}
-
 /**
  * Job changes across processes. SQLite runs one process, so an in-process emitter is enough; on
  * PostgreSQL every process LISTENs and changes travel by NOTIFY, so an event raised by a worker in
@@ -61,12 +35,6 @@ export class JobEventsBus {
   private listener: pg.Client | null = null;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private readonly outbox: Array<{
-    changes: readonly JobChange[];
-    resolve: () => void;
-    reject: (err: unknown) => void;
-  }> = [];
-  private sending = false;
 
   /** `databaseUrl`: the PostgreSQL server to LISTEN on (null on SQLite). */
   constructor(
@@ -96,44 +64,15 @@ export class JobEventsBus {
   }
 
   /**
-   * Announces committed changes to every process. On PostgreSQL the changes queue in an outbox
-   * sent in order by one sender, many notifications a round trip, so callers need not wait.
+   * Announces committed changes to the subscribers of this process, on SQLite (one process). On
+   * PostgreSQL there is nothing left to do: `JobsStore.commit` notified every process, this one
+   * included, inside the transaction that made the changes. PostgreSQL delivers those
+   * notifications at commit, in commit order, and never for a transaction that rolled back. So a
+   * process that dies, or a database call that fails, right after the commit cannot lose them.
    */
   publish(changes: readonly JobChange[]): Promise<void> {
-    if (changes.length === 0) return Promise.resolve();
-    if (this.db.kind === 'sqlite') {
-      for (const c of changes) this.emitter.emit('change', c);
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      this.outbox.push({ changes, resolve, reject });
-      void this.sendOutbox();
-    });
-  }
-
-  private async sendOutbox(): Promise<void> {
-    if (this.sending) return;
-    this.sending = true;
-    try {
-      while (this.outbox.length > 0) {
-        const items = this.outbox.splice(0);
-        try {
-          const payloads = toPayloads(items.flatMap((i) => i.changes));
-          for (let i = 0; i < payloads.length; i += NOTIFIES_PER_QUERY) {
-            const slice = payloads.slice(i, i + NOTIFIES_PER_QUERY);
-            await this.db.query(
-              `SELECT ${slice.map((_, i) => `pg_notify(${placeholders(2, 2 * i + 1)})`).join(', ')}`,
-              slice.flatMap((p) => [CHANNEL, p]),
-            );
-          }
-          for (const item of items) item.resolve();
-        } catch (err) {
-          for (const item of items) item.reject(err);
-        }
-      }
-    } finally {
-      this.sending = false;
-    }
+    if (this.db.kind === 'sqlite') for (const c of changes) this.emitter.emit('change', c);
+    return Promise.resolve();
   }
 
   private async listen(): Promise<void> {
@@ -186,7 +125,7 @@ export class JobEventsBus {
       this.emitter.emit('connection-deleted', deleted);
       return;
     }
-    await this.db.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify([deleted])]);
+    await notify(this.db, [JSON.stringify([deleted])]);
   }
 
   /** Calls `fn` for every deleted connection (of every tenant); returns the unsubscribe function. */

@@ -9,6 +9,7 @@ import {
   type StoredJobState,
 } from '@jobtrail/domain';
 import type { JobChange } from '../bus/job-events.bus.js';
+import { changePayloads, notify } from '../bus/notifications.js';
 import { Database, dateOrNull, placeholders, type SqlExecutor } from '../database/database.js';
 import { JOB_COLUMNS, jobToValues, rowToJob } from './job.mapper.js';
 import type { JobRow } from './rows.js';
@@ -225,13 +226,25 @@ export class JobsStore {
    * from (the fence), after merging what others changed meanwhile (a renewed lease, a cancel
    * request: `mergeConcurrentChanges`). Every change's events are recorded with it. Returns, per
    * write, the stored job and its live event, or null when the fence refused it.
+   *
+   * `locked`: jobs the caller read, locked, earlier in this same transaction (a claim): they are
+   * the stored state, so they are not read again.
    */
-  async commit(tx: SqlExecutor, writes: readonly JobWrite[]): Promise<Array<CommittedWrite | null>> {
+  async commit(
+    tx: SqlExecutor,
+    writes: readonly JobWrite[],
+    options: { readonly locked?: readonly Job[] } = {},
+  ): Promise<Array<CommittedWrite | null>> {
     if (writes.length === 0) return [];
+    const locked = new Map((options.locked ?? []).map((j) => [j.id, j]));
     const stored = await this.lockStoredState(
       tx,
-      writes.filter((w) => w.before !== null).map((w) => w.next.id),
+      writes.filter((w) => w.before !== null && !locked.has(w.next.id)).map((w) => w.next.id),
     );
+    for (const w of writes) {
+      const job = locked.get(w.next.id);
+      if (job) stored.set(job.id, { tenantId: w.tenantId, state: stateOf(job), version: job.version });
+    }
     const results: Array<{ job: Job; tenantId: string; created: boolean; events: readonly NewJobEvent[] } | null> = [];
     const updates: Job[] = [];
     for (const w of writes) {
@@ -272,7 +285,7 @@ export class JobsStore {
         transitions: r.events.flatMap((e) => (e.kind === 'transition' ? [e.transition] : [])),
       })),
     );
-    return results.map((r) =>
+    const committed: Array<CommittedWrite | null> = results.map((r) =>
       r === null
         ? null
         : {
@@ -286,6 +299,10 @@ export class JobsStore {
             },
           },
     );
+    // Announced in the change's own transaction: delivered at its commit, in commit order, or not at
+    // all if it rolls back. (SQLite's single process announces after the commit: JobEventsBus.publish.)
+    if (this.db.kind === 'postgres') await notify(tx, changePayloads(committed.flatMap((c) => (c ? [c.change] : []))));
+    return committed;
   }
 
   /** `commit` in its own transaction. */

@@ -180,7 +180,7 @@ export class JobWorker {
           writes.push({ tenantId: c.tenantId, before: c.job, next: res.job, events: transitionEvents(res.transition) });
           next.push({ ...c, job: res.job });
         }
-        committed = await this.store.commit(tx, writes);
+        committed = await this.store.commit(tx, writes, { locked: due.map((c) => c.job) });
         return next.filter((_, i) => committed[i] !== null);
       });
     } catch (err) {
