@@ -448,45 +448,32 @@ export class JobsStore {
    */
   async lockDueJobs(tx: SqlExecutor, now: number, limit: number): Promise<ClaimedJob[]> {
     // Shaped so both planners walk the due-jobs index in run_at order and stop at LIMIT, checking
-    // each candidate with two index probes (no join here: it would make them scan every due job).
-    // SKIP LOCKED has no SQLite equivalent (nor need: BEGIN IMMEDIATE admits one writer).
+    // each candidate with two index probes (no join inside: it would make them scan every due job;
+    // the connection's institution and credentials are joined outside, to the rows LIMIT picked, in
+    // the same round trip). SKIP LOCKED has no SQLite equivalent (nor need: BEGIN IMMEDIATE admits
+    // one writer).
     const lock = this.db.kind === 'postgres' ? 'FOR UPDATE OF j SKIP LOCKED' : '';
-    const rows = await tx.query<JobRow>(
-      `SELECT j.* FROM jobs j
-        WHERE j.status = 'pending' AND j.run_at <= $1
-          AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
-                      ORDER BY e.created_at, e.id LIMIT 1)
-          AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')
-        ORDER BY j.run_at
-        LIMIT $2 ${lock}`,
+    const rows = await tx.query<JobRow & { c_institution_id: string; c_login_id: string; c_credentials_enc: string }>(
+      `SELECT due.*, c.institution_id AS c_institution_id, c.login_id AS c_login_id,
+              c.credentials_enc AS c_credentials_enc
+         FROM (SELECT j.* FROM jobs j
+                WHERE j.status = 'pending' AND j.run_at <= $1
+                  AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
+                              ORDER BY e.created_at, e.id LIMIT 1)
+                  AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')
+                ORDER BY j.run_at
+                LIMIT $2 ${lock}) due
+         JOIN connections c ON c.id = due.connection_id
+        ORDER BY due.run_at`,
       [now, limit],
     );
-    if (rows.length === 0) return [];
-    const ids = [...new Set(rows.map((r) => r.connection_id))];
-    const connections = await tx.query<{
-      id: string;
-      institution_id: string;
-      login_id: string;
-      credentials_enc: string;
-    }>(
-      `SELECT id, institution_id, login_id, credentials_enc FROM connections WHERE id IN (${placeholders(ids.length)})`,
-      ids,
-    );
-    const byId = new Map(connections.map((c) => [c.id, c]));
-    return rows.flatMap((r) => {
-      const c = byId.get(r.connection_id);
-      return c
-        ? [
-            {
-              job: rowToJob(r),
-              tenantId: r.tenant_id,
-              institutionId: c.institution_id,
-              loginId: c.login_id,
-              credentialsEnc: c.credentials_enc,
-            },
-          ]
-        : [];
-    });
+    return rows.map((r) => ({
+      job: rowToJob(r),
+      tenantId: r.tenant_id,
+      institutionId: r.c_institution_id,
+      loginId: r.c_login_id,
+      credentialsEnc: r.c_credentials_enc,
+    }));
   }
 
   /** Processing jobs whose lease ran out or whose deadline passed before `now`, locked for the sweeper. */
