@@ -247,7 +247,7 @@ describe('A support engineer’s day, in Chromium', () => {
   it('finds a job from an id pasted as the dashboard truncates it (01a22885…)', async () => {
     await open(page, '/');
     const truncated = `${bad.job.job_id.slice(0, 8)}…`;
-    const search = page.getByRole('searchbox', { name: 'Find a job by id' });
+    const search = page.getByRole('searchbox', { name: 'Find a connection or a job' });
     await page.keyboard.press('/');
     expect(await search.evaluate((el) => el === document.activeElement)).toBe(true);
     await page.keyboard.type(` job ${truncated} `);

@@ -231,7 +231,10 @@ describe.each(kinds)('credentials, connection status and the retry guard on %s',
     // With the other filters, and over pages (keyset order, the newest first).
     expect(await ids(`latest_job_status=failed&user_ref=${ref}-a`)).toEqual([failing.connectionId]);
     expect(await ids(`latest_job_status=failed&status=action-required&q=${ref}-b`)).toEqual([failing2.connectionId]);
-    const first = await request(t.server).get('/api/connections?latest_job_status=failed&limit=1').set(auth).expect(200);
+    const first = await request(t.server)
+      .get('/api/connections?latest_job_status=failed&limit=1')
+      .set(auth)
+      .expect(200);
     expect(first.body.map((c: ConnectionWire) => c.connection_id)).toEqual([failing2.connectionId]);
     const next = nextLinkOf(first);
     expect(next).not.toBeNull();
