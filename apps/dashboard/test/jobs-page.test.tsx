@@ -81,6 +81,48 @@ describe('jobs page', () => {
   });
 });
 
+describe('jobs page: error code and institution filters', () => {
+  it('sends error_code and institution_id from the URL and from the form to GET /jobs, and keeps them in the URL', async () => {
+    const fake = installFakeApi([
+      ['GET', '/api/me', () => ({ body: me() })],
+      ['GET', '/api/jobs', () => ({ body: [job({ job_id: uuid(1) })] })],
+    ]);
+    const user = userEvent.setup();
+    renderApp('/jobs?institution_id=sandbox&error_code=Bad%20Code');
+    await screen.findByTestId('jobs-count');
+    const first = fake.requests('GET', /^\/api\/jobs$/)[0]!;
+    expect(first.url.searchParams.get('institution_id')).toBe('sandbox');
+    // Malformed: dropped rather than sent.
+    expect(first.url.searchParams.has('error_code')).toBe(false);
+    expect(screen.getByLabelText('Institution')).toHaveValue('sandbox');
+
+    const code = screen.getByLabelText('Error code');
+    // The catalogue's codes are offered while typing.
+    const offered = [...document.querySelectorAll(`#${CSS.escape(code.getAttribute('list')!)} option`)].map((o) =>
+      o.getAttribute('value'),
+    );
+    expect(offered).toContain('user-action-required');
+    await user.type(code, 'user-action-required{Enter}');
+    await waitFor(() =>
+      expect(new URLSearchParams(window.location.search).get('error_code')).toBe('user-action-required'),
+    );
+    await waitFor(() =>
+      expect(
+        fake
+          .requests('GET', /^\/api\/jobs$/)
+          .at(-1)!
+          .url.searchParams.get('error_code'),
+      ).toBe('user-action-required'),
+    );
+    expect(
+      fake
+        .requests('GET', /^\/api\/jobs$/)
+        .at(-1)!
+        .url.searchParams.get('institution_id'),
+    ).toBe('sandbox');
+  });
+});
+
 describe('jobs page, live', () => {
   it('puts a new matching job on top and updates known rows, leaving non-matching jobs out', () => {
     const client = new QueryClient();

@@ -8,6 +8,7 @@ import {
   CreateConnectionResponseSchema,
   JobDetailSchema,
   JobLogLineSchema,
+  JobStatsSchema,
   JobSummarySchema,
   UpdateConnectionResponseSchema,
   WhoAmISchema,
@@ -17,6 +18,7 @@ import {
   type JobAction,
   type JobDetailWire,
   type JobLogLineWire,
+  type JobStatsWire,
   type JobStatus,
   type JobSummaryWire,
   type WhoAmIWire,
@@ -244,6 +246,11 @@ export function fetchJobsPage(
   signal?: AbortSignal,
 ): Promise<Page<JobSummaryWire>> {
   return client.page(next ?? `/jobs?${jobsQuery(filters, limit)}`, JobSummarySchema, signal);
+}
+
+/** `GET /jobs/stats`: counts of the jobs created since `from` (by status, by error code of the failed ones, per hour). */
+export function fetchJobStats(client: ApiClient, from: string, signal?: AbortSignal): Promise<JobStatsWire> {
+  return client.get(`/jobs/stats?${new URLSearchParams({ from }).toString()}`, JobStatsSchema, signal);
 }
 
 /** The tenant's active API keys (admins), oldest first. */

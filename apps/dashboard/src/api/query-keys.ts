@@ -26,5 +26,7 @@ export const queryKeys = {
   jobsList: (filters: JobsFilters) => ['jobs-list', filters] as const,
   jobsLists: () => ['jobs-list'] as const,
   overview: () => ['overview'] as const,
+  /** Under `overview`: live events that refresh the overview refresh these counts too. */
+  errorCodeCounts: (from: string) => ['overview', 'error-codes', from] as const,
   dataCounts: (connectionId: string) => ['data-counts', connectionId] as const,
 };
