@@ -8,7 +8,7 @@ import { queryKeys } from '../src/api/query-keys.js';
 import { applyJobChange } from '../src/live/apply-job-change.js';
 import { jobsPageLink, jobsQuery, matchesJobsFilters, parseJobsFilters } from '../src/jobs-list/jobs-filters.js';
 import { installFakeApi, type FakeReply } from './support/fake-api.js';
-import { job, jobs, me, uuid } from './support/fixtures.js';
+import { CONNECTION_ID, connection, job, jobs, me, uuid } from './support/fixtures.js';
 import { renderApp } from './support/render-app.js';
 
 const FROM = '2024-12-09T12:00:00.000Z';
@@ -120,6 +120,22 @@ describe('jobs page: error code and institution filters', () => {
         .at(-1)!
         .url.searchParams.get('institution_id'),
     ).toBe('sandbox');
+  });
+});
+
+describe('jobs page: connections named as everywhere', () => {
+  it('labels each row’s connection by masked login and reference, reading each connection once', async () => {
+    const rows = [job({ job_id: uuid(1) }), job({ job_id: uuid(2) })];
+    const fake = installFakeApi([
+      ['GET', '/api/me', () => ({ body: me() })],
+      ['GET', '/api/jobs', () => ({ body: rows })],
+      ['GET', /^\/api\/connections\/[^/]+$/, () => ({ body: connection() })],
+    ]);
+    renderApp('/jobs');
+    const links = await screen.findAllByRole('link', { name: 'Connection us•••ok (customer-42)' });
+    expect(links).toHaveLength(2);
+    expect(links[0]).toHaveAttribute('href', `/connections/${CONNECTION_ID}`);
+    expect(fake.requests('GET', /^\/api\/connections\//)).toHaveLength(1);
   });
 });
 

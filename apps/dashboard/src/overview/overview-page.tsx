@@ -6,7 +6,7 @@ import { searchJobs } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi } from '../auth/auth-context.js';
 import { EmptyState } from '../components/empty-state.js';
-import { JobList } from '../components/job-list.js';
+import { NamedJobList } from '../components/job-list.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { StatusBadge } from '../components/status-badge.js';
@@ -127,7 +127,7 @@ function OverviewBody({ sample, now }: { readonly sample: Sample; readonly now: 
         {stats.slowest.length === 0 ? (
           <p className="muted">No finished job yet.</p>
         ) : (
-          <JobList jobs={stats.slowest} caption="Slowest finished jobs" now={now} />
+          <NamedJobList jobs={stats.slowest} caption="Slowest finished jobs" now={now} />
         )}
       </section>
     </>

@@ -4,7 +4,7 @@ import { searchJobs } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi } from '../auth/auth-context.js';
 import { EmptyState } from '../components/empty-state.js';
-import { JobList } from '../components/job-list.js';
+import { NamedJobList } from '../components/job-list.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { ConnectionsTable } from '../connections/connections-table.js';
@@ -63,7 +63,7 @@ function TextResults({ text }: { readonly text: string }) {
                 Jobs whose id starts with <code>{plan.jobPrefix}</code>{' '}
                 <span className="muted small">({results.data.jobs.length})</span>
               </h3>
-              <JobList jobs={results.data.jobs} caption="Matching jobs" now={now} showErrors />
+              <NamedJobList jobs={results.data.jobs} caption="Matching jobs" now={now} showErrors />
             </section>
           )}
         </>
@@ -108,7 +108,7 @@ function JobPrefixResults() {
             {results.data.next ? '+' : ''} matching jobs
             {results.data.next ? ' (the 50 newest shown; type more characters to narrow)' : ''}.
           </p>
-          <JobList jobs={results.data.items} caption="Matching jobs" now={now} showErrors />
+          <NamedJobList jobs={results.data.items} caption="Matching jobs" now={now} showErrors />
         </>
       )}
     </section>
