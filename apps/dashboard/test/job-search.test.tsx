@@ -66,5 +66,8 @@ describe('job search', () => {
     await user.type(box, 'not an id{Enter}');
     expect(await screen.findByRole('alert')).toHaveTextContent('No connection has this login or reference');
     expect(box).toHaveAttribute('aria-invalid', 'true');
+    await user.clear(box);
+    await user.type(box, 'job: not-an-id{Enter}');
+    expect(await screen.findByRole('alert')).toHaveTextContent('hex digits and dashes');
   });
 });

@@ -65,6 +65,11 @@ export function SearchBox() {
       setMessage('Type a full login, a reference, a connection id or a job id (or its first characters).');
       return;
     }
+    if (plan.connectionQuery === null && plan.jobPrefix === null) {
+      // Called a job id by the user ("job …"), but it cannot be one.
+      setMessage('A job id is made of hex digits and dashes, e.g. 01a2228f-6ede-7000-85e0-911490e2bd26.');
+      return;
+    }
     if (plan.text.length > MAX_SEARCH_LENGTH) {
       setMessage(`At most ${MAX_SEARCH_LENGTH} characters: no login, reference or id is longer.`);
       return;
