@@ -123,4 +123,18 @@ describe('connection filters', () => {
     expect(client.getQueryState(queryKeys.connectionsList(filtered))!.isInvalidated).toBe(true);
     expect(client.getQueryState(queryKeys.connectionsList(NO_CONNECTION_FILTERS))!.isInvalidated).toBe(false);
   });
+
+  it('live: a filtered list is not re-read for the progress of a connection it does not show, only when its job ends', () => {
+    const client = new QueryClient();
+    const filtered: ConnectionFilters = { ...NO_CONNECTION_FILTERS, latestJobFailed: true };
+    client.setQueryData(queryKeys.connectionsList(filtered), {
+      pages: [{ items: [broken], next: null }],
+      pageParams: [null],
+    });
+    const other = { job_id: uuid(0x98), connection_id: fine.connection_id, updated_at: '2024-12-10T06:00:00.000Z' };
+    applyJobChange(client, job({ ...other, status: 'processing' }));
+    expect(client.getQueryState(queryKeys.connectionsList(filtered))!.isInvalidated).toBe(false);
+    applyJobChange(client, job({ ...other, status: 'failed', updated_at: '2024-12-10T06:01:00.000Z' }));
+    expect(client.getQueryState(queryKeys.connectionsList(filtered))!.isInvalidated).toBe(true);
+  });
 });

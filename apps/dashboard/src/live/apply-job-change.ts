@@ -161,9 +161,10 @@ export function applyJobChange(queryClient: QueryClient, job: JobSummaryWire): v
       // is re-read (the row stays until then, rather than vanish under the pointer).
       if (filters && hasConnectionFilters(filters) && isTerminal(job.status))
         void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true });
-    } else {
-      // A connection created elsewhere (another tab, an API consumer), or one that may now match
-      // the filters: the list must show it.
+    } else if (!filters || !hasConnectionFilters(filters) || isTerminal(job.status)) {
+      // A connection created elsewhere (another tab, an API consumer), or one whose ended job may
+      // make it match the filters: the list must show it. The progress of a job of a connection a
+      // filtered list does not show cannot bring it in: no re-read for each of those events.
       void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true });
     }
   }
