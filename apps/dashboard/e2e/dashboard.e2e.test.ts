@@ -231,7 +231,7 @@ describe('Jobtrail dashboard in Chromium', () => {
     const jobs = (await api.call<JobSummaryWire[]>('GET', `/connections/${bad.connection_id}/jobs`)).body;
     const target = jobs.at(-1)!;
     await open('/');
-    const search = page.getByRole('searchbox', { name: 'Find a job by id' });
+    const search = page.getByRole('searchbox', { name: 'Find a connection or a job' });
 
     await search.fill(target.job_id);
     await search.press('Enter');

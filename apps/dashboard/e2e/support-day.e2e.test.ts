@@ -247,7 +247,7 @@ describe('A support engineer’s day, in Chromium', () => {
   it('finds a job from an id pasted as the dashboard truncates it (01a22885…)', async () => {
     await open(page, '/');
     const truncated = `${bad.job.job_id.slice(0, 8)}…`;
-    const search = page.getByRole('searchbox', { name: 'Find a job by id' });
+    const search = page.getByRole('searchbox', { name: 'Find a connection or a job' });
     await page.keyboard.press('/');
     expect(await search.evaluate((el) => el === document.activeElement)).toBe(true);
     await page.keyboard.type(` job ${truncated} `);
@@ -364,6 +364,123 @@ describe('A support engineer’s day, in Chromium', () => {
     expect(await call(key)).toBe(401);
   });
 
+  it('finds a customer by their full login: one match opens the connection, several are listed, masked', async () => {
+    await open(page, '/');
+    const search = page.getByRole('searchbox', { name: 'Find a connection or a job' });
+    await search.fill('user-bad-password');
+    await search.press('Enter');
+    await page.waitForURL(`**/connections/${bad.connection.connection_id}`);
+    await page.getByRole('heading', { name: /^Connection us•••rd \(acct-7731\)/ }).waitFor();
+    // The full login is nowhere on the page nor in its URL.
+    expect(await textOf(page.locator('main'))()).not.toContain('user-bad-password');
+    expect(page.url()).not.toContain('user-bad-password');
+    // Its failure will not be retried: the history says so, as the job page does.
+    const attempt = page.locator(`tr.history-row[data-job-id="${bad.job.job_id}"] .col-attempt`);
+    expect(await until('the attempt cell', textOf(attempt), (t) => t !== '')).toBe('Not retried');
+
+    // A login several connections share: the results are labelled by masked login and reference.
+    const twin = await createConnection(api, 'user-ok', 'acct-1205');
+    await search.fill('user-ok');
+    await search.press('Enter');
+    await page.waitForURL((url) => url.pathname === '/search');
+    expect(new URL(page.url()).search).toBe('');
+    const results = page.getByRole('table', { name: 'Connections' });
+    await results.getByRole('link', { name: 'Connection us•••ok (acct-1205)' }).waitFor();
+    await results.getByRole('link', { name: 'Connection us•••ok (acct-1204)' }).waitFor();
+    expect(await textOf(results)()).not.toContain('user-ok');
+    expect(await page.getByRole('alert').count()).toBe(0);
+    await shot(page, 'search-connections');
+    await page.setViewportSize(PHONE);
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      await shot(page, 'search-connections-phone');
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
+    await results.getByRole('link', { name: 'Connection us•••ok (acct-1205)' }).click();
+    await page.waitForURL(`**/connections/${twin.connection.connection_id}`);
+  });
+
+  it('opens the Jobs page from a top error code of the overview, filtered by that code', async () => {
+    await open(page, '/overview');
+    const codes = page.getByTestId('top-error-codes');
+    await codes.waitFor();
+    const row = codes.locator('tr[data-error-code="invalid-credentials"]');
+    expect((await row.locator('td').allTextContents()).map((t) => t.trim())).toEqual([
+      'invalid-credentials',
+      ERROR_CATALOGUE['invalid-credentials'].title,
+      '1 (100%)',
+    ]);
+    await shot(page, 'overview-error-codes');
+    await page.setViewportSize(PHONE);
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      await codes.scrollIntoViewIfNeeded();
+      await shot(page, 'overview-error-codes-phone');
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
+    await row.getByRole('link', { name: '1 failed job with invalid-credentials' }).click();
+    await page.waitForURL(
+      (url) => url.pathname === '/jobs' && url.searchParams.get('error_code') === 'invalid-credentials',
+    );
+    expect(new URL(page.url()).searchParams.get('status')).toBe('failed');
+    expect(await page.getByLabel('Error code').inputValue()).toBe('invalid-credentials');
+    const failedRow = page.locator(`tr.job-row[data-job-id="${bad.job.job_id}"]`);
+    await failedRow.waitFor();
+    expect(await textOf(failedRow.getByTestId('row-error'))()).toBe(
+      `invalid-credentials ${ERROR_CATALOGUE['invalid-credentials'].title}`,
+    );
+    // The row names its connection as everywhere: masked login and reference.
+    await failedRow.getByRole('link', { name: 'Connection us•••rd (acct-7731)' }).waitFor();
+    expect(await page.locator('tr.job-row').count()).toBe(1);
+  });
+
+  it('filters the connections by status and by "latest job failed", kept in the URL', async () => {
+    await open(page, '/');
+    const list = page.locator('table.connections-table');
+    const badLink = list.getByRole('link', { name: 'Connection us•••rd (acct-7731)' });
+    const okLink = list.getByRole('link', { name: 'Connection us•••ok (acct-1204)' });
+    await okLink.waitFor();
+
+    await page.getByRole('combobox', { name: 'Status' }).selectOption('invalid');
+    await page.waitForURL((url) => url.searchParams.get('status') === 'invalid');
+    await okLink.waitFor({ state: 'detached' });
+    await badLink.waitFor();
+
+    await page.getByRole('combobox', { name: 'Status' }).selectOption('');
+    await page.waitForURL((url) => !url.searchParams.has('status'));
+    await okLink.waitFor();
+    await page.getByRole('checkbox', { name: 'Latest job failed' }).check();
+    await page.waitForURL((url) => url.searchParams.get('latest_job_status') === 'failed');
+    await okLink.waitFor({ state: 'detached' });
+    await badLink.waitFor();
+    const shown = await list
+      .locator('tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-connection-id')));
+    for (const id of shown) {
+      const c = (await api.call<ConnectionWire>('GET', `/connections/${id}`)).body;
+      expect(c.latest_job?.status).toBe('failed');
+    }
+
+    // A reload (or a link sent to a colleague) keeps the filters.
+    await page.reload();
+    await badLink.waitFor();
+    expect(await page.getByRole('checkbox', { name: 'Latest job failed' }).isChecked()).toBe(true);
+    expect(await okLink.count()).toBe(0);
+    await shot(page, 'connections-filters');
+    await page.setViewportSize(PHONE);
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      await shot(page, 'connections-filters-phone');
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.waitForURL((url) => url.search === '');
+    await okLink.waitFor();
+  });
+
   it('has no serious or critical axe-core (WCAG 2.1 AA) violation on any page', async () => {
     // axe is injected as an inline script, which the CSP rightly refuses: this context bypasses it.
     const ctx = await newContext({ bypassCSP: true });
@@ -381,6 +498,16 @@ describe('A support engineer’s day, in Chromium', () => {
       const pages: [string, string, () => Promise<void>][] = [
         ['connections', '/', () => tab.getByRole('link', { name: 'Connection us•••ok (acct-1204)' }).waitFor()],
         [
+          'connections (filtered)',
+          '/?status=invalid&latest_job_status=failed',
+          () => tab.getByRole('link', { name: 'Connection us•••rd (acct-7731)' }).waitFor(),
+        ],
+        [
+          'jobs (error code)',
+          '/jobs?status=failed&error_code=invalid-credentials',
+          () => tab.locator('tr.job-row').first().waitFor(),
+        ],
+        [
           'connection',
           `/connections/${bad.connection.connection_id}`,
           () => tab.locator('tr.history-row').first().waitFor(),
@@ -392,7 +519,7 @@ describe('A support engineer’s day, in Chromium', () => {
         ],
         ['job (success)', `/jobs/${ok.job.job_id}`, () => tab.getByRole('region', { name: 'Result' }).waitFor()],
         ['jobs', '/jobs?status=failed', () => tab.locator('tr.job-row').first().waitFor()],
-        ['overview', '/overview', () => tab.getByTestId('tile-failed').waitFor()],
+        ['overview', '/overview', () => tab.getByTestId('top-error-codes').waitFor()],
         [
           'search results',
           `/search?job_id=${bad.job.job_id.slice(0, 4)}`,
@@ -408,6 +535,16 @@ describe('A support engineer’s day, in Chromium', () => {
           await ready();
           await check(`${name} @${viewport.width}`);
         }
+      }
+      // Connections found by a login: the results page is reached through the search box only.
+      for (const viewport of [DESKTOP, PHONE]) {
+        await tab.setViewportSize(viewport);
+        await open(tab, '/');
+        const search = tab.getByRole('searchbox', { name: 'Find a connection or a job' });
+        await search.fill('user-ok');
+        await search.press('Enter');
+        await tab.getByRole('table', { name: 'Connections' }).waitFor();
+        await check(`search results (connections) @${viewport.width}`);
       }
       await tab.setViewportSize(DESKTOP);
       await open(tab, `/connections/${ok.connection.connection_id}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { screen, waitFor } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { installFakeApi } from './support/fake-api.js';
 import { CONNECTION_ID, connection, job, me } from './support/fixtures.js';
@@ -82,7 +82,9 @@ describe('connections page', () => {
     await user.type(screen.getByLabelText('Password'), 'x');
     await user.click(screen.getByRole('button', { name: 'Create connection' }));
     await waitFor(() =>
-      expect(screen.getByLabelText('Institution')).toHaveAccessibleDescription('unknown institution'),
+      expect(
+        within(screen.getByRole('form', { name: 'New sandbox connection' })).getByLabelText('Institution'),
+      ).toHaveAccessibleDescription('unknown institution'),
     );
     expect(screen.getByRole('alert')).toHaveTextContent('The request is not valid');
   });

@@ -48,7 +48,9 @@ describe('HistoryTable', () => {
     expect(cells[2]).toHaveTextContent('refresh');
     expect(cells[3]).toHaveTextContent('❌ Failed');
     expect(cells[4]).toHaveTextContent('2.5 s');
-    expect(cells[5]).toHaveTextContent('1/3');
+    // A non-retryable failure: "Not retried", as on the job page, never "1/3".
+    expect(cells[5]).toHaveTextContent(/^Not retried$/);
+    expect(cells[5]).toHaveAttribute('title', 'Not retried');
 
     await user.click(within(cells[0]!).getByRole('button', { name: /Copy job ID/ }));
     expect(await navigator.clipboard.readText()).toBe(failed.job_id);

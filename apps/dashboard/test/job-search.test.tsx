@@ -28,7 +28,7 @@ describe('job search', () => {
     const user = userEvent.setup();
     renderApp('/');
     await user.type(
-      await screen.findByRole('searchbox', { name: 'Find a job by id' }),
+      await screen.findByRole('searchbox', { name: 'Find a connection or a job' }),
       `${a.job_id.slice(0, 33)}{Enter}`,
     );
     await waitFor(() => expect(window.location.pathname).toBe(`/jobs/${a.job_id}`));
@@ -39,7 +39,7 @@ describe('job search', () => {
     const { a, b, fake } = setup();
     const user = userEvent.setup();
     renderApp('/');
-    const box = await screen.findByRole('searchbox', { name: 'Find a job by id' });
+    const box = await screen.findByRole('searchbox', { name: 'Find a connection or a job' });
     await user.type(box, `${a.job_id.slice(0, 30).toUpperCase()}{Enter}`);
     expect(await screen.findByRole('link', { name: a.job_id })).toBeInTheDocument();
     expect(screen.getByRole('link', { name: b.job_id })).toBeInTheDocument();
@@ -52,16 +52,22 @@ describe('job search', () => {
     expect(fake.requests('GET', /^\/api\/jobs$/)).toHaveLength(searches);
   });
 
-  it('says when nothing matches, and when the text cannot be a job id', async () => {
+  it('says when nothing matches, in the words of what the text could be', async () => {
     setup();
     const user = userEvent.setup();
     renderApp('/');
-    const box = await screen.findByRole('searchbox', { name: 'Find a job by id' });
+    const box = await screen.findByRole('searchbox', { name: 'Find a connection or a job' });
     await user.type(box, 'ffff{Enter}');
+    expect(await screen.findByRole('alert')).toHaveTextContent('No connection or job matches “ffff”');
+    await user.clear(box);
+    await user.type(box, 'job ffff{Enter}');
     expect(await screen.findByRole('alert')).toHaveTextContent('No job id starts with “ffff”.');
     await user.clear(box);
     await user.type(box, 'not an id{Enter}');
-    expect(await screen.findByRole('alert')).toHaveTextContent('hex digits and dashes');
+    expect(await screen.findByRole('alert')).toHaveTextContent('No connection has this login or reference');
     expect(box).toHaveAttribute('aria-invalid', 'true');
+    await user.clear(box);
+    await user.type(box, 'job: not-an-id{Enter}');
+    expect(await screen.findByRole('alert')).toHaveTextContent('hex digits and dashes');
   });
 });

@@ -8,7 +8,7 @@ import { queryKeys } from '../src/api/query-keys.js';
 import { applyJobChange } from '../src/live/apply-job-change.js';
 import { jobsPageLink, jobsQuery, matchesJobsFilters, parseJobsFilters } from '../src/jobs-list/jobs-filters.js';
 import { installFakeApi, type FakeReply } from './support/fake-api.js';
-import { job, jobs, me, uuid } from './support/fixtures.js';
+import { CONNECTION_ID, connection, job, jobs, me, uuid } from './support/fixtures.js';
 import { renderApp } from './support/render-app.js';
 
 const FROM = '2024-12-09T12:00:00.000Z';
@@ -78,6 +78,64 @@ describe('jobs page', () => {
     await user.click(screen.getByRole('checkbox', { name: 'Failed' }));
     await waitFor(() => expect(window.location.search).toBe(`?from=${encodeURIComponent(FROM)}`));
     expect(await screen.findByText('Showing 1 job matching the filters.')).toBeInTheDocument();
+  });
+});
+
+describe('jobs page: error code and institution filters', () => {
+  it('sends error_code and institution_id from the URL and from the form to GET /jobs, and keeps them in the URL', async () => {
+    const fake = installFakeApi([
+      ['GET', '/api/me', () => ({ body: me() })],
+      ['GET', '/api/jobs', () => ({ body: [job({ job_id: uuid(1) })] })],
+    ]);
+    const user = userEvent.setup();
+    renderApp('/jobs?institution_id=sandbox&error_code=Bad%20Code');
+    await screen.findByTestId('jobs-count');
+    const first = fake.requests('GET', /^\/api\/jobs$/)[0]!;
+    expect(first.url.searchParams.get('institution_id')).toBe('sandbox');
+    // Malformed: dropped rather than sent.
+    expect(first.url.searchParams.has('error_code')).toBe(false);
+    expect(screen.getByLabelText('Institution')).toHaveValue('sandbox');
+
+    const code = screen.getByLabelText('Error code');
+    // The catalogue's codes are offered while typing.
+    const offered = [...document.querySelectorAll(`#${CSS.escape(code.getAttribute('list')!)} option`)].map((o) =>
+      o.getAttribute('value'),
+    );
+    expect(offered).toContain('user-action-required');
+    await user.type(code, 'user-action-required{Enter}');
+    await waitFor(() =>
+      expect(new URLSearchParams(window.location.search).get('error_code')).toBe('user-action-required'),
+    );
+    await waitFor(() =>
+      expect(
+        fake
+          .requests('GET', /^\/api\/jobs$/)
+          .at(-1)!
+          .url.searchParams.get('error_code'),
+      ).toBe('user-action-required'),
+    );
+    expect(
+      fake
+        .requests('GET', /^\/api\/jobs$/)
+        .at(-1)!
+        .url.searchParams.get('institution_id'),
+    ).toBe('sandbox');
+  });
+});
+
+describe('jobs page: connections named as everywhere', () => {
+  it('labels each row’s connection by masked login and reference, reading each connection once', async () => {
+    const rows = [job({ job_id: uuid(1) }), job({ job_id: uuid(2) })];
+    const fake = installFakeApi([
+      ['GET', '/api/me', () => ({ body: me() })],
+      ['GET', '/api/jobs', () => ({ body: rows })],
+      ['GET', /^\/api\/connections\/[^/]+$/, () => ({ body: connection() })],
+    ]);
+    renderApp('/jobs');
+    const links = await screen.findAllByRole('link', { name: 'Connection us•••ok (customer-42)' });
+    expect(links).toHaveLength(2);
+    expect(links[0]).toHaveAttribute('href', `/connections/${CONNECTION_ID}`);
+    expect(fake.requests('GET', /^\/api\/connections\//)).toHaveLength(1);
   });
 });
 

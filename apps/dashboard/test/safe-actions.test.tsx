@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { ERROR_CATALOGUE, type JobDetailWire } from '@jobtrail/domain';
-import { attemptsText, retryOutlook, troubleshootingFor } from '../src/jobs/retry-policy.js';
+import { attemptsCellText, attemptsText, retryOutlook, troubleshootingFor } from '../src/jobs/retry-policy.js';
 import { installFakeApi } from './support/fake-api.js';
 import { detail, job, me, uuid } from './support/fixtures.js';
 import { renderApp } from './support/render-app.js';
@@ -84,6 +84,12 @@ describe('retry policy', () => {
     expect(attemptsText({ ...base, status: 'failed', error: err(false) })).toBe('Not retried');
     expect(attemptsText({ ...base, attempt: 3, status: 'failed', error: err(true) })).toBe('All 3 attempts failed');
     expect(attemptsText({ ...base, status: 'success', error: null })).toBe('1 of 3');
+    // The history's narrow Attempt column agrees: a count, except "Not retried".
+    expect(attemptsCellText({ ...base, status: 'failed', error: err(false) })).toBe('Not retried');
+    expect(attemptsCellText({ ...base, attempt: 2, status: 'failed', error: err(false) })).toBe('2/3, not retried');
+    expect(attemptsCellText({ ...base, attempt: 3, status: 'failed', error: err(true) })).toBe('3/3');
+    expect(attemptsCellText({ ...base, status: 'pending', error: err(true) })).toBe('1/3');
+    expect(attemptsCellText({ ...base, status: 'success', error: null })).toBe('1/3');
     const exhausted = { ...base, attempt: 3, status: 'failed' as const, error: { ...err(true), code: 'maintenance' } };
     expect(troubleshootingFor(exhausted).length).toBeLessThan(ERROR_CATALOGUE.maintenance.troubleshooting.length);
     expect(troubleshootingFor(exhausted).join(' ')).not.toMatch(/retries automatically/i);

@@ -26,7 +26,7 @@ describe('the job search box forgives', () => {
     const { a } = setup();
     const user = userEvent.setup();
     renderApp('/');
-    const box = await screen.findByRole('searchbox', { name: 'Find a job by id' });
+    const box = await screen.findByRole('searchbox', { name: 'Find a connection or a job' });
     await user.type(box, `  job: ${a.job_id.slice(0, 8)}…  {Enter}`);
     await waitFor(() => expect(window.location.pathname).toBe(`/jobs/${a.job_id}`));
   });
@@ -35,9 +35,9 @@ describe('the job search box forgives', () => {
     setup();
     const user = userEvent.setup();
     renderApp('/');
-    const box = await screen.findByRole('searchbox', { name: 'Find a job by id' });
+    const box = await screen.findByRole('searchbox', { name: 'Find a connection or a job' });
     await user.type(box, 'not an id{Enter}');
-    expect(await screen.findByRole('alert')).toHaveTextContent('hex digits and dashes');
+    expect(await screen.findByRole('alert')).toHaveTextContent('No connection has this login or reference');
     await user.type(box, 'x');
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();
     expect(box).not.toHaveAttribute('aria-invalid');
@@ -46,14 +46,14 @@ describe('the job search box forgives', () => {
     expect(await screen.findByRole('alert')).toBeInTheDocument();
     await user.click(screen.getByRole('link', { name: 'Overview' }));
     await waitFor(() => expect(window.location.pathname).toBe('/overview'));
-    expect(screen.queryByText(/hex digits and dashes/)).not.toBeInTheDocument();
+    expect(screen.queryByText(/No connection has this login/)).not.toBeInTheDocument();
   });
 
   it('is focused by "/" from anywhere, but not while typing in another field', async () => {
     setup();
     const user = userEvent.setup();
     renderApp('/');
-    const box = await screen.findByRole('searchbox', { name: 'Find a job by id' });
+    const box = await screen.findByRole('searchbox', { name: 'Find a connection or a job' });
     expect(box).not.toHaveFocus();
     await user.keyboard('/');
     expect(box).toHaveFocus();

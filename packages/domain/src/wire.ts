@@ -327,6 +327,9 @@ export const ConnectionListQuerySchema = z.strictObject({
   user_ref: z.string().min(1).max(128).optional(),
   /** A full login (exact), a user reference (exact), or the start of a connection id. */
   q: z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+  latest_job_status: statusEnum
+    .optional()
+    .describe('Only connections whose latest job (of any action) has this status, e.g. `failed`.'),
   limit: limitSchema,
   cursor: cursorSchema.optional(),
 });

@@ -4,6 +4,7 @@ import {
   toJobSummaryWire,
   type ConnectionStatus,
   type ConnectionWire,
+  type JobStatus,
   type JobSummaryWire,
 } from '@jobtrail/domain';
 import {
@@ -38,6 +39,8 @@ export interface ConnectionListFilter {
   readonly status?: ConnectionStatus;
   readonly institutionId?: string;
   readonly userRef?: string;
+  /** Only connections whose latest job (`latest_job_id`) has this status. */
+  readonly latestJobStatus?: JobStatus;
   /** `q`: the login's keyed hash, the reference itself, and (when it can be one) an id prefix. */
   readonly search?: { readonly loginHash: string; readonly text: string; readonly idPrefix: string | null };
 }
@@ -145,6 +148,10 @@ export class ConnectionsRepository {
     if (filter.status) qb.andWhere('c.status = :status', { status: filter.status });
     if (filter.institutionId) qb.andWhere('c.institution_id = :institutionId', { institutionId: filter.institutionId });
     if (filter.userRef) qb.andWhere('c.user_ref = :userRef', { userRef: filter.userRef });
+    // On the joined latest job (primary key lookup from `latest_job_id`): no column on connections
+    // to keep in step with every job change. The planner may also start from the tenant's jobs of
+    // that status (`ix_jobs_tenant_status`) and find their connections by `ix_connections_latest_job`.
+    if (filter.latestJobStatus) qb.andWhere('j.status = :latestJobStatus', { latestJobStatus: filter.latestJobStatus });
     const search = filter.search;
     if (search) {
       qb.andWhere(

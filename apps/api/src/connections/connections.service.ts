@@ -155,6 +155,7 @@ export class ConnectionsService implements OnApplicationBootstrap {
       status: query.status,
       institutionId: query.institution_id,
       userRef: query.user_ref,
+      latestJobStatus: query.latest_job_status,
       search:
         query.q === undefined
           ? undefined

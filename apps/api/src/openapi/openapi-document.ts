@@ -105,7 +105,7 @@ export const ROUTES: readonly RouteSpec[] = [
     path: '/connections',
     operationId: 'listConnections',
     summary:
-      'Connections, newest first, with their status and latest job; filters: status, institution_id, user_ref, q (full login, reference or id prefix)',
+      'Connections, newest first, with their status and latest job; filters: status, institution_id, user_ref, q (full login, reference or id prefix), latest_job_status',
     role: 'viewer',
     query: ConnectionListQuerySchema,
     responses: { 200: list(ConnectionSchema) },

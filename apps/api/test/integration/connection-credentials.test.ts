@@ -9,7 +9,7 @@ import {
 } from '@jobtrail/domain';
 import { JobsStore, transitionEvents } from '@jobtrail/engine';
 import request from 'supertest';
-import { bearer, insertConnection, insertJobs, seededJob, tenantKey } from '../support/api-helpers.js';
+import { bearer, insertConnection, insertJobs, nextLinkOf, seededJob, tenantKey } from '../support/api-helpers.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -212,5 +212,44 @@ describe.each(kinds)('credentials, connection status and the retry guard on %s',
     expect(await ids('q=user-bad-passwor')).not.toContain(connectionId);
     expect(await ids('institution_id=nowhere')).toEqual([]);
     expect((await request(t.server).get('/api/connections?status=broken').set(auth)).status).toBe(400);
+  });
+
+  it('GET /connections?latest_job_status=failed lists the connections whose latest job failed, paged, until a newer job', async () => {
+    const ref = `latest-${Date.now()}`;
+    const failing = await connect('user-bad-password', `${ref}-a`);
+    const failing2 = await connect('user-action', `${ref}-b`);
+    const fine = await connect('user-ok', `${ref}-c`);
+    await Promise.all([settled(failing.jobId), settled(failing2.jobId), settled(fine.jobId)]);
+    const ids = async (query: string) =>
+      (await request(t.server).get(`/api/connections?${query}`).set(auth).expect(200)).body.map(
+        (c: ConnectionWire) => c.connection_id,
+      ) as string[];
+    const failed = await ids('latest_job_status=failed&limit=200');
+    expect(failed).toEqual(expect.arrayContaining([failing.connectionId, failing2.connectionId]));
+    expect(failed).not.toContain(fine.connectionId);
+    expect(await ids('latest_job_status=success&limit=200')).toContain(fine.connectionId);
+    // With the other filters, and over pages (keyset order, the newest first).
+    expect(await ids(`latest_job_status=failed&user_ref=${ref}-a`)).toEqual([failing.connectionId]);
+    expect(await ids(`latest_job_status=failed&status=action-required&q=${ref}-b`)).toEqual([failing2.connectionId]);
+    const first = await request(t.server)
+      .get('/api/connections?latest_job_status=failed&limit=1')
+      .set(auth)
+      .expect(200);
+    expect(first.body.map((c: ConnectionWire) => c.connection_id)).toEqual([failing2.connectionId]);
+    const next = nextLinkOf(first);
+    expect(next).not.toBeNull();
+    const second = await request(t.server).get(next!).set(auth).expect(200);
+    expect(second.body[0].connection_id).toBe(failing.connectionId);
+
+    // A newer job that succeeds (a purge) takes the connection out: only the latest job counts.
+    const purge = await request(t.server).post(`/api/connections/${failing.connectionId}/purge`).set(auth).expect(202);
+    await settled(purge.body.job_id as string);
+    expect(await ids('latest_job_status=failed&limit=200')).not.toContain(failing.connectionId);
+    expect(await ids('latest_job_status=failed&limit=200')).toContain(failing2.connectionId);
+
+    const bad = await request(t.server).get('/api/connections?latest_job_status=broken').set(auth);
+    expect(bad.status).toBe(400);
+    expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(bad.body.errors).toEqual([expect.objectContaining({ field: 'query.latest_job_status' })]);
   });
 });

@@ -118,6 +118,8 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       '/api/connections?limit=2&institution_id=sandbox&user_ref=nobody',
       `/api/connections?q=user-ok`,
       `/api/connections?q=${seededConnection.slice(0, 8)}`,
+      '/api/connections?limit=2&latest_job_status=failed',
+      '/api/connections?limit=2&latest_job_status=failed&status=invalid&institution_id=sandbox',
       '/api/jobs?limit=20&error_code=institution-unavailable',
       '/api/jobs?limit=20&institution_id=sandbox&status=failed',
       '/api/jobs/stats?from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z',

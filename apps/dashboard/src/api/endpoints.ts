@@ -8,6 +8,7 @@ import {
   CreateConnectionResponseSchema,
   JobDetailSchema,
   JobLogLineSchema,
+  JobStatsSchema,
   JobSummarySchema,
   UpdateConnectionResponseSchema,
   WhoAmISchema,
@@ -17,10 +18,12 @@ import {
   type JobAction,
   type JobDetailWire,
   type JobLogLineWire,
+  type JobStatsWire,
   type JobStatus,
   type JobSummaryWire,
   type WhoAmIWire,
 } from '@jobtrail/domain';
+import { connectionsPath, type ConnectionFilters } from '../connections/connections-filters.js';
 import { jobsQuery, type JobsFilters } from '../jobs-list/jobs-filters.js';
 import type { ApiClient, Page } from './client.js';
 
@@ -72,12 +75,28 @@ export function fetchMe(client: ApiClient, signal?: AbortSignal): Promise<WhoAmI
   return client.get('/me', WhoAmISchema, signal);
 }
 
+/** A page of the connections list with its filters, or the `Link` target of the next page. */
 export function fetchConnections(
   client: ApiClient,
+  filters: ConnectionFilters,
   next: string | null,
   signal?: AbortSignal,
 ): Promise<Page<ConnectionWire>> {
-  return client.page(next ?? '/connections?limit=50', ConnectionSchema, signal);
+  return client.page(next ?? connectionsPath(filters, 50), ConnectionSchema, signal);
+}
+
+/**
+ * The connections a search text finds (`GET /connections?q=`): the full login (matched exactly
+ * through its keyed hash on the server), the reference, or the start of the connection id.
+ */
+export function searchConnections(
+  client: ApiClient,
+  text: string,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<Page<ConnectionWire>> {
+  const q = new URLSearchParams({ q: text, limit: String(limit) });
+  return client.page(`/connections?${q.toString()}`, ConnectionSchema, signal);
 }
 
 export function fetchConnection(client: ApiClient, id: string, signal?: AbortSignal): Promise<ConnectionWire> {
@@ -227,6 +246,11 @@ export function fetchJobsPage(
   signal?: AbortSignal,
 ): Promise<Page<JobSummaryWire>> {
   return client.page(next ?? `/jobs?${jobsQuery(filters, limit)}`, JobSummarySchema, signal);
+}
+
+/** `GET /jobs/stats`: counts of the jobs created since `from` (by status, by error code of the failed ones, per hour). */
+export function fetchJobStats(client: ApiClient, from: string, signal?: AbortSignal): Promise<JobStatsWire> {
+  return client.get(`/jobs/stats?${new URLSearchParams({ from }).toString()}`, JobStatsSchema, signal);
 }
 
 /** The tenant's active API keys (admins), oldest first. */

@@ -1,3 +1,4 @@
+import type { ConnectionFilters } from '../connections/connections-filters.js';
 import type { JobsFilters } from '../jobs-list/jobs-filters.js';
 import type { HistoryFilters, JobSearch } from './endpoints.js';
 
@@ -9,7 +10,11 @@ import type { HistoryFilters, JobSearch } from './endpoints.js';
 export const queryKeys = {
   me: () => ['me'] as const,
   keys: () => ['keys'] as const,
+  /** Every list of connections, whatever its filters (a prefix of `connectionsList`). */
   connections: () => ['connections'] as const,
+  connectionsList: (filters: ConnectionFilters) => ['connections', filters] as const,
+  /** What the one search box found for a text: connections and jobs. */
+  search: (text: string) => ['search', text] as const,
   connection: (id: string) => ['connection', id] as const,
   history: (connectionId: string, filters: HistoryFilters) => ['history', connectionId, filters] as const,
   historyOf: (connectionId: string) => ['history', connectionId] as const,
@@ -21,5 +26,7 @@ export const queryKeys = {
   jobsList: (filters: JobsFilters) => ['jobs-list', filters] as const,
   jobsLists: () => ['jobs-list'] as const,
   overview: () => ['overview'] as const,
+  /** Under `overview`: live events that refresh the overview refresh these counts too. */
+  errorCodeCounts: (from: string) => ['overview', 'error-codes', from] as const,
   dataCounts: (connectionId: string) => ['data-counts', connectionId] as const,
 };

@@ -1,6 +1,7 @@
 import { Link } from 'react-router';
 import { describeError, type JobSummaryWire } from '@jobtrail/domain';
-import { formatDuration, jobDurationMs } from '../lib/format.js';
+import { formatDuration, jobDurationMs, shortConnectionId } from '../lib/format.js';
+import { useConnectionLabels } from './connection-name.js';
 import { DateTime } from './date-time.js';
 import { StatusBadge } from './status-badge.js';
 
@@ -10,21 +11,15 @@ interface Props {
   readonly now: number;
   /** Adds the error code and its catalogue title under the status of failed (and cancelled) rows. */
   readonly showErrors?: boolean;
-}
-
-/**
- * Connection ids are UUIDv7: their first block is a timestamp, the same for connections created
- * in the same moment. The first and last blocks together tell them apart.
- */
-export function shortConnectionId(id: string): string {
-  return `${id.slice(0, 8)}…${id.slice(-4)}`;
+  /** How each row names its connection; the short id unless told (see `NamedJobList`). */
+  readonly labelOf?: (connectionId: string) => string;
 }
 
 /**
  * A plain (not virtualized) table of jobs across connections: the Jobs page, search results,
  * slowest jobs. On a phone each row becomes a card (CSS), every cell labelled by `data-label`.
  */
-export function JobList({ jobs, caption, now, showErrors = false }: Props) {
+export function JobList({ jobs, caption, now, showErrors = false, labelOf = shortConnectionId }: Props) {
   return (
     <div className="table-scroll">
       <table className="data-table job-list">
@@ -51,9 +46,9 @@ export function JobList({ jobs, caption, now, showErrors = false }: Props) {
                 </td>
                 <td data-label="Connection">
                   <Link to={`/connections/${job.connection_id}`} className="mono" title={job.connection_id}>
-                    {/* The visible short id stays part of the link's name (WCAG 2.5.3). */}
+                    {/* The visible label stays part of the link's name (WCAG 2.5.3). */}
                     <span className="visually-hidden">Connection </span>
-                    {shortConnectionId(job.connection_id)}
+                    {labelOf(job.connection_id)}
                   </Link>
                 </td>
                 <td data-label="Date">
@@ -77,4 +72,10 @@ export function JobList({ jobs, caption, now, showErrors = false }: Props) {
       </table>
     </div>
   );
+}
+
+/** A `JobList` whose rows name their connection as everywhere else: masked login and reference. */
+export function NamedJobList(props: Omit<Props, 'labelOf'>) {
+  const labelOf = useConnectionLabels(props.jobs.map((j) => j.connection_id));
+  return <JobList {...props} labelOf={labelOf} />;
 }

@@ -5,6 +5,7 @@ import { describeError, type JobSummaryWire } from '@jobtrail/domain';
 import { CopyButton } from '../components/copy-button.js';
 import { DateTime } from '../components/date-time.js';
 import { StatusBadge } from '../components/status-badge.js';
+import { attemptsCellText, attemptsText } from '../jobs/retry-policy.js';
 import { formatDuration, jobDurationMs, shortId } from '../lib/format.js';
 
 /** Every row has this height (CSS agrees), so the virtualizer never has to measure. */
@@ -121,8 +122,8 @@ function HistoryRow({
       <td role="cell" className="col-duration">
         {duration === null ? '—' : formatDuration(duration)}
       </td>
-      <td role="cell" className="col-attempt">
-        {job.attempt}/{job.max_attempts}
+      <td role="cell" className="col-attempt" title={attemptsText(job)}>
+        {attemptsCellText(job)}
       </td>
     </tr>
   );

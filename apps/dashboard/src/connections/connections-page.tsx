@@ -1,4 +1,6 @@
+import { useCallback, useMemo } from 'react';
 import { useInfiniteQuery } from '@tanstack/react-query';
+import { useSearchParams } from 'react-router';
 import { fetchConnections } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi, useCan } from '../auth/auth-context.js';
@@ -9,9 +11,28 @@ import { ProblemAlert } from '../components/problem-alert.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
 import { useNow } from '../lib/clock-context.js';
+import { ConnectionsFiltersForm } from './connections-filters-form.js';
+import {
+  hasConnectionFilters,
+  parseConnectionFilters,
+  writeConnectionFilters,
+  type ConnectionFilters,
+} from './connections-filters.js';
 import { ConnectionsTable } from './connections-table.js';
 import { CreateConnectionForm } from './create-connection-form.js';
 import { useDeleteConnection } from './use-delete-connection.js';
+
+/** The filters live in the URL: a filtered list can be bookmarked, reloaded and sent to a colleague. */
+function useConnectionFilters(): [ConnectionFilters, (filters: ConnectionFilters) => void] {
+  const [params, setParams] = useSearchParams();
+  const key = params.toString();
+  const filters = useMemo(() => parseConnectionFilters(new URLSearchParams(key)), [key]);
+  const set = useCallback(
+    (next: ConnectionFilters) => setParams((current) => writeConnectionFilters(current, next), { replace: true }),
+    [setParams],
+  );
+  return [filters, set];
+}
 
 /** The home page: every connection of the tenant with its latest status, and a form to add one. */
 export function ConnectionsPage() {
@@ -22,21 +43,26 @@ export function ConnectionsPage() {
   const now = useNow();
   const poll = useFallbackPollMs();
   const remove = useDeleteConnection();
+  const [filters, setFilters] = useConnectionFilters();
+  const filtered = hasConnectionFilters(filters);
   const list = useInfiniteQuery({
-    queryKey: queryKeys.connections(),
-    queryFn: ({ pageParam, signal }) => fetchConnections(client, pageParam, signal),
+    queryKey: queryKeys.connectionsList(filters),
+    queryFn: ({ pageParam, signal }) => fetchConnections(client, filters, pageParam, signal),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next,
     // Without live updates only the first page is kept fresh by polling; more would be costly.
     refetchInterval: (q) => (poll !== null && (q.state.data?.pages.length ?? 0) <= 1 ? poll : false),
   });
   const connections = list.data?.pages.flatMap((p) => p.items) ?? [];
+  // Suggestions for the institution filter: those of the connections listed (any id may be typed).
+  const institutions = [...new Set(['sandbox', ...connections.map((c) => c.institution_id)])].sort();
 
   return (
     <div className="page-grid">
       <section aria-labelledby="connections-title" className="page-main">
         <h2 id="connections-title">Connections</h2>
         {remove.isError && <ProblemAlert error={remove.error} context="The connection was not deleted" />}
+        <ConnectionsFiltersForm filters={filters} onChange={setFilters} institutions={institutions} />
         {list.isPending ? (
           <Loading label="Loading connections…" />
         ) : !list.data ? (
@@ -45,6 +71,8 @@ export function ConnectionsPage() {
             context="Could not load the connections"
             onRetry={() => void list.refetch()}
           />
+        ) : connections.length === 0 && filtered ? (
+          <EmptyState title="No connection matches these filters.">Widen the filters or clear them.</EmptyState>
         ) : connections.length === 0 ? (
           <EmptyState title="No connections yet.">
             {canCreate

@@ -16,10 +16,16 @@ export function useDeleteConnection(onDeleted?: () => void) {
     mutationFn: (connection: ConnectionWire) => deleteConnection(client, connection.connection_id),
     onSuccess: (_void, connection) => {
       const id = connection.connection_id;
-      queryClient.setQueryData<InfiniteData<Page<ConnectionWire>, string | null>>(queryKeys.connections(), (data) =>
-        data
-          ? { ...data, pages: data.pages.map((p) => ({ ...p, items: p.items.filter((c) => c.connection_id !== id) })) }
-          : data,
+      // From every connections list, whatever its filters.
+      queryClient.setQueriesData<InfiniteData<Page<ConnectionWire>, string | null>>(
+        { queryKey: queryKeys.connections() },
+        (data) =>
+          data
+            ? {
+                ...data,
+                pages: data.pages.map((p) => ({ ...p, items: p.items.filter((c) => c.connection_id !== id) })),
+              }
+            : data,
       );
       queryClient.removeQueries({ queryKey: queryKeys.connection(id) });
       queryClient.removeQueries({ queryKey: queryKeys.historyOf(id) });

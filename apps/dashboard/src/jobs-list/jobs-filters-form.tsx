@@ -88,6 +88,7 @@ export function JobsFiltersForm({ filters, onChange }: Props) {
               className="mono"
               defaultValue={value}
               placeholder={field.placeholder}
+              list={field.suggestions ? `${inputId}-suggestions` : undefined}
               spellCheck={false}
               autoComplete="off"
               // Applied when complete (Enter or leaving the field): half an id matches nothing.
@@ -96,6 +97,13 @@ export function JobsFiltersForm({ filters, onChange }: Props) {
                 if (e.key === 'Enter') e.currentTarget.blur();
               }}
             />
+            {field.suggestions && (
+              <datalist id={`${inputId}-suggestions`}>
+                {field.suggestions.map((s) => (
+                  <option key={s} value={s} />
+                ))}
+              </datalist>
+            )}
           </div>
         );
     }

@@ -1,4 +1,11 @@
-import { isJobAction, isJobStatus, JOB_ACTIONS, JOB_STATUSES, type JobSummaryWire } from '@jobtrail/domain';
+import {
+  isJobAction,
+  isJobStatus,
+  JOB_ACTIONS,
+  JOB_ERROR_CODES,
+  JOB_STATUSES,
+  type JobSummaryWire,
+} from '@jobtrail/domain';
 
 /**
  * One filter of the Jobs page: its URL and `GET /jobs` parameter (the same name in both), how it
@@ -14,6 +21,8 @@ export interface JobsFilterField {
   readonly valid: (value: string) => boolean;
   readonly matches: (job: JobSummaryWire, value: string) => boolean;
   readonly placeholder?: string;
+  /** Values offered while typing a text filter (any other valid value may be typed). */
+  readonly suggestions?: readonly string[];
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -67,6 +76,8 @@ export const JOBS_FILTER_FIELDS: readonly JobsFilterField[] = [
     label: 'Error code',
     kind: 'text',
     placeholder: 'e.g. invalid-credentials',
+    // The catalogue's codes; an institution may send others, which can be typed.
+    suggestions: JOB_ERROR_CODES,
     valid: (v) => /^[A-Za-z0-9_.-]{1,64}$/.test(v),
     matches: (j, v) => j.error?.code === v,
   },

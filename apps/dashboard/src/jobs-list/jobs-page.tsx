@@ -6,7 +6,7 @@ import { queryKeys } from '../api/query-keys.js';
 import { useApi } from '../auth/auth-context.js';
 import { EmptyState } from '../components/empty-state.js';
 import { LoadMore } from '../components/load-more.js';
-import { JobList } from '../components/job-list.js';
+import { NamedJobList } from '../components/job-list.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { useFallbackPollMs } from '../live/live-context.js';
@@ -74,7 +74,7 @@ export function JobsPage() {
             {list.hasNextPage ? ', more available' : ''}
             {filtered ? ' matching the filters' : ''}.
           </p>
-          <JobList jobs={jobs} caption="Jobs of the tenant, newest first" now={now} showErrors />
+          <NamedJobList jobs={jobs} caption="Jobs of the tenant, newest first" now={now} showErrors />
           <LoadMore query={list} errorContext="Could not load more jobs" />
         </>
       )}

@@ -8,9 +8,10 @@ import { CopyButton } from '../components/copy-button.js';
 import { DateTime } from '../components/date-time.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
+import { useConnectionLabels } from '../components/connection-name.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { useFallbackPollMs } from '../live/live-context.js';
-import { formatDuration, jobDurationMs, jobFirstStartMs, shortId } from '../lib/format.js';
+import { formatDuration, jobDurationMs, jobFirstStartMs } from '../lib/format.js';
 import { useNow } from '../lib/clock-context.js';
 import { JobActions } from './job-actions.js';
 import { JobErrorView } from './job-error-view.js';
@@ -45,6 +46,7 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
   const now = useNow();
   const duration = jobDurationMs(job, now);
   const firstStart = jobFirstStartMs(job);
+  const connectionName = useConnectionLabels([job.connection_id]);
   return (
     <article className="job-panel" aria-labelledby="job-title">
       <header className="page-header">
@@ -57,7 +59,7 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
           </span>
           <span>{job.action}</span>
           <span className="muted">
-            on <Link to={`/connections/${job.connection_id}`}>connection {shortId(job.connection_id)}</Link>
+            on <Link to={`/connections/${job.connection_id}`}>connection {connectionName(job.connection_id)}</Link>
           </span>
           <CopyButton text={job.job_id} label="Copy job ID">
             Copy job ID

@@ -41,6 +41,24 @@ export function attemptsText(job: Fields): string {
   }
 }
 
+/**
+ * The history's narrow Attempt column: "1/3" as a count, except a failure that will not be retried
+ * reads "Not retried" (as the job page says), never "1/3", which suggests two more attempts to come.
+ */
+export function attemptsCellText(job: Fields): string {
+  const outlook = retryOutlook(job);
+  switch (outlook) {
+    case 'not-retried':
+      return job.attempt <= 1 ? 'Not retried' : `${job.attempt}/${job.max_attempts}, not retried`;
+    case 'exhausted':
+    case 'will-retry':
+    case 'none':
+      return `${job.attempt}/${job.max_attempts}`;
+    default:
+      return assertNever(outlook, 'retry outlook');
+  }
+}
+
 /** A retry that cannot help until someone acts first: it is secondary and asks for confirmation. */
 export function retryNeedsConfirmation(job: Fields): boolean {
   return retryOutlook(job) === 'not-retried';

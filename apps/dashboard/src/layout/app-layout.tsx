@@ -1,7 +1,7 @@
 import { NavLink, Outlet } from 'react-router';
 import { useCan, useSession } from '../auth/auth-context.js';
 import { LiveIndicator } from '../live/live-indicator.js';
-import { JobSearchBox } from '../search/job-search-box.js';
+import { SearchBox } from '../search/search-box.js';
 
 /** The frame of every signed-in page: brand, navigation, job search, live status, who is signed in. */
 export function AppLayout() {
@@ -31,7 +31,7 @@ export function AppLayout() {
           <LiveIndicator />
         </div>
         <div className="header-row header-tools">
-          <JobSearchBox />
+          <SearchBox />
           <div className="who" aria-label="Signed in">
             <span className="who-name" title={`Key "${me.key_name}" of tenant ${me.tenant_id}`}>
               <span className="who-label">Tenant</span> <strong className="tenant-name">{me.tenant_name}</strong> ·{' '}

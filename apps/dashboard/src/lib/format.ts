@@ -106,6 +106,14 @@ export function maskLogin(login: string): string {
   return `${login.slice(0, 2)}•••${login.slice(-2)}`;
 }
 
+/**
+ * Connection ids are UUIDv7: their first block is a timestamp, the same for connections created
+ * in the same moment. The first and last blocks together tell them apart.
+ */
+export function shortConnectionId(id: string): string {
+  return `${id.slice(0, 8)}…${id.slice(-4)}`;
+}
+
 /** The first block of a UUID, for compact mentions ("job 01a2228f…"). */
 export function shortId(id: string): string {
   return `${id.slice(0, 8)}…`;

@@ -4,6 +4,7 @@ import { isTerminal } from '@jobtrail/domain';
 import type { Page } from '../api/client.js';
 import { endOfDayIso, startOfDayIso, type HistoryFilters } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
+import { hasConnectionFilters, type ConnectionFilters } from '../connections/connections-filters.js';
 import { matchesJobsFilters, type JobsFilters } from '../jobs-list/jobs-filters.js';
 
 type Pages<T> = InfiniteData<Page<T>, string | null>;
@@ -141,11 +142,14 @@ export function applyJobChange(queryClient: QueryClient, job: JobSummaryWire): v
   queryClient.setQueryData<ConnectionWire>(queryKeys.connection(job.connection_id), (c) =>
     c ? withLatestJob(c, job) : c,
   );
-  const list = queryClient.getQueryData<Pages<ConnectionWire>>(queryKeys.connections());
-  if (list) {
+  // Every connections list (one per set of filters the user opened).
+  for (const query of cache.findAll({ queryKey: queryKeys.connections() })) {
+    const list = query.state.data as Pages<ConnectionWire> | undefined;
+    if (!list) continue;
+    const filters = query.queryKey[1] as ConnectionFilters | undefined;
     const known = list.pages.some((page) => page.items.some((c) => c.connection_id === job.connection_id));
     if (known) {
-      queryClient.setQueryData<Pages<ConnectionWire>>(queryKeys.connections(), (data) =>
+      queryClient.setQueryData<Pages<ConnectionWire>>(query.queryKey, (data) =>
         data
           ? {
               ...data,
@@ -153,9 +157,15 @@ export function applyJobChange(queryClient: QueryClient, job: JobSummaryWire): v
             }
           : data,
       );
-    } else {
-      // A connection created elsewhere (another tab, an API consumer): the list must show it.
-      void queryClient.invalidateQueries({ queryKey: queryKeys.connections() });
+      // A job that ends may change the connection's status and its latest job's: a filtered list
+      // is re-read (the row stays until then, rather than vanish under the pointer).
+      if (filters && hasConnectionFilters(filters) && isTerminal(job.status))
+        void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true });
+    } else if (!filters || !hasConnectionFilters(filters) || isTerminal(job.status)) {
+      // A connection created elsewhere (another tab, an API consumer), or one whose ended job may
+      // make it match the filters: the list must show it. The progress of a job of a connection a
+      // filtered list does not show cannot bring it in: no re-read for each of those events.
+      void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true });
     }
   }
 

@@ -6,7 +6,7 @@ import { searchJobs } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi } from '../auth/auth-context.js';
 import { EmptyState } from '../components/empty-state.js';
-import { JobList } from '../components/job-list.js';
+import { NamedJobList } from '../components/job-list.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { StatusBadge } from '../components/status-badge.js';
@@ -16,6 +16,7 @@ import { jobsPageLink } from '../jobs-list/jobs-filters.js';
 import { useNow } from '../lib/clock-context.js';
 import { FailureRateChart } from './failure-rate-chart.js';
 import { computeOverview, percent } from './overview-stats.js';
+import { TopErrorCodes } from './top-error-codes.js';
 
 /** At most this many pages of 200: enough for a picture of the day without hammering the API. */
 const MAX_PAGES = 5;
@@ -109,6 +110,10 @@ function OverviewBody({ sample, now }: { readonly sample: Sample; readonly now: 
           </Link>
         </li>
       </ul>
+      <section aria-labelledby="error-codes-title">
+        <h3 id="error-codes-title">Top error codes in the last 24 hours</h3>
+        <TopErrorCodes since={since} />
+      </section>
       <section aria-labelledby="failure-rate-title">
         <h3 id="failure-rate-title">Failure rate per hour</h3>
         <p className="muted small">
@@ -122,7 +127,7 @@ function OverviewBody({ sample, now }: { readonly sample: Sample; readonly now: 
         {stats.slowest.length === 0 ? (
           <p className="muted">No finished job yet.</p>
         ) : (
-          <JobList jobs={stats.slowest} caption="Slowest finished jobs" now={now} />
+          <NamedJobList jobs={stats.slowest} caption="Slowest finished jobs" now={now} />
         )}
       </section>
     </>

@@ -1,11 +1,23 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { useLocation, useNavigate } from 'react-router';
-import { searchJobs } from '../api/endpoints.js';
+import { searchConnections } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
 import { useApi } from '../auth/auth-context.js';
 import { problemOf } from '../components/problem-alert.js';
-import { FULL_JOB_ID, JOB_ID_PREFIX, normaliseJobQuery } from './normalise-job-query.js';
+import { findAnything, MAX_SEARCH_LENGTH, planSearch, type SearchPlan } from './find-anything.js';
+
+/** What a search results page is opened with (history state, see below). */
+export interface SearchState {
+  readonly q: string;
+}
+
+function nothingFound(plan: SearchPlan): string {
+  if (plan.connectionQuery === null) return `No job id starts with “${plan.jobPrefix ?? plan.text}”.`;
+  return plan.jobPrefix === null
+    ? `No connection has this login or reference (logins must be typed in full).`
+    : `No connection or job matches “${plan.text}”: logins must be typed in full, ids from their start.`;
+}
 
 /** True when the key press happens while the user is typing somewhere (then `/` is just a character). */
 function isTyping(target: EventTarget | null): boolean {
@@ -13,8 +25,12 @@ function isTyping(target: EventTarget | null): boolean {
   return target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName);
 }
 
-/** Jumps to a job from any page: a full id opens it, a prefix opens the one match or lists several. */
-export function JobSearchBox() {
+/**
+ * The one search box, on every page: a customer's full login (matched exactly by the API through a
+ * keyed hash: logins stay encrypted), a reference, a connection id or a job id (or their start).
+ * One match opens it; several are listed; none says so.
+ */
+export function SearchBox() {
   const client = useApi();
   const queryClient = useQueryClient();
   const navigate = useNavigate();
@@ -43,27 +59,46 @@ export function JobSearchBox() {
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const query = normaliseJobQuery(value);
+    const plan = planSearch(value);
     setMessage(null);
-    if (!JOB_ID_PREFIX.test(query)) {
+    if (plan.text === '') {
+      setMessage('Type a full login, a reference, a connection id or a job id (or its first characters).');
+      return;
+    }
+    if (plan.connectionQuery === null && plan.jobPrefix === null) {
+      // Called a job id by the user ("job …"), but it cannot be one.
       setMessage('A job id is made of hex digits and dashes, e.g. 01a2228f-6ede-7000-85e0-911490e2bd26.');
       return;
     }
-    if (FULL_JOB_ID.test(query)) {
-      navigate(`/jobs/${query}`);
+    if (plan.text.length > MAX_SEARCH_LENGTH) {
+      setMessage(`At most ${MAX_SEARCH_LENGTH} characters: no login, reference or id is longer.`);
       return;
     }
     setBusy(true);
     try {
-      const search = { job_id: query, limit: 50 };
-      const page = await queryClient.fetchQuery({
-        queryKey: queryKeys.jobSearch(search),
-        queryFn: ({ signal }) => searchJobs(client, search, null, signal),
+      if (plan.fullId !== null) {
+        // A whole id opens at once: the connection of that id if there is one, otherwise the job.
+        const id = plan.fullId;
+        const found = plan.connectionQuery === null ? null : await searchConnections(client, id, 2);
+        const connection = found?.items.find((c) => c.connection_id === id);
+        navigate(connection ? `/connections/${id}` : `/jobs/${id}`);
+        return;
+      }
+      const results = await queryClient.fetchQuery({
+        queryKey: queryKeys.search(plan.text),
+        queryFn: ({ signal }) => findAnything(client, plan, signal),
       });
-      const [only] = page.items;
-      if (page.items.length === 1 && only) navigate(`/jobs/${only.job_id}`);
-      else if (page.items.length === 0) setMessage(`No job id starts with “${query}”.`);
-      else navigate(`/search?job_id=${encodeURIComponent(query)}`);
+      const [connection] = results.connections;
+      const [job] = results.jobs;
+      const total = results.connections.length + results.jobs.length;
+      if (total === 0) setMessage(nothingFound(plan));
+      else if (total === 1 && connection) navigate(`/connections/${connection.connection_id}`);
+      else if (total === 1 && job) navigate(`/jobs/${job.job_id}`);
+      else if (results.connections.length === 0 && plan.jobPrefix !== null)
+        navigate(`/search?job_id=${encodeURIComponent(plan.jobPrefix)}`);
+      // The text may be a customer's full login: it travels in the history entry's state, never in
+      // the URL (which ends up in bookmarks, server logs and links sent around).
+      else navigate('/search', { state: { q: value } satisfies SearchState });
     } catch (err) {
       setMessage(problemOf(err).title);
     } finally {
@@ -74,12 +109,12 @@ export function JobSearchBox() {
   return (
     <form role="search" className="job-search" onSubmit={(e) => void submit(e)}>
       <label htmlFor="job-search-input" className="visually-hidden">
-        Find a job by id
+        Find a connection or a job
       </label>
       <input
         id="job-search-input"
         type="search"
-        placeholder="Job ID or its first characters"
+        placeholder="Login, reference, connection or job ID"
         value={value}
         ref={input}
         onChange={(e) => {
@@ -97,7 +132,7 @@ export function JobSearchBox() {
         /
       </kbd>
       <button type="submit" disabled={busy}>
-        {busy ? 'Finding…' : 'Find job'}
+        {busy ? 'Finding…' : 'Find'}
       </button>
       {message && (
         <p id={messageId} className="search-message" role="alert">
