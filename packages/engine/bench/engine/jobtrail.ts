@@ -39,7 +39,7 @@ import {
 } from './common.js';
 
 export type Kind = 'sqlite' | 'postgres';
-type DatabaseConfig =
+export type DatabaseConfig =
   { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
 
 /** The institution id the bench connections use; its connector does nothing. */
@@ -77,7 +77,7 @@ interface Scratch {
   cleanup(): Promise<void>;
 }
 
-async function scratch(kind: Kind, pgServer: string, label: string): Promise<Scratch> {
+export async function scratch(kind: Kind, pgServer: string, label: string): Promise<Scratch> {
   const dataDir = mkdtempSync(join(tmpdir(), `jobtrail-engine-bench-${label}-`));
   if (kind === 'sqlite') {
     return {
@@ -117,10 +117,10 @@ function benchWorkerConfig(concurrency: number): WorkerConfig {
   };
 }
 
-const quietLogger = () => pino({ level: 'warn' }, pino.destination({ dest: '/dev/null', sync: false }));
+export const quietLogger = () => pino({ level: 'warn' }, pino.destination({ dest: '/dev/null', sync: false }));
 
 /** The engine's database handle on a migrated database, as a worker process opens it. */
-async function openBenchDatabase(database: DatabaseConfig): Promise<{ dataSource: DataSource; db: Database }> {
+export async function openBenchDatabase(database: DatabaseConfig): Promise<{ dataSource: DataSource; db: Database }> {
   const common = { migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false, entities: [] };
   const dataSource =
     database.kind === 'postgres'
