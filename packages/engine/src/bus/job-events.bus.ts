@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { JobSummaryWire } from '@jobtrail/domain';
+import type { JobSummaryWire, WebhookDeliveryEventWire } from '@jobtrail/domain';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { placeholders, type Database } from '../database/database.js';
@@ -24,20 +24,29 @@ export interface ConnectionDeleted {
   readonly connectionId: string;
 }
 
+/** An attempt of a webhook delivery was recorded (the dashboard refreshes what shows it). */
+export interface WebhookDeliveryChange {
+  readonly type: 'webhook.delivery';
+  readonly tenantId: string;
+  /** The connection of the job whose change caused the event (null for `webhook.test`). */
+  readonly connectionId: string | null;
+  readonly delivery: WebhookDeliveryEventWire;
+}
+
 const CHANNEL = 'jobtrail_events';
 // PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 const MAX_PAYLOAD = 7_900;
 const NOTIFIES_PER_QUERY = 50;
 
 /** Changes packed into JSON arrays that each fit in one notification. */
-function toPayloads(changes: readonly JobChange[]): string[] {
+function toPayloads(changes: ReadonlyArray<JobChange | WebhookDeliveryChange>): string[] {
   const payloads: string[] = [];
   let batch: string[] = [];
   let size = 2;
   for (const c of changes) {
     let json = JSON.stringify(c);
     // Too large for one notification: the error detail is dropped, clients re-read the job.
-    if (json.length + 2 > MAX_PAYLOAD)
+    if (json.length + 2 > MAX_PAYLOAD && c.type !== 'webhook.delivery')
       json = JSON.stringify({ ...c, job: { ...c.job, error: c.job.error ? { ...c.job.error, detail: '' } : null } });
     if (size + json.length + 1 > MAX_PAYLOAD && batch.length > 0) {
       payloads.push(`[${batch.join(',')}]`);
@@ -62,7 +71,7 @@ export class JobEventsBus {
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly outbox: Array<{
-    changes: readonly JobChange[];
+    changes: ReadonlyArray<JobChange | WebhookDeliveryChange>;
     resolve: () => void;
     reject: (err: unknown) => void;
   }> = [];
@@ -111,6 +120,25 @@ export class JobEventsBus {
     });
   }
 
+  /** Announces recorded webhook attempts to every process (the same ordered outbox as job changes). */
+  publishDeliveries(deliveries: readonly WebhookDeliveryChange[]): Promise<void> {
+    if (deliveries.length === 0) return Promise.resolve();
+    if (this.db.kind === 'sqlite') {
+      for (const d of deliveries) this.emitter.emit('delivery', d);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      this.outbox.push({ changes: deliveries, resolve, reject });
+      void this.sendOutbox();
+    });
+  }
+
+  /** Calls `fn` for every recorded webhook attempt (of every tenant); returns the unsubscribe function. */
+  onDelivery(fn: (delivery: WebhookDeliveryChange) => void): () => void {
+    this.emitter.on('delivery', fn);
+    return () => this.emitter.off('delivery', fn);
+  }
+
   private async sendOutbox(): Promise<void> {
     if (this.sending) return;
     this.sending = true;
@@ -156,8 +184,9 @@ export class JobEventsBus {
     client.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
       try {
-        for (const c of JSON.parse(msg.payload) as Array<JobChange | ConnectionDeleted>) {
+        for (const c of JSON.parse(msg.payload) as Array<JobChange | ConnectionDeleted | WebhookDeliveryChange>) {
           if (c.type === 'connection.deleted') this.emitter.emit('connection-deleted', c);
+          else if (c.type === 'webhook.delivery') this.emitter.emit('delivery', c);
           else this.emitter.emit('change', c);
         }
       } catch {

@@ -1,6 +1,12 @@
-import { nextWebhookAttemptAt, webhookClaimLapsesAt, webhookClaimRoom } from '@jobtrail/domain';
+import {
+  nextWebhookAttemptAt,
+  webhookClaimLapsesAt,
+  webhookClaimRoom,
+  type WebhookDeliveryStatus,
+  type WebhookEventType,
+} from '@jobtrail/domain';
 import type { Logger } from 'pino';
-import type { JobEventsBus } from '../bus/job-events.bus.js';
+import type { JobEventsBus, WebhookDeliveryChange } from '../bus/job-events.bus.js';
 import type { WebhookAttemptOutcome, WebhookConfig, WebhookObserver, WebhookSecretDecryptor } from '../config.js';
 import { millis, placeholders, type Database, type SqlExecutor } from '../database/database.js';
 import { uuidv7 } from '../ids.js';
@@ -366,9 +372,43 @@ export class WebhookDispatcher {
     });
     for (const o of recorded)
       this.observer?.observeDelivery(o.outcome, o.ok ? (now - millis(o.delivery.created_at)) / 1000 : null);
+    // Live views (delivery log, subscription health, a job's deliveries) refresh on these; a lost
+    // notification only delays a view until its next fetch.
+    this.bus
+      ?.publishDeliveries(recorded.map((o) => deliveryChange(o)))
+      .catch((err: unknown) => this.log.warn({ err }, 'webhook attempts not announced'));
     for (const [webhookId, reason] of disabled)
       this.log.warn({ webhook_id: webhookId, reason }, 'webhook subscription disabled');
   }
+}
+
+/** A recorded attempt as the event bus carries it. */
+function deliveryChange(o: ReturnType<typeof outcomeOf>): WebhookDeliveryChange {
+  const d = o.delivery;
+  let connectionId: string | null = null;
+  if (d.job_id !== null) {
+    try {
+      connectionId = (JSON.parse(d.payload) as { data?: { connection_id?: string } }).data?.connection_id ?? null;
+    } catch {
+      connectionId = null;
+    }
+  }
+  return {
+    type: 'webhook.delivery',
+    tenantId: d.tenant_id,
+    connectionId,
+    delivery: {
+      delivery_id: d.id,
+      webhook_id: d.webhook_id,
+      job_id: d.job_id,
+      event_type: d.event_type as WebhookEventType,
+      // A fenced-out attempt (its claim had lapsed) did not move the delivery: its own outcome is
+      // what it saw; the client refetches the delivery's real state anyway.
+      status: o.status as WebhookDeliveryStatus,
+      attempts: o.attempts,
+      status_code: o.code,
+    },
+  };
 }
 
 /** An attempt waiting to be recorded. */
