@@ -39,6 +39,8 @@ export class WebhookDispatcher {
   private ticking = false;
   private again = false;
   private inFlightTotal = 0;
+  /** This process's attempts in flight per subscription: a cheap lower bound of the shared count. */
+  private readonly inFlight = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
   private lastBacklogAt = 0;
   private unsubscribe: (() => void) | null = null;
@@ -133,7 +135,11 @@ export class WebhookDispatcher {
             WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 100`,
           [now],
         )
-      ).map((r) => r.webhook_id);
+      )
+        .map((r) => r.webhook_id)
+        // Already at the cap from this process alone: the shared count can only say the same, so
+        // the subscription's row is not locked (a record of its attempts may be holding it).
+        .filter((id) => (this.inFlight.get(id) ?? 0) < this.config.perEndpointConcurrency);
       if (webhookIds.length === 0) return [];
       // Deleted subscriptions took their deliveries with them. The lock is waited for (a claim or
       // a recording holds it for a few statements): skipping would leave the endpoint idle until
@@ -186,18 +192,23 @@ export class WebhookDispatcher {
         );
         for (const delivery of rows) out.push({ delivery, webhook });
         left -= rows.length;
-        this.inFlightTotal += rows.length;
       }
       return out;
     });
   }
 
+  /** Counted once the claim committed (a claim that failed to commit sends nothing). */
   private startSend(c: Claimed): void {
+    this.inFlightTotal++;
+    this.inFlight.set(c.webhook.id, (this.inFlight.get(c.webhook.id) ?? 0) + 1);
     const p = this.send(c)
       .catch((err: unknown) => this.log.error({ err, delivery_id: c.delivery.id }, 'webhook attempt not recorded'))
       .finally(() => {
         this.sends.delete(p);
         this.inFlightTotal--;
+        const n = (this.inFlight.get(c.webhook.id) ?? 1) - 1;
+        if (n <= 0) this.inFlight.delete(c.webhook.id);
+        else this.inFlight.set(c.webhook.id, n);
         this.wake();
       });
     this.sends.add(p);
