@@ -128,25 +128,21 @@ export class WebhookDispatcher {
     const free = this.config.concurrency - this.inFlightTotal;
     if (free <= 0) return [];
     const postgres = this.db.kind === 'postgres';
+    // Already at the cap from this process alone: the shared count can only say the same, so
+    // such a subscription is neither locked (a recording of its attempts may hold it) nor counted.
+    const full = [...this.inFlight].filter(([, n]) => n >= this.config.perEndpointConcurrency).map(([id]) => id);
+    const skip = full.length > 0 ? ` AND webhook_id NOT IN (${placeholders(full.length, 2)})` : '';
     return this.db.transaction(async (tx) => {
-      const webhookIds = (
-        await tx.query<{ webhook_id: string }>(
-          `SELECT DISTINCT webhook_id FROM webhook_deliveries
-            WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 100`,
-          [now],
-        )
-      )
-        .map((r) => r.webhook_id)
-        // Already at the cap from this process alone: the shared count can only say the same, so
-        // the subscription's row is not locked (a record of its attempts may be holding it).
-        .filter((id) => (this.inFlight.get(id) ?? 0) < this.config.perEndpointConcurrency);
-      if (webhookIds.length === 0) return [];
-      // Deleted subscriptions took their deliveries with them. The lock is waited for (a claim or
-      // a recording holds it for a few statements): skipping would leave the endpoint idle until
-      // the next poll. Rows in id order, as every writer of several takes them.
+      // The subscriptions with due deliveries, locked. Deleted ones took their deliveries with
+      // them. The lock is waited for (a claim or a recording holds it for a few statements):
+      // skipping would leave the endpoint idle until the next poll. Rows in id order, as every
+      // writer of several takes them.
       const webhooks = await tx.query<WebhookRow>(
-        `SELECT * FROM webhooks WHERE id IN (${placeholders(webhookIds.length)}) ORDER BY id${postgres ? ' FOR NO KEY UPDATE' : ''}`,
-        webhookIds,
+        `SELECT * FROM webhooks WHERE id IN (
+            SELECT DISTINCT webhook_id FROM webhook_deliveries
+              WHERE status = 'pending' AND next_attempt_at <= $1${skip} LIMIT 100)
+          ORDER BY id${postgres ? ' FOR NO KEY UPDATE' : ''}`,
+        [now, ...full],
       );
       if (webhooks.length === 0) return [];
       const inFlight = new Map(
@@ -165,30 +161,22 @@ export class WebhookDispatcher {
       let left = free;
       for (const webhook of webhooks) {
         if (left <= 0) break;
-        const enabled = isEnabled(webhook);
-        const room = webhookClaimRoom(this.config.perEndpointConcurrency, inFlight.get(webhook.id) ?? 0, left);
-        if (enabled && room === 0) continue;
-        const rows = await tx.query<WebhookDeliveryRow>(
-          `SELECT * FROM webhook_deliveries
-            WHERE webhook_id = $1 AND status = 'pending' AND next_attempt_at <= $2
-            ORDER BY next_attempt_at LIMIT $3 ${lock}`,
-          [webhook.id, now, enabled ? room : 1_000],
-        );
-        if (rows.length === 0) continue;
-        const ids = rows.map((r) => r.id);
-        if (!enabled) {
+        if (!isEnabled(webhook)) {
           // Disabled since these were written: they will not be sent.
-          await tx.execute(
-            `UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, claimed_until = NULL, last_error = $1
-              WHERE id IN (${placeholders(ids.length, 2)})`,
-            ['the subscription is disabled', ...ids],
-          );
+          await failPending(tx, webhook.id, 'the subscription is disabled');
           continue;
         }
+        const room = webhookClaimRoom(this.config.perEndpointConcurrency, inFlight.get(webhook.id) ?? 0, left);
+        if (room === 0) continue;
         // Due again when the claim lapses: a dispatcher that dies mid-send leaves it to another.
-        await tx.execute(
-          `UPDATE webhook_deliveries SET next_attempt_at = $1, claimed_until = $1 WHERE id IN (${placeholders(ids.length, 2)})`,
-          [claimedUntil, ...ids],
+        const rows = await tx.query<WebhookDeliveryRow>(
+          `UPDATE webhook_deliveries SET next_attempt_at = $1, claimed_until = $1
+            WHERE id IN (
+              SELECT id FROM webhook_deliveries
+                WHERE webhook_id = $2 AND status = 'pending' AND next_attempt_at <= $3
+                ORDER BY next_attempt_at LIMIT $4 ${lock})
+            RETURNING *`,
+          [claimedUntil, webhook.id, now, room],
         );
         for (const delivery of rows) out.push({ delivery, webhook });
         left -= rows.length;
