@@ -24,7 +24,8 @@ import { WebhookReceiver } from '../support/webhook-receiver.js';
  * 127.0.0.1 takes the webhooks, verifying every signature with `standardwebhooks`; the cluster is
  * restarted twice (`-m fast`, then `-m immediate`). Every event the job changes caused — derived
  * from the stored transitions, not from the outbox — must reach the receiver at least once
- * (counted by `webhook-id`), and every delivery must end `delivered`.
+ * (counted by `webhook-id`), and every delivery must end `delivered`. The receiver answers a
+ * little slowly, and the endpoint's cap (2) must hold across the two worker processes throughout.
  */
 
 const LOAD_MS = 16_000;
@@ -37,6 +38,7 @@ const CONNECTIONS = 12;
 /** An attempt's limit; an attempt whose recording the outage lost is sent again after it + 5 s. */
 const WEBHOOK_TIMEOUT_MS = 2_000;
 const TERMINAL = new Set(['success', 'failed', 'cancelled']);
+const ENDPOINT_CAP = 2;
 
 const bin = postgresBinDir();
 if (!bin) {
@@ -86,6 +88,7 @@ if (!bin) {
         // 5 s, 5 min, 30 min... become 5 ms, 300 ms, 1.8 s...: retries within the test.
         JOBTRAIL_WEBHOOK_BACKOFF_PERMILLE: '1',
         JOBTRAIL_WEBHOOK_POLL_MS: '200',
+        JOBTRAIL_WEBHOOK_ENDPOINT_CONCURRENCY: String(ENDPOINT_CAP),
       });
       api = group.start('api', { JOBTRAIL_ROLE: 'api', PORT: String(await freePort()) });
       await api.waitHealthy(30_000);
@@ -103,6 +106,14 @@ if (!bin) {
       const created = await client.call('POST', '/webhooks', { url: receiver.url, events: ['*'] });
       expect(created.status).toBe(201);
       receiver.secrets = [CreatedWebhookSchema.parse(created.body).secret];
+      let atOnce = 0;
+      let mostAtOnce = 0;
+      receiver.answer = async () => {
+        mostAtOnce = Math.max(mostAtOnce, ++atOnce);
+        await sleep(20);
+        atOnce--;
+        return 204;
+      };
       const connections: string[] = [];
       for (let i = 0; i < CONNECTIONS; i++)
         connections.push((await client.connect(i % 4 === 3 ? 'user-flaky' : 'user-ok')).connectionId);
@@ -165,6 +176,7 @@ if (!bin) {
         [
           'webhooks pg-restart figures:',
           `  ${windows.map((w) => `restart -m ${w.mode} at ${((w.startedAt - t0) / 1000).toFixed(1)} s, back after ${w.endedAt - w.startedAt} ms`).join('; ')}`,
+          `  most requests at the receiver at once: ${mostAtOnce} (cap ${ENDPOINT_CAP}, two worker processes)`,
           `  refreshes acknowledged: ${acknowledged}; events expected ${expected!.n}, deliveries ${deliveries.length}, received ${received.size} distinct (${resent} duplicates), missing ${missing.length}`,
         ].join('\n'),
       );
@@ -178,5 +190,7 @@ if (!bin) {
       // Nothing arrived that the outbox did not hold.
       expect([...received].filter((id) => !deliveries.some((d) => d.event_id === id))).toEqual([]);
       expect(workers.every((w) => w.running) && api.running).toBe(true);
+      // Two dispatchers share the outbox, yet never more than the cap reached the receiver at once.
+      expect(mostAtOnce).toBe(ENDPOINT_CAP);
     }, 180_000);
   });
