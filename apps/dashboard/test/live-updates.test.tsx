@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { QueryClient } from '@tanstack/react-query';
 import type { InfiniteData } from '@tanstack/react-query';
 import type { JobSummaryWire } from '@jobtrail/domain';
@@ -94,6 +94,92 @@ describe('live updates', () => {
     await waitFor(() => expect(streams).toHaveLength(2), { timeout: 3_000 });
     expect(fake.requests('GET', /\/api\/events$/)[1]?.headers['last-event-id']).toBe('3');
     expect(await screen.findByTestId('live-status')).toHaveTextContent('Live');
+  });
+
+  it('refetches a subscription’s health and delivery log when an attempt is announced (webhook.delivery), not by polling', async () => {
+    const streams: FakeStream[] = [];
+    const WEBHOOK = uuid(700);
+    const DELIVERY = uuid(801);
+    let delivered = false;
+    const deliveryNow = () => ({
+      delivery_id: DELIVERY,
+      webhook_id: WEBHOOK,
+      event_id: 'msg_1',
+      event_type: 'job.succeeded',
+      job_id: uuid(100),
+      status: delivered ? 'delivered' : 'pending',
+      attempts: delivered ? 2 : 1,
+      last_status_code: delivered ? 200 : 503,
+      last_error: delivered ? null : 'HTTP 503',
+      next_attempt_at: delivered ? null : '2024-12-10T05:00:05.000Z',
+      created_at: '2024-12-10T05:00:00.000Z',
+      delivered_at: delivered ? '2024-12-10T05:00:06.000Z' : null,
+      attempt_log: [],
+    });
+    const fake = installFakeApi([
+      ['GET', '/api/me', () => ({ body: me('admin') })],
+      [
+        'GET',
+        '/api/webhooks',
+        () => ({
+          body: [
+            {
+              webhook_id: WEBHOOK,
+              url: 'https://hooks.example.com/in',
+              events: ['*'],
+              description: null,
+              enabled: true,
+              disabled_reason: null,
+              created_at: '2024-12-10T04:00:00.000Z',
+              updated_at: '2024-12-10T04:00:00.000Z',
+              last_success_at: delivered ? '2024-12-10T05:00:06.000Z' : null,
+              last_failure_at: '2024-12-10T05:00:01.000Z',
+              failing_since: delivered ? null : '2024-12-10T05:00:01.000Z',
+              previous_secret_expires_at: null,
+            },
+          ],
+        }),
+      ],
+      ['GET', `/api/webhooks/${WEBHOOK}/deliveries`, () => ({ body: [deliveryNow()] })],
+      [
+        'GET',
+        '/api/events',
+        () => {
+          const stream = new FakeStream();
+          streams.push(stream);
+          return { headers: { 'Content-Type': 'text/event-stream' }, stream };
+        },
+      ],
+    ]);
+    sessionStorage.setItem('jobtrail.api-key', 'k');
+    window.history.replaceState(null, '', '/webhooks');
+    render(<App />);
+    expect(await screen.findByTestId('live-status')).toHaveTextContent('Live');
+    fireEvent.click(await screen.findByRole('button', { name: 'Deliveries' }));
+    const log = await screen.findByRole('region', { name: 'Delivery log' });
+    expect(await within(log).findByText('503')).toBeInTheDocument();
+    const logFetches = () => fake.requests('GET', /\/deliveries/).length;
+    const listFetches = () => fake.requests('GET', /\/api\/webhooks$/).length;
+    const [logBefore, listBefore] = [logFetches(), listFetches()];
+
+    // A malformed event is skipped; the well-formed one refetches each view once.
+    streams[0]!.write('event: webhook.delivery\ndata: {"delivery_id": "nope"}\n\n');
+    delivered = true;
+    streams[0]!.write(
+      `event: webhook.delivery\ndata: ${JSON.stringify({
+        delivery_id: DELIVERY,
+        webhook_id: WEBHOOK,
+        job_id: uuid(100),
+        event_type: 'job.succeeded',
+        status: 'delivered',
+        attempts: 2,
+        status_code: 200,
+      })}\n\n`,
+    );
+    expect(await within(log).findByText('200')).toBeInTheDocument();
+    expect(within(log).getByText('delivered')).toBeInTheDocument();
+    expect(logFetches()).toBe(logBefore + 1);
+    expect(listFetches()).toBe(listBefore + 1);
   });
 
   it('shows Offline when the event stream is refused, with a way to retry at once', async () => {

@@ -120,3 +120,19 @@ export const WebhookDeliveriesQuerySchema = z.strictObject({
   job_id: UuidSchema.optional(),
 });
 export type WebhookDeliveriesQuery = z.infer<typeof WebhookDeliveriesQuerySchema>;
+
+/**
+ * `event: webhook.delivery` on the event stream (`GET /events`): an attempt of a delivery was
+ * recorded. Not stored and without an `id` (a resume does not replay it): a client refetches the
+ * delivery log, the subscription's health or the job's deliveries it shows.
+ */
+export const WebhookDeliveryEventSchema = z.object({
+  delivery_id: UuidSchema,
+  webhook_id: UuidSchema,
+  job_id: UuidSchema.nullable(),
+  event_type: eventTypeEnum,
+  status: z.enum(WEBHOOK_DELIVERY_STATUSES).describe('The delivery’s status after this attempt.'),
+  attempts: z.number().int().min(1),
+  status_code: z.number().int().nullable().describe('The attempt’s HTTP status, or null when no answer came.'),
+});
+export type WebhookDeliveryEventWire = z.infer<typeof WebhookDeliveryEventSchema>;

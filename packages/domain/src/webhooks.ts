@@ -74,6 +74,27 @@ export function nextWebhookAttemptAt(attempts: number, now: number, random: numb
   return now + Math.round(delay * scale * jitter);
 }
 
+/**
+ * How far past an attempt's timeout its claim holds: an attempt never outlasts its timeout, so the
+ * margin only covers recording it. A dispatcher that died mid-send leaves its claims to lapse; the
+ * delivery is then sent again (at least once) and stops counting against the endpoint's cap.
+ */
+export const WEBHOOK_CLAIM_MARGIN_MS = 5_000;
+
+/** When a claim taken at `now` for an attempt limited to `timeoutMs` lapses. */
+export function webhookClaimLapsesAt(now: number, timeoutMs: number): number {
+  return now + timeoutMs + WEBHOOK_CLAIM_MARGIN_MS;
+}
+
+/**
+ * How many more deliveries of one subscription a dispatcher may claim: the endpoint's cap less
+ * what is in flight to it from every dispatcher (unlapsed claims), within the dispatcher's own
+ * free slots. Never negative.
+ */
+export function webhookClaimRoom(endpointCap: number, inFlightToEndpoint: number, freeSlots: number): number {
+  return Math.max(0, Math.min(freeSlots, endpointCap - inFlightToEndpoint));
+}
+
 /** True when a subscription to `events` receives events of `type`. */
 export function subscribesTo(events: readonly string[], type: WebhookEventType): boolean {
   return events.includes(ALL_WEBHOOK_EVENTS) || events.includes(type);

@@ -13,6 +13,11 @@
  * 3. Drain on SQLite: Jobtrail against a bare better-sqlite3 loop running the same claim/complete
  *    statements and writing the same job_events rows.
  *
+ * 4. Webhooks (PostgreSQL, then SQLite): job changes committed at BENCH_WEBHOOK_RATE per second to
+ *    one subscription on a receiver on 127.0.0.1 (verifying every signature with standardwebhooks):
+ *    delivery throughput and lag (commit → 2xx) p50/p99; then the same number as a backlog, sent
+ *    as fast as the dispatcher can (production settings: endpoint cap 4, 32 in flight).
+ *
  * Drains are timed from the first job handed to a handler (framework start-up excluded; the figure
  * with start-up is printed below the table) to the poll that finds no job left to do (every 20 ms,
  * once every job reached its handler, so no system drains under poll load).
@@ -24,13 +29,17 @@
  *   BENCH_LATENCY_JOBS        measured jobs per latency run (default 200, after 20 warm-up jobs)
  *   BENCH_LATENCY_SPACING_MS  spacing of the latency jobs (default 10)
  *   BENCH_DRAIN_TIMEOUT_S     longest wait for one drain (default 300)
- *   BENCH_ENGINE              scenarios to run: `drain,latency,sqlite` (default), or some of them
+ *   BENCH_WEBHOOK_JOBS        job changes per webhook run (default 10,000)
+ *   BENCH_WEBHOOK_RATE        job changes per second in the paced webhook run (default 1,000)
+ *   BENCH_WEBHOOK_ENDPOINT_CONCURRENCY  the endpoint's cap (default 4, as JOBTRAIL_WEBHOOK_ENDPOINT_CONCURRENCY)
+ *   BENCH_ENGINE              scenarios to run: `drain,latency,sqlite,webhooks` (default), or some of them
  */
 import { loadavg } from 'node:os';
 import { bareSqliteDrain } from './engine/bare-sqlite.js';
 import { intEnv, jobsPerSecond, log, type DrainResult, type LatencyResult } from './engine/common.js';
 import { jobtrailDrain, jobtrailLatency, seededSqliteScratch, type JobtrailDrainResult } from './engine/jobtrail.js';
 import { graphileDrain, graphileLatency, pgBossDrain } from './engine/peers.js';
+import { webhookBench, type WebhookBenchResult } from './engine/webhooks.js';
 
 const env = process.env;
 const PG_URL = (env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
@@ -40,7 +49,10 @@ const LATENCY_JOBS = intEnv('BENCH_LATENCY_JOBS', 200, 10);
 const LATENCY_WARMUP = 20;
 const SPACING_MS = intEnv('BENCH_LATENCY_SPACING_MS', 10, 0);
 const DRAIN_TIMEOUT_MS = intEnv('BENCH_DRAIN_TIMEOUT_S', 300, 10) * 1_000;
-const SCENARIOS = ['drain', 'latency', 'sqlite'] as const;
+const WEBHOOK_JOBS = intEnv('BENCH_WEBHOOK_JOBS', 10_000, 100);
+const WEBHOOK_RATE = intEnv('BENCH_WEBHOOK_RATE', 1_000, 1);
+const WEBHOOK_ENDPOINT_CONCURRENCY = intEnv('BENCH_WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 64);
+const SCENARIOS = ['drain', 'latency', 'sqlite', 'webhooks'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const SELECTED = (env.BENCH_ENGINE ?? SCENARIOS.join(','))
   .split(',')
@@ -256,6 +268,26 @@ async function main(): Promise<void> {
     if (bare)
       notes.push(
         `  bare loop: ${bare.seconds.toFixed(2)} s; ${bare.eventsPerJob.toFixed(1)} job_events rows per job, as Jobtrail`,
+      );
+  }
+
+  if (SELECTED.includes('webhooks')) {
+    const results: WebhookBenchResult[] = [];
+    for (const kind of ['postgres', 'sqlite'] as const) {
+      const r = await attempt(
+        `webhooks on ${kind}`,
+        () => webhookBench(kind, PG_URL, WEBHOOK_JOBS, WEBHOOK_RATE, WEBHOOK_ENDPOINT_CONCURRENCY, DRAIN_TIMEOUT_MS),
+        failures,
+      );
+      if (r) results.push(r);
+    }
+    if (results.length > 0)
+      notes.push(
+        `Webhooks: ${WEBHOOK_JOBS.toLocaleString('en')} job changes at ${WEBHOOK_RATE.toLocaleString('en')}/s, one subscription on 127.0.0.1 (endpoint cap ${WEBHOOK_ENDPOINT_CONCURRENCY}), every signature verified:`,
+        ...results.map(
+          (r) =>
+            `  ${r.kind}: changes committed at ${Math.round(r.changesPerSecond).toLocaleString('en')}/s, delivered at ${Math.round(r.pacedDeliveriesPerSecond).toLocaleString('en')}/s; lag commit → 2xx p50 ${fmtMs(r.lag.medianMs)}, p99 ${fmtMs(r.lag.p99Ms)}; a backlog of ${r.jobs.toLocaleString('en')} sent at ${Math.round(r.backlogDeliveriesPerSecond).toLocaleString('en')}/s`,
+        ),
       );
   }
 

@@ -229,6 +229,34 @@ describe.each(kinds)('webhook outbox and dispatcher on %s', (kind) => {
     expect(timedOut.map((x) => x.error)).toContain('timed out after 300 ms');
   });
 
+  it('two dispatchers together never exceed an endpoint’s cap, counted in the database', async () => {
+    const slow = await receiver();
+    const { tenantId, connectionId } = await t.seedConnection();
+    const sub = await subscribe(tenantId, slow.url);
+    slow.secrets = [sub.secret];
+    let now = 0;
+    let most = 0;
+    slow.answer = async () => {
+      most = Math.max(most, ++now);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      now--;
+      return 204;
+    };
+    // Each dispatcher has free slots for far more than the cap: only the shared count holds them back.
+    dispatcher({ perEndpointConcurrency: 2, concurrency: 16 });
+    dispatcher({ perEndpointConcurrency: 2, concurrency: 16 });
+    for (let i = 0; i < 3; i++) await runJob(tenantId, await t.createJob(tenantId, connectionId, 'refresh'), 'success');
+    await until(
+      () => deliveries(sub.id),
+      (rows) => rows.length === 12 && rows.every((d) => d.status === 'delivered'),
+      20_000,
+    );
+    expect(slow.ids().size).toBe(12);
+    expect(most).toBe(2);
+    // Recorded attempts release their claims.
+    expect((await deliveries(sub.id)).every((d) => d.claimed_until === null)).toBe(true);
+  });
+
   it('410 Gone disables the subscription and says why', async () => {
     const r = await receiver();
     const { tenantId, connectionId } = await t.seedConnection();

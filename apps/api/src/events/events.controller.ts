@@ -98,7 +98,8 @@ export class EventsController implements BeforeApplicationShutdown {
 
   /**
    * Server-Sent Events of job changes of the caller's tenant (`job.created`, `job.updated`, data:
-   * the job summary), optionally of one connection; resumable with `Last-Event-ID`.
+   * the job summary), optionally of one connection; resumable with `Last-Event-ID`. Also
+   * `webhook.delivery` (a recorded attempt) and `connection.deleted`, neither stored nor replayed.
    *
    * Faults it is built for: a client that stops reading is dropped once `maxBufferBytes` wait for
    * it (it resumes with Last-Event-ID) instead of growing the server's memory; a client gone while
@@ -196,6 +197,14 @@ export class EventsController implements BeforeApplicationShutdown {
       seen = Math.max(seen, await this.newestEventId());
       write(`event: reset\ndata: ${JSON.stringify({ reason: 'replay-too-long', reload: 'history' })}\n\n`);
     };
+    // Recorded webhook attempts (no id: not stored, not replayed). A job's deliveries are readable
+    // by every role; a subscription's own (webhook.test) only by admins, like the delivery log.
+    const offDelivery = this.bus.onDelivery((d) => {
+      if (d.tenantId !== auth.tenantId) return;
+      if (query.connection_id && d.connectionId !== query.connection_id) return;
+      if (d.delivery.job_id === null && auth.role !== 'admin') return;
+      write(`event: webhook.delivery\ndata: ${JSON.stringify(d.delivery)}\n\n`);
+    });
     const offReconnect = this.bus.onReconnect(() => {
       resume(seen).catch((err: unknown) =>
         this.log.warn({ err: { message: (err as Error).message } }, 'event replay after reconnect failed'),
@@ -212,6 +221,7 @@ export class EventsController implements BeforeApplicationShutdown {
       this.heartbeats--;
       unsubscribe();
       offDeleted();
+      offDelivery();
       this.subscriptions--;
       offReconnect();
       const n = (this.perKey.get(auth.keyId) ?? 1) - 1;

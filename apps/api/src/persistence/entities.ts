@@ -329,8 +329,14 @@ export const WebhookDeliveryEntity = new EntitySchema<WebhookDeliveryRow & { web
     last_error: { type: 'varchar', length: 1000, nullable: true },
     created_at: millis,
     delivered_at: nullableMillis,
+    claimed_until: nullableMillis,
   },
   indices: [
+    {
+      name: 'ix_webhook_deliveries_in_flight',
+      columns: ['webhook_id', 'claimed_until'],
+      where: 'claimed_until IS NOT NULL',
+    },
     { name: 'ix_webhook_deliveries_due', columns: ['next_attempt_at'], where: "status = 'pending'" },
     { name: 'ix_webhook_deliveries_webhook', columns: ['webhook_id', 'created_at', 'id'] },
     { name: 'ix_webhook_deliveries_job', columns: ['job_id', 'created_at', 'id'] },

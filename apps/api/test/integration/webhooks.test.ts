@@ -2,15 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   CreatedWebhookSchema,
   JobDetailSchema,
+  WebhookDeliveryEventSchema,
   WebhookDeliverySchema,
   WebhookSchema,
   isTerminal,
   type JobDetailWire,
   type WebhookDeliveryWire,
 } from '@jobtrail/domain';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { expectProblem, nextLinkOf, tenantKey } from '../support/api-helpers.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
+import { openSse } from '../support/sse.js';
 import { waitFor } from '../support/wait.js';
 import { WebhookReceiver, type Received } from '../support/webhook-receiver.js';
 
@@ -135,6 +138,34 @@ describe.each(kinds)('webhooks end to end on %s', (kind) => {
     expect(health.last_success_at).not.toBeNull();
     expect(health.failing_since).toBeNull();
     await request(t.server).delete(`/api/webhooks/${sub.webhook_id}`).set(auth).expect(204);
+  });
+
+  it('each recorded attempt is announced on the tenant’s event stream as webhook.delivery (not to others)', async () => {
+    const base = `http://127.0.0.1:${(t.server.address() as AddressInfo).port}/api`;
+    const mine = await openSse(`${base}/events`, auth);
+    const other = await tenantKey(t, `webhooks-other-${kind}`, 'admin');
+    const theirs = await openSse(`${base}/events`, { Authorization: `Bearer ${other.key}` });
+    try {
+      const sub = await subscribe(receiver.url);
+      receiver.secrets = [sub.secret];
+      const jobId = await connect('user-ok');
+      await settled(jobId);
+      const delivered = await mine.waitFor('the job’s deliveries announced as delivered', (events) => {
+        const got = events
+          .filter((e) => e.event === 'webhook.delivery')
+          .map((e) => WebhookDeliveryEventSchema.parse(JSON.parse(e.data)))
+          .filter((d) => d.job_id === jobId && d.status === 'delivered');
+        return got.some((d) => d.event_type === 'job.succeeded') ? got : undefined;
+      });
+      expect(delivered.every((d) => d.webhook_id === sub.webhook_id && d.status_code === 204)).toBe(true);
+      // Not stored: no id, so a resume neither replays it nor moves past a job change.
+      expect(mine.events.filter((e) => e.event === 'webhook.delivery').every((e) => e.id === null)).toBe(true);
+      expect(theirs.events.filter((e) => e.event === 'webhook.delivery')).toEqual([]);
+      await request(t.server).delete(`/api/webhooks/${sub.webhook_id}`).set(auth).expect(204);
+    } finally {
+      mine.close();
+      theirs.close();
+    }
   });
 
   it('receiver down: deliveries retry and all arrive once it is back; a redelivery keeps the webhook-id', async () => {

@@ -1,9 +1,10 @@
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { notifyManager, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { JobSummarySchema, type JobSummaryWire } from '@jobtrail/domain';
+import { JobSummarySchema, WebhookDeliveryEventSchema, type JobSummaryWire } from '@jobtrail/domain';
 import { queryKeys } from '../api/query-keys.js';
 import { useSession } from '../auth/auth-context.js';
 import { problemOf } from '../components/problem-alert.js';
+import { webhookKeys } from '../webhooks/webhooks-api.js';
 import { applyJobChange } from './apply-job-change.js';
 import { reconnectDelayMs } from './backoff.js';
 import { readEventStream, type SseMessage } from './event-stream.js';
@@ -24,8 +25,9 @@ interface Snapshot {
 
 /**
  * Keeps the caches in step with `/api/events` while the dashboard is open: job.created and
- * job.updated patch the lists and the open job; the stream reconnects with backoff and resumes
- * from the last event id.
+ * job.updated patch the lists and the open job; webhook.delivery refetches the delivery views it
+ * touches (the subscriptions' health, that subscription's log, that job's deliveries); the stream
+ * reconnects with backoff and resumes from the last event id.
  */
 export function LiveUpdatesProvider({
   children,
@@ -137,6 +139,9 @@ function catchUp(queryClient: QueryClient, openedAt: number): void {
 /** Collects events for a moment, keeps the latest state of each job, then applies them in one batch. */
 class EventBatcher {
   private pending = new Map<string, JobSummaryWire>();
+  /** Subscriptions and jobs whose deliveries had an attempt recorded since the last flush. */
+  private readonly deliveredTo = new Set<string>();
+  private readonly deliveredFor = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastOverview = 0;
   private overviewTimer: ReturnType<typeof setTimeout> | undefined;
@@ -144,6 +149,7 @@ class EventBatcher {
   constructor(private readonly queryClient: QueryClient) {}
 
   add(message: SseMessage): void {
+    if (message.event === 'webhook.delivery') return this.addDelivery(message);
     if (message.event !== 'job.created' && message.event !== 'job.updated') return;
     let data: unknown;
     try {
@@ -160,14 +166,40 @@ class EventBatcher {
     this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
+  /** A recorded webhook attempt: the views showing it are refetched at the next flush (once each). */
+  private addDelivery(message: SseMessage): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    const parsed = WebhookDeliveryEventSchema.safeParse(data);
+    if (!parsed.success) return;
+    this.deliveredTo.add(parsed.data.webhook_id);
+    if (parsed.data.job_id !== null) this.deliveredFor.add(parsed.data.job_id);
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
   private flush(): void {
     this.timer = undefined;
     const jobs = [...this.pending.values()];
     this.pending.clear();
+    const webhooks = [...this.deliveredTo];
+    const jobDeliveries = [...this.deliveredFor];
+    this.deliveredTo.clear();
+    this.deliveredFor.clear();
     notifyManager.batch(() => {
       for (const job of jobs) applyJobChange(this.queryClient, job);
+      // Only what is cached is refetched (and only what is on screen at once): a burst of
+      // attempts costs one fetch per view per flush.
+      if (webhooks.length > 0) {
+        void this.queryClient.invalidateQueries({ queryKey: webhookKeys.all, exact: true });
+        for (const id of webhooks) void this.queryClient.invalidateQueries({ queryKey: webhookKeys.deliveries(id) });
+      }
+      for (const id of jobDeliveries) void this.queryClient.invalidateQueries({ queryKey: webhookKeys.job(id) });
     });
-    this.refreshOverview();
+    if (jobs.length > 0) this.refreshOverview();
   }
 
   private refreshOverview(): void {

@@ -18,46 +18,49 @@ function lastAnswer(d: WebhookDeliveryWire): string {
 export function DeliveriesTable({ deliveries, onRedeliver, busyId = null }: Props) {
   if (deliveries.length === 0) return <p className="muted">No deliveries yet.</p>;
   return (
-    <table className="deliveries-table">
-      <thead>
-        <tr>
-          <th scope="col">Event</th>
-          <th scope="col">Status</th>
-          <th scope="col">Last answer</th>
-          <th scope="col">Attempts</th>
-          <th scope="col">Created</th>
-          {onRedeliver && <th scope="col">Action</th>}
-        </tr>
-      </thead>
-      <tbody>
-        {deliveries.map((d) => (
-          <tr key={d.delivery_id} data-delivery-id={d.delivery_id}>
-            <td>
-              <code>{d.event_type}</code>
-            </td>
-            <td>
-              <span className={`delivery-status delivery-${d.status}`}>{d.status}</span>
-            </td>
-            <td title={d.last_error ?? undefined}>{lastAnswer(d)}</td>
-            <td>{d.attempts}</td>
-            <td>
-              <DateTime iso={d.created_at} />
-            </td>
-            {onRedeliver && (
-              <td>
-                <button
-                  type="button"
-                  className="button-small"
-                  disabled={busyId === d.delivery_id}
-                  onClick={() => onRedeliver(d)}
-                >
-                  Redeliver
-                </button>
-              </td>
-            )}
+    // Scrolls sideways on a phone rather than widening the page; focusable so keys can scroll it.
+    <div className="table-scroll" tabIndex={0} role="region" aria-label="Webhook deliveries, scrollable">
+      <table className="data-table deliveries-table">
+        <thead>
+          <tr>
+            <th scope="col">Event</th>
+            <th scope="col">Status</th>
+            <th scope="col">Last answer</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Created</th>
+            {onRedeliver && <th scope="col">Action</th>}
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {deliveries.map((d) => (
+            <tr key={d.delivery_id} data-delivery-id={d.delivery_id}>
+              <td>
+                <code>{d.event_type}</code>
+              </td>
+              <td>
+                <span className={`delivery-status delivery-${d.status}`}>{d.status}</span>
+              </td>
+              <td title={d.last_error ?? undefined}>{lastAnswer(d)}</td>
+              <td>{d.attempts}</td>
+              <td>
+                <DateTime iso={d.created_at} />
+              </td>
+              {onRedeliver && (
+                <td>
+                  <button
+                    type="button"
+                    className="button-small"
+                    disabled={busyId === d.delivery_id}
+                    onClick={() => onRedeliver(d)}
+                  >
+                    Redeliver
+                  </button>
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

@@ -5,6 +5,7 @@ import { useApi, useCan } from '../auth/auth-context.js';
 import { CopyButton } from '../components/copy-button.js';
 import { DateTime } from '../components/date-time.js';
 import { Loading } from '../components/loading.js';
+import { useFallbackPollMs } from '../live/live-context.js';
 import { ProblemAlert } from '../components/problem-alert.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
 import { DeliveriesTable } from './deliveries-table.js';
@@ -175,14 +176,18 @@ function WebhookRow({ webhook, onSecret }: { readonly webhook: WebhookWire; read
   );
 }
 
-/** The delivery log of a subscription, refreshed while open so new attempts show. */
+/**
+ * The delivery log of a subscription: each recorded attempt (`webhook.delivery`, live layer)
+ * refetches it; polled only while live updates are down.
+ */
 function DeliveryLog({ webhookId }: { readonly webhookId: string }) {
   const client = useApi();
+  const poll = useFallbackPollMs();
   const queryClient = useQueryClient();
   const log = useQuery({
     queryKey: webhookKeys.deliveries(webhookId),
     queryFn: ({ signal }) => fetchDeliveries(client, webhookId, null, signal),
-    refetchInterval: 3_000,
+    refetchInterval: poll ?? false,
   });
   const again = useMutation({
     mutationFn: (deliveryId: string) => redeliver(client, webhookId, deliveryId),
@@ -206,12 +211,13 @@ export function WebhooksPage() {
   useDocumentTitle('Webhooks');
   const client = useApi();
   const admin = useCan('admin');
+  const poll = useFallbackPollMs();
   const [secret, setSecret] = useState<string | null>(null);
   const list = useQuery({
     queryKey: webhookKeys.all,
     queryFn: ({ signal }) => fetchWebhooks(client, signal),
     enabled: admin,
-    refetchInterval: 10_000,
+    refetchInterval: poll ?? false,
   });
   if (!admin)
     return (

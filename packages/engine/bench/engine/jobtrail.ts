@@ -136,7 +136,7 @@ function benchWorkerConfig(concurrency: number): WorkerConfig {
   };
 }
 
-const quietLogger = () => pino({ level: 'warn' }, pino.destination({ dest: '/dev/null', sync: false }));
+export const quietLogger = () => pino({ level: 'warn' }, pino.destination({ dest: '/dev/null', sync: false }));
 
 /** The engine's database handle on a migrated database, as a worker process opens it. */
 export async function openBenchDatabase(database: DatabaseConfig): Promise<{ dataSource: DataSource; db: Database }> {

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { JobSummaryWire } from '@jobtrail/domain';
+import type { JobSummaryWire, WebhookDeliveryEventWire } from '@jobtrail/domain';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from '../database/database.js';
-import { CHANNEL, notify } from './notifications.js';
+import { CHANNEL, changePayloads, notify } from './notifications.js';
 
 /** The kinds of live events. */
 export type JobChangeType = 'job.created' | 'job.updated';
@@ -23,6 +23,15 @@ export interface ConnectionDeleted {
   readonly type: 'connection.deleted';
   readonly tenantId: string;
   readonly connectionId: string;
+}
+
+/** An attempt of a webhook delivery was recorded (the dashboard refreshes what shows it). */
+export interface WebhookDeliveryChange {
+  readonly type: 'webhook.delivery';
+  readonly tenantId: string;
+  /** The connection of the job whose change caused the event (null for `webhook.test`). */
+  readonly connectionId: string | null;
+  readonly delivery: WebhookDeliveryEventWire;
 }
 
 /**
@@ -75,6 +84,26 @@ export class JobEventsBus {
     return Promise.resolve();
   }
 
+  /**
+   * Announces recorded webhook attempts to every process. They change no job, so no commit carries
+   * them: on PostgreSQL they are notified on their own, after the attempts were stored. A lost one
+   * only delays a live view until its next fetch.
+   */
+  async publishDeliveries(deliveries: readonly WebhookDeliveryChange[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    if (this.db.kind === 'sqlite') {
+      for (const d of deliveries) this.emitter.emit('delivery', d);
+      return;
+    }
+    await notify(this.db, changePayloads(deliveries));
+  }
+
+  /** Calls `fn` for every recorded webhook attempt (of every tenant); returns the unsubscribe function. */
+  onDelivery(fn: (delivery: WebhookDeliveryChange) => void): () => void {
+    this.emitter.on('delivery', fn);
+    return () => this.emitter.off('delivery', fn);
+  }
+
   private async listen(): Promise<void> {
     if (this.databaseUrl === null || this.closed) return;
     const client = new pg.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5_000 });
@@ -95,8 +124,9 @@ export class JobEventsBus {
     client.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
       try {
-        for (const c of JSON.parse(msg.payload) as Array<JobChange | ConnectionDeleted>) {
+        for (const c of JSON.parse(msg.payload) as Array<JobChange | ConnectionDeleted | WebhookDeliveryChange>) {
           if (c.type === 'connection.deleted') this.emitter.emit('connection-deleted', c);
+          else if (c.type === 'webhook.delivery') this.emitter.emit('delivery', c);
           else this.emitter.emit('change', c);
         }
       } catch {

@@ -1,5 +1,5 @@
 import { placeholders, type SqlExecutor } from '../database/database.js';
-import type { JobChange } from './job-events.bus.js';
+import type { JobChange, WebhookDeliveryChange } from './job-events.bus.js';
 
 /** The PostgreSQL channel every process LISTENs on for live changes. */
 export const CHANNEL = 'jobtrail_events';
@@ -8,14 +8,14 @@ const MAX_PAYLOAD = 7_900;
 const NOTIFIES_PER_QUERY = 50;
 
 /** Changes packed into JSON arrays that each fit in one notification. */
-export function changePayloads(changes: readonly JobChange[]): string[] {
+export function changePayloads(changes: ReadonlyArray<JobChange | WebhookDeliveryChange>): string[] {
   const payloads: string[] = [];
   let batch: string[] = [];
   let size = 2;
   for (const c of changes) {
     let json = JSON.stringify(c);
     // A long error detail is the only unbounded part; clients read it in full from the API.
-    if (json.length + 2 > MAX_PAYLOAD)
+    if (json.length + 2 > MAX_PAYLOAD && c.type !== 'webhook.delivery')
       json = JSON.stringify({ ...c, job: { ...c.job, error: c.job.error ? { ...c.job.error, detail: '' } : null } });
     if (size + json.length + 1 > MAX_PAYLOAD && batch.length > 0) {
       payloads.push(`[${batch.join(',')}]`);

@@ -5,6 +5,7 @@ import { DeadlineRetentionAndCleanupIndexes1733800000003 } from './migrations/17
 import { ApiKeyAudit1733800000100 } from './migrations/1733800000100-api-key-audit.js';
 import { Webhooks1733800000200 } from './migrations/1733800000200-webhooks.js';
 import { ConnectionStatusAndCredentials1733800000300 } from './migrations/1733800000300-connection-status-and-credentials.js';
+import { WebhookClaims1733800000500 } from './migrations/1733800000500-webhook-claims.js';
 import { PartialFinishedAndErrorIndexes1733800000800 } from './migrations/1733800000800-partial-finished-and-error-indexes.js';
 
 /**
@@ -19,5 +20,6 @@ export const MIGRATIONS = [
   ApiKeyAudit1733800000100,
   Webhooks1733800000200,
   ConnectionStatusAndCredentials1733800000300,
+  WebhookClaims1733800000500,
   PartialFinishedAndErrorIndexes1733800000800,
 ];

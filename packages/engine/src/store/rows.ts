@@ -97,6 +97,8 @@ export interface WebhookDeliveryRow {
   last_error: string | null;
   created_at: Millis;
   delivered_at: Millis | null;
+  /** While an attempt is in flight, when its claim lapses (the endpoint's cap counts these); else null. */
+  claimed_until: Millis | null;
 }
 
 /** One attempt of a delivery. */
