@@ -16,6 +16,7 @@ import { ApiKeysRepository } from '../auth/api-keys.repository.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, Public } from '../auth/auth.decorators.js';
 import { ApiProblem } from '../common/api-problem.js';
+import { SealedPositions } from '../common/sealed-positions.js';
 import { RateLimitGuard } from '../common/rate-limit.guard.js';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import { Valid } from '../common/zod-validation.pipe.js';
@@ -67,6 +68,7 @@ export class EventsController implements BeforeApplicationShutdown {
     private readonly db: Database,
     private readonly jobs: JobsRepository,
     private readonly rateLimit: RateLimitGuard,
+    private readonly positions: SealedPositions,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -116,11 +118,13 @@ export class EventsController implements BeforeApplicationShutdown {
     const { auth, expiresAt } = await this.authenticate(req, query);
     this.rateLimit.consume(auth.keyId, res);
     const header = req.headers['last-event-id'] as string | undefined;
-    // The header is checked like the query form: a malformed one is a 400, not a silent restart.
-    if (header !== undefined && !/^\d{1,18}$/.test(header))
-      throw ApiProblem.validation([{ field: 'header.last-event-id', message: 'must be an event id (decimal digits)' }]);
+    // Ids are sealed per tenant (SealedPositions): one that does not open for this tenant, the
+    // header like the query form, is a 400, not a silent restart.
+    const field = header !== undefined ? 'header.last-event-id' : 'query.last_event_id';
     const lastIdRaw = header ?? query.last_event_id;
-    const lastId = lastIdRaw ? Number(lastIdRaw) : null;
+    const lastId = lastIdRaw !== undefined ? this.positions.openEventId(auth.tenantId, lastIdRaw) : null;
+    if (lastIdRaw !== undefined && lastId === null)
+      throw ApiProblem.validation([{ field, message: 'is not an event id of this stream' }]);
     const wanted = (c: JobChange) =>
       c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
     // On PostgreSQL changes arrive through LISTEN, and notifications sent while that connection is
@@ -161,7 +165,7 @@ export class EventsController implements BeforeApplicationShutdown {
       sentUpTo.set(jobId, c.id);
       // Bounded: the jobs least recently sent are forgotten first.
       if (sentUpTo.size > 10_000) sentUpTo.delete(sentUpTo.keys().next().value!);
-      write(`id: ${c.id}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
+      write(`id: ${this.positions.eventId(auth.tenantId, c.id)}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
     };
     /** Writes a replay, waiting for the client to take it when it piles up (a replay can be large). */
     const sendPaced = async (changes: readonly JobChange[]) => {
