@@ -299,9 +299,9 @@ export class EventsController implements BeforeApplicationShutdown {
     res.flushHeaders();
     write('retry: 2000\n: connected\n\n');
 
-    // Subscribed before replaying so nothing falls between the two; duplicates are skipped by id.
-    // Per job, not stream-wide: event ids are taken before commit and several processes publish,
-    // so changes of different jobs arrive out of id order; only a job's own older state is stale.
+    // Subscribed before replaying so nothing falls between the two; duplicates are skipped by id,
+    // per job (a job's own older state is stale; another job's change with a smaller id is not).
+    // On PostgreSQL, notifications that came during the replay end in one catch-up read after it.
     try {
       if (lastId !== null) await resume(lastId);
     } catch (err) {
