@@ -7,6 +7,7 @@
 // dropping its stream at random points and resumes with `Last-Event-ID`, alternately on either API
 // process, ends with every job in the state the database has.
 import { afterAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import {
   apiClient,
   createTestDatabase,
@@ -57,8 +58,10 @@ if (postgres.length > 0)
     let db: TestDatabase | null = null;
     let group: ProcessGroup | null = null;
     let stream: SseClient | null = null;
+    let closeListener: (() => Promise<void>) | null = null;
     afterAll(async () => {
       stream?.close();
+      await closeListener?.().catch(() => undefined);
       await group?.killAll();
       await db?.drop();
     });
@@ -88,6 +91,23 @@ if (postgres.length > 0)
       ];
       await Promise.all([apiB.waitHealthy(), ...workers.map((w) => w.waitWorkerReady())]);
       const apis = [apiA, apiB];
+      // The test listens too: how often notifications arrive out of id order is the fault this is
+      // about (each process notifies after its own commit), counted to show the run exercised it.
+      const listener = new pg.Client({ connectionString: db.env.DATABASE_URL });
+      await listener.connect();
+      let highest = 0;
+      let notified = 0;
+      let inversions = 0;
+      listener.on('notification', (msg) => {
+        for (const c of JSON.parse(msg.payload ?? '[]') as Array<{ id?: number }>) {
+          if (typeof c.id !== 'number') continue;
+          notified++;
+          if (c.id < highest) inversions++;
+          highest = Math.max(highest, c.id);
+        }
+      });
+      await listener.query('LISTEN jobtrail_events');
+      closeListener = () => listener.end();
       const clients = apis.map((a) => apiClient(a.base, adminKey));
 
       // The client: what it knows of each job, the last id it received, and how often it resumed.
@@ -179,7 +199,7 @@ if (postgres.length > 0)
         15_000,
       ).catch(() => undefined);
       process.stderr.write(
-        `[resume] seed ${seed}: ${rows.length} jobs, ${received} events received over ${resumes} streams (alternating two API processes)\n`,
+        `[resume] seed ${seed}: ${rows.length} jobs, ${received} events received over ${resumes} streams (alternating two API processes); ${inversions} of ${notified} notifications arrived after a larger id\n`,
       );
       expect({ seed, differing: differing() }).toEqual({ seed, differing: [] });
       expect(resets).toEqual([]);
