@@ -6,7 +6,8 @@ import type { components, paths } from './jobtrail-api.js';
 
 type JobDetail = components['schemas']['JobDetail'];
 
-const api = createClient<paths>({
+// JSON answers and problems (the history also comes as text/csv, on `Accept: text/csv`).
+const api = createClient<paths, 'application/json' | 'application/problem+json'>({
   baseUrl: process.env.JOBTRAIL_API ?? 'http://localhost:3000/api',
   headers: { Authorization: `Bearer ${process.env.JOBTRAIL_KEY}` },
 });

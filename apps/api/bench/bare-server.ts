@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
+import { describeError } from '@jobtrail/domain';
 import pg from 'pg';
 
 /** The same statements as ApiKeysRepository.findActiveKey, JobsRepository.findPage/findActiveJob and connectionExists. */
@@ -57,6 +58,17 @@ function toDollar(sql: string): string {
 
 const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)).toISOString());
 
+/** A stored job error as the wire shows it: with the catalogue's troubleshooting steps. */
+function withTroubleshooting(e: { code: string; title: unknown; detail: unknown; retryable: unknown }) {
+  return {
+    code: e.code,
+    title: e.title,
+    detail: e.detail,
+    retryable: e.retryable,
+    troubleshooting: [...describeError(e.code).troubleshooting],
+  };
+}
+
 /** A jobs row as the history's summary (the wire's JobSummary). */
 function summary(r: Row) {
   return {
@@ -71,9 +83,13 @@ function summary(r: Row) {
     attempt: Number(r.attempt),
     max_attempts: Number(r.max_attempts),
     run_at: iso(r.run_at),
-    error: r.error === null ? null : (JSON.parse(r.error as string) as unknown),
+    error:
+      r.error === null
+        ? null
+        : withTroubleshooting(JSON.parse(r.error as string) as Parameters<typeof withTroubleshooting>[0]),
     retry_of: r.retry_of,
     cancel_requested: r.cancel_requested_at !== null,
+    version: Number(r.version),
   };
 }
 

@@ -12,6 +12,9 @@
  *                      the best run counts, which damps interference from other work on the machine
  *   BENCH_CONNECTIONS  concurrent HTTP connections (default 20)
  *   BENCH_LOG_LEVEL    Jobtrail's log level (default info, as in production; logs go to /dev/null)
+ *   BENCH_METRICS_SMALL jobs at which `GET /api/metrics` is first timed (default 10,000); it is timed
+ *                      again once all BENCH_JOBS are seeded, and the ratio printed (issue 10: O(1))
+ *   BENCH_METRICS_SCRAPES scrapes per timing, each with the figures cache dropped (default 30; median counts)
  */
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -31,6 +34,7 @@ import { ConnectionsRepository } from '../src/connections/connections.repository
 import { CredentialsCipher } from '../src/connections/credentials-cipher.js';
 import { createApp } from '../src/create-app.js';
 import { createLogger } from '../src/logging/logger.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
 import { bareQueries, startBareServer } from './bare-server.js';
 import type { LoadOptions, LoadResult } from './load.js';
 
@@ -46,6 +50,8 @@ const PG_URL = (env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replac
 const LOG_LEVEL = env.BENCH_LOG_LEVEL ?? 'info';
 const KINDS = (env.BENCH_DB ?? 'sqlite,postgres').split(',').map((s) => s.trim()) as Kind[];
 const PAGE = 50;
+const METRICS_SMALL = intEnv('BENCH_METRICS_SMALL', 10_000, 1);
+const METRICS_SCRAPES = intEnv('BENCH_METRICS_SCRAPES', 30, 1);
 /**
  * Page 10,000 of 50 (rows 499,950 to 499,999, newest first, from 0) comes after the row at 499,949:
  * its cursor is that row's position. Seeds too small for it use the page in their middle.
@@ -127,6 +133,8 @@ async function seed(
   tenantId: string,
   connectionIds: string[],
   total: number,
+  /** Run once when `at` jobs are stored (the seed pauses for it). */
+  checkpoint: { at: number; run: () => Promise<void> } | null = null,
 ): Promise<{ deepCursor: string; deepPage: number; mainCount: number }> {
   const [main, ...others] = connectionIds as [string, ...string[]];
   const mainCount = Math.floor(total * 0.96);
@@ -160,11 +168,13 @@ async function seed(
     if (!onMain) otherIndex++;
     else if (mainCount - 1 - mainIndex === deepRow) deepCursor = encodeCursor({ createdAt, id: job.id });
     batch.push(jobToValues(job, tenantId));
-    if (batch.length === rowsPerTx) {
+    const atCheckpoint = checkpoint !== null && i + 1 === checkpoint.at;
+    if (batch.length === rowsPerTx || atCheckpoint) {
       const rows = batch;
       batch = [];
       await db.transaction((tx) => insertRows(tx, pgTypes, rows));
     }
+    if (atCheckpoint) await checkpoint.run();
     if (i > 0 && i % 200_000 === 0)
       log(`  ${i.toLocaleString('en')} jobs (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   }
@@ -249,6 +259,43 @@ async function sameAnswer(
   }
 }
 
+/**
+ * Times `GET /api/metrics` as a scraper sees it, with the cached database figures dropped before
+ * each scrape so that every one reads the database (a cached scrape would prove nothing). The
+ * median of {@link METRICS_SCRAPES} scrapes, in milliseconds.
+ */
+async function timeMetrics(appUrl: string, metrics: MetricsService): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < METRICS_SCRAPES + 3; i++) {
+    metrics.forgetCachedFigures();
+    // The first scrape after the seed may find its kept-alive socket closed by the server's
+    // keep-alive timeout: retried once (not timed: warm-up scrapes are dropped).
+    if (i === 0)
+      await fetch(`${appUrl}/api/metrics`).then(
+        (r) => r.text(),
+        () => undefined,
+      );
+    const t0 = performance.now();
+    const res = await fetch(`${appUrl}/api/metrics`);
+    const text = await res.text();
+    const ms = performance.now() - t0;
+    if (res.status !== 200 || !text.includes('jobtrail_jobs{'))
+      throw new Error(`GET /api/metrics answered ${res.status}`);
+    // The first scrapes warm the statement cache and prom-client's collectors up.
+    if (i >= 3) times.push(ms);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+interface MetricsTiming {
+  readonly kind: Kind;
+  readonly small: number;
+  readonly smallMs: number;
+  readonly large: number;
+  readonly largeMs: number;
+}
+
 interface Row {
   readonly kind: Kind;
   readonly scenario: string;
@@ -256,7 +303,7 @@ interface Row {
   readonly bare: LoadResult;
 }
 
-async function benchKind(kind: Kind): Promise<Row[]> {
+async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-bench-'));
   let dropDatabase: (() => Promise<void>) | null = null;
   let database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string } = {
@@ -322,7 +369,20 @@ async function benchKind(kind: Kind): Promise<Row[]> {
       );
       connectionIds.push(id);
     }
-    const { deepCursor, deepPage, mainCount } = await seed(db, tenant.id, connectionIds, JOBS);
+    const metrics = app.get(MetricsService);
+    let smallMs = Number.NaN;
+    const small = Math.min(METRICS_SMALL, JOBS);
+    const { deepCursor, deepPage, mainCount } = await seed(db, tenant.id, connectionIds, JOBS, {
+      at: small,
+      run: async () => {
+        await db.execute(db.kind === 'postgres' ? 'VACUUM ANALYZE jobs' : 'ANALYZE');
+        smallMs = await timeMetrics(appUrl, metrics);
+        log(`${kind}: GET /api/metrics at ${small.toLocaleString('en')} jobs: ${smallMs.toFixed(2)} ms (median)`);
+      },
+    });
+    const largeMs = await timeMetrics(appUrl, metrics);
+    log(`${kind}: GET /api/metrics at ${JOBS.toLocaleString('en')} jobs: ${largeMs.toFixed(2)} ms (median)`);
+    metricsTimings.push({ kind, small, smallMs, large: JOBS, largeMs });
     const main = connectionIds[0]!;
 
     bareDb.value = bareQueries(database);
@@ -391,7 +451,8 @@ function table(rows: Row[]): string {
 async function main(): Promise<void> {
   for (const k of KINDS) if (k !== 'sqlite' && k !== 'postgres') throw new Error(`BENCH_DB: unknown database ${k}`);
   const rows: Row[] = [];
-  for (const kind of KINDS) rows.push(...(await benchKind(kind)));
+  const metricsTimings: MetricsTiming[] = [];
+  for (const kind of KINDS) rows.push(...(await benchKind(kind, metricsTimings)));
   const out = [
     '',
     `Job history benchmark: ${JOBS.toLocaleString('en')} jobs, ${CONNECTIONS} connections, best of ${ROUNDS} × ${DURATION} s, Jobtrail log level ${LOG_LEVEL}`,
@@ -410,6 +471,11 @@ async function main(): Promise<void> {
         `  ${kind}: Jobtrail ${(p1.app.rps / deep.app.rps).toFixed(2)}x, bare ${(p1.bare.rps / deep.bare.rps).toFixed(2)}x  (${deep.scenario.replace('GET jobs ', '')})`,
       );
   }
+  out.push('', 'GET /api/metrics, uncached (median of each timing; target: O(1) in the number of jobs, ratio near 1):');
+  for (const m of metricsTimings)
+    out.push(
+      `  ${m.kind}: ${m.small.toLocaleString('en')} jobs ${m.smallMs.toFixed(2)} ms, ${m.large.toLocaleString('en')} jobs ${m.largeMs.toFixed(2)} ms: ratio ${(m.largeMs / m.smallMs).toFixed(2)}x`,
+    );
   out.push('', 'Target: GET /connections/:id/jobs at least 0.8x the bare node:http handler.', '');
   process.stdout.write(`${out.join('\n')}\n`);
 }

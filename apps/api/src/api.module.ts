@@ -9,6 +9,7 @@ import { KeysService } from './auth/keys.service.js';
 import { JobLocationInterceptor } from './common/job-location.interceptor.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { RateLimitGuard } from './common/rate-limit.guard.js';
+import { SealedPositions } from './common/sealed-positions.js';
 import { APP_CONFIG, LOGGER } from './common/tokens.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConnectionsController } from './connections/connections.controller.js';
@@ -53,6 +54,11 @@ import { WebhooksService } from './webhooks/webhooks.service.js';
     { provide: APP_GUARD, useExisting: RateLimitGuard },
     { provide: APP_FILTER, useFactory: (logger: Logger) => new ProblemFilter(logger), inject: [LOGGER] },
     { provide: APP_INTERCEPTOR, useClass: JobLocationInterceptor },
+    {
+      provide: SealedPositions,
+      useFactory: (config: AppConfig) => new SealedPositions(config.encryptionKey),
+      inject: [APP_CONFIG],
+    },
     {
       provide: EventTokens,
       useFactory: (config: AppConfig) => new EventTokens(config.encryptionKey),

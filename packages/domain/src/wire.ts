@@ -144,7 +144,7 @@ export type JobDetailWire = z.infer<typeof JobDetailSchema>;
 
 /** One log line of a job. */
 export const JobLogLineSchema = z.object({
-  seq: z.number().int().describe('Order of the line within the job.'),
+  seq: z.number().int().describe('Order of the line within the job: 1 for its first line, then 2, 3...'),
   at: isoDateTime.describe('When it was written.'),
   level: z.enum(['debug', 'info', 'warn', 'error']),
   step: z.string().nullable().describe('The step it belongs to, if any.'),
@@ -482,10 +482,13 @@ export const EventsQuerySchema = z.strictObject({
     .max(512)
     .regex(/^[A-Za-z0-9_.-]+$/, 'is not a valid token')
     .optional(),
-  /** Resume after this event id (same as the Last-Event-ID header). */
+  /**
+   * Resume after this event id (same as the Last-Event-ID header): the opaque `id:` of an event
+   * this tenant received (ids are sealed per tenant), or `0` for everything still kept.
+   */
   last_event_id: z
     .string()
-    .regex(/^\d{1,18}$/, 'must be an event id')
+    .regex(/^(0|[A-Za-z0-9_-]{40,200})$/, 'must be an event id')
     .optional(),
 });
 export type EventsQuery = z.infer<typeof EventsQuerySchema>;

@@ -31,17 +31,6 @@ export function decodeCursor(cursor: string): KeysetPosition {
   throw ApiProblem.validation([{ field: 'query.cursor', message: 'is not a valid cursor' }]);
 }
 
-/** A cursor over a plain increasing sequence (log lines). */
-export function encodeSeqCursor(seq: number): string {
-  return Buffer.from(`s${seq}`, 'utf8').toString('base64url');
-}
-
-export function decodeSeqCursor(cursor: string): number {
-  const m = /^s(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m?.[1]) throw ApiProblem.validation([{ field: 'query.cursor', message: 'is not a valid cursor' }]);
-  return Number(m[1]);
-}
-
 /**
  * The `Link: <...>; rel="next"` header value for the next page: the same path and query, with the
  * new cursor (RFC 8288; the reference is relative to the request).

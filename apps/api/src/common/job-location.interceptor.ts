@@ -9,6 +9,8 @@ export const API_BASE_PATH = '/api';
 /** The job a 202 answer is about: a job summary (`job_id`) or `{connection, job}`. */
 export function acceptedJobId(body: unknown): string | null {
   if (body === null || typeof body !== 'object') return null;
+  // A queued webhook delivery names the job whose change it carries; it is not that job.
+  if ('delivery_id' in body) return null;
   const b = body as { job_id?: unknown; job?: { job_id?: unknown } | null };
   if (typeof b.job_id === 'string') return b.job_id;
   if (typeof b.job?.job_id === 'string') return b.job.job_id;

@@ -16,6 +16,7 @@ import { ApiKeysRepository } from '../auth/api-keys.repository.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, Public } from '../auth/auth.decorators.js';
 import { ApiProblem } from '../common/api-problem.js';
+import { SealedPositions } from '../common/sealed-positions.js';
 import { RateLimitGuard } from '../common/rate-limit.guard.js';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import { Valid } from '../common/zod-validation.pipe.js';
@@ -30,6 +31,8 @@ const HEARTBEAT_MS = 15_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Live changes held while a replay is written; a client that far behind is dropped and resumes. */
 const MAX_QUEUED = 10_000;
+/** Events read at once when a PostgreSQL stream catches up with the database. */
+const LIVE_PAGE = 1_000;
 /** Key ids per revocation query. */
 const REAUTH_CHUNK = 500;
 
@@ -67,6 +70,7 @@ export class EventsController implements BeforeApplicationShutdown {
     private readonly db: Database,
     private readonly jobs: JobsRepository,
     private readonly rateLimit: RateLimitGuard,
+    private readonly positions: SealedPositions,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -117,11 +121,13 @@ export class EventsController implements BeforeApplicationShutdown {
     const { auth, expiresAt } = await this.authenticate(req, query);
     this.rateLimit.consume(auth.keyId, res);
     const header = req.headers['last-event-id'] as string | undefined;
-    // The header is checked like the query form: a malformed one is a 400, not a silent restart.
-    if (header !== undefined && !/^\d{1,18}$/.test(header))
-      throw ApiProblem.validation([{ field: 'header.last-event-id', message: 'must be an event id (decimal digits)' }]);
+    // Ids are sealed per tenant (SealedPositions): one that does not open for this tenant, the
+    // header like the query form, is a 400, not a silent restart.
+    const field = header !== undefined ? 'header.last-event-id' : 'query.last_event_id';
     const lastIdRaw = header ?? query.last_event_id;
-    const lastId = lastIdRaw ? Number(lastIdRaw) : null;
+    const lastId = lastIdRaw !== undefined ? this.positions.openEventId(auth.tenantId, lastIdRaw) : null;
+    if (lastIdRaw !== undefined && lastId === null)
+      throw ApiProblem.validation([{ field, message: 'is not an event id of this stream' }]);
     const wanted = (c: JobChange) =>
       c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
     // On PostgreSQL changes arrive through LISTEN, and notifications sent while that connection is
@@ -162,7 +168,7 @@ export class EventsController implements BeforeApplicationShutdown {
       sentUpTo.set(jobId, c.id);
       // Bounded: the jobs least recently sent are forgotten first.
       if (sentUpTo.size > 10_000) sentUpTo.delete(sentUpTo.keys().next().value!);
-      write(`id: ${c.id}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
+      write(`id: ${this.positions.eventId(auth.tenantId, c.id)}\nevent: ${c.type}\ndata: ${JSON.stringify(c.job)}\n\n`);
     };
     /** Writes a replay, waiting for the client to take it when it piles up (a replay can be large). */
     const sendPaced = async (changes: readonly JobChange[]) => {
@@ -175,8 +181,50 @@ export class EventsController implements BeforeApplicationShutdown {
         }
       }
     };
+    // On PostgreSQL a change of another process arrives by NOTIFY, sent by that process after its
+    // commit: two processes' notifications can arrive in the opposite order of their event ids
+    // (ids are visible in commit order, notifications are not). Sent as they arrive, a stream could
+    // give a client id 8 before id 7 and a client resuming after 8 would never get 7. So there a
+    // notification only wakes the stream, which reads what was committed after the last id it
+    // sent, in id order, from the database: the id a client holds is a commit-ordered cursor.
+    // On SQLite one process commits and publishes in order: changes are sent as they come.
+    const fromDatabase = this.db.kind === 'postgres';
+    let following = false;
+    let wokenAgain = false;
+    const follow = async () => {
+      for (;;) {
+        const page = await this.readChanges(auth.tenantId, query.connection_id ?? null, seen, LIVE_PAGE);
+        await sendPaced(page.changes);
+        if (closed) return;
+        // Past what was read even when nothing was sent for it (log lines, deleted jobs).
+        seen = Math.max(seen, page.lastId);
+        if (!page.more) return;
+      }
+    };
+    const catchUp = () => {
+      if (closed) return;
+      if (following || replaying) {
+        wokenAgain = true;
+        return;
+      }
+      following = true;
+      void (async () => {
+        try {
+          do {
+            wokenAgain = false;
+            await follow();
+          } while (wokenAgain && !closed);
+        } catch (err) {
+          // The next notification (or the reconnect replay) tries again from the same id.
+          this.log.warn({ err: { message: (err as Error).message } }, 'event stream catch-up failed');
+        } finally {
+          following = false;
+        }
+      })();
+    };
     const unsubscribe = this.bus.subscribe((c) => {
       if (!wanted(c)) return;
+      if (fromDatabase) return catchUp();
       if (!replaying) return send(c);
       queued.push(c);
       if (queued.length > MAX_QUEUED) stream.end('slow-client');
@@ -261,9 +309,9 @@ export class EventsController implements BeforeApplicationShutdown {
     res.flushHeaders();
     write('retry: 2000\n: connected\n\n');
 
-    // Subscribed before replaying so nothing falls between the two; duplicates are skipped by id.
-    // Per job, not stream-wide: event ids are taken before commit and several processes publish,
-    // so changes of different jobs arrive out of id order; only a job's own older state is stale.
+    // Subscribed before replaying so nothing falls between the two; duplicates are skipped by id,
+    // per job (a job's own older state is stale; another job's change with a smaller id is not).
+    // On PostgreSQL, notifications that came during the replay end in one catch-up read after it.
     try {
       if (lastId !== null) await resume(lastId);
     } catch (err) {
@@ -271,6 +319,7 @@ export class EventsController implements BeforeApplicationShutdown {
     }
     replaying = false;
     for (const c of queued.splice(0)) send(c);
+    if (wokenAgain) catchUp();
   }
 
   private startReauth(): void {
@@ -349,15 +398,31 @@ export class EventsController implements BeforeApplicationShutdown {
     connectionId: string | null,
     lastId: number,
   ): Promise<{ changes: JobChange[]; complete: boolean }> {
-    const limit = this.config.streams.replayLimit;
-    const events = await this.jobs.findEventsAfter(tenantId, connectionId, lastId, limit + 1);
-    if (events.length > limit) return { changes: [], complete: false };
+    const page = await this.readChanges(tenantId, connectionId, lastId, this.config.streams.replayLimit);
+    return page.more ? { changes: [], complete: false } : { changes: page.changes, complete: true };
+  }
+
+  /**
+   * The jobs changed by the first `limit` events after `lastId`, one change per job carrying the
+   * job as it is now (ordered by each job's latest event id); `lastId` of the page is the last
+   * event read, `more` whether events follow it.
+   */
+  private async readChanges(
+    tenantId: string,
+    connectionId: string | null,
+    lastId: number,
+    limit: number,
+  ): Promise<{ changes: JobChange[]; lastId: number; more: boolean }> {
+    const read = await this.jobs.findEventsAfter(tenantId, connectionId, lastId, limit + 1);
+    const more = read.length > limit;
+    const events = more ? read.slice(0, limit) : read;
+    const pageLastId = events.at(-1)?.id ?? lastId;
     const latest = new Map<string, { id: number; created: boolean }>();
     for (const e of events) {
       const prev = latest.get(e.jobId);
       latest.set(e.jobId, { id: e.id, created: (prev?.created ?? false) || e.kind === 'created' });
     }
-    if (latest.size === 0) return { changes: [], complete: true };
+    if (latest.size === 0) return { changes: [], lastId: pageLastId, more };
     const jobs = await this.jobs.findJobsByIds(tenantId, [...latest.keys()]);
     const changes = jobs
       .map((job): JobChange => {
@@ -371,7 +436,7 @@ export class EventsController implements BeforeApplicationShutdown {
         };
       })
       .sort((a, b) => a.id - b.id);
-    return { changes, complete: true };
+    return { changes, lastId: pageLastId, more };
   }
 }
 

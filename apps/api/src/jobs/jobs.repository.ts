@@ -45,6 +45,7 @@ const NO_NEWER_JOB = `NOT EXISTS (SELECT 1 FROM jobs n WHERE n.connection_id = j
 
 /** A stored log line. */
 export interface JobLogLine {
+  /** The line's id in the global log sequence (never shown to tenants: see SealedPositions). */
   readonly seq: number;
   readonly at: Date;
   readonly level: 'debug' | 'info' | 'warn' | 'error';

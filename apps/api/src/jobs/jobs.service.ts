@@ -35,7 +35,8 @@ import {
   type JobWrite,
   type SqlExecutor,
 } from '@jobtrail/engine';
-import { decodeCursor, decodeSeqCursor, encodeSeqCursor, keysetPage, type Page } from '../common/cursor.js';
+import { decodeCursor, keysetPage, type Page } from '../common/cursor.js';
+import { SealedPositions } from '../common/sealed-positions.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -63,6 +64,7 @@ export class JobsService {
     private readonly store: JobsStore,
     private readonly clock: DatabaseClock,
     private readonly bus: JobEventsBus,
+    private readonly positions: SealedPositions,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -377,13 +379,29 @@ export class JobsService {
   async logs(auth: AuthContext, jobId: string, query: PageQuery): Promise<Page<JobLogLineWire>> {
     const job = await this.jobs.findJob(auth.tenantId, jobId);
     if (!job) throw ApiProblem.notFound('Job');
-    const after = query.cursor ? decodeSeqCursor(query.cursor) : 0;
-    const lines = await this.jobs.findLogsPage(job.id, after, query.limit + 1);
-    const items = lines
-      .slice(0, query.limit)
-      .map((l) => ({ seq: l.seq, at: l.at.toISOString(), level: l.level, step: l.step, message: l.message }));
-    const last = items[items.length - 1];
-    return { items, nextCursor: lines.length > query.limit && last ? encodeSeqCursor(last.seq) : null };
+    // Log line ids come from a sequence all tenants share: the client sees each line's ordinal in
+    // its job (`seq`) and a cursor sealed for this tenant and job, never the global id.
+    const after = query.cursor ? this.positions.openLogCursor(auth.tenantId, job.id, query.cursor) : null;
+    if (query.cursor && after === null)
+      throw ApiProblem.validation([{ field: 'query.cursor', message: 'is not a valid cursor' }]);
+    const lines = await this.jobs.findLogsPage(job.id, after?.id ?? 0, query.limit + 1);
+    const ordinal = after?.ordinal ?? 0;
+    const kept = lines.slice(0, query.limit);
+    const items = kept.map((l, i) => ({
+      seq: ordinal + i + 1,
+      at: l.at.toISOString(),
+      level: l.level,
+      step: l.step,
+      message: l.message,
+    }));
+    const last = kept[kept.length - 1];
+    return {
+      items,
+      nextCursor:
+        lines.length > query.limit && last
+          ? this.positions.logCursor(auth.tenantId, job.id, last.seq, ordinal + kept.length)
+          : null,
+    };
   }
 
   /** A manual retry of a failed or cancelled job: a new job with `retry_of` (409 otherwise). */

@@ -140,6 +140,11 @@ export class MetricsService implements OnModuleDestroy, WebhookObserver {
     return this.registry.contentType;
   }
 
+  /** Drops the cached database figures, so the next scrape reads them again (the bench times that read). */
+  forgetCachedFigures(): void {
+    this.figures = null;
+  }
+
   onModuleDestroy(): void {
     this.registry.clear();
   }

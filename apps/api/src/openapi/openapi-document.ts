@@ -64,6 +64,8 @@ export interface RouteSpec {
   readonly responses: Readonly<Record<number, z.ZodType | null>>;
   /** The media type of a non-JSON success body (event stream, metrics text). */
   readonly produces?: string;
+  /** Another media type the 200 answers in, on `Accept` (the history as CSV). */
+  readonly alsoProduces?: string;
   /** Error statuses this operation may answer besides 400/413/415 (any request body), 500/503 and, with a key, 401/403/429. */
   readonly errors: readonly number[];
 }
@@ -176,6 +178,7 @@ export const ROUTES: readonly RouteSpec[] = [
     params: ConnectionIdParamsSchema,
     query: HistoryQuerySchema,
     responses: { 200: list(JobSummarySchema) },
+    alsoProduces: 'text/csv',
     errors: [400, 404],
   },
   {
@@ -547,8 +550,8 @@ function parameters(route: RouteSpec): unknown[] {
       in: 'header',
       required: false,
       description:
-        'Resume after this event id (the `id:` of the last event received; EventSource sends it on reconnection). Same as the `last_event_id` query parameter, which clients that cannot set headers use.',
-      schema: { type: 'string', pattern: '^\\d{1,18}$' },
+        'Resume after this event id (the opaque `id:` of the last event received, sealed for your tenant; EventSource sends it on reconnection), or `0` for everything still kept. Same as the `last_event_id` query parameter, which clients that cannot set headers use. An id that is not one of your stream is a 400.',
+      schema: { type: 'string', pattern: '^(0|[A-Za-z0-9_-]{40,200})$' },
     });
   }
   if (route.idempotent) {
@@ -563,19 +566,79 @@ function parameters(route: RouteSpec): unknown[] {
   return out;
 }
 
-/** Headers of a success answer: where to follow an accepted job, whether an answer is a replay. */
-function successHeaders(route: RouteSpec, status: number): Record<string, unknown> {
-  const headers: Record<string, unknown> = {};
-  if (status === 202)
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Limit': {
+    description:
+      "Requests a minute this key may make (JOBTRAIL_RATE_LIMIT_PER_MINUTE); on a 429 `refresh-limit-exceeded`, the connection's refreshes an hour.",
+    schema: { type: 'string', pattern: '^\\d+$' },
+  },
+  'RateLimit-Remaining': {
+    description: 'Requests left in the current window of that limit.',
+    schema: { type: 'string', pattern: '^\\d+$' },
+  },
+} as const;
+
+/** Whether a route pages with a `cursor` (the next page is in `Link`). */
+function isPaged(route: RouteSpec): boolean {
+  const shape = (route.query as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape !== undefined && 'cursor' in shape;
+}
+
+/**
+ * The headers of one answer, as a client may act on them: where to follow an accepted job, the
+ * next page, the key's rate limit, when to retry, whether an answer is a replay. `required` means
+ * every such answer carries it; the conformance check of the integration suites holds the server
+ * to it (and to sending none of these headers where the document does not name them).
+ */
+function responseHeaders(route: RouteSpec, status: number): Record<string, unknown> {
+  const headers: Record<string, Record<string, unknown>> = {};
+  const success = status < 300;
+  // A 202 that starts a job says where to follow it; a queued webhook delivery is followed in its
+  // subscription's delivery log instead (there is no job to point at).
+  if (status === 202 && route.responses[202] !== WebhookDeliverySchema)
     headers.Location = {
+      required: true,
       description: 'The URL of the accepted job: `/api/jobs/{job_id}` (poll it, or follow it on `/events`).',
       schema: { type: 'string' },
     };
-  if (route.idempotent)
+  if (success && isPaged(route))
+    headers.Link = {
+      description:
+        '`<url>; rel="next"` when there is a next page: follow it as it is (its cursor is opaque); absent on the last page.',
+      schema: { type: 'string' },
+    };
+  if (success && route.idempotent)
     headers['Idempotent-Replayed'] = {
       description:
         '`true` when this answer is the replay of an earlier request with the same Idempotency-Key (absent otherwise).',
       schema: { type: 'string', enum: ['true'] },
+    };
+  // Keyed routes take a token from the key's bucket once the key is known: every answer from then
+  // on carries the limit. Before that (401, 403, a body the parser refused) there is no bucket yet;
+  // a 400 or 5xx may come from either side of it.
+  if (route.role !== null && ![401, 403, 413, 415].includes(status)) {
+    const required = success || [404, 409, 422, 429].includes(status);
+    for (const [name, h] of Object.entries(RATE_LIMIT_HEADERS)) headers[name] = { ...h, required };
+  }
+  if (status === 429) {
+    headers['Retry-After'] = {
+      required: true,
+      description: 'Seconds to wait before retrying.',
+      schema: { type: 'string', pattern: '^\\d+$' },
+    };
+    headers['RateLimit-Reset'] = {
+      description: 'On `refresh-limit-exceeded`: seconds until the connection may be refreshed again.',
+      schema: { type: 'string', pattern: '^\\d+$' },
+    };
+    headers['RateLimit-Policy'] = {
+      description: 'On `refresh-limit-exceeded`: the limit and its window (`60;w=3600`).',
+      schema: { type: 'string' },
+    };
+  }
+  if (status === 503)
+    headers['Retry-After'] = {
+      description: 'Seconds to wait before retrying (when the database is unreachable).',
+      schema: { type: 'string', pattern: '^\\d+$' },
     };
   return headers;
 }
@@ -610,12 +673,22 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     for (const [status, schema] of Object.entries(route.responses)) {
       const description = DESCRIPTIONS[Number(status)] ?? 'OK';
       if (schema)
-        responses[status] = { description, content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
+        responses[status] = {
+          description,
+          content: {
+            'application/json': { schema: jsonSchema(schema, 'output') },
+            ...(route.alsoProduces && status === '200'
+              ? {
+                  [route.alsoProduces]: {
+                    schema: { type: 'string', description: 'One row per job, with a header row.' },
+                  },
+                }
+              : {}),
+          },
+        };
       else if (route.produces)
         responses[status] = { description, content: { [route.produces]: { schema: { type: 'string' } } } };
       else responses[status] = { description };
-      const headers = successHeaders(route, Number(status));
-      if (Object.keys(headers).length > 0) (responses[status] as Record<string, unknown>).headers = headers;
     }
     // Every request's body is parsed (400, 413, 415), whatever the method; keyed routes are rate
     // limited; public routes need the database too (metrics), so they may answer 503 as well.
@@ -625,6 +698,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         : [...route.errors, ...BODY_ERRORS, 401, 403, 429, 500, 503];
     for (const status of new Set(errors))
       responses[String(status)] ??= { description: DESCRIPTIONS[status] ?? 'Error', content: problem };
+    for (const [status, response] of Object.entries(responses)) {
+      const headers = responseHeaders(route, Number(status));
+      if (Object.keys(headers).length > 0) (response as Record<string, unknown>).headers = headers;
+    }
     paths[route.path] ??= {};
     paths[route.path]![route.method] = {
       operationId: route.operationId,

@@ -3,7 +3,9 @@ import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiKeysRepository } from '../../src/auth/api-keys.repository.js';
+import { SealedPositions } from '../../src/common/sealed-positions.js';
 import { EventsController } from '../../src/events/events.controller.js';
+import { tenantKey } from '../support/api-helpers.js';
 import { apiClient } from '../support/processes.js';
 import { openSse, type SseClient } from '../support/sse.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
@@ -60,7 +62,13 @@ describe.each(kinds)('GET /api/events under hostile and departed clients on %s',
     const resumed = await open('/events', { Authorization: `Bearer ${t.adminKey}`, 'Last-Event-ID': seen.id! });
     expect(resumed.status).toBe(200);
     await resumed.waitFor('the reset event', (events) => events.find((e) => e.event === 'reset'));
-    expect(resumed.events.filter((e) => e.event !== 'reset').every((e) => Number(e.id) > Number(seen.id))).toBe(true);
+    // Ids are sealed per tenant: the server's own key opens them to compare positions.
+    const positions = t.app.get(SealedPositions);
+    const tenantId = (await t.app.get(ApiKeysRepository).findTenantByName('default'))!.id;
+    const position = (id: string | null) => positions.openEventId(tenantId, id ?? '') ?? Number.NaN;
+    expect(resumed.events.filter((e) => e.event !== 'reset').every((e) => position(e.id) > position(seen.id))).toBe(
+      true,
+    );
     // Live changes still flow after the reset.
     const next = await client.connect('user-ok');
     await resumed.waitFor('a live event after the reset', (events) => events.find((e) => e.job.job_id === next.jobId));
@@ -79,6 +87,67 @@ describe.each(kinds)('GET /api/events under hostile and departed clients on %s',
     expect(JSON.parse(deleted.data)).toEqual({ connection_id: connectionId });
     await sleep(300);
     expect(stranger.events.filter((e) => e.event === 'connection.deleted')).toEqual([]);
+  });
+
+  it("seals event ids and log positions per tenant: B's activity shows nowhere in A's ids, B's ids do not open for A", async () => {
+    const b = await tenantKey(t, `sealed-${kind}`, 'operator');
+    const asA = { Authorization: `Bearer ${t.adminKey}` };
+    const asB = { Authorization: `Bearer ${b.key}` };
+    const streamA = await open('/events', asA);
+    const streamB = await open('/events', asB);
+    const a1 = await apiClient(base, t.adminKey).connect('user-ok');
+    const lastOf = (s: SseClient, jobId: string) =>
+      s.waitFor(`a success event of ${jobId}`, (events) =>
+        events.find((e) => e.job.job_id === jobId && e.job.status === 'success' && e.id !== null),
+      );
+    const before = await lastOf(streamA, a1.jobId);
+    // Tenant B is busy in between: its events and log lines take positions in the shared sequences.
+    const clientB = apiClient(base, b.key);
+    const bJobs = [await clientB.connect('user-ok'), await clientB.connect('user-ok')];
+    for (const j of bJobs) await lastOf(streamB, j.jobId);
+    const a2 = await apiClient(base, t.adminKey).connect('user-ok');
+    const after = await lastOf(streamA, a2.jobId);
+
+    // A's ids are opaque, distinct, and carry no number to subtract (before: 17 then 42).
+    const idsA = streamA.events.map((e) => e.id).filter((id): id is string => id !== null);
+    expect(idsA.length).toBeGreaterThan(2);
+    for (const id of idsA) expect(id).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    expect(idsA.some((id) => /^\d+$/.test(id))).toBe(false);
+    expect(new Set(idsA).size).toBe(idsA.length);
+    expect(before.id).not.toBe(after.id);
+
+    // A token of tenant B is not one of A's: refused like a malformed id, header and query alike.
+    const idB = streamB.events.find((e) => e.id !== null)!.id!;
+    const foreign = await open('/events', { ...asA, 'Last-Event-ID': idB });
+    expect(foreign.status).toBe(400);
+    expect(JSON.parse(foreign.body)).toMatchObject({ code: 'validation-failed' });
+    expect((await open(`/events?last_event_id=${idB}`, asA)).status).toBe(400);
+    // A's own id opens a resumed stream (this suite's replay limit is 4: past it, a reset), and
+    // nothing of B comes through it.
+    const resumed = await open('/events', { ...asA, 'Last-Event-ID': before.id! });
+    expect(resumed.status).toBe(200);
+    await resumed.waitFor('the replay or its reset', (events) =>
+      events.find((e) => e.event === 'reset' || e.job.job_id === a2.jobId),
+    );
+    expect(resumed.events.some((e) => bJobs.some((j) => j.jobId === e.job.job_id))).toBe(false);
+
+    // Log lines: numbered within their job from 1 whatever B wrote meanwhile; the cursor is sealed
+    // for this tenant and job.
+    const logs = async (jobId: string, query = '') => {
+      const res = await fetch(`${base}/jobs/${jobId}/logs${query}`, { headers: asA });
+      return { status: res.status, link: res.headers.get('link'), body: (await res.json()) as { seq: number }[] };
+    };
+    const all = await logs(a2.jobId);
+    expect(all.status).toBe(200);
+    expect(all.body.length).toBeGreaterThan(1);
+    expect(all.body.map((l) => l.seq)).toEqual(all.body.map((_, i) => i + 1));
+    const page1 = await logs(a2.jobId, '?limit=1');
+    const cursor = new URL(page1.link!.slice(1, page1.link!.indexOf('>')), 'http://x').searchParams.get('cursor')!;
+    expect(cursor).not.toMatch(/^\d+$/);
+    const page2 = await logs(a2.jobId, `?limit=1&cursor=${cursor}`);
+    expect(page2.body.map((l) => l.seq)).toEqual([2]);
+    // The cursor of one job is refused on another.
+    expect((await logs(a1.jobId, `?limit=1&cursor=${cursor}`)).status).toBe(400);
   });
 
   it('answers a malformed Last-Event-ID header with 400, like the query form', async () => {

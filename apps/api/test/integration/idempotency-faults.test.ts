@@ -217,10 +217,13 @@ describe.each(kinds)('Idempotency-Key under faults on %s', (kind) => {
     const service = t.app.get(ConnectionsService);
     const complete = jest.spyOn(repo, 'complete');
     let seen: IdempotencyClaim | undefined;
+    // The answer has the real shape (the suite checks every response against the OpenAPI document).
+    const real = await createConnection(newKey());
+    expect(real.status).toBe(202);
     // A service that writes its answer with its work, as the hook is meant to be used.
     jest.spyOn(service, 'create').mockImplementation(async () => {
       seen = currentIdempotencyClaim();
-      const answer = { connection: { connection_id: randomUUID() }, job: { job_id: randomUUID() } };
+      const answer = real.body as object;
       await t.db.transaction(async (tx) => {
         await tx.execute('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [
           randomUUID(),

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
+import { ApiKeysRepository } from '../../src/auth/api-keys.repository.js';
+import { SealedPositions } from '../../src/common/sealed-positions.js';
 import { EventTokens } from '../../src/events/event-tokens.js';
 import { apiClient } from '../support/processes.js';
 import { openSse, type SseClient, type SseEvent } from '../support/sse.js';
@@ -48,10 +50,14 @@ describe.each(kinds)('GET /api/events (Server-Sent Events) on %s', (kind) => {
     expect(mine.slice(1).every((e) => e.event === 'job.updated')).toBe(true);
     const statuses = mine.map((e) => e.job.status).filter((s, i, all) => s !== all[i - 1]);
     expect(statuses).toEqual(['pending', 'processing', 'success']);
-    // Event ids are the job_events ids: present and increasing.
-    const ids = mine.map((e) => Number(e.id));
-    expect(ids.every((id) => Number.isInteger(id) && id > 0)).toBe(true);
-    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    // Event ids are the job_events positions sealed for this tenant: present, distinct, opaque,
+    // and increasing once opened with the server's key.
+    const positions = t.app.get(SealedPositions);
+    const tenantId = (await t.app.get(ApiKeysRepository).findTenantByName('default'))!.id;
+    expect(mine.every((e) => e.id !== null && !/^\d+$/.test(e.id))).toBe(true);
+    const ids = mine.map((e) => positions.openEventId(tenantId, e.id!));
+    expect(ids.every((id) => id !== null && id > 0)).toBe(true);
+    expect([...(ids as number[])].sort((a, b) => a - b)).toEqual(ids);
   });
 
   it('?connection_id= streams that connection only', async () => {
@@ -116,7 +122,8 @@ describe.each(kinds)('GET /api/events (Server-Sent Events) on %s', (kind) => {
         job: expect.objectContaining({ status: 'success', action: 'purge' }),
       }),
     ]);
-    expect(resumed.events.every((e) => Number(e.id) > Number(lastId))).toBe(true);
+    // Ids are opaque (sealed per tenant): none is the one resumed from, none is a bare number.
+    expect(resumed.events.every((e) => e.id !== lastId && !/^\d+$/.test(e.id ?? ''))).toBe(true);
 
     // Without Last-Event-ID, nothing of the past is replayed.
     const fresh = await open('/events', asAdmin());

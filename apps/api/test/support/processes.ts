@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SealedPositions } from '../../src/common/sealed-positions.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
@@ -402,6 +403,21 @@ export async function statusCounts(reader: DbReader): Promise<Record<string, num
     'SELECT status, COUNT(*) AS n FROM jobs GROUP BY status',
   );
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/**
+ * Opens the event ids the processes sent to tenant `default` (sealed per tenant with a key derived
+ * from the encryption key; see SealedPositions): their positions in the job_events sequence.
+ */
+export async function eventPositions(db: TestDatabase): Promise<(id: string | null) => number> {
+  const positions = new SealedPositions(Buffer.from(db.env.JOBTRAIL_ENCRYPTION_KEY!, 'base64'));
+  const [tenant] = await db.reader.query<{ id: string }>("SELECT id FROM tenants WHERE name = 'default'");
+  if (!tenant) throw new Error('no tenant default');
+  return (id) => {
+    const n = id === null ? null : positions.openEventId(tenant.id, id);
+    if (n === null) throw new Error(`event id ${id} does not open for tenant default`);
+    return n;
+  };
 }
 
 /** A random admin key for JOBTRAIL_ADMIN_KEY. */

@@ -12,6 +12,7 @@ import type { AppModuleOptions } from '../../src/app.module.js';
 import { createApp } from '../../src/create-app.js';
 import { Database } from '@jobtrail/engine';
 import { createLogger } from '../../src/logging/logger.js';
+import { conformanceFor, fetchServedDocument, recordResponses, type RecordedResponse } from './openapi-conformance.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 
@@ -58,6 +59,13 @@ export interface TestApp {
   readonly logs: string[];
   /** A new key of `role` in tenant `tenant` (created if needed). */
   createKey(role: ApiKeyRole, tenant?: string): Promise<{ key: string; id: string }>;
+  /** Every response sent so far, as recorded for the OpenAPI conformance check. */
+  readonly responses: RecordedResponse[];
+  /**
+   * Stops the app and drops its database; then throws the list of responses that did not match
+   * the served OpenAPI document (status, content type, body schema, documented headers), so a
+   * suite whose answers drift from the contract fails.
+   */
   close(): Promise<void>;
 }
 
@@ -144,7 +152,10 @@ export async function startTestApp(
     },
   });
   const { app } = await createApp(config, createLogger(config.logLevel, sink), options);
+  const responses = recordResponses(app.getHttpServer());
   await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as { port: number };
+  const conformance = conformanceFor(await fetchServedDocument(`http://127.0.0.1:${port}`));
   const keys = app.get(ApiKeysRepository);
   return {
     kind,
@@ -154,15 +165,25 @@ export async function startTestApp(
     db: app.get(Database),
     adminKey,
     logs,
+    responses,
     async createKey(role, tenant = 'default') {
       const t = (await keys.findTenantByName(tenant)) ?? (await keys.createTenant(tenant));
       const { key, summary } = await keys.createKey(t.id, `${role} key`, role);
       return { key, id: summary.id };
     },
     async close() {
-      await app.close();
-      await dropDatabase?.();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await app.close();
+      } finally {
+        await dropDatabase?.();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+      // Streams end during app.close(): their responses are recorded by now.
+      const violations = conformance.checkAll(responses);
+      if (violations.length > 0)
+        throw new Error(
+          `${violations.length} response(s) do not match the OpenAPI document:\n${violations.slice(0, 40).join('\n')}`,
+        );
     },
   };
 }
