@@ -72,7 +72,7 @@ export class WorkerRuntime {
     this.retention = new RetentionSweeper(deps.db, deps.retention, deps.log, clock);
     const w = deps.webhooks;
     this.webhooks = w
-      ? new WebhookDispatcher(deps.db, w.config, w.secrets, w.observer ?? null, deps.log, deps.bus, w.resolver)
+      ? new WebhookDispatcher(deps.db, w.config, w.secrets, w.observer ?? null, deps.log, deps.bus, w.resolver, clock)
       : null;
   }
 

@@ -14,6 +14,7 @@ import {
   Database,
   UnsafeWebhookUrlError,
   checkWebhookUrl,
+  DatabaseClock,
   deliveryValues,
   insertDeliveries,
   newEventId,
@@ -86,6 +87,8 @@ export class WebhooksService {
     private readonly db: Database,
     private readonly cipher: CredentialsCipher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    // Due times and the old secret's expiry are judged by the dispatchers, on the database clock.
+    private readonly clock: DatabaseClock,
   ) {}
 
   /** The URL's form and every address it resolves to; an unsafe one is a 400 on `body.url`. */
@@ -113,7 +116,7 @@ export class WebhooksService {
 
   async create(auth: AuthContext, body: CreateWebhookBody): Promise<CreatedWebhookWire> {
     await this.checkUrl(body.url);
-    const now = Date.now();
+    const now = this.clock.now();
     const secret = newWebhookSecret();
     const id = uuidv7(now);
     const row: WebhookRow = {
@@ -138,11 +141,11 @@ export class WebhooksService {
   }
 
   async list(auth: AuthContext): Promise<WebhookWire[]> {
-    return (await this.repo.listOfTenant(auth.tenantId)).map((r) => toWebhookWire(r));
+    return (await this.repo.listOfTenant(auth.tenantId)).map((r) => toWebhookWire(r, this.clock.now()));
   }
 
   async read(auth: AuthContext, id: string): Promise<WebhookWire> {
-    return toWebhookWire(await this.get(auth, id));
+    return toWebhookWire(await this.get(auth, id), this.clock.now());
   }
 
   async update(auth: AuthContext, id: string, body: UpdateWebhookBody): Promise<WebhookWire> {
@@ -168,7 +171,7 @@ export class WebhooksService {
   async rotateSecret(auth: AuthContext, id: string): Promise<RotatedWebhookSecretWire> {
     const row = await this.get(auth, id);
     const secret = newWebhookSecret();
-    const expires = Date.now() + WEBHOOK_SECRET_OVERLAP_MS;
+    const expires = this.clock.now() + WEBHOOK_SECRET_OVERLAP_MS;
     const ok = await this.repo.update(auth.tenantId, id, {
       secret_enc: this.seal(secret, auth.tenantId, id),
       previous_secret_enc: row.secret_enc,
@@ -181,7 +184,7 @@ export class WebhooksService {
   /** Queues a `webhook.test` event for the subscription (sent by a worker's dispatcher). */
   async test(auth: AuthContext, id: string): Promise<WebhookDeliveryWire> {
     const row = await this.get(auth, id);
-    const now = Date.now();
+    const now = this.clock.now();
     const body = {
       type: 'webhook.test',
       timestamp: toIso(new Date(now)),
@@ -238,7 +241,8 @@ export class WebhooksService {
   }
 
   async redeliver(auth: AuthContext, webhookId: string, deliveryId: string): Promise<WebhookDeliveryWire> {
-    if (!(await this.repo.redeliver(auth.tenantId, webhookId, deliveryId))) throw ApiProblem.notFound('Delivery');
+    if (!(await this.repo.redeliver(auth.tenantId, webhookId, deliveryId, this.clock.now())))
+      throw ApiProblem.notFound('Delivery');
     const row = await this.repo.findDelivery(auth.tenantId, deliveryId);
     if (!row) throw ApiProblem.notFound('Delivery');
     return toDeliveryWire(row, await this.repo.attemptsOf([row.id]));

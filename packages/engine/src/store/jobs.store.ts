@@ -284,6 +284,9 @@ export class JobsStore {
         created: r.created,
         transitions: r.events.flatMap((e) => (e.kind === 'transition' ? [e.transition] : [])),
       })),
+      // The writers' time (every process reads the database clock), not this machine's: a delivery
+      // due "now" must be due by the clock the dispatchers claim with.
+      Math.max(0, ...written.map((r) => r.job.updatedAt.getTime())),
     );
     const committed: Array<CommittedWrite | null> = results.map((r) =>
       r === null

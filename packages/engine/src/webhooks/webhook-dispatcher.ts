@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { JobEventsBus, WebhookDeliveryChange } from '../bus/job-events.bus.js';
 import type { WebhookAttemptOutcome, WebhookConfig, WebhookObserver, WebhookSecretDecryptor } from '../config.js';
 import { millis, placeholders, type Database, type SqlExecutor } from '../database/database.js';
+import { systemClock, type Clock } from '../clock.js';
 import { uuidv7 } from '../ids.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../store/rows.js';
 import { sendWebhook, type SendResult } from './webhook-sender.js';
@@ -55,6 +56,8 @@ export class WebhookDispatcher {
     private readonly log: Logger,
     private readonly bus: JobEventsBus | null = null,
     private readonly resolver?: HostResolver,
+    /** Claims expire and backoffs fall due by it: the database clock in every process. */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   start(): void {
@@ -97,7 +100,7 @@ export class WebhookDispatcher {
     this.again = false;
     let claimed = 0;
     try {
-      const now = Date.now();
+      const now = this.clock.now();
       const batch = await this.claim(now);
       claimed = batch.length;
       for (const c of batch) this.startSend(c);
@@ -203,7 +206,7 @@ export class WebhookDispatcher {
   }
 
   private async send({ delivery, webhook }: Claimed): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const owner = { tenantId: webhook.tenant_id, webhookId: webhook.id };
     const secrets = [this.secrets.decryptSecret(webhook.secret_enc, owner)];
     if (
@@ -266,7 +269,7 @@ export class WebhookDispatcher {
   }
 
   private async recordBatch(batch: readonly PendingRecord[]): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const outcomes = batch.map((r) => outcomeOf(r, now, this.config.backoffScale));
     const disabled = new Map<string, string>();
     const recorded = await this.db.transaction(async (tx) => {
