@@ -96,6 +96,8 @@ describe('OpenAPI conformance check', () => {
     );
     expect(noLimit.join('\n')).toMatch(/required header retry-after is missing/);
     expect(noLimit.join('\n')).toMatch(/required header ratelimit-limit is missing/);
+    const badValue = checker.check({ ...who, headers: { ...who.headers, 'ratelimit-remaining': 'plenty' } });
+    expect(badValue.join('\n')).toMatch(/header ratelimit-remaining: "plenty" does not match/);
   });
 
   it('ignores what the document does not describe (the docs, unknown routes)', () => {

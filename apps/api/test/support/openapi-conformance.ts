@@ -100,6 +100,7 @@ export function recordResponses(server: Server): RecordedResponse[] {
 
 interface HeaderSpec {
   required?: boolean;
+  schema?: unknown;
 }
 interface MediaSpec {
   schema?: unknown;
@@ -187,8 +188,17 @@ export class OpenApiConformance {
     for (const name of CHECKED_HEADERS)
       if (r.headers[name] !== undefined && !documented.has(name))
         out.push(`${where}: header ${name} is sent but not documented`);
-    for (const [name, h] of documented)
-      if (h.required && r.headers[name] === undefined) out.push(`${where}: required header ${name} is missing`);
+    for (const [name, h] of documented) {
+      const value = r.headers[name];
+      if (value === undefined) {
+        if (h.required) out.push(`${where}: required header ${name} is missing`);
+      } else if (
+        h.schema !== undefined &&
+        !this.validator(`header ${name} ${JSON.stringify(h.schema)}`, h.schema)(value)
+      ) {
+        out.push(`${where}: header ${name}: ${JSON.stringify(value)} does not match ${JSON.stringify(h.schema)}`);
+      }
+    }
 
     const type = (r.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const content = spec.content ?? {};
@@ -210,12 +220,7 @@ export class OpenApiConformance {
       out.push(`${where}: the ${type} body is not JSON`);
       return out;
     }
-    const key = `${template} ${method} ${r.status} ${media}`;
-    let validate = this.validators.get(key);
-    if (!validate) {
-      validate = this.ajv.compile(absoluteRefs(content[media]!.schema) as object);
-      this.validators.set(key, validate);
-    }
+    const validate = this.validator(`${template} ${method} ${r.status} ${media}`, content[media]!.schema);
     if (!validate(body)) {
       const errors = (validate.errors ?? [])
         .slice(0, 5)
@@ -223,6 +228,16 @@ export class OpenApiConformance {
       out.push(`${where}: body does not match the schema: ${errors.join('; ')}`);
     }
     return out;
+  }
+
+  /** The compiled validator of a schema of the document (cached under `key`). */
+  private validator(key: string, schema: unknown): ValidateFunction {
+    let validate = this.validators.get(key);
+    if (!validate) {
+      validate = this.ajv.compile(absoluteRefs(schema) as object);
+      this.validators.set(key, validate);
+    }
+    return validate;
   }
 
   /** Every violation of `records`, one line each. */
