@@ -9,7 +9,7 @@ import { NO_FILTERS } from '../src/api/endpoints.js';
 import { queryKeys } from '../src/api/query-keys.js';
 import { applyJobChange, patchHistory } from '../src/live/apply-job-change.js';
 import { FakeStream, installFakeApi } from './support/fake-api.js';
-import { CONNECTION_ID, connection, job, me, uuid } from './support/fixtures.js';
+import { CONNECTION_ID, connection, detail, job, me, uuid } from './support/fixtures.js';
 
 const pending = job({
   job_id: uuid(500),
@@ -180,6 +180,70 @@ describe('live updates', () => {
     expect(within(log).getByText('delivered')).toBeInTheDocument();
     expect(logFetches()).toBe(logBefore + 1);
     expect(listFetches()).toBe(listBefore + 1);
+  });
+
+  it('refetches the open job’s webhook deliveries when one of its attempts is announced, and only that job’s', async () => {
+    const streams: FakeStream[] = [];
+    const JOB = uuid(100);
+    let attempts = 0;
+    const delivery = () => ({
+      delivery_id: uuid(801),
+      webhook_id: uuid(700),
+      event_id: 'msg_1',
+      event_type: 'job.succeeded',
+      job_id: JOB,
+      status: attempts > 0 ? 'delivered' : 'pending',
+      attempts,
+      last_status_code: attempts > 0 ? 200 : null,
+      last_error: null,
+      next_attempt_at: attempts > 0 ? null : '2024-12-10T05:00:00.000Z',
+      created_at: '2024-12-10T05:00:00.000Z',
+      delivered_at: attempts > 0 ? '2024-12-10T05:00:01.000Z' : null,
+      attempt_log: [],
+    });
+    const fake = installFakeApi([
+      ['GET', '/api/me', () => ({ body: me('admin') })],
+      ['GET', `/api/jobs/${JOB}`, () => ({ body: detail({ job_id: JOB }) })],
+      ['GET', `/api/jobs/${JOB}/logs`, () => ({ body: [] })],
+      ['GET', `/api/jobs/${JOB}/deliveries`, () => ({ body: [delivery()] })],
+      [
+        'GET',
+        '/api/events',
+        () => {
+          const stream = new FakeStream();
+          streams.push(stream);
+          return { headers: { 'Content-Type': 'text/event-stream' }, stream };
+        },
+      ],
+    ]);
+    sessionStorage.setItem('jobtrail.api-key', 'k');
+    window.history.replaceState(null, '', `/jobs/${JOB}`);
+    render(<App />);
+    expect(await screen.findByTestId('live-status')).toHaveTextContent('Live');
+    const section = (await screen.findByRole('heading', { name: 'Webhook deliveries' })).closest('section')!;
+    expect(await within(section).findByText('pending')).toBeInTheDocument();
+    const fetches = () => fake.requests('GET', /\/deliveries/).length;
+    const before = fetches();
+
+    // Another job's attempt does not touch this view.
+    const announce = (jobId: string) =>
+      streams[0]!.write(
+        `event: webhook.delivery\ndata: ${JSON.stringify({
+          delivery_id: uuid(802),
+          webhook_id: uuid(700),
+          job_id: jobId,
+          event_type: 'job.succeeded',
+          status: 'delivered',
+          attempts: 1,
+          status_code: 200,
+        })}\n\n`,
+      );
+    announce(uuid(101));
+    attempts = 1;
+    announce(JOB);
+    expect(await within(section).findByText('delivered')).toBeInTheDocument();
+    expect(within(section).getByText('200')).toBeInTheDocument();
+    expect(fetches()).toBe(before + 1);
   });
 
   it('shows Offline when the event stream is refused, with a way to retry at once', async () => {
