@@ -84,6 +84,7 @@ describe('bulk retry on the Jobs page', () => {
     });
     // Nothing is retried before the answer.
     expect(dry!.headers['idempotency-key']).toBeUndefined();
+    expect(dialog).toHaveTextContent('The 3 failed jobs matching these filters will be retried, each as a new job.');
     expect(within(dialog).getByRole('button', { name: 'Cancel' })).toHaveFocus();
     const filters = within(dialog).getByRole('list', { name: 'Filters' });
     expect(

@@ -111,7 +111,7 @@ export function BulkRetryButton({ filters }: { readonly filters: JobsFilters }) 
       {asking && (
         <ConfirmDialog
           title={`Retry ${jobsWord(asking.preview.job_ids.length)}?`}
-          question={`${jobsWord(asking.preview.job_ids.length)} ${asking.request.status} and matching these filters will be retried, each as a new job.`}
+          question={`The ${asking.preview.job_ids.length.toLocaleString('en')} ${asking.request.status} ${asking.preview.job_ids.length === 1 ? 'job' : 'jobs'} matching these filters will be retried, each as a new job.`}
           confirmLabel={`Retry ${asking.preview.job_ids.length.toLocaleString('en')} matching ${asking.preview.job_ids.length === 1 ? 'job' : 'jobs'}`}
           danger={false}
           onCancel={() => setAsking(null)}
