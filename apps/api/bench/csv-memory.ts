@@ -40,11 +40,17 @@ export interface CsvDownload {
 export interface CsvMemoryResult {
   readonly rest: Memory;
   readonly fast: CsvDownload;
+  /** A third download at full speed, the heap sampled after a full GC every 0.5 s: what is held. */
+  readonly live: CsvDownload & { readonly livePeak: Memory };
   readonly slow: CsvDownload & {
     /** The server's peak while the client was not reading. */
     readonly pausedPeak: Memory;
     /** Bytes the client had read when it paused. */
     readonly pausedAt: number;
+    /** What the server held (after a full GC) as the pause began, and as it ended. */
+    readonly liveAtPause: Memory;
+    readonly liveAfterPause: Memory;
+    readonly pauseMs: number;
   };
 }
 
@@ -72,6 +78,13 @@ function ask(child: ChildProcess, request: ProbeRequest): Promise<Memory> {
     child.send(request);
   });
 }
+
+const higher = (a: Memory, b: Memory): Memory => ({
+  rss: Math.max(a.rss, b.rss),
+  heapUsed: Math.max(a.heapUsed, b.heapUsed),
+  external: Math.max(a.external, b.external),
+  arrayBuffers: Math.max(a.arrayBuffers, b.arrayBuffers),
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -148,16 +161,32 @@ export async function measureCsvMemory(opts: CsvMemoryOptions): Promise<CsvMemor
     const rest = await ask(child, 'rest');
     const fast = await download(child, path, opts.key, opts.expectedRows, null);
     await ask(child, 'rest');
-    let pausedPeak: Memory | null = null;
+    let paused: { peak: Memory; liveAtPause: Memory; liveAfterPause: Memory } | null = null;
+    let peakBefore: Memory | null = null;
     const slow = await download(child, path, opts.key, opts.expectedRows, {
       during: async () => {
+        // The download's peak so far, before the register restarts for the pause alone.
+        peakBefore = await ask(child, 'peak');
+        const liveAtPause = await ask(child, 'rest');
         await ask(child, 'reset-peak');
         await sleep(opts.pauseMs);
-        pausedPeak = await ask(child, 'peak');
+        const peak = await ask(child, 'peak');
+        paused = { peak, liveAtPause, liveAfterPause: await ask(child, 'rest') };
       },
     });
-    if (!pausedPeak) throw new Error('the slow reader never paused');
-    return { rest, fast, slow: { ...slow, pausedPeak } };
+    if (!paused) throw new Error('the slow reader never paused');
+    const { peak: pausedPeak, liveAtPause, liveAfterPause } = paused;
+    const slowPeak = higher(slow.peak, peakBefore!);
+    await ask(child, 'rest');
+    await ask(child, 'live-on');
+    const liveRun = await download(child, path, opts.key, opts.expectedRows, null);
+    const livePeak = await ask(child, 'live-off');
+    return {
+      rest,
+      fast,
+      slow: { ...slow, peak: slowPeak, pausedPeak, liveAtPause, liveAfterPause, pauseMs: opts.pauseMs },
+      live: { ...liveRun, livePeak },
+    };
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${output().slice(-2000)}`);
   } finally {
@@ -181,6 +210,10 @@ export function csvMemoryReport(kind: string, r: CsvMemoryResult): string[] {
     `      streamed ${speed(r.fast)}`,
     line('peak, slow client (whole download)', r.slow.peak),
     line(`peak while the client paused`, r.slow.pausedPeak),
+    line(`held as the pause began (full GC)`, r.slow.liveAtPause),
+    line(`held after ${(r.slow.pauseMs / 1000).toFixed(0)} s paused (full GC)`, r.slow.liveAfterPause),
     `      paused after ${mb(r.slow.pausedAt)} of ${mb(r.slow.bytes)}; streamed ${speed(r.slow)}`,
+    line('held, peak (full GC every 0.5 s)', r.live.livePeak),
+    `      full speed again, collecting every 0.5 s: streamed ${speed(r.live)}`,
   ];
 }
