@@ -15,6 +15,10 @@
  *   BENCH_METRICS_SMALL jobs at which `GET /api/metrics` is first timed (default 10,000); it is timed
  *                      again once all BENCH_JOBS are seeded, and the ratio printed (issue 10: O(1))
  *   BENCH_METRICS_SCRAPES scrapes per timing, each with the figures cache dropped (default 30; median counts)
+ *   BENCH_CSV          `1` adds the CSV export's memory (csv-memory.ts: a separate API process streams the
+ *                      measured connection's whole history, read at full speed then by a client that
+ *                      pauses); `only` runs just that (no request-rate scenarios). Unset: not run.
+ *   BENCH_CSV_PAUSE_MS how long the slow CSV reader stops reading, a quarter into the file (default 5000)
  */
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -36,6 +40,7 @@ import { createApp } from '../src/create-app.js';
 import { createLogger } from '../src/logging/logger.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { bareQueries, startBareServer } from './bare-server.js';
+import { csvMemoryReport, measureCsvMemory } from './csv-memory.js';
 import type { LoadOptions, LoadResult } from './load.js';
 
 type Kind = 'sqlite' | 'postgres';
@@ -49,6 +54,10 @@ const WARMUP = 2;
 const PG_URL = (env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
 const LOG_LEVEL = env.BENCH_LOG_LEVEL ?? 'info';
 const KINDS = (env.BENCH_DB ?? 'sqlite,postgres').split(',').map((s) => s.trim()) as Kind[];
+const CSV = env.BENCH_CSV === 'only' ? 'only' : env.BENCH_CSV === '1' ? 'also' : 'off';
+const CSV_PAUSE_MS = intEnv('BENCH_CSV_PAUSE_MS', 5_000, 0);
+/** The CSV export's figures, printed after the table. */
+const csvReport: string[] = [];
 const PAGE = 50;
 const METRICS_SMALL = intEnv('BENCH_METRICS_SMALL', 10_000, 1);
 const METRICS_SCRAPES = intEnv('BENCH_METRICS_SCRAPES', 30, 1);
@@ -325,8 +334,8 @@ async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<R
     };
   }
   const adminKey = `jt_bench_${randomBytes(24).toString('base64url')}`;
-  const config = loadConfig({
-    PORT: '0',
+  // Shared with the separate API process of the CSV scenario (same database, key and cipher).
+  const appEnv: Record<string, string> = {
     ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : {}),
     JOBTRAIL_DATA_DIR: dataDir,
     JOBTRAIL_ROLE: 'api',
@@ -338,7 +347,8 @@ async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<R
     // The limits stay in the path (their cost is measured) but never trip.
     JOBTRAIL_RATE_LIMIT_PER_MINUTE: '10000000',
     JOBTRAIL_REFRESH_LIMIT_PER_HOUR: '10000000',
-  });
+  };
+  const config = loadConfig({ PORT: '0', ...appEnv });
   const logger = createLogger(LOG_LEVEL, pino.destination({ dest: '/dev/null', sync: false }));
   const bareDb = { value: null as ReturnType<typeof bareQueries> | null };
   let closeApp: (() => Promise<void>) | null = null;
@@ -384,6 +394,20 @@ async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<R
     log(`${kind}: GET /api/metrics at ${JOBS.toLocaleString('en')} jobs: ${largeMs.toFixed(2)} ms (median)`);
     metricsTimings.push({ kind, small, smallMs, large: JOBS, largeMs });
     const main = connectionIds[0]!;
+
+    // Before the request-rate scenarios, whose refresh adds a job to the measured connection.
+    if (CSV !== 'off') {
+      log(`${kind}: CSV export of ${mainCount.toLocaleString('en')} jobs, memory of a separate API process`);
+      const result = await measureCsvMemory({
+        env: appEnv,
+        key: adminKey,
+        connectionId: main,
+        expectedRows: mainCount,
+        pauseMs: CSV_PAUSE_MS,
+      });
+      csvReport.push(...csvMemoryReport(kind, result));
+      if (CSV === 'only') return [];
+    }
 
     bareDb.value = bareQueries(database);
     const bare = await startBareServer(bareDb.value.query);
@@ -459,11 +483,8 @@ async function main(): Promise<void> {
     `(${cpus().length} CPUs, load average at the end ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}: figures from a busy machine are noisy)`,
-    '',
-    table(rows),
-    '',
-    'Deep keyset page vs page 1 (time per request, target <= 1.2x):',
   ];
+  if (rows.length > 0) out.push('', table(rows), '', 'Deep keyset page vs page 1 (time per request, target <= 1.2x):');
   for (const kind of KINDS) {
     const [p1, deep] = rows.filter((r) => r.kind === kind);
     if (p1 && deep)
@@ -476,7 +497,15 @@ async function main(): Promise<void> {
     out.push(
       `  ${m.kind}: ${m.small.toLocaleString('en')} jobs ${m.smallMs.toFixed(2)} ms, ${m.large.toLocaleString('en')} jobs ${m.largeMs.toFixed(2)} ms: ratio ${(m.largeMs / m.smallMs).toFixed(2)}x`,
     );
-  out.push('', 'Target: GET /connections/:id/jobs at least 0.8x the bare node:http handler.', '');
+  if (rows.length > 0) out.push('', 'Target: GET /connections/:id/jobs at least 0.8x the bare node:http handler.');
+  if (csvReport.length > 0)
+    out.push(
+      '',
+      'CSV export (Accept: text/csv), memory of the API process against its memory at rest:',
+      ...csvReport,
+      '  Target: flat memory, the peaks a few MB above rest whatever the file size or the reader speed.',
+    );
+  out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

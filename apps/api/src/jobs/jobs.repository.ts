@@ -145,8 +145,12 @@ export class JobsRepository {
     limit: number,
   ): Promise<Job[]> {
     // `tenant_id || ''` keeps the tenant check but stops SQLite (which plans without statistics)
-    // from choosing the tenant-wide index over the connection's history index.
-    const qb = this.jobs().where("j.connection_id = :connectionId AND j.tenant_id || '' = :tenantId", {
+    // from choosing the tenant-wide index over the connection's history index. PostgreSQL gets the
+    // plain column: it has statistics, and the expression's default selectivity (0.5%) made it
+    // price the history index as reading 200 rows per row kept, so a CSV export's batches of 1,000
+    // became parallel sequential scans (the bench's CSV scenario, 1M jobs: 0.9 s a batch, 13 ms now).
+    const tenant = this.db.kind === 'sqlite' ? "j.tenant_id || ''" : 'j.tenant_id';
+    const qb = this.jobs().where(`j.connection_id = :connectionId AND ${tenant} = :tenantId`, {
       connectionId,
       tenantId,
     });

@@ -38,6 +38,8 @@ export interface RequestOptions<T> {
   readonly body?: unknown;
   readonly schema?: Validator<T>;
   readonly signal?: AbortSignal;
+  /** More request headers, e.g. `Idempotency-Key`. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface ApiResponse<T> {
@@ -67,7 +69,11 @@ export class ApiClient {
 
   async request<T>(path: string, options: RequestOptions<T> = {}): Promise<ApiResponse<T>> {
     const url = this.url(path);
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.key}`, Accept: 'application/json' };
+    const headers: Record<string, string> = {
+      ...options.headers,
+      Authorization: `Bearer ${this.key}`,
+      Accept: 'application/json',
+    };
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     let res: Response;
     try {

@@ -1,5 +1,7 @@
 import {
   ApiKeySchema,
+  BulkRetryResponseSchema,
+  type BulkRetryResponse,
   CreatedApiKeySchema,
   type ApiKeyWire,
   type CreateApiKeyBody,
@@ -24,6 +26,7 @@ import {
   type WhoAmIWire,
 } from '@jobtrail/domain';
 import { connectionsPath, type ConnectionFilters } from '../connections/connections-filters.js';
+import type { BulkRetryRequest } from '../jobs-list/bulk-retry.js';
 import { jobsQuery, type JobsFilters } from '../jobs-list/jobs-filters.js';
 import type { ApiClient, Page } from './client.js';
 
@@ -246,6 +249,24 @@ export function fetchJobsPage(
   signal?: AbortSignal,
 ): Promise<Page<JobSummaryWire>> {
   return client.page(next ?? `/jobs?${jobsQuery(filters, limit)}`, JobSummarySchema, signal);
+}
+
+/**
+ * `POST /jobs/retry`: retries (or, with `dry_run`, counts) the failed or cancelled jobs matching a
+ * filter. The key makes a repeated request replay the first answer instead of retrying again.
+ */
+export async function bulkRetry(
+  client: ApiClient,
+  body: BulkRetryRequest,
+  idempotencyKey?: string,
+): Promise<BulkRetryResponse> {
+  const res = await client.request('/jobs/retry', {
+    method: 'POST',
+    body,
+    schema: BulkRetryResponseSchema,
+    headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
+  });
+  return res.data;
 }
 
 /** `GET /jobs/stats`: counts of the jobs created since `from` (by status, by error code of the failed ones, per hour). */

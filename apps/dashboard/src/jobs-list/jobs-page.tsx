@@ -12,6 +12,7 @@ import { ProblemAlert } from '../components/problem-alert.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { useNow } from '../lib/clock-context.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
+import { BulkRetryButton } from './bulk-retry-button.js';
 import { JobsFiltersForm } from './jobs-filters-form.js';
 import {
   hasJobsFilters,
@@ -74,6 +75,7 @@ export function JobsPage() {
             {list.hasNextPage ? ', more available' : ''}
             {filtered ? ' matching the filters' : ''}.
           </p>
+          <BulkRetryButton filters={filters} />
           <NamedJobList jobs={jobs} caption="Jobs of the tenant, newest first" now={now} showErrors />
           <LoadMore query={list} errorContext="Could not load more jobs" />
         </>
