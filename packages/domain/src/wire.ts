@@ -53,6 +53,25 @@ export const JobErrorWireSchema = z.object({
 });
 export type JobErrorWire = z.infer<typeof JobErrorWireSchema>;
 
+/** What an institution asks the user while a job waits (`challenge`). */
+export const JobChallengeWireSchema = z.object({
+  type: z.literal('one-time-code').describe('What is asked: `one-time-code`.'),
+  prompt: z.string().describe("The institution's words to the user."),
+  expires_at: isoDateTime.describe('When the challenge lapses: the job then fails with `mfa-timeout`.'),
+});
+export type JobChallengeWire = z.infer<typeof JobChallengeWireSchema>;
+
+/** `POST /jobs/:job_id/mfa`: the user's answer to the challenge. */
+export const MfaAnswerBodySchema = z.strictObject({
+  code: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(32, 'must be at most 32 characters')
+    .describe('The one-time code the bank sent the user.'),
+});
+export type MfaAnswerBody = z.infer<typeof MfaAnswerBodySchema>;
+
 /** One row of a connection's job history. */
 // Each field carries a description: the OpenAPI document (and the clients generated from it) show them.
 export const JobSummarySchema = z.object({
@@ -76,6 +95,9 @@ export const JobSummarySchema = z.object({
   ),
   retry_of: UuidSchema.nullable().describe('The failed or cancelled job this one manually retries.'),
   cancel_requested: z.boolean().describe('A cancel was asked for; a processing job stops at its next step.'),
+  challenge: JobChallengeWireSchema.nullable().describe(
+    'While the institution waits for the user (a one-time code): what it asks. Answer with `POST /jobs/{job_id}/mfa`.',
+  ),
   version: z
     .number()
     .int()

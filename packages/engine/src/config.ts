@@ -20,6 +20,8 @@ export interface WorkerConfig {
   readonly progressFlushMs: number;
   /** How long each step of the sandbox's `user-slow` login takes. */
   readonly sandboxSlowStepMs: number;
+  /** How long a one-time-code challenge waits for the user (`JOBTRAIL_MFA_TIMEOUT_MS`). */
+  readonly mfaTimeoutMs: number;
 }
 
 /** How long finished jobs are kept, and how often the cleanup runs. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { WEBHOOK_DISABLE_AFTER_FAILING_MS } from '@jobtrail/domain';
+import { DEFAULT_MFA_TIMEOUT_MS, WEBHOOK_DISABLE_AFTER_FAILING_MS } from '@jobtrail/domain';
 import type { RetentionConfig, WebhookConfig, WorkerConfig } from '@jobtrail/engine';
 
 export type { WorkerConfig } from '@jobtrail/engine';
@@ -229,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       backoffBaseMs: intVar(env, 'JOBTRAIL_BACKOFF_BASE_MS', 2_000, 1, 3_600_000),
       progressFlushMs: intVar(env, 'JOBTRAIL_PROGRESS_FLUSH_MS', 250, 0, 60_000),
       sandboxSlowStepMs: intVar(env, 'JOBTRAIL_SANDBOX_SLOW_STEP_MS', 2_000, 0, 600_000),
+      mfaTimeoutMs: intVar(env, 'JOBTRAIL_MFA_TIMEOUT_MS', DEFAULT_MFA_TIMEOUT_MS, 100, 86_400_000),
     },
   };
 }

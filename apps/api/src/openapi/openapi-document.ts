@@ -18,6 +18,7 @@ import {
   BulkRetryResponseSchema,
   JobStatsQuerySchema,
   JobStatsSchema,
+  MfaAnswerBodySchema,
   ConnectionListQuerySchema,
   ConnectionSchema,
   CreateConnectionBodySchema,
@@ -272,6 +273,19 @@ export const ROUTES: readonly RouteSpec[] = [
     produces: 'text/plain',
     responses: { 200: null },
     errors: [401],
+  },
+  {
+    method: 'post',
+    path: '/jobs/{job_id}/mfa',
+    operationId: 'answerJobChallenge',
+    summary:
+      "Answer the job's one-time-code challenge (202: right, the job goes on; 422 `mfa-code-invalid`: wrong, the third fails it with `mfa-failed`; 409 `challenge-not-waiting`)",
+    role: 'operator',
+    params: JobIdParamsSchema,
+    body: MfaAnswerBodySchema,
+    idempotent: true,
+    responses: { 202: JobSummarySchema },
+    errors: [400, 404, 409, 413, 415, 422],
   },
   {
     method: 'post',

@@ -142,6 +142,8 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
     requested_by_name: { type: 'varchar', length: 100, nullable: true },
     error_code: { type: 'varchar', length: 100, nullable: true },
     version: { type: 'integer', default: 1 },
+    challenge: { type: 'text', nullable: true },
+    challenge_expires_at: nullableMillis,
   },
   indices: [
     { name: 'ix_jobs_history', columns: ['connection_id', 'created_at', 'id'] },
@@ -164,6 +166,7 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
     { name: 'ix_jobs_finished', columns: ['status', 'finished_at'] },
     { name: 'ix_jobs_tenant_status', columns: ['tenant_id', 'status', 'created_at', 'id'] },
     { name: 'ix_jobs_tenant_error_code', columns: ['tenant_id', 'error_code', 'created_at', 'id'] },
+    { name: 'ix_jobs_challenge_expiry', columns: ['challenge_expires_at'], where: "status = 'processing'" },
   ],
   checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
 });

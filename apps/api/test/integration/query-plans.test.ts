@@ -74,7 +74,7 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
         .expect(201)
     ).body as { webhook_id: string };
     const made = [];
-    for (const login of ['user-ok', 'user-bad-password', 'user-flaky']) {
+    for (const login of ['user-ok', 'user-bad-password', 'user-flaky', 'user-mfa']) {
       made.push(
         (
           await api()
@@ -89,6 +89,13 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     await api().post(`/api/connections/${connectionId}/refresh`).set(auth);
     const queued = await api().post(`/api/connections/${made[2].connection.connection_id}/purge`).set(auth);
     await api().post(`/api/jobs/${queued.body.job_id}/cancel`).set(auth);
+    // A one-time-code challenge: parked, answered wrong then right, resumed by the worker.
+    const mfaJob = made[3].job.job_id as string;
+    await waitFor('the challenge', async () =>
+      (await api().get(`/api/jobs/${mfaJob}`).set(auth)).body.challenge ? true : undefined,
+    );
+    await api().post(`/api/jobs/${mfaJob}/mfa`).set(auth).send({ code: '000000' }).expect(422);
+    await api().post(`/api/jobs/${mfaJob}/mfa`).set(auth).send({ code: '123456' }).expect(202);
     await waitFor(
       'the worker to drain',
       async () => {
@@ -217,6 +224,9 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       /INSERT INTO webhook_deliveries/,
       /INSERT INTO webhook_delivery_attempts/,
       /FROM "?webhook_deliveries"? "?d"?/,
+      // Resuming answered challenges, and failing lapsed ones.
+      /lease_expires_at IS NULL AND j.challenge_expires_at IS NULL/,
+      /challenge_expires_at < \$1/,
     ];
     if (kind === 'postgres') parts.push(/FOR UPDATE/);
     for (const part of parts) {

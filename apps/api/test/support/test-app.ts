@@ -73,6 +73,7 @@ export const TEST_WORKER_CONFIG: AppConfig['worker'] = {
   backoffBaseMs: 50,
   progressFlushMs: 100,
   sandboxSlowStepMs: 300,
+  mfaTimeoutMs: 300_000,
 };
 
 /** Webhook settings for tests: loopback receivers allowed, quick polling, the retry schedule shrunk 1000×. */

@@ -218,6 +218,17 @@ export async function cancelJob(client: ApiClient, jobId: string): Promise<JobSu
   ).data;
 }
 
+/** Answers the job's one-time-code challenge (202: right; 422 `mfa-code-invalid`: wrong). */
+export async function answerChallenge(client: ApiClient, jobId: string, code: string): Promise<JobSummaryWire> {
+  return (
+    await client.request(`/jobs/${encodeURIComponent(jobId)}/mfa`, {
+      method: 'POST',
+      body: { code },
+      schema: JobSummarySchema,
+    })
+  ).data;
+}
+
 /** A page of the Jobs page: `GET /jobs` with its filters, or the `Link` target of the next page. */
 export function fetchJobsPage(
   client: ApiClient,

@@ -2,7 +2,7 @@ import { Link } from 'react-router';
 import { describeError, type JobSummaryWire } from '@jobtrail/domain';
 import { formatDuration, jobDurationMs } from '../lib/format.js';
 import { DateTime } from './date-time.js';
-import { StatusBadge } from './status-badge.js';
+import { NeedsInputBadge, StatusBadge } from './status-badge.js';
 
 interface Props {
   readonly jobs: readonly JobSummaryWire[];
@@ -62,6 +62,7 @@ export function JobList({ jobs, caption, now, showErrors = false }: Props) {
                 <td data-label="Action">{job.action}</td>
                 <td data-label="Status" className="col-status">
                   <StatusBadge status={job.status} />
+                  <NeedsInputBadge job={job} />
                   {showErrors && job.error && job.status !== 'success' && (
                     <span className="row-error" data-testid="row-error">
                       <code className="error-code">{job.error.code}</code>{' '}

@@ -5,6 +5,7 @@ import { DeadlineRetentionAndCleanupIndexes1733800000003 } from './migrations/17
 import { ApiKeyAudit1733800000100 } from './migrations/1733800000100-api-key-audit.js';
 import { Webhooks1733800000200 } from './migrations/1733800000200-webhooks.js';
 import { ConnectionStatusAndCredentials1733800000300 } from './migrations/1733800000300-connection-status-and-credentials.js';
+import { MfaChallenges1733800000400 } from './migrations/1733800000400-mfa-challenges.js';
 
 /**
  * Every migration of the one schema, in order. Schema changes happen only here (`synchronize` is
@@ -18,4 +19,5 @@ export const MIGRATIONS = [
   ApiKeyAudit1733800000100,
   Webhooks1733800000200,
   ConnectionStatusAndCredentials1733800000300,
+  MfaChallenges1733800000400,
 ];

@@ -1,6 +1,7 @@
 import {
   connectionStatusAfterRefresh,
   fenceHolds,
+  isParked,
   mergeConcurrentChanges,
   toJobSummaryWire,
   type Job,
@@ -75,6 +76,8 @@ const MUTABLE_COLUMNS = {
   result: 'TEXT',
   error_code: 'VARCHAR',
   version: 'INTEGER',
+  challenge: 'TEXT',
+  challenge_expires_at: 'BIGINT',
 } as const satisfies Partial<Record<(typeof JOB_COLUMNS)[number], string>>;
 type MutableColumn = keyof typeof MUTABLE_COLUMNS;
 const MUTABLE = Object.keys(MUTABLE_COLUMNS) as MutableColumn[];
@@ -283,6 +286,8 @@ export class JobsStore {
               tenantId: r.tenantId,
               connectionId: r.job.connectionId,
               job: toJobSummaryWire(r.job),
+              // An answered challenge: a worker should resume the job now.
+              ...(isParked(r.job) && r.job.challenge === null ? { resumable: true } : {}),
             },
           },
     );
@@ -444,6 +449,11 @@ export class JobsStore {
         LIMIT $2 ${lock}`,
       [now, limit],
     );
+    return this.withConnections(tx, rows);
+  }
+
+  /** Jobs with what a worker needs to reach their institution. */
+  private async withConnections(tx: SqlExecutor, rows: readonly JobRow[]): Promise<ClaimedJob[]> {
     if (rows.length === 0) return [];
     const ids = [...new Set(rows.map((r) => r.connection_id))];
     const connections = await tx.query<{
@@ -470,6 +480,35 @@ export class JobsStore {
           ]
         : [];
     });
+  }
+
+  /**
+   * Parked jobs whose challenge was answered (processing, no lease, no challenge), locked for a
+   * worker to resume: seeks the processing jobs without a lease through `ix_jobs_lease`.
+   */
+  async lockResumableJobs(tx: SqlExecutor, limit: number): Promise<ClaimedJob[]> {
+    const lock = this.db.kind === 'postgres' ? 'FOR UPDATE OF j SKIP LOCKED' : '';
+    const rows = await tx.query<JobRow>(
+      `SELECT j.* FROM jobs j
+        WHERE j.status = 'processing' AND j.lease_expires_at IS NULL AND j.challenge_expires_at IS NULL
+        LIMIT $1 ${lock}`,
+      [limit],
+    );
+    return this.withConnections(tx, rows);
+  }
+
+  /** Processing jobs whose one-time-code challenge lapsed before `now`, locked for the sweeper. */
+  async lockExpiredChallenges(
+    tx: SqlExecutor,
+    now: number,
+    limit: number,
+  ): Promise<Array<{ job: Job; tenantId: string }>> {
+    const lock = this.db.kind === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+    const rows = await tx.query<JobRow>(
+      `SELECT * FROM jobs WHERE status = 'processing' AND challenge_expires_at < $1 LIMIT $2 ${lock}`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ job: rowToJob(r), tenantId: r.tenant_id }));
   }
 
   /** Processing jobs whose lease ran out or whose deadline passed before `now`, locked for the sweeper. */

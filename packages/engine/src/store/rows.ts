@@ -52,6 +52,10 @@ export interface JobRow {
   error_code: string | null;
   /** +1 on every change; 1 when created. */
   version: number;
+  /** JSON of the waiting one-time-code challenge (type, prompt, expiresAt, wrongCodes), or null. */
+  challenge: string | null;
+  /** The challenge's expiry, as a column the sweeper seeks. */
+  challenge_expires_at: Millis | null;
 }
 
 /** A webhook subscription. */

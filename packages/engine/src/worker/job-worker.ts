@@ -57,7 +57,10 @@ export class JobWorker {
     this.started = true;
     this.cleanups.push(
       // New work, or a job that left processing (its connection's next job may now be claimable).
-      this.bus.subscribe((c) => (c.type === 'job.created' || c.job.status !== 'processing') && this.wake()),
+      // Or a challenge answered: its parked job waits for a worker to resume it.
+      this.bus.subscribe(
+        (c) => (c.type === 'job.created' || c.job.status !== 'processing' || c.resumable === true) && this.wake(),
+      ),
       this.bus.onReconnect(() => this.wake()),
     );
     const sweepEvery = Math.max(100, Math.floor(this.config.leaseMs / 2));
@@ -168,12 +171,17 @@ export class JobWorker {
       claimed = await this.db.transaction(async (tx) => {
         const now = new Date(this.clock.now());
         const due = await this.store.lockDueJobs(tx, now.getTime(), limit);
+        // Parked jobs whose one-time code was answered go on in the same attempt, after the step.
+        const resumable = due.length < limit ? await this.store.lockResumableJobs(tx, limit - due.length) : [];
         const writes: JobWrite[] = [];
         const next: ClaimedJob[] = [];
-        for (const c of due) {
+        for (const [c, type] of [
+          ...due.map((c) => [c, 'claim'] as const),
+          ...resumable.map((c) => [c, 'resume'] as const),
+        ]) {
           const res = transitionJob(
             c.job,
-            { type: 'claim', workerId: this.workerId, leaseMs, deadlineMs: jobDeadlineMs },
+            { type, workerId: this.workerId, leaseMs, deadlineMs: jobDeadlineMs },
             { now, actor: this.workerId },
           );
           if (!res.ok) continue;
