@@ -220,6 +220,14 @@ export const CreateConnectionBodySchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(128, 'must be at most 128 characters')
     .optional(),
+  refresh_every_hours: z
+    .number({ message: 'must be a whole number of hours' })
+    .int('must be a whole number of hours')
+    .min(1, 'must be between 1 and 720')
+    .max(720, 'must be between 1 and 720')
+    .nullable()
+    .optional()
+    .describe('Refresh automatically every so many hours (default: the tenant default, unset = on request only).'),
 });
 export type CreateConnectionBody = z.infer<typeof CreateConnectionBodySchema>;
 

@@ -22,6 +22,8 @@ export interface WorkerConfig {
   readonly sandboxSlowStepMs: number;
   /** How long a one-time-code challenge waits for the user (`JOBTRAIL_MFA_TIMEOUT_MS`). */
   readonly mfaTimeoutMs: number;
+  /** How often the refresh scheduler looks for due slots (default 10 s). */
+  readonly schedulePollMs?: number;
 }
 
 /** How long finished jobs are kept, and how often the cleanup runs. */

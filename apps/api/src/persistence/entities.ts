@@ -101,9 +101,11 @@ export const ConnectionEntity = new EntitySchema<ConnectionRow & { tenant?: unkn
     login_hash: { type: 'varchar', length: 64, nullable: true },
     refresh_every_hours: { type: 'integer', nullable: true },
     last_refresh_job_id: { ...ref, nullable: true },
+    next_refresh_at: nullableMillis,
   },
   indices: [
     { name: 'ix_connections_tenant_created', columns: ['tenant_id', 'created_at', 'id'] },
+    { name: 'ix_connections_next_refresh', columns: ['next_refresh_at'] },
     { name: 'ix_connections_latest_job', columns: ['latest_job_id'] },
     { name: 'ix_connections_tenant_status', columns: ['tenant_id', 'status', 'created_at', 'id'] },
     { name: 'ix_connections_tenant_institution', columns: ['tenant_id', 'institution_id', 'created_at', 'id'] },

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobsStore, LeaseSweeper, RetentionSweeper, type DatabaseKind } from '@jobtrail/engine';
+import {
+  DatabaseClock,
+  JobEventsBus,
+  JobsStore,
+  LeaseSweeper,
+  RefreshScheduler,
+  RetentionSweeper,
+  type DatabaseKind,
+} from '@jobtrail/engine';
 import pg from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
@@ -167,6 +175,19 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       'plans',
     ).sweepExpiredLeases();
     await new RetentionSweeper(t.db, t.config.retention, t.app.get(LOGGER)).purgeExpired();
+    // A schedule, its slot made due, claimed by the scheduler (a refresh starts).
+    await api().patch(`/api/connections/${connectionId}`).set(auth).send({ refresh_every_hours: 1 }).expect(200);
+    await t.db.execute('UPDATE connections SET next_refresh_at = $1 WHERE id = $2', [
+      t.app.get(DatabaseClock).now() - 1,
+      connectionId,
+    ]);
+    await new RefreshScheduler(
+      t.db,
+      t.app.get(JobsStore),
+      t.app.get(JobEventsBus),
+      t.app.get(LOGGER),
+      t.app.get(DatabaseClock),
+    ).runDue();
     await api().delete(`/api/connections/${made[2].connection.connection_id}`).set(auth).expect(204);
     capturing = false;
   }, 120_000);
@@ -227,6 +248,9 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       // Resuming answered challenges, and failing lapsed ones.
       /lease_expires_at IS NULL AND j.challenge_expires_at IS NULL/,
       /challenge_expires_at < \$1/,
+      // Claiming due refresh slots.
+      /next_refresh_at <= \$1/,
+      /SET next_refresh_at = \$1 WHERE id = \$2 AND next_refresh_at = \$3/,
     ];
     if (kind === 'postgres') parts.push(/FOR UPDATE/);
     for (const part of parts) {

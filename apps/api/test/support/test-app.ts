@@ -74,6 +74,7 @@ export const TEST_WORKER_CONFIG: AppConfig['worker'] = {
   progressFlushMs: 100,
   sandboxSlowStepMs: 300,
   mfaTimeoutMs: 300_000,
+  schedulePollMs: 200,
 };
 
 /** Webhook settings for tests: loopback receivers allowed, quick polling, the retry schedule shrunk 1000×. */

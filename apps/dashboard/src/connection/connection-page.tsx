@@ -25,6 +25,7 @@ export function ConnectionPage() {
   const { connectionId = '' } = useParams();
   const client = useApi();
   const canAct = useCan('operator');
+  const now = useNow();
   const connection = useQuery({
     queryKey: queryKeys.connection(connectionId),
     queryFn: ({ signal }) => fetchConnection(client, connectionId, signal),
@@ -67,6 +68,23 @@ export function ConnectionPage() {
                 <dt>Created</dt>
                 <dd>
                   <DateTime iso={connection.data.created_at} />
+                </dd>
+              </div>
+              <div>
+                <dt>Scheduled refresh</dt>
+                <dd data-testid="next-refresh">
+                  {connection.data.refresh_every_hours === null ? (
+                    'on request only'
+                  ) : (
+                    <>
+                      every {connection.data.refresh_every_hours} h
+                      {connection.data.next_refresh_at && (
+                        <>
+                          ; next <DateTime iso={connection.data.next_refresh_at} now={now} tense="future" />
+                        </>
+                      )}
+                    </>
+                  )}
                 </dd>
               </div>
               <div>

@@ -6,6 +6,7 @@ import { ApiKeyAudit1733800000100 } from './migrations/1733800000100-api-key-aud
 import { Webhooks1733800000200 } from './migrations/1733800000200-webhooks.js';
 import { ConnectionStatusAndCredentials1733800000300 } from './migrations/1733800000300-connection-status-and-credentials.js';
 import { MfaChallenges1733800000400 } from './migrations/1733800000400-mfa-challenges.js';
+import { RefreshSchedules1733800000401 } from './migrations/1733800000401-refresh-schedules.js';
 
 /**
  * Every migration of the one schema, in order. Schema changes happen only here (`synchronize` is
@@ -20,4 +21,5 @@ export const MIGRATIONS = [
   Webhooks1733800000200,
   ConnectionStatusAndCredentials1733800000300,
   MfaChallenges1733800000400,
+  RefreshSchedules1733800000401,
 ];

@@ -23,6 +23,8 @@ export interface ConnectionRow {
   refresh_every_hours: number | null;
   /** The refresh `status` was derived from. */
   last_refresh_job_id: string | null;
+  /** The next scheduled refresh slot (null: no schedule). */
+  next_refresh_at: Millis | null;
 }
 
 export interface JobRow {
