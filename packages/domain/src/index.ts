@@ -21,3 +21,4 @@ export * from './attempts.js';
 export * from './webhooks.js';
 export * from './webhook-wire.js';
 export * from './schedule.js';
+export * from './institution.js';

@@ -52,6 +52,11 @@ export type JobEvent =
   | { readonly type: 'code-accepted' }
   /** A wrong code, with wrong codes left: the challenge keeps waiting. */
   | { readonly type: 'code-rejected' }
+  /**
+   * The job's institution is down (its circuit is open): the pending job waits until `runAt`,
+   * its attempts untouched, instead of burning them on a bank that is not answering.
+   */
+  | { readonly type: 'hold'; readonly runAt: Date }
   /** A worker takes an answered, parked job back (same attempt) and runs its remaining steps. */
   | { readonly type: 'resume'; readonly workerId: string; readonly leaseMs: number; readonly deadlineMs?: number };
 
@@ -75,6 +80,7 @@ export const JOB_EVENT_TYPES = [
   'code-accepted',
   'code-rejected',
   'resume',
+  'hold',
 ] as const satisfies readonly JobEventType[];
 
 /**
@@ -89,7 +95,7 @@ const RECORDED_SAME_STATUS_EVENTS: ReadonlySet<JobEventType> = new Set(['await-c
  * An event absent from a row is refused in that status. Terminal rows are empty.
  */
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, Readonly<Partial<Record<JobEventType, JobStatus>>>>> = {
-  pending: { claim: 'processing', 'request-cancel': 'cancelled' },
+  pending: { claim: 'processing', 'request-cancel': 'cancelled', hold: 'pending' },
   processing: {
     heartbeat: 'processing',
     'step-started': 'processing',
@@ -250,6 +256,8 @@ function checkGuard(job: Job, event: JobEvent, now: Date): string | null {
         challengeOpen(job, now) ??
         ((job.challenge?.wrongCodes ?? 0) + 1 >= MFA_MAX_WRONG_CODES ? 'the last wrong code fails the job' : null)
       );
+    case 'hold':
+      return event.runAt.getTime() > job.runAt.getTime() ? null : 'a hold only moves run_at later';
     case 'resume':
       if (job.leaseOwner !== null) return 'a worker holds the job';
       if (job.challenge !== null) return 'the challenge has not been answered';
@@ -336,6 +344,8 @@ function apply(job: Job, event: JobEvent, to: JobStatus, now: Date): Job {
       };
     case 'code-rejected':
       return { ...base, challenge: job.challenge && { ...job.challenge, wrongCodes: job.challenge.wrongCodes + 1 } };
+    case 'hold':
+      return { ...base, runAt: event.runAt };
     case 'resume':
       return {
         ...base,
@@ -393,6 +403,8 @@ function reasonOf(event: JobEvent): string {
       return 'mfa-code-rejected';
     case 'resume':
       return 'resumed';
+    case 'hold':
+      return 'institution-down';
     default:
       return assertNever(event, 'job event');
   }

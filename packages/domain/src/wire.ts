@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { JOB_ACTIONS, STEP_NAMES, type JobAction, type StepName } from './action.js';
 import { ATTEMPT_OUTCOMES } from './attempts.js';
 import { CONNECTION_STATUSES } from './connection.js';
+import { INSTITUTION_STATUSES } from './institution.js';
 import { API_KEY_ROLES } from './roles.js';
 import { JOB_STATUSES, STEP_STATUSES } from './status.js';
 
@@ -566,3 +567,23 @@ export const HealthSchema = z.object({
   database: z.object({ kind: z.enum(['sqlite', 'postgres']), reachable: z.boolean() }),
 });
 export type HealthWire = z.infer<typeof HealthSchema>;
+
+/** One institution's health: `GET /institutions` (across tenants; no tenant data). */
+export const InstitutionSchema = z.object({
+  institution_id: z.string().describe('The institution (`sandbox` for the built-in test bank).'),
+  name: z.string().describe('Its display name.'),
+  status: z
+    .enum(INSTITUTION_STATUSES)
+    .describe(
+      "`operational`; `degraded` (under 80 % of the last hour's refreshes succeeded); `down` (its circuit is open: its jobs wait, its scheduled refreshes are deferred).",
+    ),
+  success_rate_1h: z
+    .number()
+    .min(0)
+    .max(1)
+    .nullable()
+    .describe('Share of the refreshes finished in the last hour that succeeded (null: none finished).'),
+  jobs_1h: z.number().int().min(0).describe('Refreshes finished in the last hour, all tenants.'),
+  last_failure_at: nullableDate.describe('When a refresh to it last failed within the hour (null: none).'),
+});
+export type InstitutionWire = z.infer<typeof InstitutionSchema>;

@@ -84,6 +84,8 @@ function eventOf(type: JobEventType, job: Job): JobEvent {
       return { type };
     case 'resume':
       return { type, workerId: W, leaseMs: 30_000 };
+    case 'hold':
+      return { type, runAt: at(60_000) };
   }
 }
 

@@ -24,6 +24,8 @@ export interface WorkerConfig {
   readonly mfaTimeoutMs: number;
   /** How often the refresh scheduler looks for due slots (default 10 s). */
   readonly schedulePollMs?: number;
+  /** How long an open institution circuit holds its jobs before a probe (default 60 s). */
+  readonly circuitCooldownMs?: number;
 }
 
 /** How long finished jobs are kept, and how often the cleanup runs. */

@@ -1,3 +1,4 @@
+import { circuitIsOpen } from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from './bus/job-events.bus.js';
 import { systemClock, type Clock } from './clock.js';
@@ -80,6 +81,9 @@ export class WorkerRuntime {
       deps.log,
       clock,
       deps.worker.schedulePollMs ?? 10_000,
+      // Scheduled refreshes to an institution whose circuit is open are deferred.
+      async (tx, institutionId) =>
+        [...(await deps.store.loadCircuits(tx, [institutionId], false)).values()].some(circuitIsOpen),
     );
     const w = deps.webhooks;
     this.webhooks = w

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_MFA_TIMEOUT_MS, WEBHOOK_DISABLE_AFTER_FAILING_MS } from '@jobtrail/domain';
+import {
+  DEFAULT_CIRCUIT_COOLDOWN_MS,
+  DEFAULT_MFA_TIMEOUT_MS,
+  WEBHOOK_DISABLE_AFTER_FAILING_MS,
+} from '@jobtrail/domain';
 import type { RetentionConfig, WebhookConfig, WorkerConfig } from '@jobtrail/engine';
 
 export type { WorkerConfig } from '@jobtrail/engine';
@@ -234,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       sandboxSlowStepMs: intVar(env, 'JOBTRAIL_SANDBOX_SLOW_STEP_MS', 2_000, 0, 600_000),
       mfaTimeoutMs: intVar(env, 'JOBTRAIL_MFA_TIMEOUT_MS', DEFAULT_MFA_TIMEOUT_MS, 100, 86_400_000),
       schedulePollMs: intVar(env, 'JOBTRAIL_SCHEDULE_POLL_MS', 10_000, 50, 3_600_000),
+      circuitCooldownMs: intVar(env, 'JOBTRAIL_CIRCUIT_COOLDOWN_MS', DEFAULT_CIRCUIT_COOLDOWN_MS, 100, 86_400_000),
     },
   };
 }

@@ -19,6 +19,7 @@ import {
   JobStatsQuerySchema,
   JobStatsSchema,
   MfaAnswerBodySchema,
+  InstitutionSchema,
   ConnectionListQuerySchema,
   ConnectionSchema,
   CreateConnectionBodySchema,
@@ -241,6 +242,16 @@ export const ROUTES: readonly RouteSpec[] = [
     idempotent: true,
     responses: { 202: JobSummarySchema, 200: JobSummarySchema },
     errors: [400, 404, 409, 422],
+  },
+  {
+    method: 'get',
+    path: '/institutions',
+    operationId: 'listInstitutions',
+    summary:
+      "Every institution's health across tenants: status (operational, degraded, down = circuit open), the last hour's success rate and refreshes, the last failure",
+    role: 'viewer',
+    responses: { 200: z.array(InstitutionSchema) },
+    errors: [],
   },
   {
     method: 'post',

@@ -357,6 +357,26 @@ export const WebhookDeliveryAttemptEntity = new EntitySchema<WebhookDeliveryAtte
   indices: [{ name: 'ix_webhook_delivery_attempts_delivery', columns: ['delivery_id', 'attempt'] }],
 });
 
+/** Each institution's circuit breaker (engine-kept; see the domain's `institution.ts`). */
+export const InstitutionCircuitEntity = new EntitySchema<{
+  institution_id: string;
+  state: string;
+  consecutive_failures: number;
+  opened_at: number | null;
+  probe_started_at: number | null;
+  updated_at: number;
+}>({
+  name: 'institution_circuits',
+  columns: {
+    institution_id: { type: 'varchar', length: 64, primary: true },
+    state: { type: 'varchar', length: 16 },
+    consecutive_failures: { type: 'integer' },
+    opened_at: nullableMillis,
+    probe_started_at: nullableMillis,
+    updated_at: millis,
+  },
+});
+
 /** Every entity, for the DataSource of a database of this kind. */
 export function entitiesFor(kind: 'sqlite' | 'postgres'): EntitySchema[] {
   return [
@@ -371,5 +391,6 @@ export function entitiesFor(kind: 'sqlite' | 'postgres'): EntitySchema[] {
     WebhookEntity,
     WebhookDeliveryEntity,
     WebhookDeliveryAttemptEntity,
+    InstitutionCircuitEntity,
   ] as EntitySchema[];
 }

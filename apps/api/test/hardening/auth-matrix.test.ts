@@ -49,6 +49,7 @@ const SUCCESS: Readonly<Record<string, number>> = {
   cancelJob: 200,
   // The fixture's pending job waits for no one-time code: its allowed callers get that 409.
   answerJobChallenge: 409,
+  listInstitutions: 200,
   listApiKeys: 200,
   createApiKey: 201,
   // A fresh viewer key of the id's tenant is revoked.

@@ -136,6 +136,7 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       '/api/jobs?limit=20&error_code=institution-unavailable',
       '/api/jobs?limit=20&institution_id=sandbox&status=failed',
       '/api/jobs/stats?from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z',
+      '/api/institutions',
     ]) {
       const first = await api().get(path).set(auth).expect(200);
       const next = nextLinkOf(first);
@@ -251,6 +252,9 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       // Claiming due refresh slots.
       /next_refresh_at <= \$1/,
       /SET next_refresh_at = \$1 WHERE id = \$2 AND next_refresh_at = \$3/,
+      // Institution health and its circuit.
+      /FROM institution_circuits/,
+      /MAX\("?j"?\."?finished_at"?\)/,
     ];
     if (kind === 'postgres') parts.push(/FOR UPDATE/);
     for (const part of parts) {

@@ -20,7 +20,10 @@ import {
   type JobStatus,
   type JobSummaryWire,
   type WhoAmIWire,
+  InstitutionSchema,
+  type InstitutionWire,
 } from '@jobtrail/domain';
+import { z } from 'zod';
 import { jobsQuery, type JobsFilters } from '../jobs-list/jobs-filters.js';
 import type { ApiClient, Page } from './client.js';
 
@@ -82,6 +85,11 @@ export function fetchConnections(
 
 export function fetchConnection(client: ApiClient, id: string, signal?: AbortSignal): Promise<ConnectionWire> {
   return client.get(`/connections/${encodeURIComponent(id)}`, ConnectionSchema, signal);
+}
+
+/** Every institution's health (`GET /institutions`). */
+export function fetchInstitutions(client: ApiClient, signal?: AbortSignal): Promise<InstitutionWire[]> {
+  return client.get('/institutions', z.array(InstitutionSchema), signal);
 }
 
 export async function createConnection(

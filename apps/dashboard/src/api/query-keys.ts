@@ -11,6 +11,7 @@ export const queryKeys = {
   keys: () => ['keys'] as const,
   connections: () => ['connections'] as const,
   connection: (id: string) => ['connection', id] as const,
+  institutions: () => ['institutions'] as const,
   history: (connectionId: string, filters: HistoryFilters) => ['history', connectionId, filters] as const,
   historyOf: (connectionId: string) => ['history', connectionId] as const,
   activeJobs: (connectionId: string) => ['active-jobs', connectionId] as const,

@@ -14,6 +14,7 @@ import { connectionLabel } from '../lib/format.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
 import { useNow } from '../lib/clock-context.js';
 import { ConnectionActions } from './connection-actions.js';
+import { InstitutionBanner } from './institution-banner.js';
 import { UpdateCredentialsForm } from './update-credentials-form.js';
 import { DownloadHistoryCsv } from './download-history-csv.js';
 import { HistoryFiltersForm, rangeIsInvalid } from './history-filters.js';
@@ -95,6 +96,7 @@ export function ConnectionPage() {
                 </dd>
               </div>
             </dl>
+            <InstitutionBanner institutionId={connection.data.institution_id} />
             <ConnectionActions connection={connection.data} />
             {canAct && <UpdateCredentialsForm connection={connection.data} />}
           </header>

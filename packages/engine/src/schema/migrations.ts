@@ -7,6 +7,7 @@ import { Webhooks1733800000200 } from './migrations/1733800000200-webhooks.js';
 import { ConnectionStatusAndCredentials1733800000300 } from './migrations/1733800000300-connection-status-and-credentials.js';
 import { MfaChallenges1733800000400 } from './migrations/1733800000400-mfa-challenges.js';
 import { RefreshSchedules1733800000401 } from './migrations/1733800000401-refresh-schedules.js';
+import { InstitutionCircuits1733800000402 } from './migrations/1733800000402-institution-circuits.js';
 
 /**
  * Every migration of the one schema, in order. Schema changes happen only here (`synchronize` is
@@ -22,4 +23,5 @@ export const MIGRATIONS = [
   ConnectionStatusAndCredentials1733800000300,
   MfaChallenges1733800000400,
   RefreshSchedules1733800000401,
+  InstitutionCircuits1733800000402,
 ];

@@ -1,7 +1,12 @@
 import {
+  circuitAfterOutcome,
+  circuitOutcomeOf,
+  closedCircuit,
   connectionStatusAfterRefresh,
   fenceHolds,
   isParked,
+  type CircuitState,
+  type InstitutionCircuit,
   mergeConcurrentChanges,
   toJobSummaryWire,
   type Job,
@@ -264,6 +269,10 @@ export class JobsStore {
     }
     await this.updateJobs(tx, updates);
     await this.updateConnectionStatuses(tx, updates);
+    await this.updateCircuits(
+      tx,
+      writes.flatMap((w, i) => (w.before?.status === 'processing' && results[i] ? [results[i].job] : [])),
+    );
     const written = results.filter((r) => r !== null);
     const lastIds = await this.insertEvents(tx, written);
     await this.outbox.enqueue(
@@ -392,6 +401,98 @@ export class JobsStore {
           FROM (SELECT $1 AS id, $2 AS job_id, $3 AS status, $4 AS started_at) AS v
           WHERE c.id = v.id AND ${fence}`,
         r,
+      );
+    }
+  }
+
+  /**
+   * Attempts that ended tell their institution's circuit breaker (the domain's
+   * `circuitAfterOutcome`): the rows are read first without a lock and written (locked, re-read)
+   * only when the circuit changes, so the common case — a success on a closed circuit — costs one
+   * read and serialises nothing.
+   */
+  private async updateCircuits(tx: SqlExecutor, ended: readonly Job[]): Promise<void> {
+    const outcomes = ended.flatMap((job) => {
+      const outcome = job.status === 'processing' ? null : circuitOutcomeOf(job);
+      return outcome ? [{ job, outcome }] : [];
+    });
+    if (outcomes.length === 0) return;
+    const connectionIds = [...new Set(outcomes.map((o) => o.job.connectionId))];
+    const institutions = new Map(
+      (
+        await tx.query<{ id: string; institution_id: string }>(
+          `SELECT id, institution_id FROM connections WHERE id IN (${placeholders(connectionIds.length)})`,
+          connectionIds,
+        )
+      ).map((r) => [r.id, r.institution_id]),
+    );
+    const apply = (circuits: Map<string, InstitutionCircuit>) => {
+      const next = new Map(circuits);
+      for (const { job, outcome } of outcomes) {
+        const id = institutions.get(job.connectionId);
+        if (id === undefined) continue;
+        next.set(id, circuitAfterOutcome(next.get(id) ?? closedCircuit(id), outcome, job.updatedAt.getTime()));
+      }
+      return next;
+    };
+    const ids = [...new Set(institutions.values())];
+    const seen = await this.loadCircuits(tx, ids, false);
+    const changed = [...apply(seen)].filter(([id, c]) => !sameCircuit(seen.get(id) ?? closedCircuit(id), c));
+    if (changed.length === 0) return;
+    const locked = await this.loadCircuits(
+      tx,
+      changed.map(([id]) => id),
+      true,
+    );
+    const now = Math.max(...outcomes.map((o) => o.job.updatedAt.getTime()));
+    await this.saveCircuits(
+      tx,
+      [...apply(locked)].filter(([id]) => changed.some(([c]) => c === id)).map(([, c]) => c),
+      now,
+    );
+  }
+
+  /** The stored circuits of these institutions (closed ones may have no row), locked on request (PostgreSQL). */
+  async loadCircuits(
+    tx: SqlExecutor,
+    institutionIds: readonly string[],
+    lock: boolean,
+  ): Promise<Map<string, InstitutionCircuit>> {
+    const byId = new Map<string, InstitutionCircuit>();
+    if (institutionIds.length === 0) return byId;
+    const ids = [...new Set(institutionIds)].sort();
+    const rows = await tx.query<{
+      institution_id: string;
+      state: string;
+      consecutive_failures: number | string;
+      opened_at: number | string | null;
+      probe_started_at: number | string | null;
+    }>(
+      `SELECT institution_id, state, consecutive_failures, opened_at, probe_started_at FROM institution_circuits
+        WHERE institution_id IN (${placeholders(ids.length)}) ORDER BY institution_id${lock && this.db.kind === 'postgres' ? ' FOR UPDATE' : ''}`,
+      ids,
+    );
+    for (const r of rows)
+      byId.set(r.institution_id, {
+        institutionId: r.institution_id,
+        state: r.state as CircuitState,
+        consecutiveFailures: Number(r.consecutive_failures),
+        openedAt: r.opened_at === null ? null : Number(r.opened_at),
+        probeStartedAt: r.probe_started_at === null ? null : Number(r.probe_started_at),
+      });
+    return byId;
+  }
+
+  /** Stores circuits (insert or update). */
+  async saveCircuits(tx: SqlExecutor, circuits: readonly InstitutionCircuit[], now: number): Promise<void> {
+    for (const c of circuits) {
+      await tx.execute(
+        `INSERT INTO institution_circuits (institution_id, state, consecutive_failures, opened_at, probe_started_at, updated_at)
+          VALUES ($1, $2, $3, $4, $5, $6)
+          ON CONFLICT (institution_id) DO UPDATE SET state = excluded.state,
+            consecutive_failures = excluded.consecutive_failures, opened_at = excluded.opened_at,
+            probe_started_at = excluded.probe_started_at, updated_at = excluded.updated_at`,
+        [c.institutionId, c.state, c.consecutiveFailures, c.openedAt, c.probeStartedAt, now],
       );
     }
   }
@@ -548,6 +649,15 @@ export class JobsStore {
     )[0];
     return row?.next == null ? null : Number(row.next);
   }
+}
+
+function sameCircuit(a: InstitutionCircuit, b: InstitutionCircuit): boolean {
+  return (
+    a.state === b.state &&
+    a.consecutiveFailures === b.consecutiveFailures &&
+    a.openedAt === b.openedAt &&
+    a.probeStartedAt === b.probeStartedAt
+  );
 }
 
 function stateOf(job: Job): StoredJobState {

@@ -26,8 +26,11 @@ interface DueSlot {
   next_refresh_at: number | string;
 }
 
-/** Whether an institution's circuit is open (scheduled refreshes to it are deferred). */
-export type InstitutionGate = (institutionId: string, now: number) => Promise<boolean>;
+/**
+ * Whether an institution's circuit is open (scheduled refreshes to it are deferred). Reads through
+ * the scheduler's transaction (`tx`): on SQLite a read outside it would wait for it forever.
+ */
+export type InstitutionGate = (tx: SqlExecutor, institutionId: string, now: number) => Promise<boolean>;
 
 /**
  * Starts scheduled refreshes. Each round, in one transaction, it locks due slots (PostgreSQL:
@@ -93,7 +96,7 @@ export class RefreshScheduler {
           const decision = scheduledRefreshDecision({
             status: isConnectionStatus(slot.status) ? slot.status : 'pending',
             activeRefresh: active.length > 0,
-            institutionDown: await this.institutionDown(slot.institution_id, now),
+            institutionDown: await this.institutionDown(tx, slot.institution_id, now),
           });
           counts[decision] += 1;
           if (decision !== 'start') continue;
