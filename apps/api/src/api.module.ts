@@ -19,6 +19,7 @@ import { DemoSeeder } from './demo/demo-seeder.js';
 import { EventTokens } from './events/event-tokens.js';
 import { EventsController } from './events/events.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { InstitutionsController, InstitutionsService } from './institutions/institutions.controller.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
 import { IdempotencySweeper } from './idempotency/idempotency-sweeper.service.js';
@@ -47,6 +48,7 @@ import { WebhooksService } from './webhooks/webhooks.service.js';
     KeysController,
     WebhooksController,
     JobDeliveriesController,
+    InstitutionsController,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },
@@ -77,6 +79,7 @@ import { WebhooksService } from './webhooks/webhooks.service.js';
     DemoSeeder,
     WebhooksRepository,
     WebhooksService,
+    InstitutionsService,
   ],
 })
 export class ApiModule {}

@@ -36,6 +36,9 @@ export function connectionStatusAfterRefresh(job: Pick<Job, 'action' | 'status' 
         case 'invalid-credentials':
           return 'invalid';
         case 'user-action-required':
+        case 'mfa-failed':
+        case 'mfa-timeout':
+          // The bank asked the user for a one-time code and did not get a right one in time.
           return 'action-required';
         default:
           // Outages, maintenance, timeouts, a lost worker or an unknown code from the bank: the

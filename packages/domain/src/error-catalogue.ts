@@ -26,6 +26,10 @@ export const JOB_ERROR_CODES = [
   'worker-lost',
   /** Someone cancelled the job. */
   'cancelled',
+  /** Three wrong one-time codes were given to the institution's challenge. */
+  'mfa-failed',
+  /** Nobody answered the institution's one-time-code challenge before it expired. */
+  'mfa-timeout',
   /** A bug or an unexpected condition inside Jobtrail. */
   'internal-error',
 ] as const;
@@ -96,6 +100,23 @@ export const ERROR_CATALOGUE: Readonly<Record<JobErrorCode, CatalogueEntry>> = {
     title: 'Cancelled',
     retryable: false,
     troubleshooting: ['The job was cancelled on request. Retry it to run the action again.'],
+  },
+  'mfa-failed': {
+    title: 'One-time code rejected',
+    retryable: false,
+    troubleshooting: [
+      'Three wrong one-time codes were entered; the institution stopped the login.',
+      'Ask the user for the latest code the bank sent them (codes expire quickly), then retry the job and enter it when asked.',
+      'If the user receives no code, they should check the phone number or app registered with the bank.',
+    ],
+  },
+  'mfa-timeout': {
+    title: 'One-time code not entered in time',
+    retryable: false,
+    troubleshooting: [
+      'The institution asked for a one-time code and nobody answered before the challenge expired.',
+      'Retry the job when the user is available, and enter the code on the job page (or POST /jobs/:job_id/mfa) as soon as it is asked.',
+    ],
   },
   'internal-error': {
     title: 'Internal error',

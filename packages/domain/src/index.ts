@@ -20,3 +20,5 @@ export * from './connection.js';
 export * from './attempts.js';
 export * from './webhooks.js';
 export * from './webhook-wire.js';
+export * from './schedule.js';
+export * from './institution.js';

@@ -23,6 +23,26 @@ export interface JobStep {
 /** Counts reported by a successful job, e.g. `{ accounts: 3, transactions: 412 }`. */
 export type JobResult = Readonly<Record<string, number>>;
 
+/**
+ * What the institution asks the user for while a job waits (`POST /jobs/:job_id/mfa` answers).
+ * The job stays `processing`, the step that asked is `action-required`, and no worker holds it.
+ */
+export interface JobChallenge {
+  readonly type: 'one-time-code';
+  /** What the institution says to the user, e.g. "Enter the code sent to your phone". */
+  readonly prompt: string;
+  /** When the challenge lapses: the job then fails with `mfa-timeout`. */
+  readonly expiresAt: Date;
+  /** Wrong codes given so far; the {@link MFA_MAX_WRONG_CODES}th fails the job with `mfa-failed`. */
+  readonly wrongCodes: number;
+}
+
+/** Wrong one-time codes that fail a job (`mfa-failed`). */
+export const MFA_MAX_WRONG_CODES = 3;
+
+/** How long a one-time-code challenge waits by default (`JOBTRAIL_MFA_TIMEOUT_MS`). */
+export const DEFAULT_MFA_TIMEOUT_MS = 5 * 60_000;
+
 /** The API key that started a job. */
 export interface RequestedBy {
   readonly id: string;
@@ -61,6 +81,8 @@ export interface Job {
   readonly steps: readonly JobStep[];
   readonly error: JobError | null;
   readonly result: JobResult | null;
+  /** While the institution waits for the user (one-time code): what it asks; null otherwise. */
+  readonly challenge: JobChallenge | null;
   /** The failed or cancelled job that this one retries. */
   readonly retryOf: string | null;
   readonly requestedBy: RequestedBy | null;
@@ -69,6 +91,14 @@ export interface Job {
    * drops an event whose version is not above the last one it applied.
    */
   readonly version: number;
+}
+
+/**
+ * True while a processing job is parked: no worker holds it (no lease) because it waits for the
+ * user's answer to a challenge, or — answered — for a worker to resume it.
+ */
+export function isParked(job: Pick<Job, 'status' | 'leaseOwner'>): boolean {
+  return job.status === 'processing' && job.leaseOwner === null;
 }
 
 /** One recorded status change of a job. */
@@ -121,6 +151,7 @@ export function createJob(input: NewJob): Job {
     steps: freshSteps(input.action),
     error: null,
     result: null,
+    challenge: null,
     retryOf: input.retryOf ?? null,
     requestedBy: input.requestedBy ?? null,
     version: 1,

@@ -21,6 +21,10 @@ export const PROBLEM_CODES = [
   'illegal-transition',
   /** The job failed with `invalid-credentials`: update the connection's credentials before retrying it. */
   'credentials-update-required',
+  /** No one-time-code challenge waits on this job (never asked, already answered, or the job ended). */
+  'challenge-not-waiting',
+  /** The one-time code is wrong; the third wrong code fails the job with `mfa-failed`. */
+  'mfa-code-invalid',
   /** The same Idempotency-Key was used with a different request body. */
   'idempotency-key-reused',
   /** A request with this Idempotency-Key is still being processed. */
@@ -63,6 +67,7 @@ export function problemStatus(code: ProblemCode): number {
       return 405;
     case 'illegal-transition':
     case 'credentials-update-required':
+    case 'challenge-not-waiting':
     case 'idempotency-key-in-flight':
     case 'last-admin-key':
       return 409;
@@ -71,6 +76,7 @@ export function problemStatus(code: ProblemCode): number {
     case 'unsupported-media-type':
       return 415;
     case 'idempotency-key-reused':
+    case 'mfa-code-invalid':
       return 422;
     case 'rate-limited':
     case 'refresh-limit-exceeded':
@@ -103,6 +109,10 @@ export function problemTitle(code: ProblemCode): string {
       return 'The job does not allow this change';
     case 'credentials-update-required':
       return 'Update the credentials before retrying';
+    case 'challenge-not-waiting':
+      return 'No one-time code is waited for';
+    case 'mfa-code-invalid':
+      return 'The one-time code is wrong';
     case 'idempotency-key-reused':
       return 'Idempotency-Key reused with another request';
     case 'idempotency-key-in-flight':

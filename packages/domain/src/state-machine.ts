@@ -3,7 +3,9 @@ import { assertNever } from './assert-never.js';
 import { nextRunAt, type BackoffOptions } from './backoff.js';
 import {
   createJob,
+  isParked,
   jobError,
+  MFA_MAX_WRONG_CODES,
   type Job,
   type JobError,
   type JobResult,
@@ -39,7 +41,24 @@ export type JobEvent =
    * pending at once, and the attempt is not counted against the job (it gets one more), so a job
    * running through several deploys is not failed for them.
    */
-  | { readonly type: 'release'; readonly error: JobError };
+  | { readonly type: 'release'; readonly error: JobError }
+  /**
+   * The institution asks the user for a one-time code at the running step: the step becomes
+   * `action-required`, the job carries the challenge, and the worker gives up its lease (and the
+   * attempt's deadline): a waiting job holds no worker slot, and the lease sweeper leaves it alone.
+   */
+  | { readonly type: 'await-code'; readonly prompt: string; readonly expiresAt: Date }
+  /** The right code came in time: the step that asked succeeded; a worker resumes the job after it. */
+  | { readonly type: 'code-accepted' }
+  /** A wrong code, with wrong codes left: the challenge keeps waiting. */
+  | { readonly type: 'code-rejected' }
+  /**
+   * The job's institution is down (its circuit is open): the pending job waits until `runAt`,
+   * its attempts untouched, instead of burning them on a bank that is not answering.
+   */
+  | { readonly type: 'hold'; readonly runAt: Date }
+  /** A worker takes an answered, parked job back (same attempt) and runs its remaining steps. */
+  | { readonly type: 'resume'; readonly workerId: string; readonly leaseMs: number; readonly deadlineMs?: number };
 
 /** The kind of an event. */
 export type JobEventType = JobEvent['type'];
@@ -57,14 +76,26 @@ export const JOB_EVENT_TYPES = [
   'stop-cancelled',
   'deadline-passed',
   'release',
+  'await-code',
+  'code-accepted',
+  'code-rejected',
+  'resume',
+  'hold',
 ] as const satisfies readonly JobEventType[];
+
+/**
+ * Events that keep a job `processing` yet are recorded as a transition (`processing → processing`,
+ * reason `mfa-required` / `mfa-answered`): the user is asked something, or answered it, so live
+ * streams and webhooks (`job.updated`) must tell.
+ */
+const RECORDED_SAME_STATUS_EVENTS: ReadonlySet<JobEventType> = new Set(['await-code', 'code-accepted']);
 
 /**
  * The state machine as data: for each status, the events it accepts and the status they lead to.
  * An event absent from a row is refused in that status. Terminal rows are empty.
  */
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, Readonly<Partial<Record<JobEventType, JobStatus>>>>> = {
-  pending: { claim: 'processing', 'request-cancel': 'cancelled' },
+  pending: { claim: 'processing', 'request-cancel': 'cancelled', hold: 'pending' },
   processing: {
     heartbeat: 'processing',
     'step-started': 'processing',
@@ -76,6 +107,10 @@ export const JOB_TRANSITIONS: Readonly<Record<JobStatus, Readonly<Partial<Record
     requeue: 'pending',
     release: 'pending',
     'stop-cancelled': 'cancelled',
+    'await-code': 'processing',
+    'code-accepted': 'processing',
+    'code-rejected': 'processing',
+    resume: 'processing',
   },
   success: {},
   failed: {},
@@ -137,7 +172,7 @@ export function transitionJob(job: Job, event: JobEvent, ctx: TransitionContext)
 
   const next = apply(job, event, to, ctx.now);
   const transition: JobTransition | null =
-    next.status === job.status
+    next.status === job.status && !RECORDED_SAME_STATUS_EVENTS.has(event.type)
       ? null
       : {
           from: job.status,
@@ -208,9 +243,35 @@ function checkGuard(job: Job, event: JobEvent, now: Date): string | null {
         : 'the deadline has not passed';
     case 'release':
       return job.cancelRequestedAt !== null ? 'a cancel was requested: the job stops instead' : null;
+    case 'await-code':
+      if (job.challenge !== null) return 'a challenge is already waiting';
+      if (job.leaseOwner === null) return 'only the worker running the step can ask';
+      if (!job.steps.some((s) => s.status === 'running')) return 'no step is running';
+      if (job.cancelRequestedAt !== null) return 'a cancel was requested: the job stops instead';
+      return event.expiresAt.getTime() > now.getTime() ? null : 'the challenge must expire in the future';
+    case 'code-accepted':
+      return challengeOpen(job, now);
+    case 'code-rejected':
+      return (
+        challengeOpen(job, now) ??
+        ((job.challenge?.wrongCodes ?? 0) + 1 >= MFA_MAX_WRONG_CODES ? 'the last wrong code fails the job' : null)
+      );
+    case 'hold':
+      return event.runAt.getTime() > job.runAt.getTime() ? null : 'a hold only moves run_at later';
+    case 'resume':
+      if (job.leaseOwner !== null) return 'a worker holds the job';
+      if (job.challenge !== null) return 'the challenge has not been answered';
+      if (!(event.leaseMs > 0)) return 'a lease must be positive';
+      return job.cancelRequestedAt !== null ? 'a cancel was requested: the job stops instead' : null;
     default:
       return assertNever(event, 'job event');
   }
+}
+
+/** Null while a challenge waits for an answer and has not expired, else why not. */
+function challengeOpen(job: Job, now: Date): string | null {
+  if (job.challenge === null) return 'no challenge is waiting';
+  return job.challenge.expiresAt.getTime() > now.getTime() ? null : 'the challenge expired';
 }
 
 function apply(job: Job, event: JobEvent, to: JobStatus, now: Date): Job {
@@ -267,23 +328,49 @@ function apply(job: Job, event: JobEvent, to: JobStatus, now: Date): Job {
       const error = jobError('cancelled', 'Cancelled while processing; stopped at a step boundary.');
       return { ...released(base), finishedAt: now, error, steps: endSteps(job.steps, null, now) };
     }
+    case 'await-code':
+      return {
+        ...released(base),
+        challenge: { type: 'one-time-code', prompt: event.prompt, expiresAt: event.expiresAt, wrongCodes: 0 },
+        steps: job.steps.map((s) => (s.status === 'running' ? { ...s, status: 'action-required' } : s)),
+      };
+    case 'code-accepted':
+      return {
+        ...base,
+        challenge: null,
+        steps: job.steps.map((s) =>
+          s.status === 'action-required' ? { ...s, status: 'success', finishedAt: now } : s,
+        ),
+      };
+    case 'code-rejected':
+      return { ...base, challenge: job.challenge && { ...job.challenge, wrongCodes: job.challenge.wrongCodes + 1 } };
+    case 'hold':
+      return { ...base, runAt: event.runAt };
+    case 'resume':
+      return {
+        ...base,
+        leaseOwner: event.workerId,
+        leaseExpiresAt: new Date(now.getTime() + event.leaseMs),
+        deadlineAt: event.deadlineMs === undefined ? null : new Date(now.getTime() + event.deadlineMs),
+      };
     default:
       return assertNever(event, 'job event');
   }
 }
 
 function released(job: Job): Job {
-  return { ...job, leaseOwner: null, leaseExpiresAt: null, deadlineAt: null };
+  return { ...job, leaseOwner: null, leaseExpiresAt: null, deadlineAt: null, challenge: null };
 }
 
 function updateStep(steps: readonly JobStep[], name: StepName, patch: Partial<JobStep>): JobStep[] {
   return steps.map((s) => (s.name === name ? { ...s, ...patch } : s));
 }
 
-/** The running step fails with the error (if any); steps never reached are skipped. */
+/** The running (or waiting) step fails with the error (if any); steps never reached are skipped. */
 function endSteps(steps: readonly JobStep[], error: JobError | null, now: Date): JobStep[] {
   return steps.map((s) => {
-    if (s.status === 'running') return { ...s, status: error ? 'failed' : 'skipped', finishedAt: now, error };
+    if (s.status === 'running' || s.status === 'action-required')
+      return { ...s, status: error ? 'failed' : 'skipped', finishedAt: now, error };
     if (s.status === 'pending') return { ...s, status: 'skipped' };
     return s;
   });
@@ -308,9 +395,54 @@ function reasonOf(event: JobEvent): string {
     case 'step-started':
     case 'step-succeeded':
       return event.type;
+    case 'await-code':
+      return 'mfa-required';
+    case 'code-accepted':
+      return 'mfa-answered';
+    case 'code-rejected':
+      return 'mfa-code-rejected';
+    case 'resume':
+      return 'resumed';
+    case 'hold':
+      return 'institution-down';
     default:
       return assertNever(event, 'job event');
   }
+}
+
+/**
+ * The event an answer to a job's challenge leads to, or null when no challenge waits (409): the
+ * right code in time continues the job; a wrong one is counted, and the third fails the job with
+ * `mfa-failed`; an answer after `expires_at` fails it with `mfa-timeout` (the sweeper would have).
+ */
+export function challengeAnswerEvent(job: Job, codeAccepted: boolean, now: Date): JobEvent | null {
+  if (job.status !== 'processing' || job.challenge === null) return null;
+  if (job.challenge.expiresAt.getTime() <= now.getTime()) return challengeExpiredEvent(job);
+  if (codeAccepted) return { type: 'code-accepted' };
+  if (job.challenge.wrongCodes + 1 < MFA_MAX_WRONG_CODES) return { type: 'code-rejected' };
+  return {
+    type: 'fail',
+    error: jobError('mfa-failed', `${MFA_MAX_WRONG_CODES} wrong one-time codes were entered.`),
+  };
+}
+
+/** What the sweeper applies to a challenge nobody answered before it expired. */
+export function challengeExpiredEvent(job: Job): JobEvent {
+  return {
+    type: 'fail',
+    error: jobError(
+      'mfa-timeout',
+      `No one-time code was entered before the challenge expired (${job.challenge?.expiresAt.toISOString() ?? '?'}).`,
+    ),
+  };
+}
+
+/**
+ * A cancel request, as events: a parked job (waiting for a code, or for a worker to resume it)
+ * has no worker to stop it at a step boundary, so it is cancelled at once.
+ */
+export function cancelEvents(job: Job): JobEvent[] {
+  return isParked(job) ? [{ type: 'request-cancel' }, { type: 'stop-cancelled' }] : [{ type: 'request-cancel' }];
 }
 
 /**
@@ -332,20 +464,28 @@ export interface AllowedActions {
   readonly retry: boolean;
   /** Cancel it (at once when pending, at the next step boundary when processing). */
   readonly cancel: boolean;
+  /** Answer the institution's one-time-code challenge (`POST /jobs/:job_id/mfa`). */
+  readonly answerChallenge: boolean;
 }
 
 /** The manual actions the state machine allows on this job. */
-export function allowedActions(job: Pick<Job, 'status' | 'cancelRequestedAt'>): AllowedActions {
+export function allowedActions(
+  job: Pick<Job, 'status' | 'cancelRequestedAt'> & Partial<Pick<Job, 'challenge'>>,
+): AllowedActions {
   switch (job.status) {
     case 'pending':
-      return { retry: false, cancel: true };
+      return { retry: false, cancel: true, answerChallenge: false };
     case 'processing':
-      return { retry: false, cancel: job.cancelRequestedAt === null };
+      return {
+        retry: false,
+        cancel: job.cancelRequestedAt === null,
+        answerChallenge: job.challenge != null && job.cancelRequestedAt === null,
+      };
     case 'failed':
     case 'cancelled':
-      return { retry: true, cancel: false };
+      return { retry: true, cancel: false, answerChallenge: false };
     case 'success':
-      return { retry: false, cancel: false };
+      return { retry: false, cancel: false, answerChallenge: false };
     default:
       return assertNever(job.status, 'job status');
   }

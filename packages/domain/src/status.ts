@@ -50,6 +50,11 @@ export const STEP_STATUSES = [
   'success',
   /** The step raised the job's error. */
   'failed',
+  /**
+   * The institution waits for the user (a one-time code, see the job's `challenge`); the job holds
+   * no worker and no lease until the answer comes.
+   */
+  'action-required',
   /** Never run: the job ended (failed or cancelled) before reaching it. */
   'skipped',
 ] as const;

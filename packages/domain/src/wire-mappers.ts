@@ -75,6 +75,10 @@ export function toJobSummaryWire(job: Job): JobSummaryWire {
     error: errorToWire(job.error),
     retry_of: job.retryOf,
     cancel_requested: job.cancelRequestedAt !== null,
+    challenge:
+      job.challenge === null
+        ? null
+        : { type: job.challenge.type, prompt: job.challenge.prompt, expires_at: toIso(job.challenge.expiresAt) },
     version: job.version,
   };
 }
@@ -182,6 +186,15 @@ export function jobFromDetailWire(wire: JobDetailWire): { job: Job; transitions:
     steps,
     error: errorFromWire(wire.error),
     result: wire.result,
+    challenge:
+      wire.challenge === null
+        ? null
+        : {
+            type: wire.challenge.type,
+            prompt: wire.challenge.prompt,
+            expiresAt: new Date(wire.challenge.expires_at),
+            wrongCodes: 0,
+          },
     retryOf: wire.retry_of,
     requestedBy: wire.requested_by,
     version: wire.version,

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { JOB_ACTIONS, STEP_NAMES, type JobAction, type StepName } from './action.js';
 import { ATTEMPT_OUTCOMES } from './attempts.js';
 import { CONNECTION_STATUSES } from './connection.js';
+import { INSTITUTION_STATUSES } from './institution.js';
 import { API_KEY_ROLES } from './roles.js';
 import { JOB_STATUSES, STEP_STATUSES } from './status.js';
 
@@ -53,6 +54,25 @@ export const JobErrorWireSchema = z.object({
 });
 export type JobErrorWire = z.infer<typeof JobErrorWireSchema>;
 
+/** What an institution asks the user while a job waits (`challenge`). */
+export const JobChallengeWireSchema = z.object({
+  type: z.literal('one-time-code').describe('What is asked: `one-time-code`.'),
+  prompt: z.string().describe("The institution's words to the user."),
+  expires_at: isoDateTime.describe('When the challenge lapses: the job then fails with `mfa-timeout`.'),
+});
+export type JobChallengeWire = z.infer<typeof JobChallengeWireSchema>;
+
+/** `POST /jobs/:job_id/mfa`: the user's answer to the challenge. */
+export const MfaAnswerBodySchema = z.strictObject({
+  code: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(32, 'must be at most 32 characters')
+    .describe('The one-time code the bank sent the user.'),
+});
+export type MfaAnswerBody = z.infer<typeof MfaAnswerBodySchema>;
+
 /** One row of a connection's job history. */
 // Each field carries a description: the OpenAPI document (and the clients generated from it) show them.
 export const JobSummarySchema = z.object({
@@ -76,6 +96,9 @@ export const JobSummarySchema = z.object({
   ),
   retry_of: UuidSchema.nullable().describe('The failed or cancelled job this one manually retries.'),
   cancel_requested: z.boolean().describe('A cancel was asked for; a processing job stops at its next step.'),
+  challenge: JobChallengeWireSchema.nullable().describe(
+    'While the institution waits for the user (a one-time code): what it asks. Answer with `POST /jobs/{job_id}/mfa`.',
+  ),
   version: z
     .number()
     .int()
@@ -198,6 +221,14 @@ export const CreateConnectionBodySchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(128, 'must be at most 128 characters')
     .optional(),
+  refresh_every_hours: z
+    .number({ message: 'must be a whole number of hours' })
+    .int('must be a whole number of hours')
+    .min(1, 'must be between 1 and 720')
+    .max(720, 'must be between 1 and 720')
+    .nullable()
+    .optional()
+    .describe('Refresh automatically every so many hours (default: the tenant default, unset = on request only).'),
 });
 export type CreateConnectionBody = z.infer<typeof CreateConnectionBodySchema>;
 
@@ -542,3 +573,23 @@ export const HealthSchema = z.object({
   database: z.object({ kind: z.enum(['sqlite', 'postgres']), reachable: z.boolean() }),
 });
 export type HealthWire = z.infer<typeof HealthSchema>;
+
+/** One institution's health: `GET /institutions` (across tenants; no tenant data). */
+export const InstitutionSchema = z.object({
+  institution_id: z.string().describe('The institution (`sandbox` for the built-in test bank).'),
+  name: z.string().describe('Its display name.'),
+  status: z
+    .enum(INSTITUTION_STATUSES)
+    .describe(
+      "`operational`; `degraded` (under 80 % of the last hour's refreshes succeeded); `down` (its circuit is open: its jobs wait, its scheduled refreshes are deferred).",
+    ),
+  success_rate_1h: z
+    .number()
+    .min(0)
+    .max(1)
+    .nullable()
+    .describe('Share of the refreshes finished in the last hour that succeeded (null: none finished).'),
+  jobs_1h: z.number().int().min(0).describe('Refreshes finished in the last hour, all tenants.'),
+  last_failure_at: nullableDate.describe('When a refresh to it last failed within the hour (null: none).'),
+});
+export type InstitutionWire = z.infer<typeof InstitutionSchema>;

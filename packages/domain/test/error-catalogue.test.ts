@@ -21,6 +21,8 @@ describe('error catalogue', () => {
       'job-timed-out': false,
       'worker-lost': true,
       cancelled: false,
+      'mfa-failed': false,
+      'mfa-timeout': false,
       'internal-error': false,
     });
     expect(Object.keys(ERROR_CATALOGUE).sort()).toEqual([...JOB_ERROR_CODES].sort());

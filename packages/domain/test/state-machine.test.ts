@@ -40,6 +40,9 @@ function jobIn(status: JobStatus, type: JobEventType): Job {
       if (type === 'step-succeeded') return apply(job, { type: 'step-started', step: 'verify-credentials' });
       if (type === 'succeed') return allStepsDone(job);
       if (type === 'stop-cancelled') return apply(job, { type: 'request-cancel' });
+      if (type === 'await-code') return apply(job, { type: 'step-started', step: 'verify-credentials' });
+      if (type === 'code-accepted' || type === 'code-rejected') return waiting(job);
+      if (type === 'resume') return apply(waiting(job), { type: 'code-accepted' });
       return job;
     }
     case 'success':
@@ -74,7 +77,22 @@ function eventOf(type: JobEventType, job: Job): JobEvent {
       return { type };
     case 'release':
       return { type, error: jobError('worker-lost', 'shutting down') };
+    case 'await-code':
+      return { type, prompt: 'Enter the code', expiresAt: at(300_000) };
+    case 'code-accepted':
+    case 'code-rejected':
+      return { type };
+    case 'resume':
+      return { type, workerId: W, leaseMs: 30_000 };
+    case 'hold':
+      return { type, runAt: at(60_000) };
   }
+}
+
+/** A claimed job whose verify-credentials step asked for a one-time code. */
+function waiting(job: Job): Job {
+  const started = apply(job, { type: 'step-started', step: 'verify-credentials' });
+  return apply(started, { type: 'await-code', prompt: 'Enter the code', expiresAt: at(300_000) });
 }
 
 describe('transition table: every (status, event) pair', () => {
@@ -279,11 +297,11 @@ describe('eventForError', () => {
 
 describe('allowedActions and manual retry', () => {
   it.each([
-    ['pending', { retry: false, cancel: true }],
-    ['processing', { retry: false, cancel: true }],
-    ['success', { retry: false, cancel: false }],
-    ['failed', { retry: true, cancel: false }],
-    ['cancelled', { retry: true, cancel: false }],
+    ['pending', { retry: false, cancel: true, answerChallenge: false }],
+    ['processing', { retry: false, cancel: true, answerChallenge: false }],
+    ['success', { retry: false, cancel: false, answerChallenge: false }],
+    ['failed', { retry: true, cancel: false, answerChallenge: false }],
+    ['cancelled', { retry: true, cancel: false, answerChallenge: false }],
   ] as const)('%s', (status, expected) => {
     expect(allowedActions({ status, cancelRequestedAt: null })).toEqual(expected);
   });

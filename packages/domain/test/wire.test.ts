@@ -63,6 +63,15 @@ const jobArb: fc.Arbitrary<Job> = fc
     retryOf: fc.option(fc.uuid({ version: 4 }), { nil: null }),
     requestedBy: fc.option(fc.record({ id: fc.string(), name: fc.string() }), { nil: null }),
     version: fc.integer({ min: 1, max: 1_000 }),
+    challenge: fc.option(
+      fc.record({
+        type: fc.constant('one-time-code' as const),
+        prompt: fc.string(),
+        expiresAt: dateArb,
+        wrongCodes: fc.constant(0),
+      }),
+      { nil: null },
+    ),
     stepStatuses: fc.array(fc.constantFrom(...STEP_STATUSES), { minLength: 3, maxLength: 3 }),
     stepDates: fc.array(nullableDate, { minLength: 3, maxLength: 3 }),
     stepError: errorArb,

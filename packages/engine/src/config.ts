@@ -20,6 +20,12 @@ export interface WorkerConfig {
   readonly progressFlushMs: number;
   /** How long each step of the sandbox's `user-slow` login takes. */
   readonly sandboxSlowStepMs: number;
+  /** How long a one-time-code challenge waits for the user (`JOBTRAIL_MFA_TIMEOUT_MS`). */
+  readonly mfaTimeoutMs: number;
+  /** How often the refresh scheduler looks for due slots (default 10 s). */
+  readonly schedulePollMs?: number;
+  /** How long an open institution circuit holds its jobs before a probe (default 60 s). */
+  readonly circuitCooldownMs?: number;
 }
 
 /** How long finished jobs are kept, and how often the cleanup runs. */

@@ -1,3 +1,4 @@
+import { circuitIsOpen } from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from './bus/job-events.bus.js';
 import { systemClock, type Clock } from './clock.js';
@@ -17,6 +18,7 @@ import { BankDataStore } from './store/bank-data.store.js';
 import type { JobsStore } from './store/jobs.store.js';
 import { JobRunner } from './worker/job-runner.js';
 import { JobWorker } from './worker/job-worker.js';
+import { RefreshScheduler } from './worker/refresh-scheduler.js';
 import { WriteBatcher } from './worker/write-batcher.js';
 import type { HostResolver } from './webhooks/url-safety.js';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
@@ -52,6 +54,8 @@ export class WorkerRuntime {
   readonly runner: JobRunner;
   readonly retention: RetentionSweeper;
   readonly webhooks: WebhookDispatcher | null;
+  /** Starts scheduled refreshes (`refresh_every_hours`), one per due slot across all workers. */
+  readonly scheduler: RefreshScheduler;
 
   constructor(deps: WorkerRuntimeDeps) {
     const clock = deps.clock ?? systemClock;
@@ -70,6 +74,17 @@ export class WorkerRuntime {
     );
     this.worker = new JobWorker(deps.db, deps.store, this.runner, deps.bus, deps.worker, deps.dataDir, deps.log, clock);
     this.retention = new RetentionSweeper(deps.db, deps.retention, deps.log, clock);
+    this.scheduler = new RefreshScheduler(
+      deps.db,
+      deps.store,
+      deps.bus,
+      deps.log,
+      clock,
+      deps.worker.schedulePollMs ?? 10_000,
+      // Scheduled refreshes to an institution whose circuit is open are deferred.
+      async (tx, institutionId) =>
+        [...(await deps.store.loadCircuits(tx, [institutionId], false)).values()].some(circuitIsOpen),
+    );
     const w = deps.webhooks;
     this.webhooks = w
       ? new WebhookDispatcher(deps.db, w.config, w.secrets, w.observer ?? null, deps.log, deps.bus, w.resolver, clock)
@@ -79,12 +94,14 @@ export class WorkerRuntime {
   start(): void {
     this.worker.start();
     this.retention.start();
+    this.scheduler.start();
     this.webhooks?.start();
   }
 
   /** Stops claiming; running jobs finish within the grace period or are released. */
   async stop(): Promise<void> {
     this.retention.stop();
+    await this.scheduler.stop();
     await this.worker.stop();
     await this.webhooks?.stop();
     this.runner.close();

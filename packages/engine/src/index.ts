@@ -19,6 +19,7 @@ export * from './worker/write-batcher.js';
 export * from './worker/job-runner.js';
 export * from './worker/job-worker.js';
 export * from './worker/worker-lock.js';
+export * from './worker/refresh-scheduler.js';
 export * from './retention/retention.sweeper.js';
 export * from './engine.js';
 export * from './worker/lease-sweeper.js';

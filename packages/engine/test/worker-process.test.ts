@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { challengeAnswerEvent, transitionJobOrThrow, type Job } from '@jobtrail/domain';
+import { rowToJob, transitionEvents, type JobRow } from '../src/index.js';
 import { databaseKinds, openTestDatabase, type TestDatabase } from './support/test-database.js';
 
 const kinds = await databaseKinds();
@@ -120,6 +122,89 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
       } else if (tr.from_status === 'processing') processing.delete(tr.connection_id);
     }
     expect(overlaps).toEqual([]);
+  });
+
+  const jobRow = async (id: string): Promise<Job> =>
+    rowToJob((await t!.db.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]))[0]!);
+  const parked = async (id: string) => {
+    const job = await jobRow(id);
+    return job.status === 'processing' && job.challenge !== null ? job : undefined;
+  };
+  /** What the API does with a code: the domain's answer event, committed through the store. */
+  const answer = async (tenantId: string, job: Job, accepted: boolean) => {
+    const event = challengeAnswerEvent(job, accepted, new Date());
+    const res = transitionJobOrThrow(job, event!, { now: new Date(), actor: 'test-key' });
+    const [committed] = await t!.store.commitNow([
+      { tenantId, before: job, next: res.job, events: transitionEvents(res.transition) },
+    ]);
+    await t!.bus.publish([committed!.change]);
+  };
+
+  it('a job waiting for a one-time code holds no lease, survives SIGKILL of its worker, and completes after the code', async () => {
+    t = await openTestDatabase(kind);
+    const { tenantId, connectionId } = await t.seedConnection('user-mfa');
+    const created = await t.createJob(tenantId, connectionId, 'refresh');
+    const a = await start();
+    const waiting = await until('the challenge', () => parked(created.id));
+    expect(waiting.leaseOwner).toBeNull();
+    expect(waiting.leaseExpiresAt).toBeNull();
+    expect(waiting.steps.map((s) => s.status)).toEqual(['action-required', 'pending', 'pending']);
+    a.w.child.kill('SIGKILL');
+    await a.w.exited;
+    // Well past the dead worker's lease: nothing sweeps a job that waits for its user.
+    const b = await start();
+    await sleep(LEASE_MS * 2);
+    expect((await jobRow(created.id)).challenge).not.toBeNull();
+    expect((await jobRow(created.id)).status).toBe('processing');
+    await answer(tenantId, await jobRow(created.id), true);
+    const done = await until('success', async () => {
+      const j = await jobRow(created.id);
+      return j.status === 'success' ? j : undefined;
+    });
+    expect(done.attempt).toBe(1);
+    expect(done.result).toEqual({ accounts: 3, transactions: 120 });
+    const reasons = await t.db.query<{ reason: string; actor: string }>(
+      `SELECT reason, actor FROM job_events WHERE job_id = $1 AND kind = 'transition' ORDER BY id`,
+      [created.id],
+    );
+    expect(reasons.map((r) => r.reason)).toEqual(['claimed', 'mfa-required', 'mfa-answered', 'completed']);
+    expect(reasons[3]!.actor).toBe(b.id);
+  });
+
+  it('jobs waiting for a code take no worker slot: 4 waiting with concurrency 4, other jobs still run', async () => {
+    t = await openTestDatabase(kind);
+    const waitingIds: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { tenantId, connectionId } = await t.seedConnection('user-mfa');
+      waitingIds.push((await t.createJob(tenantId, connectionId, 'refresh')).id);
+    }
+    await start({ CONCURRENCY: '4' });
+    for (const id of waitingIds) await until('the challenge', () => parked(id));
+    const others: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { tenantId, connectionId } = await t.seedConnection('user-ok');
+      others.push((await t.createJob(tenantId, connectionId, 'refresh')).id);
+    }
+    for (const id of others)
+      await until('the other jobs to succeed', async () =>
+        (await jobRow(id)).status === 'success' ? true : undefined,
+      );
+    for (const id of waitingIds) expect((await jobRow(id)).challenge).not.toBeNull();
+  });
+
+  it('an unanswered challenge fails the job with mfa-timeout at expires_at', async () => {
+    t = await openTestDatabase(kind);
+    const { tenantId, connectionId } = await t.seedConnection('user-mfa');
+    const created = await t.createJob(tenantId, connectionId, 'refresh');
+    await start({ MFA_TIMEOUT_MS: '800' });
+    const waiting = await until('the challenge', () => parked(created.id));
+    const failed = await until('mfa-timeout', async () => {
+      const j = await jobRow(created.id);
+      return j.status === 'failed' ? j : undefined;
+    });
+    expect(failed.error?.code).toBe('mfa-timeout');
+    expect(failed.finishedAt!.getTime()).toBeGreaterThanOrEqual(waiting.challenge!.expiresAt.getTime());
+    expect(failed.steps.map((s) => s.status)).toEqual(['failed', 'skipped', 'skipped']);
   });
 
   it('SIGTERM: running jobs finish within the grace period and the process exits 0', async () => {

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { WEBHOOK_DISABLE_AFTER_FAILING_MS } from '@jobtrail/domain';
+import {
+  DEFAULT_CIRCUIT_COOLDOWN_MS,
+  DEFAULT_MFA_TIMEOUT_MS,
+  WEBHOOK_DISABLE_AFTER_FAILING_MS,
+} from '@jobtrail/domain';
 import type { RetentionConfig, WebhookConfig, WorkerConfig } from '@jobtrail/engine';
 
 export type { WorkerConfig } from '@jobtrail/engine';
@@ -41,6 +45,8 @@ export interface AppConfig {
   readonly idempotency: IdempotencyConfig;
   readonly retention: RetentionConfig;
   readonly webhooks: WebhookConfig;
+  /** `JOBTRAIL_AUTO_REFRESH_HOURS`: the refresh schedule of new connections that name none (unset: off). */
+  readonly autoRefreshHours?: number | null;
 }
 
 /** Values of `JOBTRAIL_LOG_FORMAT`. */
@@ -183,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logFormat: logFormatSetting(env),
     metricsToken: metricsToken(env),
     dashboardDir: env.JOBTRAIL_DASHBOARD_DIR ?? null,
+    autoRefreshHours: env.JOBTRAIL_AUTO_REFRESH_HOURS ? intVar(env, 'JOBTRAIL_AUTO_REFRESH_HOURS', 24, 1, 720) : null,
     limits: {
       requestsPerMinute: intVar(env, 'JOBTRAIL_RATE_LIMIT_PER_MINUTE', 600, 1, 10_000_000),
       refreshesPerHour: intVar(env, 'JOBTRAIL_REFRESH_LIMIT_PER_HOUR', 60, 1, 10_000_000),
@@ -229,6 +236,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       backoffBaseMs: intVar(env, 'JOBTRAIL_BACKOFF_BASE_MS', 2_000, 1, 3_600_000),
       progressFlushMs: intVar(env, 'JOBTRAIL_PROGRESS_FLUSH_MS', 250, 0, 60_000),
       sandboxSlowStepMs: intVar(env, 'JOBTRAIL_SANDBOX_SLOW_STEP_MS', 2_000, 0, 600_000),
+      mfaTimeoutMs: intVar(env, 'JOBTRAIL_MFA_TIMEOUT_MS', DEFAULT_MFA_TIMEOUT_MS, 100, 86_400_000),
+      schedulePollMs: intVar(env, 'JOBTRAIL_SCHEDULE_POLL_MS', 10_000, 50, 3_600_000),
+      circuitCooldownMs: intVar(env, 'JOBTRAIL_CIRCUIT_COOLDOWN_MS', DEFAULT_CIRCUIT_COOLDOWN_MS, 100, 86_400_000),
     },
   };
 }

@@ -62,7 +62,7 @@ export type ConnectionWireRow = Pick<
   ConnectionRow,
   'id' | 'institution_id' | 'login_id' | 'user_ref' | 'created_at' | 'status' | 'credentials_updated_at'
 > &
-  Partial<Pick<ConnectionRow, 'refresh_every_hours'>>;
+  Partial<Pick<ConnectionRow, 'refresh_every_hours' | 'next_refresh_at'>>;
 
 /** A connection as the API shows it (never with its credentials). */
 export function connectionWire(row: ConnectionWireRow, latestJob: JobSummaryWire | null): ConnectionWire {
@@ -76,8 +76,7 @@ export function connectionWire(row: ConnectionWireRow, latestJob: JobSummaryWire
     status: isConnectionStatus(row.status) ? row.status : 'pending',
     credentials_updated_at: updated === null ? null : updated.toISOString(),
     refresh_every_hours: row.refresh_every_hours == null ? null : Number(row.refresh_every_hours),
-    // Scheduled refreshes are not run yet: nothing is due.
-    next_refresh_at: null,
+    next_refresh_at: row.next_refresh_at == null ? null : new Date(millis(row.next_refresh_at)).toISOString(),
     latest_job: latestJob,
   };
 }
@@ -110,12 +109,14 @@ export class ConnectionsRepository {
       | 'credentials_updated_at'
       | 'login_hash'
       | 'refresh_every_hours'
+      | 'next_refresh_at'
     > &
-      Partial<Pick<ConnectionRow, 'login_hash' | 'refresh_every_hours'>>,
+      Partial<Pick<ConnectionRow, 'login_hash' | 'refresh_every_hours' | 'next_refresh_at'>>,
   ): Promise<void> {
     await tx.manager.insert(ConnectionEntity, {
       login_hash: null,
       refresh_every_hours: null,
+      next_refresh_at: null,
       ...row,
       latest_job_id: null,
       status: 'pending',
@@ -193,17 +194,27 @@ export class ConnectionsRepository {
     tx: Transaction,
     connectionId: string,
     values: Pick<ConnectionRow, 'credentials_enc' | 'credentials_updated_at' | 'status'> &
-      Partial<Pick<ConnectionRow, 'login_id' | 'login_hash' | 'refresh_every_hours'>>,
+      Partial<Pick<ConnectionRow, 'login_id' | 'login_hash' | 'refresh_every_hours' | 'next_refresh_at'>>,
   ): Promise<void> {
     await tx.manager.update(ConnectionEntity, { id: connectionId }, values);
   }
 
-  /** Sets the refresh schedule; false when the connection is not the tenant's. */
-  async updateSchedule(tenantId: string, connectionId: string, hours: number | null): Promise<boolean> {
+  /** Sets the refresh schedule and its first slot; false when the connection is not the tenant's. */
+  async updateSchedule(
+    tenantId: string,
+    connectionId: string,
+    hours: number | null,
+    nextRefreshAt: number | null,
+  ): Promise<boolean> {
     return this.db.withManager(
       async (m) =>
-        ((await m.update(ConnectionEntity, { id: connectionId, tenant_id: tenantId }, { refresh_every_hours: hours }))
-          .affected ?? 0) === 1,
+        ((
+          await m.update(
+            ConnectionEntity,
+            { id: connectionId, tenant_id: tenantId },
+            { refresh_every_hours: hours, next_refresh_at: nextRefreshAt },
+          )
+        ).affected ?? 0) === 1,
     );
   }
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import {
   connectionStatusAfterCredentialsUpdate,
+  firstRefreshAt,
   isConnectionStatus,
   toJobSummaryWire,
   type ConnectionListQuery,
@@ -34,6 +35,7 @@ export interface UpdatedConnection {
 @Injectable()
 export class ConnectionsService implements OnApplicationBootstrap {
   private readonly logins: LoginHasher;
+  private readonly autoRefreshHours: number | null;
 
   constructor(
     private readonly db: Database,
@@ -47,6 +49,7 @@ export class ConnectionsService implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.logins = new LoginHasher(config.encryptionKey);
+    this.autoRefreshHours = config.autoRefreshHours ?? null;
   }
 
   /** Connections created before logins were hashed become findable by login. */
@@ -74,6 +77,8 @@ export class ConnectionsService implements OnApplicationBootstrap {
     }
     const now = this.clock.now();
     const id = uuidv7(now);
+    // Its own schedule, or the tenant default (JOBTRAIL_AUTO_REFRESH_HOURS); null: on request only.
+    const hours = body.refresh_every_hours === undefined ? this.autoRefreshHours : body.refresh_every_hours;
     const row = {
       id,
       tenant_id: auth.tenantId,
@@ -82,7 +87,8 @@ export class ConnectionsService implements OnApplicationBootstrap {
       login_hash: this.logins.hash(body.login_id),
       credentials_enc: this.cipher.encrypt({ password: body.password }, { tenantId: auth.tenantId, connectionId: id }),
       user_ref: body.user_ref ?? null,
-      refresh_every_hours: null,
+      refresh_every_hours: hours,
+      next_refresh_at: firstRefreshAt(hours, now, id),
       created_at: now,
     };
     const created = await this.db.transaction(async (tx) => {
@@ -107,7 +113,9 @@ export class ConnectionsService implements OnApplicationBootstrap {
    */
   async update(auth: AuthContext, connectionId: string, body: UpdateConnectionBody): Promise<UpdatedConnection> {
     if (body.password === undefined) {
-      if (!(await this.connections.updateSchedule(auth.tenantId, connectionId, body.refresh_every_hours ?? null)))
+      const hours = body.refresh_every_hours ?? null;
+      const next = firstRefreshAt(hours, this.clock.now(), connectionId);
+      if (!(await this.connections.updateSchedule(auth.tenantId, connectionId, hours, next)))
         throw ApiProblem.notFound('Connection');
       return { connection: await this.get(auth, connectionId), created: false };
     }
@@ -126,7 +134,12 @@ export class ConnectionsService implements OnApplicationBootstrap {
             ...(body.login_id === undefined
               ? {}
               : { login_id: body.login_id, login_hash: this.logins.hash(body.login_id) }),
-            ...(body.refresh_every_hours === undefined ? {} : { refresh_every_hours: body.refresh_every_hours }),
+            ...(body.refresh_every_hours === undefined
+              ? {}
+              : {
+                  refresh_every_hours: body.refresh_every_hours,
+                  next_refresh_at: firstRefreshAt(body.refresh_every_hours, this.clock.now(), connectionId),
+                }),
           });
           // No per-connection refresh limit here: replacing credentials is a deliberate act, and
           // the refresh is what verifies them.

@@ -3,6 +3,8 @@ import {
   BulkRetryBodySchema,
   EmptyBodySchema,
   JobStatsQuerySchema,
+  MfaAnswerBodySchema,
+  type MfaAnswerBody,
   type BulkRetryBody,
   type BulkRetryResponse,
   type JobStatsQuery,
@@ -93,6 +95,19 @@ export class JobsController {
     const started = await this.jobs.retry(auth, params.job_id);
     res.status(started.created ? 202 : 200);
     return started.job;
+  }
+
+  /** Answers the one-time-code challenge the job waits on: 202 when the code is right (the job goes on). */
+  @Post(':job_id/mfa')
+  @HttpCode(202)
+  @RequiresRole('operator')
+  @UseInterceptors(IdempotencyInterceptor)
+  answerChallenge(
+    @Caller() auth: AuthContext,
+    @Param(Valid.path(JobIdParamsSchema)) params: JobParams,
+    @Body(Valid.body(MfaAnswerBodySchema)) body: MfaAnswerBody,
+  ): Promise<JobSummaryWire> {
+    return this.jobs.answerChallenge(auth, params.job_id, body.code);
   }
 
   /** 200 when the job is now cancelled; 202 when it is processing and will stop at its next step. */

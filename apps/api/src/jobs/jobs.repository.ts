@@ -92,6 +92,26 @@ export class JobsRepository {
     return row ? rowToJob(row) : null;
   }
 
+  /** The job, locked until the transaction ends (PostgreSQL; SQLite has one writer). */
+  async lockJob(tx: SqlExecutor, tenantId: string, jobId: string): Promise<Job | null> {
+    const qb = this.jobs().where('j.id = :jobId AND j.tenant_id = :tenantId', { jobId, tenantId });
+    if (this.db.kind === 'postgres') qb.setLock('pessimistic_write');
+    const [row] = await tx.queryBuilt<JobRow>(qb.getQueryAndParameters());
+    return row ? rowToJob(row) : null;
+  }
+
+  /** Where a connection logs in: its institution and login (never its credentials). */
+  async findConnectionLogin(connectionId: string): Promise<{ institutionId: string; loginId: string } | null> {
+    const qb = this.dataSource
+      .createQueryBuilder()
+      .select('c.institution_id', 'institution_id')
+      .addSelect('c.login_id', 'login_id')
+      .from(ConnectionEntity, 'c')
+      .where('c.id = :connectionId', { connectionId });
+    const [row] = await this.db.queryBuilt<{ institution_id: string; login_id: string }>(qb.getQueryAndParameters());
+    return row ? { institutionId: row.institution_id, loginId: row.login_id } : null;
+  }
+
   /** When the connection's credentials were last replaced (null: never). */
   async findCredentialsUpdatedAt(connectionId: string, tx: SqlExecutor = this.db): Promise<Date | null> {
     const qb = this.dataSource

@@ -1,5 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  MFA_MAX_WRONG_CODES,
+  cancelEvents,
+  challengeAnswerEvent,
   createJob,
   jobExpiresAt,
   retryJob,
@@ -20,9 +23,11 @@ import {
   type JobSearchQuery,
   type JobSummaryWire,
   type PageQuery,
+  type JobEvent,
 } from '@jobtrail/domain';
 import { ApiProblem } from '../common/api-problem.js';
 import {
+  ConnectorRegistry,
   Database,
   DatabaseClock,
   JobEventsBus,
@@ -65,6 +70,7 @@ export class JobsService {
     private readonly clock: DatabaseClock,
     private readonly bus: JobEventsBus,
     private readonly positions: SealedPositions,
+    private readonly connectors: ConnectorRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -430,22 +436,26 @@ export class JobsService {
     for (let tries = 0; tries < 5; tries++) {
       const job = await this.jobs.findJob(auth.tenantId, jobId);
       if (!job) throw ApiProblem.notFound('Job');
-      const res = transitionJob(
-        job,
-        { type: 'request-cancel' },
-        { now: new Date(this.clock.now()), actor: auth.keyId },
-      );
-      if (!res.ok) throw res.error;
+      const ctx = { now: new Date(this.clock.now()), actor: auth.keyId };
+      // A job parked on a challenge has no worker to stop it at a step: it is cancelled at once.
+      let next = job;
+      const events: JobWrite['events'][number][] = [];
+      for (const event of cancelEvents(job)) {
+        const res = transitionJob(next, event, ctx);
+        if (!res.ok) throw res.error;
+        next = res.job;
+        events.push(...transitionEvents(res.transition));
+      }
       const [committed] = await this.store.commitNow([
         {
           tenantId: auth.tenantId,
           before: job,
-          next: res.job,
+          next,
           events: [
-            ...transitionEvents(res.transition),
+            ...events,
             {
               kind: 'log',
-              at: res.job.updatedAt,
+              at: next.updatedAt,
               level: 'info',
               step: null,
               message: `cancel requested by key "${auth.keyName}"`,
@@ -459,6 +469,89 @@ export class JobsService {
       }
     }
     throw new ApiProblem('service-unavailable', 'The job is changing too fast; retry shortly.');
+  }
+
+  /**
+   * Answers the one-time-code challenge a job waits on. The institution's connector judges the
+   * code; the domain decides what the answer does (`challengeAnswerEvent`), and the change is
+   * committed with the job locked, so two answers at once are taken one after the other (the
+   * second finds no challenge: 409). 202 with the job when the code is right (a worker resumes it);
+   * 422 `mfa-code-invalid` for a wrong one (the third fails the job with `mfa-failed`).
+   */
+  async answerChallenge(auth: AuthContext, jobId: string, code: string): Promise<JobSummaryWire> {
+    const job = await this.jobs.findJob(auth.tenantId, jobId);
+    if (!job) throw ApiProblem.notFound('Job');
+    if (job.status !== 'processing' || job.challenge === null) throw notWaiting(job.id);
+    const login = await this.jobs.findConnectionLogin(job.connectionId);
+    const connector = login ? this.connectors.get(login.institutionId) : null;
+    const accepted =
+      login !== null && connector?.verifyOneTimeCode
+        ? await connector.verifyOneTimeCode({ loginId: login.loginId, code })
+        : false;
+    const outcome = await this.db.transaction(async (tx) => {
+      const current = await this.jobs.lockJob(tx, auth.tenantId, jobId);
+      const now = new Date(this.clock.now());
+      const event = current ? challengeAnswerEvent(current, accepted, now) : null;
+      if (!current || !event) return null;
+      const res = transitionJob(current, event, { now, actor: auth.keyId });
+      if (!res.ok) throw res.error;
+      const [committed] = await this.store.commit(tx, [
+        {
+          tenantId: auth.tenantId,
+          before: current,
+          next: res.job,
+          events: [
+            ...transitionEvents(res.transition),
+            {
+              kind: 'log',
+              at: now,
+              level: event.type === 'code-accepted' ? 'info' : 'warn',
+              step: current.steps.find((s) => s.status === 'action-required')?.name ?? null,
+              message: answerLogLine(event, current.challenge?.wrongCodes ?? 0, auth.keyName),
+            },
+          ],
+        },
+      ]);
+      return committed ? { event, committed } : null;
+    });
+    if (!outcome) throw notWaiting(jobId);
+    await this.bus.publish([outcome.committed.change]);
+    const { event, committed } = outcome;
+    if (event.type === 'code-accepted') return committed.change.job;
+    if (event.type === 'code-rejected') {
+      const left = MFA_MAX_WRONG_CODES - (committed.job.challenge?.wrongCodes ?? 0);
+      throw new ApiProblem(
+        'mfa-code-invalid',
+        `The institution rejected the one-time code; ${left} ${left === 1 ? 'try' : 'tries'} left.`,
+      );
+    }
+    if (committed.job.error?.code === 'mfa-failed')
+      throw new ApiProblem(
+        'mfa-code-invalid',
+        `The institution rejected the one-time code ${MFA_MAX_WRONG_CODES} times: job ${jobId} failed with mfa-failed.`,
+      );
+    throw new ApiProblem(
+      'challenge-not-waiting',
+      `The challenge expired before the answer: job ${jobId} failed with mfa-timeout.`,
+    );
+  }
+}
+
+function notWaiting(jobId: string): ApiProblem {
+  return new ApiProblem(
+    'challenge-not-waiting',
+    `Job ${jobId} is not waiting for a one-time code (never asked, already answered, or the job ended).`,
+  );
+}
+
+function answerLogLine(event: JobEvent, wrongCodesBefore: number, keyName: string): string {
+  switch (event.type) {
+    case 'code-accepted':
+      return `one-time code accepted (entered with key "${keyName}")`;
+    case 'code-rejected':
+      return `wrong one-time code (${wrongCodesBefore + 1} of ${MFA_MAX_WRONG_CODES}, entered with key "${keyName}")`;
+    default:
+      return event.type === 'fail' ? `${event.error.code}: ${event.error.detail}` : event.type;
   }
 }
 

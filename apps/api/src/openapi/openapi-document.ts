@@ -19,6 +19,8 @@ import {
   BulkRetryResponseSchema,
   JobStatsQuerySchema,
   JobStatsSchema,
+  MfaAnswerBodySchema,
+  InstitutionSchema,
   ConnectionListQuerySchema,
   ConnectionSchema,
   CreateConnectionBodySchema,
@@ -246,6 +248,16 @@ export const ROUTES: readonly RouteSpec[] = [
     errors: [400, 404, 409, 422],
   },
   {
+    method: 'get',
+    path: '/institutions',
+    operationId: 'listInstitutions',
+    summary:
+      "Every institution's health across tenants: status (operational, degraded, down = circuit open), the last hour's success rate and refreshes, the last failure",
+    role: 'viewer',
+    responses: { 200: z.array(InstitutionSchema) },
+    errors: [],
+  },
+  {
     method: 'post',
     path: '/events/token',
     operationId: 'createEventToken',
@@ -276,6 +288,19 @@ export const ROUTES: readonly RouteSpec[] = [
     produces: 'text/plain',
     responses: { 200: null },
     errors: [401],
+  },
+  {
+    method: 'post',
+    path: '/jobs/{job_id}/mfa',
+    operationId: 'answerJobChallenge',
+    summary:
+      "Answer the job's one-time-code challenge (202: right, the job goes on; 422 `mfa-code-invalid`: wrong, the third fails it with `mfa-failed`; 409 `challenge-not-waiting`)",
+    role: 'operator',
+    params: JobIdParamsSchema,
+    body: MfaAnswerBodySchema,
+    idempotent: true,
+    responses: { 202: JobSummarySchema },
+    errors: [400, 404, 409, 413, 415, 422],
   },
   {
     method: 'post',

@@ -101,9 +101,11 @@ export const ConnectionEntity = new EntitySchema<ConnectionRow & { tenant?: unkn
     login_hash: { type: 'varchar', length: 64, nullable: true },
     refresh_every_hours: { type: 'integer', nullable: true },
     last_refresh_job_id: { ...ref, nullable: true },
+    next_refresh_at: nullableMillis,
   },
   indices: [
     { name: 'ix_connections_tenant_created', columns: ['tenant_id', 'created_at', 'id'] },
+    { name: 'ix_connections_next_refresh', columns: ['next_refresh_at'] },
     { name: 'ix_connections_latest_job', columns: ['latest_job_id'] },
     { name: 'ix_connections_tenant_status', columns: ['tenant_id', 'status', 'created_at', 'id'] },
     { name: 'ix_connections_tenant_institution', columns: ['tenant_id', 'institution_id', 'created_at', 'id'] },
@@ -142,6 +144,8 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
     requested_by_name: { type: 'varchar', length: 100, nullable: true },
     error_code: { type: 'varchar', length: 100, nullable: true },
     version: { type: 'integer', default: 1 },
+    challenge: { type: 'text', nullable: true },
+    challenge_expires_at: nullableMillis,
   },
   indices: [
     { name: 'ix_jobs_history', columns: ['connection_id', 'created_at', 'id'] },
@@ -168,6 +172,7 @@ export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
       columns: ['tenant_id', 'error_code', 'created_at', 'id'],
       where: 'error_code IS NOT NULL',
     },
+    { name: 'ix_jobs_challenge_expiry', columns: ['challenge_expires_at'], where: "status = 'processing'" },
   ],
   checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
 });
@@ -362,6 +367,26 @@ export const WebhookDeliveryAttemptEntity = new EntitySchema<WebhookDeliveryAtte
   indices: [{ name: 'ix_webhook_delivery_attempts_delivery', columns: ['delivery_id', 'attempt'] }],
 });
 
+/** Each institution's circuit breaker (engine-kept; see the domain's `institution.ts`). */
+export const InstitutionCircuitEntity = new EntitySchema<{
+  institution_id: string;
+  state: string;
+  consecutive_failures: number;
+  opened_at: number | null;
+  probe_started_at: number | null;
+  updated_at: number;
+}>({
+  name: 'institution_circuits',
+  columns: {
+    institution_id: { type: 'varchar', length: 64, primary: true },
+    state: { type: 'varchar', length: 16 },
+    consecutive_failures: { type: 'integer' },
+    opened_at: nullableMillis,
+    probe_started_at: nullableMillis,
+    updated_at: millis,
+  },
+});
+
 /** Every entity, for the DataSource of a database of this kind. */
 export function entitiesFor(kind: 'sqlite' | 'postgres'): EntitySchema[] {
   return [
@@ -376,5 +401,6 @@ export function entitiesFor(kind: 'sqlite' | 'postgres'): EntitySchema[] {
     WebhookEntity,
     WebhookDeliveryEntity,
     WebhookDeliveryAttemptEntity,
+    InstitutionCircuitEntity,
   ] as EntitySchema[];
 }

@@ -47,6 +47,9 @@ const SUCCESS: Readonly<Record<string, number>> = {
   streamEvents: 200,
   metrics: 200,
   cancelJob: 200,
+  // The fixture's pending job waits for no one-time code: its allowed callers get that 409.
+  answerJobChallenge: 409,
+  listInstitutions: 200,
   listApiKeys: 200,
   createApiKey: 201,
   // A fresh viewer key of the id's tenant is revoked.
@@ -189,6 +192,7 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
     if (
       route.operationId === 'updateConnection' ||
       route.operationId === 'bulkRetryJobs' ||
+      route.operationId === 'answerJobChallenge' ||
       route.operationId === 'createWebhook' ||
       route.operationId === 'updateWebhook'
     ) {
@@ -201,9 +205,11 @@ describe.each(kinds)('authorization matrix on %s', (kind) => {
             ? { password: marker }
             : route.operationId === 'bulkRetryJobs'
               ? { dry_run: true }
-              : route.operationId === 'createWebhook'
-                ? { url: 'http://127.0.0.1:9/matrix', events: ['*'], description: marker }
-                : { description: marker },
+              : route.operationId === 'answerJobChallenge'
+                ? { code: '123456' }
+                : route.operationId === 'createWebhook'
+                  ? { url: 'http://127.0.0.1:9/matrix', events: ['*'], description: marker }
+                  : { description: marker },
         ),
       });
     }

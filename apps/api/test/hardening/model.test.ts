@@ -161,7 +161,15 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
     db = t.app.get(Database);
     repo = t.app.get(JobsStore);
     // role 'api' runs no worker: the test plays the sweeper with the engine's own.
-    worker = new LeaseSweeper(db, repo, t.app.get(JobEventsBus), t.config.worker, t.app.get(LOGGER), 'sweeper:model');
+    worker = new LeaseSweeper(
+      db,
+      repo,
+      t.app.get(JobEventsBus),
+      t.config.worker,
+      t.app.get(LOGGER),
+      'sweeper:model',
+      t.app.get(DatabaseClock),
+    );
   });
   afterAll(() => t.close());
 
@@ -183,7 +191,10 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
         .set(auth)
         .send(body ?? {});
     const get = (path: string) => request(t.server).get(`/api${path}`).set(auth);
-    const ctx = () => ({ now: new Date(), actor: WORKER });
+    // The worker's time is the database's, as the API's and the claim's are (a machine clock a
+    // millisecond behind would make a job requeued "now" not yet due for the claim).
+    const dbNow = () => t.app.get(DatabaseClock).now();
+    const ctx = () => ({ now: new Date(dbNow()), actor: WORKER });
     const write = async (before: Job, next: Job, events: ReturnType<typeof transitionEvents>) =>
       (await repo.commitNow([{ tenantId, before, next, events }]))[0] ?? null;
     const pickOf = <T>(xs: readonly T[], pick: number): T | undefined =>
@@ -367,7 +378,7 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
               `${intent.kind} ${shortId(m.id)} (attempt ${m.attempt}, ${m.stepsDone} steps done${m.cancelRequested ? ', cancel requested' : ''})`,
             );
             const before = await current(m);
-            const now = new Date();
+            const now = new Date(dbNow());
             let next: Job;
             let events: ReturnType<typeof transitionEvents> = [];
             if (intent.kind === 'advance') {
@@ -416,14 +427,11 @@ describe.each(kinds)('model-based: API + queue against the state machine model o
             log.push(
               `lose-lease ${shortId(m.id)} (attempt ${m.attempt}${m.cancelRequested ? ', cancel requested' : ''}) + sweep`,
             );
-            await db.execute('UPDATE jobs SET lease_expires_at = $1 WHERE id = $2', [Date.now() - 1, m.id]);
+            await db.execute('UPDATE jobs SET lease_expires_at = $1 WHERE id = $2', [dbNow() - 1, m.id]);
             same(await worker.sweepExpiredLeases(), 1, 'jobs swept');
             model.error(m, 'worker-lost', true);
             // The sweeper backs off; make it due again at once, as in fencing.test.ts.
-            await db.execute(`UPDATE jobs SET run_at = $1 WHERE id = $2 AND status = 'pending'`, [
-              Date.now() - 1,
-              m.id,
-            ]);
+            await db.execute(`UPDATE jobs SET run_at = $1 WHERE id = $2 AND status = 'pending'`, [dbNow() - 1, m.id]);
             stale.push(held.get(m.id)!);
             held.delete(m.id);
             break;

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobsStore, LeaseSweeper, RetentionSweeper, type DatabaseKind } from '@jobtrail/engine';
+import {
+  DatabaseClock,
+  JobEventsBus,
+  JobsStore,
+  LeaseSweeper,
+  RefreshScheduler,
+  RetentionSweeper,
+  type DatabaseKind,
+} from '@jobtrail/engine';
 import pg from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
@@ -74,7 +82,7 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
         .expect(201)
     ).body as { webhook_id: string };
     const made = [];
-    for (const login of ['user-ok', 'user-bad-password', 'user-flaky']) {
+    for (const login of ['user-ok', 'user-bad-password', 'user-flaky', 'user-mfa']) {
       made.push(
         (
           await api()
@@ -89,6 +97,13 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     await api().post(`/api/connections/${connectionId}/refresh`).set(auth);
     const queued = await api().post(`/api/connections/${made[2].connection.connection_id}/purge`).set(auth);
     await api().post(`/api/jobs/${queued.body.job_id}/cancel`).set(auth);
+    // A one-time-code challenge: parked, answered wrong then right, resumed by the worker.
+    const mfaJob = made[3].job.job_id as string;
+    await waitFor('the challenge', async () =>
+      (await api().get(`/api/jobs/${mfaJob}`).set(auth)).body.challenge ? true : undefined,
+    );
+    await api().post(`/api/jobs/${mfaJob}/mfa`).set(auth).send({ code: '000000' }).expect(422);
+    await api().post(`/api/jobs/${mfaJob}/mfa`).set(auth).send({ code: '123456' }).expect(202);
     await waitFor(
       'the worker to drain',
       async () => {
@@ -123,6 +138,7 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       '/api/jobs?limit=20&error_code=institution-unavailable',
       '/api/jobs?limit=20&institution_id=sandbox&status=failed',
       '/api/jobs/stats?from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z',
+      '/api/institutions',
     ]) {
       const first = await api().get(path).set(auth).expect(200);
       const next = nextLinkOf(first);
@@ -162,6 +178,19 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       'plans',
     ).sweepExpiredLeases();
     await new RetentionSweeper(t.db, t.config.retention, t.app.get(LOGGER)).purgeExpired();
+    // A schedule, its slot made due, claimed by the scheduler (a refresh starts).
+    await api().patch(`/api/connections/${connectionId}`).set(auth).send({ refresh_every_hours: 1 }).expect(200);
+    await t.db.execute('UPDATE connections SET next_refresh_at = $1 WHERE id = $2', [
+      t.app.get(DatabaseClock).now() - 1,
+      connectionId,
+    ]);
+    await new RefreshScheduler(
+      t.db,
+      t.app.get(JobsStore),
+      t.app.get(JobEventsBus),
+      t.app.get(LOGGER),
+      t.app.get(DatabaseClock),
+    ).runDue();
     await api().delete(`/api/connections/${made[2].connection.connection_id}`).set(auth).expect(204);
     capturing = false;
   }, 120_000);
@@ -219,6 +248,15 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
       /INSERT INTO webhook_deliveries/,
       /INSERT INTO webhook_delivery_attempts/,
       /FROM "?webhook_deliveries"? "?d"?/,
+      // Resuming answered challenges, and failing lapsed ones.
+      /lease_expires_at IS NULL AND j.challenge_expires_at IS NULL/,
+      /challenge_expires_at < \$1/,
+      // Claiming due refresh slots.
+      /next_refresh_at <= \$1/,
+      /SET next_refresh_at = \$1 WHERE id = \$2 AND next_refresh_at = \$3/,
+      // Institution health and its circuit.
+      /FROM institution_circuits/,
+      /MAX\("?j"?\."?finished_at"?\)/,
     ];
     if (kind === 'postgres') parts.push(/FOR UPDATE/);
     for (const part of parts) {

@@ -81,6 +81,8 @@ export const TEST_WORKER_CONFIG: AppConfig['worker'] = {
   backoffBaseMs: 50,
   progressFlushMs: 100,
   sandboxSlowStepMs: 300,
+  mfaTimeoutMs: 300_000,
+  schedulePollMs: 200,
 };
 
 /** Webhook settings for tests: loopback receivers allowed, quick polling, the retry schedule shrunk 1000×. */

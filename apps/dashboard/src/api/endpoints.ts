@@ -24,9 +24,12 @@ import {
   type JobStatus,
   type JobSummaryWire,
   type WhoAmIWire,
+  InstitutionSchema,
+  type InstitutionWire,
 } from '@jobtrail/domain';
 import { connectionsPath, type ConnectionFilters } from '../connections/connections-filters.js';
 import type { BulkRetryRequest } from '../jobs-list/bulk-retry.js';
+import { z } from 'zod';
 import { jobsQuery, type JobsFilters } from '../jobs-list/jobs-filters.js';
 import type { ApiClient, Page } from './client.js';
 
@@ -104,6 +107,11 @@ export function searchConnections(
 
 export function fetchConnection(client: ApiClient, id: string, signal?: AbortSignal): Promise<ConnectionWire> {
   return client.get(`/connections/${encodeURIComponent(id)}`, ConnectionSchema, signal);
+}
+
+/** Every institution's health (`GET /institutions`). */
+export function fetchInstitutions(client: ApiClient, signal?: AbortSignal): Promise<InstitutionWire[]> {
+  return client.get('/institutions', z.array(InstitutionSchema), signal);
 }
 
 export async function createConnection(
@@ -235,6 +243,17 @@ export async function cancelJob(client: ApiClient, jobId: string): Promise<JobSu
     await client.request(`/jobs/${encodeURIComponent(jobId)}/cancel`, {
       method: 'POST',
       body: {},
+      schema: JobSummarySchema,
+    })
+  ).data;
+}
+
+/** Answers the job's one-time-code challenge (202: right; 422 `mfa-code-invalid`: wrong). */
+export async function answerChallenge(client: ApiClient, jobId: string, code: string): Promise<JobSummaryWire> {
+  return (
+    await client.request(`/jobs/${encodeURIComponent(jobId)}/mfa`, {
+      method: 'POST',
+      body: { code },
       schema: JobSummarySchema,
     })
   ).data;

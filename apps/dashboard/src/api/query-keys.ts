@@ -16,6 +16,7 @@ export const queryKeys = {
   /** What the one search box found for a text: connections and jobs. */
   search: (text: string) => ['search', text] as const,
   connection: (id: string) => ['connection', id] as const,
+  institutions: () => ['institutions'] as const,
   history: (connectionId: string, filters: HistoryFilters) => ['history', connectionId, filters] as const,
   historyOf: (connectionId: string) => ['history', connectionId] as const,
   activeJobs: (connectionId: string) => ['active-jobs', connectionId] as const,

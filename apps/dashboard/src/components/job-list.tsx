@@ -3,7 +3,7 @@ import { describeError, type JobSummaryWire } from '@jobtrail/domain';
 import { formatDuration, jobDurationMs, shortConnectionId } from '../lib/format.js';
 import { useConnectionLabels } from './connection-name.js';
 import { DateTime } from './date-time.js';
-import { StatusBadge } from './status-badge.js';
+import { NeedsInputBadge, StatusBadge } from './status-badge.js';
 
 interface Props {
   readonly jobs: readonly JobSummaryWire[];
@@ -57,6 +57,7 @@ export function JobList({ jobs, caption, now, showErrors = false, labelOf = shor
                 <td data-label="Action">{job.action}</td>
                 <td data-label="Status" className="col-status">
                   <StatusBadge status={job.status} />
+                  <NeedsInputBadge job={job} />
                   {showErrors && job.error && job.status !== 'success' && (
                     <span className="row-error" data-testid="row-error">
                       <code className="error-code">{job.error.code}</code>{' '}

@@ -27,3 +27,17 @@ export function StatusBadge({ status }: { status: JobStatus }) {
     </span>
   );
 }
+
+/** "Needs your input": the job waits for a one-time code (its page has the form). */
+export function NeedsInputBadge({
+  job,
+}: {
+  readonly job: { readonly challenge: unknown; readonly status: JobStatus };
+}) {
+  if (job.status !== 'processing' || job.challenge === null) return null;
+  return (
+    <span className="needs-input-badge" data-testid="needs-input">
+      <span aria-hidden="true">🔑</span> Needs your input
+    </span>
+  );
+}

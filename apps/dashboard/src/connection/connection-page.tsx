@@ -14,6 +14,7 @@ import { connectionLabel } from '../lib/format.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
 import { useNow } from '../lib/clock-context.js';
 import { ConnectionActions } from './connection-actions.js';
+import { InstitutionBanner } from './institution-banner.js';
 import { UpdateCredentialsForm } from './update-credentials-form.js';
 import { DownloadHistoryCsv } from './download-history-csv.js';
 import { HistoryFiltersForm, rangeIsInvalid } from './history-filters.js';
@@ -25,6 +26,7 @@ export function ConnectionPage() {
   const { connectionId = '' } = useParams();
   const client = useApi();
   const canAct = useCan('operator');
+  const now = useNow();
   const connection = useQuery({
     queryKey: queryKeys.connection(connectionId),
     queryFn: ({ signal }) => fetchConnection(client, connectionId, signal),
@@ -70,6 +72,23 @@ export function ConnectionPage() {
                 </dd>
               </div>
               <div>
+                <dt>Scheduled refresh</dt>
+                <dd data-testid="next-refresh">
+                  {connection.data.refresh_every_hours === null ? (
+                    'on request only'
+                  ) : (
+                    <>
+                      every {connection.data.refresh_every_hours} h
+                      {connection.data.next_refresh_at && (
+                        <>
+                          ; next <DateTime iso={connection.data.next_refresh_at} now={now} tense="future" />
+                        </>
+                      )}
+                    </>
+                  )}
+                </dd>
+              </div>
+              <div>
                 <dt>Connection ID</dt>
                 <dd className="id-with-copy">
                   <span className="mono">{connection.data.connection_id}</span>
@@ -77,6 +96,7 @@ export function ConnectionPage() {
                 </dd>
               </div>
             </dl>
+            <InstitutionBanner institutionId={connection.data.institution_id} />
             <ConnectionActions connection={connection.data} />
             {canAct && <UpdateCredentialsForm connection={connection.data} />}
           </header>

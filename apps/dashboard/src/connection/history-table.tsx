@@ -4,7 +4,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { describeError, type JobSummaryWire } from '@jobtrail/domain';
 import { CopyButton } from '../components/copy-button.js';
 import { DateTime } from '../components/date-time.js';
-import { StatusBadge } from '../components/status-badge.js';
+import { NeedsInputBadge, StatusBadge } from '../components/status-badge.js';
 import { attemptsCellText, attemptsText } from '../jobs/retry-policy.js';
 import { formatDuration, jobDurationMs, shortId } from '../lib/format.js';
 
@@ -111,6 +111,7 @@ function HistoryRow({
       </td>
       <td role="cell" className="col-status">
         <StatusBadge status={job.status} />
+        <NeedsInputBadge job={job} />
         {job.cancel_requested && job.status === 'processing' && <span className="muted small"> cancelling</span>}
         {job.error && job.status !== 'success' && (
           // Why it failed, at a glance (the job page has the rest); hidden on phones, where rows are two lines.

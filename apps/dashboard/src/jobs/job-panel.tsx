@@ -13,6 +13,7 @@ import { StatusBadge } from '../components/status-badge.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { formatDuration, jobDurationMs, jobFirstStartMs } from '../lib/format.js';
 import { useNow } from '../lib/clock-context.js';
+import { ChallengeForm } from './challenge-form.js';
 import { JobActions } from './job-actions.js';
 import { JobErrorView } from './job-error-view.js';
 import { JobLogs } from './job-logs.js';
@@ -71,6 +72,7 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
         <RetryLinks job={job} />
         {/* What went wrong and what to do come before the buttons: the fix leads, Retry follows. */}
         <JobErrorView job={job} />
+        <ChallengeForm job={job} />
         <JobActions job={job} />
       </header>
 

@@ -16,6 +16,8 @@ function stepPresentation(status: StepStatus): { icon: string; label: string } {
       return { icon: '✗', label: 'Failed' };
     case 'skipped':
       return { icon: '–', label: 'Skipped' };
+    case 'action-required':
+      return { icon: '🔑', label: 'Waiting for a one-time code' };
     default:
       return assertNever(status, 'step status');
   }

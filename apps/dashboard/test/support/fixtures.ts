@@ -34,6 +34,7 @@ export function job(overrides: Partial<JobSummaryWire> = {}): JobSummaryWire {
     error: null,
     retry_of: null,
     cancel_requested: false,
+    challenge: null,
     version: 4,
     ...overrides,
   };

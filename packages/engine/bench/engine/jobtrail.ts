@@ -133,6 +133,7 @@ function benchWorkerConfig(concurrency: number): WorkerConfig {
     backoffBaseMs: 2_000,
     progressFlushMs: 250,
     sandboxSlowStepMs: 2_000,
+    mfaTimeoutMs: 300_000,
   };
 }
 

@@ -16,6 +16,8 @@ export interface JobChange {
   readonly tenantId: string;
   readonly connectionId: string;
   readonly job: JobSummaryWire;
+  /** Set when the change parked an answered job: a worker should resume it. */
+  readonly resumable?: boolean;
 }
 
 /** A connection deleted with its jobs. */

@@ -36,6 +36,11 @@ export interface Connector {
     ctx: ConnectorContext,
     accounts: readonly InstitutionAccount[],
   ): Promise<InstitutionTransaction[]>;
+  /**
+   * Whether the institution accepts this one-time code for the login's waiting challenge
+   * (institutions without challenges refuse every code).
+   */
+  verifyOneTimeCode?(input: { readonly loginId: string; readonly code: string }): Promise<boolean>;
 }
 
 /**
@@ -50,6 +55,17 @@ export class ConnectorError extends Error {
     readonly retryable?: boolean,
   ) {
     super(`${code}: ${detail}`);
+  }
+}
+
+/**
+ * Thrown by a step when the institution asks the user for a one-time code: the job waits (no
+ * worker, no lease) until `verifyOneTimeCode` accepts an answer, then continues after that step.
+ */
+export class ChallengeRequired extends Error {
+  override readonly name = 'ChallengeRequired';
+  constructor(readonly prompt: string) {
+    super(`one-time code required: ${prompt}`);
   }
 }
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SANDBOX_LOGINS, type SandboxLogin } from '@jobtrail/domain';
+import { SANDBOX_LOGINS, SANDBOX_MFA_CODE, type SandboxLogin } from '@jobtrail/domain';
 import {
+  ChallengeRequired,
   ConnectorError,
   type Connector,
   type ConnectorContext,
@@ -61,6 +62,10 @@ export class SandboxConnector implements Connector {
           'user-action-required',
           'The sandbox institution asks the user to accept new terms on its website.',
         );
+      case 'user-mfa':
+        // Asked on every attempt; an accepted code lets the job continue after this step.
+        ctx.log('the institution asks for a one-time code');
+        throw new ChallengeRequired('Enter the 6-digit code the sandbox bank sent to your phone.');
       default:
         if (!(ctx.loginId in SANDBOX_LOGINS))
           throw new ConnectorError(
@@ -69,6 +74,10 @@ export class SandboxConnector implements Connector {
           );
     }
     ctx.log('credentials accepted');
+  }
+
+  async verifyOneTimeCode(input: { readonly loginId: string; readonly code: string }): Promise<boolean> {
+    return input.loginId === 'user-mfa' && input.code === SANDBOX_MFA_CODE;
   }
 
   async retrieveAccounts(ctx: ConnectorContext): Promise<InstitutionAccount[]> {

@@ -5,6 +5,9 @@ import { DeadlineRetentionAndCleanupIndexes1733800000003 } from './migrations/17
 import { ApiKeyAudit1733800000100 } from './migrations/1733800000100-api-key-audit.js';
 import { Webhooks1733800000200 } from './migrations/1733800000200-webhooks.js';
 import { ConnectionStatusAndCredentials1733800000300 } from './migrations/1733800000300-connection-status-and-credentials.js';
+import { MfaChallenges1733800000400 } from './migrations/1733800000400-mfa-challenges.js';
+import { RefreshSchedules1733800000401 } from './migrations/1733800000401-refresh-schedules.js';
+import { InstitutionCircuits1733800000402 } from './migrations/1733800000402-institution-circuits.js';
 import { WebhookClaims1733800000500 } from './migrations/1733800000500-webhook-claims.js';
 import { PartialFinishedAndErrorIndexes1733800000800 } from './migrations/1733800000800-partial-finished-and-error-indexes.js';
 
@@ -20,6 +23,9 @@ export const MIGRATIONS = [
   ApiKeyAudit1733800000100,
   Webhooks1733800000200,
   ConnectionStatusAndCredentials1733800000300,
+  MfaChallenges1733800000400,
+  RefreshSchedules1733800000401,
+  InstitutionCircuits1733800000402,
   WebhookClaims1733800000500,
   PartialFinishedAndErrorIndexes1733800000800,
 ];

@@ -1,4 +1,11 @@
-import { isJobAction, isJobStatus, type Job, type JobStatus, type JobTransition } from '@jobtrail/domain';
+import {
+  isJobAction,
+  isJobStatus,
+  type Job,
+  type JobChallenge,
+  type JobStatus,
+  type JobTransition,
+} from '@jobtrail/domain';
 import { dateOrNull, millis } from '../database/database.js';
 import type { JobEventRow, JobRow } from './rows.js';
 
@@ -34,7 +41,14 @@ export function rowToJob(row: JobRow): Job {
     retryOf: row.retry_of,
     requestedBy: row.requested_by_id === null ? null : { id: row.requested_by_id, name: row.requested_by_name ?? '' },
     version: Number(row.version),
+    challenge: challengeFromJson(row.challenge),
   };
+}
+
+function challengeFromJson(json: string | null | undefined): JobChallenge | null {
+  if (json == null) return null;
+  const c = JSON.parse(json) as Omit<JobChallenge, 'expiresAt'> & { expiresAt: string };
+  return { type: c.type, prompt: c.prompt, expiresAt: new Date(c.expiresAt), wrongCodes: Number(c.wrongCodes) };
 }
 
 /** Width of the `error_code` column: an institution's own codes are kept as they came, up to this. */
@@ -68,6 +82,8 @@ export function jobToValues(job: Job, tenantId: string): unknown[] {
     job.requestedBy?.name ?? null,
     job.error === null ? null : job.error.code.slice(0, ERROR_CODE_LENGTH),
     job.version,
+    job.challenge === null ? null : JSON.stringify(job.challenge),
+    time(job.challenge?.expiresAt ?? null),
   ];
 }
 
@@ -97,6 +113,8 @@ export const JOB_COLUMNS = [
   'requested_by_name',
   'error_code',
   'version',
+  'challenge',
+  'challenge_expires_at',
 ] as const;
 
 /** A stored transition event back to the domain's transition. */

@@ -1,6 +1,12 @@
 import {
+  circuitAfterOutcome,
+  circuitOutcomeOf,
+  closedCircuit,
   connectionStatusAfterRefresh,
   fenceHolds,
+  isParked,
+  type CircuitState,
+  type InstitutionCircuit,
   mergeConcurrentChanges,
   toJobSummaryWire,
   type Job,
@@ -76,6 +82,8 @@ const MUTABLE_COLUMNS = {
   result: 'TEXT',
   error_code: 'VARCHAR',
   version: 'INTEGER',
+  challenge: 'TEXT',
+  challenge_expires_at: 'BIGINT',
 } as const satisfies Partial<Record<(typeof JOB_COLUMNS)[number], string>>;
 type MutableColumn = keyof typeof MUTABLE_COLUMNS;
 const MUTABLE = Object.keys(MUTABLE_COLUMNS) as MutableColumn[];
@@ -274,6 +282,10 @@ export class JobsStore {
     }
     await this.updateJobs(tx, updates);
     await this.updateConnectionStatuses(tx, updates);
+    await this.updateCircuits(
+      tx,
+      writes.flatMap((w, i) => (w.before?.status === 'processing' && results[i] ? [results[i].job] : [])),
+    );
     const written = results.filter((r) => r !== null);
     const lastIds = await this.insertEvents(tx, written);
     await this.outbox.enqueue(
@@ -299,6 +311,8 @@ export class JobsStore {
               tenantId: r.tenantId,
               connectionId: r.job.connectionId,
               job: toJobSummaryWire(r.job),
+              // An answered challenge: a worker should resume the job now.
+              ...(isParked(r.job) && r.job.challenge === null ? { resumable: true } : {}),
             },
           },
     );
@@ -411,6 +425,98 @@ export class JobsStore {
     }
   }
 
+  /**
+   * Attempts that ended tell their institution's circuit breaker (the domain's
+   * `circuitAfterOutcome`): the rows are read first without a lock and written (locked, re-read)
+   * only when the circuit changes, so the common case — a success on a closed circuit — costs one
+   * read and serialises nothing.
+   */
+  private async updateCircuits(tx: SqlExecutor, ended: readonly Job[]): Promise<void> {
+    const outcomes = ended.flatMap((job) => {
+      const outcome = job.status === 'processing' ? null : circuitOutcomeOf(job);
+      return outcome ? [{ job, outcome }] : [];
+    });
+    if (outcomes.length === 0) return;
+    const connectionIds = [...new Set(outcomes.map((o) => o.job.connectionId))];
+    const institutions = new Map(
+      (
+        await tx.query<{ id: string; institution_id: string }>(
+          `SELECT id, institution_id FROM connections WHERE id IN (${placeholders(connectionIds.length)})`,
+          connectionIds,
+        )
+      ).map((r) => [r.id, r.institution_id]),
+    );
+    const apply = (circuits: Map<string, InstitutionCircuit>) => {
+      const next = new Map(circuits);
+      for (const { job, outcome } of outcomes) {
+        const id = institutions.get(job.connectionId);
+        if (id === undefined) continue;
+        next.set(id, circuitAfterOutcome(next.get(id) ?? closedCircuit(id), outcome, job.updatedAt.getTime()));
+      }
+      return next;
+    };
+    const ids = [...new Set(institutions.values())];
+    const seen = await this.loadCircuits(tx, ids, false);
+    const changed = [...apply(seen)].filter(([id, c]) => !sameCircuit(seen.get(id) ?? closedCircuit(id), c));
+    if (changed.length === 0) return;
+    const locked = await this.loadCircuits(
+      tx,
+      changed.map(([id]) => id),
+      true,
+    );
+    const now = Math.max(...outcomes.map((o) => o.job.updatedAt.getTime()));
+    await this.saveCircuits(
+      tx,
+      [...apply(locked)].filter(([id]) => changed.some(([c]) => c === id)).map(([, c]) => c),
+      now,
+    );
+  }
+
+  /** The stored circuits of these institutions (closed ones may have no row), locked on request (PostgreSQL). */
+  async loadCircuits(
+    tx: SqlExecutor,
+    institutionIds: readonly string[],
+    lock: boolean,
+  ): Promise<Map<string, InstitutionCircuit>> {
+    const byId = new Map<string, InstitutionCircuit>();
+    if (institutionIds.length === 0) return byId;
+    const ids = [...new Set(institutionIds)].sort();
+    const rows = await tx.query<{
+      institution_id: string;
+      state: string;
+      consecutive_failures: number | string;
+      opened_at: number | string | null;
+      probe_started_at: number | string | null;
+    }>(
+      `SELECT institution_id, state, consecutive_failures, opened_at, probe_started_at FROM institution_circuits
+        WHERE institution_id IN (${placeholders(ids.length)}) ORDER BY institution_id${lock && this.db.kind === 'postgres' ? ' FOR UPDATE' : ''}`,
+      ids,
+    );
+    for (const r of rows)
+      byId.set(r.institution_id, {
+        institutionId: r.institution_id,
+        state: r.state as CircuitState,
+        consecutiveFailures: Number(r.consecutive_failures),
+        openedAt: r.opened_at === null ? null : Number(r.opened_at),
+        probeStartedAt: r.probe_started_at === null ? null : Number(r.probe_started_at),
+      });
+    return byId;
+  }
+
+  /** Stores circuits (insert or update). */
+  async saveCircuits(tx: SqlExecutor, circuits: readonly InstitutionCircuit[], now: number): Promise<void> {
+    for (const c of circuits) {
+      await tx.execute(
+        `INSERT INTO institution_circuits (institution_id, state, consecutive_failures, opened_at, probe_started_at, updated_at)
+          VALUES ($1, $2, $3, $4, $5, $6)
+          ON CONFLICT (institution_id) DO UPDATE SET state = excluded.state,
+            consecutive_failures = excluded.consecutive_failures, opened_at = excluded.opened_at,
+            probe_started_at = excluded.probe_started_at, updated_at = excluded.updated_at`,
+        [c.institutionId, c.state, c.consecutiveFailures, c.openedAt, c.probeStartedAt, now],
+      );
+    }
+  }
+
   /** Records the events of many jobs in as few multi-row inserts as possible; the last id per job. */
   private async insertEvents(
     tx: SqlExecutor,
@@ -479,6 +585,65 @@ export class JobsStore {
     }));
   }
 
+  /** Jobs with what a worker needs to reach their institution. */
+  private async withConnections(tx: SqlExecutor, rows: readonly JobRow[]): Promise<ClaimedJob[]> {
+    if (rows.length === 0) return [];
+    const ids = [...new Set(rows.map((r) => r.connection_id))];
+    const connections = await tx.query<{
+      id: string;
+      institution_id: string;
+      login_id: string;
+      credentials_enc: string;
+    }>(
+      `SELECT id, institution_id, login_id, credentials_enc FROM connections WHERE id IN (${placeholders(ids.length)})`,
+      ids,
+    );
+    const byId = new Map(connections.map((c) => [c.id, c]));
+    return rows.flatMap((r) => {
+      const c = byId.get(r.connection_id);
+      return c
+        ? [
+            {
+              job: rowToJob(r),
+              tenantId: r.tenant_id,
+              institutionId: c.institution_id,
+              loginId: c.login_id,
+              credentialsEnc: c.credentials_enc,
+            },
+          ]
+        : [];
+    });
+  }
+
+  /**
+   * Parked jobs whose challenge was answered (processing, no lease, no challenge), locked for a
+   * worker to resume: seeks the processing jobs without a lease through `ix_jobs_lease`.
+   */
+  async lockResumableJobs(tx: SqlExecutor, limit: number): Promise<ClaimedJob[]> {
+    const lock = this.db.kind === 'postgres' ? 'FOR UPDATE OF j SKIP LOCKED' : '';
+    const rows = await tx.query<JobRow>(
+      `SELECT j.* FROM jobs j
+        WHERE j.status = 'processing' AND j.lease_expires_at IS NULL AND j.challenge_expires_at IS NULL
+        LIMIT $1 ${lock}`,
+      [limit],
+    );
+    return this.withConnections(tx, rows);
+  }
+
+  /** Processing jobs whose one-time-code challenge lapsed before `now`, locked for the sweeper. */
+  async lockExpiredChallenges(
+    tx: SqlExecutor,
+    now: number,
+    limit: number,
+  ): Promise<Array<{ job: Job; tenantId: string }>> {
+    const lock = this.db.kind === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+    const rows = await tx.query<JobRow>(
+      `SELECT * FROM jobs WHERE status = 'processing' AND challenge_expires_at < $1 LIMIT $2 ${lock}`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ job: rowToJob(r), tenantId: r.tenant_id }));
+  }
+
   /** Processing jobs whose lease ran out or whose deadline passed before `now`, locked for the sweeper. */
   async lockExpiredLeases(tx: SqlExecutor, now: number, limit: number): Promise<Array<{ job: Job; tenantId: string }>> {
     const lock = this.db.kind === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
@@ -516,6 +681,15 @@ export class JobsStore {
     )[0];
     return row?.next == null ? null : Number(row.next);
   }
+}
+
+function sameCircuit(a: InstitutionCircuit, b: InstitutionCircuit): boolean {
+  return (
+    a.state === b.state &&
+    a.consecutiveFailures === b.consecutiveFailures &&
+    a.openedAt === b.openedAt &&
+    a.probeStartedAt === b.probeStartedAt
+  );
 }
 
 function stateOf(job: Job): StoredJobState {

@@ -23,6 +23,8 @@ export interface ConnectionRow {
   refresh_every_hours: number | null;
   /** The refresh `status` was derived from. */
   last_refresh_job_id: string | null;
+  /** The next scheduled refresh slot (null: no schedule). */
+  next_refresh_at: Millis | null;
 }
 
 export interface JobRow {
@@ -52,6 +54,10 @@ export interface JobRow {
   error_code: string | null;
   /** +1 on every change; 1 when created. */
   version: number;
+  /** JSON of the waiting one-time-code challenge (type, prompt, expiresAt, wrongCodes), or null. */
+  challenge: string | null;
+  /** The challenge's expiry, as a column the sweeper seeks. */
+  challenge_expires_at: Millis | null;
 }
 
 /** A webhook subscription. */

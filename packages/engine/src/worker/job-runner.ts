@@ -16,6 +16,7 @@ import type { JobEventsBus } from '../bus/job-events.bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { AttemptObserver, CredentialsDecryptor, WorkerConfig } from '../config.js';
 import {
+  ChallengeRequired,
   ConnectorError,
   type Connector,
   type ConnectorContext,
@@ -216,14 +217,34 @@ export class JobRunner {
           return;
         }
         if (stop.signal.aborted) throw stop.signal.reason;
+        // A resumed job (its challenge answered) goes on after the steps it already passed.
+        if (job.steps.find((s) => s.name === step)?.status === 'success') continue;
         // Steps record their own start and end times; log lines are for what happened inside them.
         if (!(await apply({ type: 'step-started', step }))) return;
         // A connector that ignores its abort signal must not hold the attempt (and its connection)
         // forever: a stop ends the wait whatever the step is doing.
-        await Promise.race([
-          this.runStep(step, connector, { ...ctx, log: (m) => jobLog('info', step, m) }, job, fence, state),
-          stopped,
-        ]);
+        try {
+          await Promise.race([
+            this.runStep(step, connector, { ...ctx, log: (m) => jobLog('info', step, m) }, job, fence, state),
+            stopped,
+          ]);
+        } catch (err) {
+          if (!(err instanceof ChallengeRequired) || stop.signal.aborted) throw err;
+          // The institution asks for a one-time code: the job is parked (step `action-required`,
+          // a challenge, no lease, no deadline) and this worker's slot is free at once. A cancel
+          // asked meanwhile wins.
+          const cancelAt = this.cancelRequests.get(job.id) ?? (await this.store.findCancelRequest(job.id));
+          if (cancelAt) {
+            job = { ...job, cancelRequestedAt: cancelAt };
+            jobLog('info', step, 'stopped: cancel requested');
+            await apply({ type: 'stop-cancelled' });
+            return;
+          }
+          const expiresAt = new Date(this.clock.now() + this.config.mfaTimeoutMs);
+          jobLog('info', step, `waiting for a one-time code until ${expiresAt.toISOString()}`);
+          await apply({ type: 'await-code', prompt: err.prompt, expiresAt });
+          return;
+        }
         if (stop.signal.aborted) throw stop.signal.reason;
         if (!(await apply({ type: 'step-succeeded', step }))) return;
       }

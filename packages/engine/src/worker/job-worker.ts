@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { transitionJob } from '@jobtrail/domain';
+import {
+  DEFAULT_CIRCUIT_COOLDOWN_MS,
+  circuitAdmits,
+  circuitIsOpen,
+  transitionJob,
+  type InstitutionCircuit,
+} from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from '../bus/job-events.bus.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -57,7 +63,10 @@ export class JobWorker {
     this.started = true;
     this.cleanups.push(
       // New work, or a job that left processing (its connection's next job may now be claimable).
-      this.bus.subscribe((c) => (c.type === 'job.created' || c.job.status !== 'processing') && this.wake()),
+      // Or a challenge answered: its parked job waits for a worker to resume it.
+      this.bus.subscribe(
+        (c) => (c.type === 'job.created' || c.job.status !== 'processing' || c.resumable === true) && this.wake(),
+      ),
       this.bus.onReconnect(() => this.wake()),
     );
     const sweepEvery = Math.max(100, Math.floor(this.config.leaseMs / 2));
@@ -161,26 +170,73 @@ export class JobWorker {
 
   /** Claims up to `limit` due jobs in one transaction; every claim is a domain transition. */
   private async claim(limit: number): Promise<ClaimedJob[]> {
-    const { leaseMs, jobDeadlineMs } = this.config;
+    const { leaseMs, jobDeadlineMs, circuitCooldownMs } = this.config;
     let committed: Array<CommittedWrite | null> = [];
     let claimed: ClaimedJob[] = [];
     try {
       claimed = await this.db.transaction(async (tx) => {
         const now = new Date(this.clock.now());
         const due = await this.store.lockDueJobs(tx, now.getTime(), limit);
+        // Parked jobs whose one-time code was answered go on in the same attempt, after the step.
+        const resumable = due.length < limit ? await this.store.lockResumableJobs(tx, limit - due.length) : [];
+        // An institution whose circuit is open gets its jobs held (attempts untouched), but one probe.
+        const institutionIds = [...new Set(due.map((c) => c.institutionId))];
+        let circuits = await this.store.loadCircuits(tx, institutionIds, false);
+        if ([...circuits.values()].some(circuitIsOpen))
+          circuits = await this.store.loadCircuits(tx, institutionIds, true);
+        const probes: InstitutionCircuit[] = [];
+        const holds: JobWrite[] = [];
         const writes: JobWrite[] = [];
         const next: ClaimedJob[] = [];
-        for (const c of due) {
+        for (const [c, type] of [
+          ...due.map((c) => [c, 'claim'] as const),
+          ...resumable.map((c) => [c, 'resume'] as const),
+        ]) {
+          const circuit = type === 'claim' ? circuits.get(c.institutionId) : undefined;
+          if (circuit && circuitIsOpen(circuit)) {
+            const admission = circuitAdmits(circuit, now.getTime(), circuitCooldownMs ?? DEFAULT_CIRCUIT_COOLDOWN_MS);
+            if (admission.admit === 'hold') {
+              const held = transitionJob(
+                c.job,
+                { type: 'hold', runAt: new Date(admission.until) },
+                { now, actor: this.workerId },
+              );
+              if (held.ok)
+                holds.push({
+                  tenantId: c.tenantId,
+                  before: c.job,
+                  next: held.job,
+                  events: [
+                    {
+                      kind: 'log',
+                      at: now,
+                      level: 'warn',
+                      step: null,
+                      message: `held until ${new Date(admission.until).toISOString()}: institution ${c.institutionId} is down (circuit ${circuit.state}); no attempt used`,
+                    },
+                  ],
+                });
+              continue;
+            }
+            if (admission.admit === 'probe') {
+              circuits.set(c.institutionId, admission.circuit);
+              probes.push(admission.circuit);
+            }
+          }
           const res = transitionJob(
             c.job,
-            { type: 'claim', workerId: this.workerId, leaseMs, deadlineMs: jobDeadlineMs },
+            { type, workerId: this.workerId, leaseMs, deadlineMs: jobDeadlineMs },
             { now, actor: this.workerId },
           );
           if (!res.ok) continue;
           writes.push({ tenantId: c.tenantId, before: c.job, next: res.job, events: transitionEvents(res.transition) });
           next.push({ ...c, job: res.job });
         }
-        committed = await this.store.commit(tx, writes, { locked: due.map((c) => c.job) });
+        await this.store.saveCircuits(tx, probes, now.getTime());
+        // Claims first: their results line up with `next`; the holds follow.
+        writes.push(...holds);
+        // lockDueJobs and lockResumableJobs read and locked these rows in this transaction.
+        committed = await this.store.commit(tx, writes, { locked: [...due, ...resumable].map((c) => c.job) });
         return next.filter((_, i) => committed[i] !== null);
       });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { eventForError, jobError, publicActor, transitionJob } from '@jobtrail/domain';
+import { challengeExpiredEvent, eventForError, jobError, publicActor, transitionJob } from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from '../bus/job-events.bus.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -52,6 +52,27 @@ export class LeaseSweeper {
             events: [
               ...transitionEvents(res.transition),
               { kind: 'log', at: now, level: 'warn', step: null, message: error.detail },
+            ],
+          });
+        }
+        // One-time-code challenges nobody answered in time fail the job (`mfa-timeout`).
+        for (const { job, tenantId } of await this.store.lockExpiredChallenges(tx, now.getTime(), 100)) {
+          const event = challengeExpiredEvent(job);
+          const res = transitionJob(job, event, { now, actor: this.actor });
+          if (!res.ok) continue;
+          writes.push({
+            tenantId,
+            before: job,
+            next: res.job,
+            events: [
+              ...transitionEvents(res.transition),
+              {
+                kind: 'log',
+                at: now,
+                level: 'warn',
+                step: res.job.steps.find((s) => s.status === 'failed')?.name ?? null,
+                message: res.job.error?.detail ?? 'the one-time-code challenge expired',
+              },
             ],
           });
         }

@@ -52,6 +52,7 @@ export const TEST_WORKER_CONFIG: WorkerConfig = {
   backoffBaseMs: 50,
   progressFlushMs: 100,
   sandboxSlowStepMs: 300,
+  mfaTimeoutMs: 300_000,
 };
 
 export const silentLog = pino({ level: 'silent' });

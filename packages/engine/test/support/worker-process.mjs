@@ -46,6 +46,7 @@ const worker = {
   backoffBaseMs: 50,
   progressFlushMs: 50,
   sandboxSlowStepMs: int('SLOW_STEP_MS', 200),
+  mfaTimeoutMs: int('MFA_TIMEOUT_MS', 300_000),
 };
 const runtime = new WorkerRuntime({
   db,
