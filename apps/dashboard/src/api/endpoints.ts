@@ -21,6 +21,9 @@ import {
   type JobSummaryWire,
   type WhoAmIWire,
   InstitutionSchema,
+  BulkRetryResponseSchema,
+  type BulkRetryBody,
+  type BulkRetryResponse,
   type InstitutionWire,
 } from '@jobtrail/domain';
 import { z } from 'zod';
@@ -85,6 +88,11 @@ export function fetchConnections(
 
 export function fetchConnection(client: ApiClient, id: string, signal?: AbortSignal): Promise<ConnectionWire> {
   return client.get(`/connections/${encodeURIComponent(id)}`, ConnectionSchema, signal);
+}
+
+/** `POST /jobs/retry`: retries (or, `dry_run`, counts) the finished jobs matching a filter. */
+export async function bulkRetry(client: ApiClient, body: BulkRetryBody): Promise<BulkRetryResponse> {
+  return (await client.request('/jobs/retry', { method: 'POST', body, schema: BulkRetryResponseSchema })).data;
 }
 
 /** Every institution's health (`GET /institutions`). */

@@ -12,6 +12,7 @@ export const queryKeys = {
   connections: () => ['connections'] as const,
   connection: (id: string) => ['connection', id] as const,
   institutions: () => ['institutions'] as const,
+  bulkRetryCount: (body: object) => ['bulk-retry-count', body] as const,
   history: (connectionId: string, filters: HistoryFilters) => ['history', connectionId, filters] as const,
   historyOf: (connectionId: string) => ['history', connectionId] as const,
   activeJobs: (connectionId: string) => ['active-jobs', connectionId] as const,

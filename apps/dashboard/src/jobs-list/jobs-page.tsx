@@ -12,6 +12,7 @@ import { ProblemAlert } from '../components/problem-alert.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { useNow } from '../lib/clock-context.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
+import { BulkRetry } from './bulk-retry.js';
 import { JobsFiltersForm } from './jobs-filters-form.js';
 import {
   hasJobsFilters,
@@ -59,6 +60,7 @@ export function JobsPage() {
     <section aria-labelledby="jobs-title" className="jobs-page">
       <h2 id="jobs-title">Jobs</h2>
       <JobsFiltersForm filters={filters} onChange={setFilters} />
+      {!invalid && <BulkRetry filters={filters} />}
       {invalid ? null : list.isPending ? (
         <Loading label="Loading jobs…" />
       ) : !list.data ? (
