@@ -234,6 +234,19 @@ export class ConnectionsRepository {
     return this.db.transaction(async (tx) => {
       const m = tx.manager;
       if (!(await m.existsBy(ConnectionEntity, { id: connectionId, tenant_id: tenantId }))) return false;
+      // The jobs are locked before anything is deleted, in the order every writer takes them (the
+      // job, then what hangs off it). A worker writing bank data holds its job's row while it upserts
+      // accounts and transactions; deleting those first and waiting for the job after was a
+      // deadlock (seen: DELETE jobs against INSERT transactions). Now the delete waits at once, or
+      // the worker finds its job gone and stops.
+      // (SQLite has one writer at a time: nothing to order.)
+      if (this.db.kind === 'postgres')
+        await m
+          .createQueryBuilder(JobEntity, 'j')
+          .select('j.id')
+          .where('j.connection_id = :connectionId', { connectionId })
+          .setLock('pessimistic_write')
+          .getMany();
       // Children first, explicitly: the result must not depend on a cascade being enabled.
       // By the connection's job ids: job_events is indexed by job, not by connection (it is the
       // busiest table to insert into, so it carries no index only this rare delete would use).
