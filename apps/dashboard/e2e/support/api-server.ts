@@ -98,6 +98,9 @@ export async function startApi(extraEnv: Readonly<Record<string, string>> = {}):
     // key: the production limits (60 refreshes an hour, 600 requests a minute) are not under test here.
     JOBTRAIL_REFRESH_LIMIT_PER_HOUR: '100000',
     JOBTRAIL_RATE_LIMIT_PER_MINUTE: '100000',
+    // The suites fail sandbox jobs with outages on purpose (user-down); five in a row open the
+    // sandbox's circuit, which then holds every other sandbox job for the production cool-down.
+    JOBTRAIL_CIRCUIT_COOLDOWN_MS: '500',
     DATABASE_URL: '',
     ...extraEnv,
   };
