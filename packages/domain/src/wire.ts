@@ -211,6 +211,15 @@ const slug = z
   .max(64, 'must be at most 64 characters')
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes');
 
+/** A connection's refresh schedule, in hours (null: on request only). */
+const refreshEveryHours = z
+  .number({ message: 'must be a whole number of hours' })
+  .int('must be a whole number of hours')
+  .min(1, 'must be between 1 and 720')
+  .max(720, 'must be between 1 and 720')
+  .nullable()
+  .optional();
+
 /** The body of `POST /connections`. Unknown fields are refused. */
 export const CreateConnectionBodySchema = z.strictObject({
   institution_id: slug,
@@ -221,14 +230,9 @@ export const CreateConnectionBodySchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(128, 'must be at most 128 characters')
     .optional(),
-  refresh_every_hours: z
-    .number({ message: 'must be a whole number of hours' })
-    .int('must be a whole number of hours')
-    .min(1, 'must be between 1 and 720')
-    .max(720, 'must be between 1 and 720')
-    .nullable()
-    .optional()
-    .describe('Refresh automatically every so many hours (default: the tenant default, unset = on request only).'),
+  refresh_every_hours: refreshEveryHours.describe(
+    'Refresh automatically every so many hours (default: the tenant default, unset = on request only).',
+  ),
 });
 export type CreateConnectionBody = z.infer<typeof CreateConnectionBodySchema>;
 
@@ -245,13 +249,7 @@ export const UpdateConnectionBodySchema = z
       .min(1, 'must not be empty')
       .max(256, 'must be at most 256 characters')
       .optional(),
-    refresh_every_hours: z
-      .number({ message: 'must be a whole number of hours' })
-      .int('must be a whole number of hours')
-      .min(1, 'must be between 1 and 720')
-      .max(720, 'must be between 1 and 720')
-      .nullable()
-      .optional(),
+    refresh_every_hours: refreshEveryHours,
   })
   .refine((b) => b.login_id === undefined || b.password !== undefined, {
     message: 'is required with a new login_id',

@@ -1,4 +1,13 @@
-import { challengeExpiredEvent, eventForError, jobError, publicActor, transitionJob } from '@jobtrail/domain';
+import {
+  challengeExpiredEvent,
+  eventForError,
+  jobError,
+  publicActor,
+  transitionJob,
+  type Job,
+  type JobEvent,
+  type StepName,
+} from '@jobtrail/domain';
 import type { Logger } from 'pino';
 import type { JobEventsBus } from '../bus/job-events.bus.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -31,7 +40,21 @@ export class LeaseSweeper {
       const committed = await this.db.transaction(async (tx) => {
         const now = new Date(this.clock.now());
         const expired = await this.store.lockExpiredLeases(tx, now.getTime(), 100);
+        // One-time-code challenges nobody answered in time fail the job (`mfa-timeout`).
+        const lapsed = await this.store.lockExpiredChallenges(tx, now.getTime(), 100);
         const writes: JobWrite[] = [];
+        /** The job's change by `event`, with a warning naming why (nothing if the rules refuse it). */
+        const sweep = (job: Job, tenantId: string, event: JobEvent, log: (next: Job) => [StepName | null, string]) => {
+          const res = transitionJob(job, event, { now, actor: this.actor });
+          if (!res.ok) return;
+          const [step, message] = log(res.job);
+          writes.push({
+            tenantId,
+            before: job,
+            next: res.job,
+            events: [...transitionEvents(res.transition), { kind: 'log', at: now, level: 'warn', step, message }],
+          });
+        };
         for (const { job, tenantId } of expired) {
           const pastDeadline = job.deadlineAt !== null && job.deadlineAt.getTime() <= now.getTime();
           const error = pastDeadline
@@ -43,40 +66,15 @@ export class LeaseSweeper {
           const event = pastDeadline
             ? ({ type: 'deadline-passed' } as const)
             : eventForError(job, error, now, { baseMs: this.config.backoffBaseMs });
-          const res = transitionJob(job, event, { now, actor: this.actor });
-          if (!res.ok) continue;
-          writes.push({
-            tenantId,
-            before: job,
-            next: res.job,
-            events: [
-              ...transitionEvents(res.transition),
-              { kind: 'log', at: now, level: 'warn', step: null, message: error.detail },
-            ],
-          });
+          sweep(job, tenantId, event, () => [null, error.detail]);
         }
-        // One-time-code challenges nobody answered in time fail the job (`mfa-timeout`).
-        for (const { job, tenantId } of await this.store.lockExpiredChallenges(tx, now.getTime(), 100)) {
-          const event = challengeExpiredEvent(job);
-          const res = transitionJob(job, event, { now, actor: this.actor });
-          if (!res.ok) continue;
-          writes.push({
-            tenantId,
-            before: job,
-            next: res.job,
-            events: [
-              ...transitionEvents(res.transition),
-              {
-                kind: 'log',
-                at: now,
-                level: 'warn',
-                step: res.job.steps.find((s) => s.status === 'failed')?.name ?? null,
-                message: res.job.error?.detail ?? 'the one-time-code challenge expired',
-              },
-            ],
-          });
-        }
-        return this.store.commit(tx, writes);
+        for (const { job, tenantId } of lapsed)
+          sweep(job, tenantId, challengeExpiredEvent(job), (next) => [
+            next.steps.find((s) => s.status === 'failed')?.name ?? null,
+            next.error?.detail ?? 'the one-time-code challenge expired',
+          ]);
+        // Both lists were read and locked in this transaction.
+        return this.store.commit(tx, writes, { locked: [...expired, ...lapsed].map((e) => e.job) });
       });
       const done = committed.flatMap((c) => (c ? [c.change] : []));
       if (done.length > 0) {
