@@ -1,5 +1,6 @@
 import { assertNever } from './assert-never.js';
-import type { JobTransition } from './job.js';
+import type { JobStatus } from './status.js';
+import type { JobStep, JobTransition } from './job.js';
 
 /** How an attempt ended (`running` while it has not). */
 export const ATTEMPT_OUTCOMES = ['running', 'success', 'failed', 'requeued', 'cancelled'] as const;
@@ -15,14 +16,31 @@ export interface JobAttempt {
   readonly errorCode: string | null;
   /** Who ran it: the worker that claimed it. */
   readonly worker: string;
+  /**
+   * Its steps as they ended (from the transition that closed it), the running attempt's as the
+   * job holds them; empty for an attempt that ended before steps were kept.
+   */
+  readonly steps: readonly JobStep[];
+}
+
+/**
+ * Whether a change of status ends an attempt: every change out of `processing` (success, failure,
+ * requeue, cancel, lost worker...). Such a change records the attempt's final steps.
+ */
+export function endsAttempt(from: JobStatus, to: JobStatus): boolean {
+  return from === 'processing' && to !== 'processing';
 }
 
 /**
  * Every attempt of a job from its transitions, oldest first: a claim (`pending → processing`)
- * opens one, the next change out of `processing` closes it. Nothing else is stored per attempt, so
+ * opens one, the next change out of `processing` closes it, carrying the attempt's final steps.
+ * `currentSteps` (the job's own) are the latest attempt's. Nothing else is stored per attempt, so
  * this is the one place that reads attempts out of the history.
  */
-export function deriveAttempts(transitions: readonly JobTransition[]): JobAttempt[] {
+export function deriveAttempts(
+  transitions: readonly JobTransition[],
+  currentSteps: readonly JobStep[] = [],
+): JobAttempt[] {
   const attempts: JobAttempt[] = [];
   for (const t of transitions) {
     if (t.from === 'pending' && t.to === 'processing') {
@@ -33,13 +51,14 @@ export function deriveAttempts(transitions: readonly JobTransition[]): JobAttemp
         outcome: 'running',
         errorCode: null,
         worker: t.actor,
+        steps: [],
       });
       continue;
     }
     const open = attempts[attempts.length - 1];
-    if (t.from !== 'processing' || t.to === 'processing' || !open || open.outcome !== 'running') continue;
+    if (!endsAttempt(t.from, t.to) || !open || open.outcome !== 'running') continue;
     const end = (outcome: AttemptOutcome, errorCode: string | null) =>
-      (attempts[attempts.length - 1] = { ...open, finishedAt: t.at, outcome, errorCode });
+      (attempts[attempts.length - 1] = { ...open, finishedAt: t.at, outcome, errorCode, steps: t.steps ?? [] });
     switch (t.to) {
       case 'success':
         end('success', null);
@@ -53,9 +72,17 @@ export function deriveAttempts(transitions: readonly JobTransition[]): JobAttemp
       case 'cancelled':
         end('cancelled', null);
         break;
+      case 'processing':
+        // Not an end (`endsAttempt` skipped it): a heartbeat-like change within the attempt.
+        break;
       default:
         assertNever(t.to, 'job status');
     }
   }
+  // The job's own steps are its latest attempt's (a claim resets them): they tell the running one,
+  // and an ended one recorded before steps were kept.
+  const last = attempts[attempts.length - 1];
+  if (last && (last.outcome === 'running' || last.steps.length === 0))
+    attempts[attempts.length - 1] = { ...last, steps: currentSteps };
   return attempts;
 }

@@ -112,6 +112,13 @@ export interface JobTransition {
   readonly actor: string;
   /** The job's attempt number after the change. */
   readonly attempt: number;
+  /**
+   * The steps of the attempt this change ends, as they stood when it ended: set on the changes out
+   * of `processing` (see `endsAttempt`), because the next claim resets the job's own `steps` and
+   * nothing else would keep them. Absent on other changes, and on changes recorded before steps
+   * were kept.
+   */
+  readonly steps?: readonly JobStep[];
 }
 
 /** Default number of automatic attempts of a job. */

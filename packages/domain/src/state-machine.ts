@@ -1,4 +1,5 @@
 import type { StepName } from './action.js';
+import { endsAttempt } from './attempts.js';
 import { assertNever } from './assert-never.js';
 import { nextRunAt, type BackoffOptions } from './backoff.js';
 import {
@@ -181,6 +182,8 @@ export function transitionJob(job: Job, event: JobEvent, ctx: TransitionContext)
           reason: reasonOf(event),
           actor: ctx.actor,
           attempt: next.attempt,
+          // The attempt's last word on its steps: the next claim resets the job's.
+          ...(endsAttempt(job.status, next.status) ? { steps: next.steps } : {}),
         };
   return { ok: true, job: next, transition };
 }

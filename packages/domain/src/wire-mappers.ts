@@ -94,14 +94,16 @@ export function toJobDetailWire(
   transitions: readonly JobTransition[],
   expiresAt: Date | null = null,
 ): JobDetailWire {
-  const steps = job.steps.map((s) => ({
-    name: s.name,
-    status: s.status,
-    started_at: isoOrNull(s.startedAt),
-    finished_at: isoOrNull(s.finishedAt),
-    error: errorToWire(s.error),
-  }));
-  const attempts = deriveAttempts(transitions);
+  const stepsToWire = (list: readonly JobStep[]) =>
+    list.map((s) => ({
+      name: s.name,
+      status: s.status,
+      started_at: isoOrNull(s.startedAt),
+      finished_at: isoOrNull(s.finishedAt),
+      error: errorToWire(s.error),
+    }));
+  const steps = stepsToWire(job.steps);
+  const attempts = deriveAttempts(transitions, job.steps);
   return {
     ...toJobSummaryWire(job),
     steps,
@@ -128,7 +130,7 @@ export function toJobDetailWire(
         outcome: a.outcome,
         error,
         worker: a.worker,
-        steps: latest ? steps : [],
+        steps: stepsToWire(a.steps),
       };
     }),
   };

@@ -141,7 +141,9 @@ export const JobAttemptWireSchema = z.object({
   worker: z.string().describe('The worker that ran it.'),
   steps: z
     .array(JobStepWireSchema)
-    .describe("Its steps: the latest attempt's, as the job holds them (earlier attempts' are not kept: empty)."),
+    .describe(
+      "Its steps as the attempt left them (the running attempt's as they progress). Empty for an earlier attempt that ended before steps were kept per attempt.",
+    ),
 });
 export type JobAttemptWire = z.infer<typeof JobAttemptWireSchema>;
 

@@ -202,6 +202,7 @@ const jobEventEntity = (kind: 'sqlite' | 'postgres') =>
       level: { type: 'varchar', length: 8, nullable: true },
       step: { type: 'varchar', length: 64, nullable: true },
       message: { type: 'text', nullable: true },
+      steps: { type: 'text', nullable: true },
     },
     indices: [
       { name: 'ix_job_events_job', columns: ['job_id', 'id'] },

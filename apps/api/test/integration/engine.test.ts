@@ -100,6 +100,21 @@ describe.each(kinds)('execution engine with the sandbox institution on %s', (kin
       'pending>processing:claimed',
       'processing>success:completed',
     ]);
+    // Each attempt keeps its own steps: the failed first one's survive the second claim's reset.
+    expect(done.attempts.map((a) => [a.attempt, a.outcome, a.error?.code ?? null])).toEqual([
+      [1, 'requeued', 'institution-unavailable'],
+      [2, 'success', null],
+    ]);
+    const [first, second] = done.attempts;
+    expect(first!.steps.map((s) => s.name)).toEqual([
+      'verify-credentials',
+      'retrieve-accounts',
+      'retrieve-transactions',
+    ]);
+    expect(first!.steps.find((s) => s.status === 'failed')?.error?.code).toBe('institution-unavailable');
+    expect(first!.steps.every((s) => s.status !== 'success' || s.finished_at !== null)).toBe(true);
+    expect(second!.steps.map((s) => s.status)).toEqual(['success', 'success', 'success']);
+    expect(second!.steps).toEqual(done.steps);
     expect(await bankData(t, connectionId)).toEqual({ accounts: 3, transactions: 120 });
   });
 

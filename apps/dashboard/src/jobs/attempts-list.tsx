@@ -1,5 +1,6 @@
 import type { JobAttemptWire } from '@jobtrail/domain';
 import { DateTime } from '../components/date-time.js';
+import { StepsTimeline } from './steps-timeline.js';
 
 const OUTCOME_LABEL: Record<JobAttemptWire['outcome'], string> = {
   running: '⏳ Running',
@@ -13,7 +14,13 @@ const OUTCOME_LABEL: Record<JobAttemptWire['outcome'], string> = {
  * Every attempt of the job, oldest first: the latest open, earlier ones a click away, so a job
  * that failed twice then succeeded tells its whole story.
  */
-export function AttemptsList({ attempts }: { readonly attempts: readonly JobAttemptWire[] }) {
+export function AttemptsList({
+  attempts,
+  now,
+}: {
+  readonly attempts: readonly JobAttemptWire[];
+  readonly now: number;
+}) {
   if (attempts.length === 0) return <p className="muted">No attempt yet: the job is waiting for a worker.</p>;
   return (
     <ol className="attempts" aria-label="Attempts">
@@ -55,9 +62,14 @@ export function AttemptsList({ attempts }: { readonly attempts: readonly JobAtte
                   </div>
                 )}
               </dl>
-              <p className="muted small">
-                {latest ? 'Its steps are the ones shown above.' : 'The steps of earlier attempts are not kept.'}
-              </p>
+              {latest ? (
+                // The page shows the latest attempt's steps above, live: not twice.
+                <p className="muted small">Its steps are the ones shown above.</p>
+              ) : a.steps.length > 0 ? (
+                <StepsTimeline steps={a.steps} now={now} label={`Steps of attempt ${a.attempt}`} />
+              ) : (
+                <p className="muted small">Its steps were not kept (it ended before steps were kept per attempt).</p>
+              )}
             </details>
           </li>
         );

@@ -98,7 +98,7 @@ export function JobDetailView({ job, pollMs }: { readonly job: JobDetailWire; re
           {job.attempts.length > 1 && (
             <section aria-labelledby="attempts-title">
               <h3 id="attempts-title">Attempts ({job.attempts.length})</h3>
-              <AttemptsList attempts={job.attempts} />
+              <AttemptsList attempts={job.attempts} now={now} />
             </section>
           )}
           <section aria-labelledby="transitions-title">

@@ -29,10 +29,21 @@ export function stepTitle(name: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** The steps of the current attempt as a vertical progress line. */
-export function StepsTimeline({ steps, now }: { readonly steps: readonly Step[]; readonly now: number }) {
+/**
+ * Steps of an attempt as a vertical progress line (the current one's by default; `label` names an
+ * earlier attempt's, so each list keeps its own accessible name).
+ */
+export function StepsTimeline({
+  steps,
+  now,
+  label = 'Steps',
+}: {
+  readonly steps: readonly Step[];
+  readonly now: number;
+  readonly label?: string;
+}) {
   return (
-    <ol className="timeline" aria-label="Steps">
+    <ol className="timeline" aria-label={label}>
       {steps.map((step) => {
         const { icon, label } = stepPresentation(step.status);
         const ms = step.started_at

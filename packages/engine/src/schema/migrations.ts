@@ -10,6 +10,7 @@ import { RefreshSchedules1733800000401 } from './migrations/1733800000401-refres
 import { InstitutionCircuits1733800000402 } from './migrations/1733800000402-institution-circuits.js';
 import { WebhookClaims1733800000500 } from './migrations/1733800000500-webhook-claims.js';
 import { PartialFinishedAndErrorIndexes1733800000800 } from './migrations/1733800000800-partial-finished-and-error-indexes.js';
+import { AttemptSteps1733800000900 } from './migrations/1733800000900-attempt-steps.js';
 
 /**
  * Every migration of the one schema, in order. Schema changes happen only here (`synchronize` is
@@ -28,4 +29,5 @@ export const MIGRATIONS = [
   InstitutionCircuits1733800000402,
   WebhookClaims1733800000500,
   PartialFinishedAndErrorIndexes1733800000800,
+  AttemptSteps1733800000900,
 ];

@@ -4,10 +4,20 @@ import {
   type Job,
   type JobChallenge,
   type JobStatus,
+  type JobStep,
   type JobTransition,
 } from '@jobtrail/domain';
 import { dateOrNull, millis } from '../database/database.js';
 import type { JobEventRow, JobRow } from './rows.js';
+
+/** Stored steps (JSON, dates as ISO strings) back to the domain's. */
+function stepsFromJson(json: string): JobStep[] {
+  return (JSON.parse(json) as Array<JobStep & { startedAt: string | null; finishedAt: string | null }>).map((s) => ({
+    ...s,
+    startedAt: s.startedAt === null ? null : new Date(s.startedAt),
+    finishedAt: s.finishedAt === null ? null : new Date(s.finishedAt),
+  }));
+}
 
 /** A stored job back to the pure domain object. */
 export function rowToJob(row: JobRow): Job {
@@ -29,13 +39,7 @@ export function rowToJob(row: JobRow): Job {
     leaseExpiresAt: dateOrNull(row.lease_expires_at),
     deadlineAt: dateOrNull(row.deadline_at),
     cancelRequestedAt: dateOrNull(row.cancel_requested_at),
-    steps: (
-      JSON.parse(row.steps) as Array<Job['steps'][number] & { startedAt: string | null; finishedAt: string | null }>
-    ).map((s) => ({
-      ...s,
-      startedAt: s.startedAt === null ? null : new Date(s.startedAt),
-      finishedAt: s.finishedAt === null ? null : new Date(s.finishedAt),
-    })),
+    steps: stepsFromJson(row.steps),
     error: row.error === null ? null : (JSON.parse(row.error) as Job['error']),
     result: row.result === null ? null : (JSON.parse(row.result) as Job['result']),
     retryOf: row.retry_of,
@@ -126,5 +130,6 @@ export function rowToTransition(row: JobEventRow): JobTransition {
     reason: row.reason ?? '',
     actor: row.actor ?? '',
     attempt: Number(row.attempt ?? 0),
+    ...(row.steps === null || row.steps === undefined ? {} : { steps: stepsFromJson(row.steps) }),
   };
 }

@@ -108,7 +108,7 @@ function updateJobsValuesSql(rows: number): string {
 const INSERT_JOB = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${placeholders(JOB_COLUMNS.length)})`;
 
 const EVENT_COLUMNS =
-  'job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message';
+  'job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message, steps';
 const EVENT_COLUMN_TYPES = [
   'VARCHAR',
   'VARCHAR',
@@ -122,6 +122,7 @@ const EVENT_COLUMN_TYPES = [
   'INTEGER',
   'VARCHAR',
   'VARCHAR',
+  'TEXT',
   'TEXT',
 ];
 /**
@@ -138,7 +139,7 @@ const INSERT_EVENTS_UNNEST = `WITH commit_order AS (SELECT pg_advisory_xact_lock
   SELECT e.* FROM commit_order,
     unnest(${EVENT_COLUMN_TYPES.map((t, i) => `CAST($${i + 1} AS ${t}[])`).join(', ')}) AS e
   RETURNING id, job_id`;
-// 13 parameters a row: well under SQLite's 32,766 bound parameters.
+// 14 parameters a row: well under SQLite's 32,766 bound parameters.
 const EVENT_ROWS_PER_INSERT = 1_000;
 
 function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
@@ -155,6 +156,7 @@ function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
         e.reason,
         e.actor,
         0,
+        null,
         null,
         null,
         null,
@@ -175,6 +177,8 @@ function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
         null,
         null,
         null,
+        // Written as the domain gave it: only changes that end an attempt carry its steps.
+        t.steps === undefined ? null : JSON.stringify(t.steps),
       ];
     }
     case 'log':
@@ -192,6 +196,7 @@ function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
         e.level,
         e.step,
         e.message,
+        null,
       ];
   }
 }

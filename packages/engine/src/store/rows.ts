@@ -136,4 +136,6 @@ export interface JobEventRow {
   level: string | null;
   step: string | null;
   message: string | null;
+  /** The ended attempt's steps (JSON), on a transition out of `processing`; null otherwise. */
+  steps: string | null;
 }
