@@ -410,6 +410,8 @@ describe('A support engineer’s day, in Chromium', () => {
       'invalid-credentials',
       ERROR_CATALOGUE['invalid-credentials'].title,
       '1 (100%)',
+      // An admin may retry the code's failed jobs from its row.
+      'Retry failed jobs with invalid-credentials',
     ]);
     await shot(page, 'overview-error-codes');
     await page.setViewportSize(PHONE);

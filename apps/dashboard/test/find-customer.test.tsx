@@ -113,7 +113,10 @@ describe('finding a customer from the one search box', () => {
     await user.type(await screen.findByRole('searchbox', { name: 'Find a connection or a job' }), `${shared}…{Enter}`);
     await waitFor(() => expect(window.location.pathname).toBe('/search'));
     // Two searches answer before this page shows: on a loaded machine that can take over a second.
-    expect(await screen.findByRole('heading', { name: /^Connections/ }, { timeout: 5_000 })).toBeInTheDocument();
+    // Level 3: the results' section, not the connections page's own "Connections" heading on its way out.
+    expect(
+      await screen.findByRole('heading', { name: /^Connections/, level: 3 }, { timeout: 5_000 }),
+    ).toBeInTheDocument();
     expect(screen.getByRole('link', { name: 'Connection Al•••in (acct-7731)' })).toBeInTheDocument();
     expect(await screen.findByRole('link', { name: jobs[0]!.job_id })).toBeInTheDocument();
   });

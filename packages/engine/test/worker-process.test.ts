@@ -266,4 +266,42 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
       expect(claims.some((r) => r.actor === a.id)).toBe(true);
       expect(claims.some((r) => r.actor === b.id)).toBe(true);
     });
+
+  if (kind === 'postgres')
+    it('two worker processes scheduling: every due slot of 150 connections yields exactly one scheduled refresh', async () => {
+      t = await openTestDatabase(kind);
+      const connections: string[] = [];
+      for (let i = 0; i < 150; i++) connections.push((await t.seedConnection('user-ok')).connectionId);
+      // Both schedulers poll every 20 ms (jittered) before any slot is due...
+      await Promise.all([start({ SCHEDULE_POLL_MS: '20' }), start({ SCHEDULE_POLL_MS: '20' })]);
+      // ...then every slot falls due at one instant of the database clock, so both processes reach
+      // for the same slots together (more than one round's worth: 100 per transaction).
+      const [clock] = await t.db.query<{ now: number | string }>(
+        `SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint AS now`,
+      );
+      const slot = Number(clock!.now) + 500;
+      await t.db.execute(
+        `UPDATE connections SET refresh_every_hours = 1, next_refresh_at = $1 WHERE id IN (${connections
+          .map((_, i) => `$${i + 2}`)
+          .join(', ')})`,
+        [slot, ...connections],
+      );
+      const slots = async () =>
+        t!.db.query<{ id: string; next_refresh_at: number | string }>('SELECT id, next_refresh_at FROM connections');
+      await until(
+        'every slot to be served',
+        async () => ((await slots()).every((c) => Number(c.next_refresh_at) > slot) ? true : undefined),
+        30_000,
+      );
+      // A few more rounds of both, in case a duplicate would come late.
+      await sleep(300);
+      const scheduledJobs = await t.db.query<{ connection_id: string; requested_by_id: string; action: string }>(
+        `SELECT connection_id, requested_by_id, action FROM jobs`,
+      );
+      expect(scheduledJobs).toHaveLength(connections.length);
+      expect(new Set(scheduledJobs.map((j) => j.connection_id))).toEqual(new Set(connections));
+      expect(scheduledJobs.every((j) => j.requested_by_id === 'schedule' && j.action === 'refresh')).toBe(true);
+      // Each slot moved on by exactly one period.
+      expect((await slots()).map((c) => Number(c.next_refresh_at) - slot)).toEqual(connections.map(() => 3_600_000));
+    });
 });

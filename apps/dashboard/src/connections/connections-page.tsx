@@ -8,6 +8,7 @@ import { EmptyState } from '../components/empty-state.js';
 import { LoadMore } from '../components/load-more.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
+import { InstitutionBanner } from '../connection/institution-banner.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
 import { useNow } from '../lib/clock-context.js';
@@ -56,6 +57,9 @@ export function ConnectionsPage() {
   const connections = list.data?.pages.flatMap((p) => p.items) ?? [];
   // Suggestions for the institution filter: those of the connections listed (any id may be typed).
   const institutions = [...new Set(['sandbox', ...connections.map((c) => c.institution_id)])].sort();
+  // A banner per listed institution that is degraded or down. Every banner reads the same
+  // `GET /institutions` query (one request for the page); operational ones render nothing.
+  const listedInstitutions = [...new Set(connections.map((c) => c.institution_id))].sort();
 
   return (
     <div className="page-grid">
@@ -63,6 +67,9 @@ export function ConnectionsPage() {
         <h2 id="connections-title">Connections</h2>
         {remove.isError && <ProblemAlert error={remove.error} context="The connection was not deleted" />}
         <ConnectionsFiltersForm filters={filters} onChange={setFilters} institutions={institutions} />
+        {listedInstitutions.map((id) => (
+          <InstitutionBanner key={id} institutionId={id} />
+        ))}
         {list.isPending ? (
           <Loading label="Loading connections…" />
         ) : !list.data ? (

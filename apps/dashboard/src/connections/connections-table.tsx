@@ -1,7 +1,7 @@
 import { Link } from 'react-router';
 import type { ConnectionStatus, ConnectionWire } from '@jobtrail/domain';
 import { DateTime, RelativeTime } from '../components/date-time.js';
-import { StatusBadge } from '../components/status-badge.js';
+import { NeedsInputBadge, StatusBadge } from '../components/status-badge.js';
 import { connectionLabel, maskLogin } from '../lib/format.js';
 import { DeleteConnectionButton } from './delete-connection-button.js';
 
@@ -78,6 +78,8 @@ export function ConnectionsTable({ connections, now, onDelete, deleting }: Props
                   {c.latest_job ? (
                     <span className="latest-job">
                       <StatusBadge status={c.latest_job.status} />{' '}
+                      {/* The same badge as the job lists: the connection is stuck until someone types a code. */}
+                      <NeedsInputBadge job={c.latest_job} />{' '}
                       <span className="muted small">
                         {c.latest_job.action}, <RelativeTime iso={c.latest_job.date} now={now} />
                       </span>

@@ -31,9 +31,17 @@ const jobsWord = (n: number) => `${n.toLocaleString('en')} ${n === 1 ? 'job' : '
 /**
  * Retries every job matching the Jobs page's filters (`POST /jobs/retry`): first a dry run counts
  * them, a dialog names that count and the filters (focus on Cancel), and only then does the run
- * start. Shown to operators and admins when the page lists failed (or cancelled) jobs only.
+ * start. Shown to operators and admins when the page lists failed (or cancelled) jobs only. The
+ * overview uses it too, with the filters of what it counts and a `label` naming them (several
+ * buttons on one page need distinct names).
  */
-export function BulkRetryButton({ filters }: { readonly filters: JobsFilters }) {
+export function BulkRetryButton({
+  filters,
+  label = 'Retry matching jobs',
+}: {
+  readonly filters: JobsFilters;
+  readonly label?: string;
+}) {
   const client = useApi();
   const canAct = useCan('operator');
   const notify = useNotify();
@@ -72,6 +80,8 @@ export function BulkRetryButton({ filters }: { readonly filters: JobsFilters }) 
       confirmed.current = null;
       notify(bulkRetryNotice(result));
       void queryClient.invalidateQueries({ queryKey: queryKeys.jobsLists() });
+      // The overview's counts (and its error codes) change too: the retried jobs are new, pending.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.overview() });
     },
   });
 
@@ -92,7 +102,7 @@ export function BulkRetryButton({ filters }: { readonly filters: JobsFilters }) 
           count.mutate(request);
         }}
       >
-        {count.isPending ? 'Counting matching jobs…' : run.isPending ? 'Retrying…' : 'Retry matching jobs'}
+        {count.isPending ? 'Counting matching jobs…' : run.isPending ? 'Retrying…' : label}
       </button>
       {nothing && (
         <p role="status" className="muted small">

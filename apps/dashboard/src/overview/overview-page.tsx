@@ -12,6 +12,7 @@ import { ProblemAlert } from '../components/problem-alert.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { useFallbackPollMs } from '../live/live-context.js';
 import { useDocumentTitle } from '../lib/use-document-title.js';
+import { BulkRetryButton } from '../jobs-list/bulk-retry-button.js';
 import { jobsPageLink } from '../jobs-list/jobs-filters.js';
 import { useNow } from '../lib/clock-context.js';
 import { FailureRateChart } from './failure-rate-chart.js';
@@ -110,6 +111,10 @@ function OverviewBody({ sample, now }: { readonly sample: Sample; readonly now: 
           </Link>
         </li>
       </ul>
+      {/* Operators only (the button hides itself otherwise): the failed jobs the tiles count. */}
+      {stats.counts.failed > 0 && (
+        <BulkRetryButton filters={{ status: 'failed', from: since }} label="Retry failed jobs of the last 24 hours" />
+      )}
       <section aria-labelledby="error-codes-title">
         <h3 id="error-codes-title">Top error codes in the last 24 hours</h3>
         <TopErrorCodes since={since} />

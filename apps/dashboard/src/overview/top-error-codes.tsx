@@ -3,9 +3,10 @@ import { Link } from 'react-router';
 import { describeError } from '@jobtrail/domain';
 import { fetchJobStats } from '../api/endpoints.js';
 import { queryKeys } from '../api/query-keys.js';
-import { useApi } from '../auth/auth-context.js';
+import { useApi, useCan } from '../auth/auth-context.js';
 import { Loading } from '../components/loading.js';
 import { ProblemAlert } from '../components/problem-alert.js';
+import { BulkRetryButton } from '../jobs-list/bulk-retry-button.js';
 import { jobsPageLink } from '../jobs-list/jobs-filters.js';
 
 /** How many codes are listed: the few that explain most failures. */
@@ -18,6 +19,8 @@ export const TOP_ERROR_CODES = 5;
  */
 export function TopErrorCodes({ since }: { readonly since: string }) {
   const client = useApi();
+  // Operators may retry a code's failed jobs from its row; for others the column is left out.
+  const canRetry = useCan('operator');
   const stats = useQuery({
     queryKey: queryKeys.errorCodeCounts(since),
     queryFn: ({ signal }) => fetchJobStats(client, since, signal),
@@ -46,6 +49,11 @@ export function TopErrorCodes({ since }: { readonly since: string }) {
             <th scope="col" className="num">
               Failed jobs
             </th>
+            {canRetry && (
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            )}
           </tr>
         </thead>
         <tbody>
@@ -64,6 +72,14 @@ export function TopErrorCodes({ since }: { readonly since: string }) {
                 {count.toLocaleString()}
                 {failed > 0 && <span className="muted small"> ({Math.round((count / failed) * 100)}%)</span>}
               </td>
+              {canRetry && (
+                <td className="row-actions">
+                  <BulkRetryButton
+                    filters={{ status: 'failed', error_code: code, from: since }}
+                    label={`Retry failed jobs with ${code}`}
+                  />
+                </td>
+              )}
             </tr>
           ))}
         </tbody>

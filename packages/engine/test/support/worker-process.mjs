@@ -47,6 +47,8 @@ const worker = {
   progressFlushMs: 50,
   sandboxSlowStepMs: int('SLOW_STEP_MS', 200),
   mfaTimeoutMs: int('MFA_TIMEOUT_MS', 300_000),
+  // The refresh scheduler runs in every worker process; tests of it shorten its poll.
+  schedulePollMs: int('SCHEDULE_POLL_MS', 10_000),
 };
 const runtime = new WorkerRuntime({
   db,
