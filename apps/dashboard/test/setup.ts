@@ -2,6 +2,11 @@
 import '@testing-library/jest-dom/jest-globals';
 import { TextDecoder, TextEncoder } from 'node:util';
 import { afterEach } from '@jest/globals';
+import { configure } from '@testing-library/react';
+
+// CI runs these suites in parallel workers next to the other packages' suites: a view that shows
+// after two fake requests can take over a second there. A wrong view still fails, only later.
+configure({ asyncUtilTimeout: 5_000 });
 
 // jsdom lacks these Web APIs that browsers (and the dashboard) have.
 Object.assign(globalThis, { TextDecoder, TextEncoder });
