@@ -453,8 +453,14 @@ describe('A support engineer’s day, in Chromium', () => {
     await page.getByRole('combobox', { name: 'Status' }).selectOption('');
     await page.waitForURL((url) => !url.searchParams.has('status'));
     await okLink.waitFor();
-    await page.getByRole('checkbox', { name: 'Latest job failed' }).check();
+    // A URL-controlled box: `check()` reads it before the router's transition commits.
+    await page.getByRole('checkbox', { name: 'Latest job failed' }).click();
     await page.waitForURL((url) => url.searchParams.get('latest_job_status') === 'failed');
+    await until(
+      'the Latest job failed box to be checked',
+      () => page.getByRole('checkbox', { name: 'Latest job failed' }).isChecked(),
+      (c) => c,
+    );
     await okLink.waitFor({ state: 'detached' });
     await badLink.waitFor();
     const shown = await list
