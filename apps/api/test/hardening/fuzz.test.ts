@@ -7,7 +7,8 @@
  */
 import { parse as parseQuery } from 'node:querystring';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SANDBOX_LOGINS } from '@jobtrail/domain';
+import { SANDBOX_LOGINS, SANDBOX_MFA_CODE, transitionJob } from '@jobtrail/domain';
+import { DatabaseClock, JobsStore, transitionEvents, type JobWrite, type NewJobEvent } from '@jobtrail/engine';
 import fc from 'fast-check';
 import { ROUTES, type RouteSpec } from '../../src/openapi/openapi-document.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
@@ -82,6 +83,8 @@ interface Pools {
   otherTenantWebhooks: string[];
   /** Subscriptions only DELETE may pick. */
   doomedWebhooks: string[];
+  /** Jobs waiting for a one-time code (user-mfa), so an answer can be right. */
+  challenged: string[];
 }
 
 /** Values that are not UUIDs, for path parameters and id filters. */
@@ -222,6 +225,7 @@ class Generator {
     if (name === 'delivery_id') return r < 0.8 ? this.rng.pick(this.pools.deliveries) : this.rng.uuid();
     const isJob = name === 'job_id';
     if (!isJob && op.route.operationId === 'deleteConnection' && r < 0.6) return this.rng.pick(this.pools.doomed);
+    if (isJob && op.route.operationId === 'answerJobChallenge' && r < 0.6) return this.rng.pick(this.pools.challenged);
     if (r < 0.6) return this.rng.pick(isJob ? this.pools.jobs : this.pools.connections);
     if (r < 0.8) return this.rng.pick(isJob ? this.pools.otherTenantJobs : this.pools.otherTenantConnections);
     return this.rng.uuid();
@@ -264,6 +268,8 @@ class Generator {
       // whatever the schema allows (refused as unsafe: 400).
       if ((op.route.operationId === 'createWebhook' || op.route.operationId === 'updateWebhook') && 'url' in b)
         if (this.rng.bool(0.7)) b.url = 'http://127.0.0.1:9/fuzz';
+      // The sandbox's right code, sometimes: the only answer that can succeed.
+      if (op.route.operationId === 'answerJobChallenge' && this.rng.bool(0.5)) b.code = SANDBOX_MFA_CODE;
       if (typeof b.password === 'string' && b.password.includes('\u0000')) continue;
       if (op.route.body.safeParse(b).success) return JSON.stringify(b);
     }
@@ -736,7 +742,44 @@ describe.each(kinds)('fuzzing from the OpenAPI document on %s', (kind) => {
       deliveries: [],
       otherTenantWebhooks: [],
       doomedWebhooks: [],
+      challenged: [],
     };
+    for (let i = 0; i < 10; i++) {
+      const { job } = await postJson<{ job: { job_id: string } }>(
+        t.server,
+        admin,
+        '/api/connections',
+        { institution_id: 'sandbox', login_id: 'user-mfa', password: 'pw' },
+        202,
+      );
+      pools.challenged.push(job.job_id);
+    }
+    // This app runs no worker: do what one does for user-mfa, park each at verify-credentials
+    // with a challenge, through the one write path.
+    const store = t.app.get(JobsStore);
+    const clock = t.app.get(DatabaseClock);
+    await t.db.transaction(async (tx) => {
+      const due = await store.lockDueJobs(tx, clock.now(), 200);
+      const writes: JobWrite[] = [];
+      for (const c of due.filter((d) => pools.challenged.includes(d.job.id))) {
+        const now = new Date(clock.now());
+        let job = c.job;
+        const events: NewJobEvent[] = [];
+        for (const event of [
+          { type: 'claim', workerId: 'fuzz', leaseMs: 600_000 },
+          { type: 'step-started', step: 'verify-credentials' },
+          { type: 'await-code', prompt: 'Enter the code', expiresAt: new Date(now.getTime() + 3_600_000) },
+        ] as const) {
+          const res = transitionJob(job, event, { now, actor: 'fuzz' });
+          if (!res.ok) throw res.error;
+          job = res.job;
+          events.push(...transitionEvents(res.transition));
+        }
+        writes.push({ tenantId: c.tenantId, before: c.job, next: job, events });
+      }
+      expect(writes).toHaveLength(pools.challenged.length);
+      await store.commit(tx, writes, { locked: due.map((d) => d.job) });
+    });
     const webhookOf = async (key: string): Promise<string> =>
       (
         await postJson<{ webhook_id: string }>(
