@@ -38,14 +38,25 @@ export class SealedPositions {
     return this.open(`event\n${tenantId}`, token, 1)?.[0] ?? null;
   }
 
-  /** The cursor after log line `id` (global) of `jobId`, the `ordinal`-th line of that job. */
-  logCursor(tenantId: string, jobId: string, id: number, ordinal: number): string {
-    return this.seal(`log\n${tenantId}\n${jobId}`, [id, ordinal]);
+  /**
+   * The cursor after a log line of `jobId` (line `index` of event row `eventId`, global), the
+   * `ordinal`-th line of that job.
+   */
+  logCursor(tenantId: string, jobId: string, line: { eventId: number; index: number }, ordinal: number): string {
+    return this.seal(`log\n${tenantId}\n${jobId}`, [line.eventId, ordinal, line.index]);
   }
 
-  openLogCursor(tenantId: string, jobId: string, token: string): { id: number; ordinal: number } | null {
-    const values = this.open(`log\n${tenantId}\n${jobId}`, token, 2);
-    return values ? { id: values[0]!, ordinal: values[1]! } : null;
+  openLogCursor(
+    tenantId: string,
+    jobId: string,
+    token: string,
+  ): { eventId: number; index: number; ordinal: number } | null {
+    const context = `log\n${tenantId}\n${jobId}`;
+    const values = this.open(context, token, 3);
+    if (values) return { eventId: values[0]!, ordinal: values[1]!, index: values[2]! };
+    // A cursor made before log lines were folded (a row a line): it is past its whole row.
+    const legacy = this.open(context, token, 2);
+    return legacy ? { eventId: legacy[0]!, ordinal: legacy[1]!, index: Number.MAX_SAFE_INTEGER } : null;
   }
 
   private seal(context: string, values: readonly number[]): string {

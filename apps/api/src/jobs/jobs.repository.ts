@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { Job, JobAction, JobStatus, JobTransition } from '@jobtrail/domain';
-import { Database, rowToJob, rowToTransition, type JobEventRow, type JobRow, type SqlExecutor } from '@jobtrail/engine';
+import {
+  Database,
+  rowToJob,
+  rowToLogLines,
+  rowToTransition,
+  type JobEventRow,
+  type JobRow,
+  type SqlExecutor,
+  type StoredLogLine,
+} from '@jobtrail/engine';
 import { DataSource, In, type SelectQueryBuilder } from 'typeorm';
 import { whereAfter, type KeysetPosition } from '../common/cursor.js';
 import { ConnectionEntity, JobEntity, JobEventEntity } from '../persistence/entities.js';
@@ -43,14 +52,13 @@ export interface JobStats {
 const NO_NEWER_JOB = `NOT EXISTS (SELECT 1 FROM jobs n WHERE n.connection_id = j.connection_id AND n.action = j.action
   AND (n.created_at > j.created_at OR (n.created_at = j.created_at AND n.id > j.id)))`;
 
-/** A stored log line. */
-export interface JobLogLine {
-  /** The line's id in the global log sequence (never shown to tenants: see SealedPositions). */
-  readonly seq: number;
-  readonly at: Date;
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly step: string | null;
-  readonly message: string;
+/**
+ * Where a log page starts: after line `index` of event row `eventId` (global ids, never shown to
+ * tenants: see SealedPositions).
+ */
+export interface LogPosition {
+  readonly eventId: number;
+  readonly index: number;
 }
 
 /**
@@ -351,20 +359,21 @@ export class JobsRepository {
     return (await this.db.queryBuilt<JobEventRow>(qb.getQueryAndParameters())).map(rowToTransition);
   }
 
-  /** Log lines of a job after `afterSeq`, oldest first. */
-  async findLogsPage(jobId: string, afterSeq: number, limit: number): Promise<JobLogLine[]> {
+  /**
+   * Up to `limit` log lines of a job after `after`, oldest first. A row holds one line or several
+   * (folded, see the engine's `eventRows`), so `limit + 1` rows past the starting one always hold
+   * `limit` lines when the job has them.
+   */
+  async findLogsPage(jobId: string, after: LogPosition | null, limit: number): Promise<StoredLogLine[]> {
     const qb = this.events()
-      .where("e.job_id = :jobId AND e.kind = 'log' AND e.id > :afterSeq", { jobId, afterSeq })
+      .where("e.job_id = :jobId AND e.kind = 'log' AND e.id >= :from", { jobId, from: after?.eventId ?? 0 })
       .orderBy('e.id')
-      .limit(limit);
+      .limit(limit + 1);
     const rows = await this.db.queryBuilt<JobEventRow>(qb.getQueryAndParameters());
-    return rows.map((r) => ({
-      seq: Number(r.id),
-      at: new Date(Number(r.at)),
-      level: (r.level ?? 'info') as JobLogLine['level'],
-      step: r.step,
-      message: r.message ?? '',
-    }));
+    return rows
+      .flatMap(rowToLogLines)
+      .filter((l) => !after || l.eventId > after.eventId || l.index > after.index)
+      .slice(0, limit);
   }
 
   /** The id of the newest recorded job event (0 when there is none). */

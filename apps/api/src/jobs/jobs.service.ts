@@ -390,7 +390,7 @@ export class JobsService {
     const after = query.cursor ? this.positions.openLogCursor(auth.tenantId, job.id, query.cursor) : null;
     if (query.cursor && after === null)
       throw ApiProblem.validation([{ field: 'query.cursor', message: 'is not a valid cursor' }]);
-    const lines = await this.jobs.findLogsPage(job.id, after?.id ?? 0, query.limit + 1);
+    const lines = await this.jobs.findLogsPage(job.id, after, query.limit + 1);
     const ordinal = after?.ordinal ?? 0;
     const kept = lines.slice(0, query.limit);
     const items = kept.map((l, i) => ({
@@ -405,7 +405,7 @@ export class JobsService {
       items,
       nextCursor:
         lines.length > query.limit && last
-          ? this.positions.logCursor(auth.tenantId, job.id, last.seq, ordinal + kept.length)
+          ? this.positions.logCursor(auth.tenantId, job.id, last, ordinal + kept.length)
           : null,
     };
   }

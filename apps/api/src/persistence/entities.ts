@@ -203,6 +203,7 @@ const jobEventEntity = (kind: 'sqlite' | 'postgres') =>
       step: { type: 'varchar', length: 64, nullable: true },
       message: { type: 'text', nullable: true },
       steps: { type: 'text', nullable: true },
+      lines: { type: 'text', nullable: true },
     },
     indices: [
       { name: 'ix_job_events_job', columns: ['job_id', 'id'] },

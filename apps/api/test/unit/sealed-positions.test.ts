@@ -13,8 +13,19 @@ describe('SealedPositions', () => {
     const id = positions.eventId(a, 123_456_789);
     expect(id).toMatch(/^[A-Za-z0-9_-]{48}$/);
     expect(new SealedPositions(secret).openEventId(a, id)).toBe(123_456_789);
-    const cursor = positions.logCursor(a, 'job-1', 42, 7);
-    expect(positions.openLogCursor(a, 'job-1', cursor)).toEqual({ id: 42, ordinal: 7 });
+    const cursor = positions.logCursor(a, 'job-1', { eventId: 42, index: 3 }, 7);
+    expect(positions.openLogCursor(a, 'job-1', cursor)).toEqual({ eventId: 42, index: 3, ordinal: 7 });
+  });
+
+  it('opens a log cursor made before lines were folded (event id and ordinal) as past its whole row', () => {
+    const seal = (positions as unknown as { seal(context: string, values: number[]): string }).seal.bind(positions);
+    const legacy = seal(`log\n${a}\njob-1`, [42, 7]);
+    expect(positions.openLogCursor(a, 'job-1', legacy)).toEqual({
+      eventId: 42,
+      index: Number.MAX_SAFE_INTEGER,
+      ordinal: 7,
+    });
+    expect(positions.openLogCursor(b, 'job-1', legacy)).toBeNull();
   });
 
   it('shows nothing of the position: consecutive positions give unrelated tokens', () => {
@@ -29,14 +40,16 @@ describe('SealedPositions', () => {
   it("refuses another tenant's token, another job's cursor, an edited token, another key's, and junk", () => {
     const id = positions.eventId(b, 5);
     expect(positions.openEventId(a, id)).toBeNull();
-    expect(positions.openLogCursor(a, 'job-2', positions.logCursor(a, 'job-1', 1, 1))).toBeNull();
+    expect(
+      positions.openLogCursor(a, 'job-2', positions.logCursor(a, 'job-1', { eventId: 1, index: 0 }, 1)),
+    ).toBeNull();
     const edited = `${id.slice(0, 20)}${id[20] === 'A' ? 'B' : 'A'}${id.slice(21)}`;
     expect(positions.openEventId(b, edited)).toBeNull();
     expect(new SealedPositions(randomBytes(32)).openEventId(b, id)).toBeNull();
     for (const junk of ['', '5', 'abc', '-1', 'x'.repeat(48), 'é'.repeat(48)])
       expect(positions.openEventId(a, junk)).toBeNull();
     // A log cursor is not an event id.
-    expect(positions.openEventId(a, positions.logCursor(a, 'job-1', 1, 1))).toBeNull();
+    expect(positions.openEventId(a, positions.logCursor(a, 'job-1', { eventId: 1, index: 0 }, 1))).toBeNull();
   });
 
   it('accepts 0 as "from the start": it reveals nothing', () => {

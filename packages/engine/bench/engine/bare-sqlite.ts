@@ -4,7 +4,7 @@
  * WorkerRepository.lockDueJobs (without `FOR UPDATE`, which SQLite has not) and its connections
  * lookup, each job updated to `processing` (fenced on status and attempt) with its transition
  * event, `COMMIT`; then `BEGIN IMMEDIATE`, each job updated to `success` (fenced) with the same
- * job_events rows Jobtrail recorded for a job (transition and log lines), `COMMIT`. Prepared
+ * job_events rows Jobtrail recorded for a job (transition with the attempt's steps, folded log lines), `COMMIT`. Prepared
  * statements, one row per statement (the fastest shape on SQLite).
  */
 import { stepsOf } from '@jobtrail/domain';
@@ -24,8 +24,8 @@ const CLAIM = `UPDATE jobs SET status = 'processing', updated_at = ?, started_at
   WHERE id = ? AND tenant_id = ? AND status = 'pending' AND attempt = ?`;
 const COMPLETE = `UPDATE jobs SET status = 'success', updated_at = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, deadline_at = NULL, steps = ?, result = ?
   WHERE id = ? AND tenant_id = ? AND status = 'processing' AND attempt = ?`;
-const INSERT_EVENT = `INSERT INTO job_events (job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_EVENT = `INSERT INTO job_events (job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message, steps, lines)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 interface DueRow {
   id: string;
@@ -94,6 +94,8 @@ export function bareSqliteDrain(
         e.level,
         e.step,
         e.message,
+        e.steps,
+        e.lines,
       );
 
     let done = 0;

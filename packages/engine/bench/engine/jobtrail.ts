@@ -56,6 +56,10 @@ export interface EventShape {
   readonly level: string | null;
   readonly step: string | null;
   readonly message: string | null;
+  /** The ended attempt's steps (JSON), on the completing transition. */
+  readonly steps: string | null;
+  /** Log lines folded into one row (JSON). */
+  readonly lines: string | null;
 }
 
 /** The job_events rows Jobtrail wrote for one job: in the claim, and when completing it. */
@@ -400,7 +404,7 @@ async function eventTemplate(db: Database): Promise<EventTemplate> {
   const job = (await db.query<{ id: string }>(`SELECT id FROM jobs WHERE status = 'success' ORDER BY id LIMIT 1`))[0];
   if (!job) throw new Error('no drained job to copy events from');
   const rows = await db.query<EventShape & { attempt: number | string | null }>(
-    'SELECT kind, from_status, to_status, reason, attempt, level, step, message FROM job_events WHERE job_id = $1 ORDER BY id',
+    'SELECT kind, from_status, to_status, reason, attempt, level, step, message, steps, lines FROM job_events WHERE job_id = $1 ORDER BY id',
     [job.id],
   );
   const shapes = rows.map((r) => ({ ...r, attempt: r.attempt === null ? null : Number(r.attempt) }));

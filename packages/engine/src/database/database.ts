@@ -119,7 +119,7 @@ export class PostgresDatabase extends Database {
  */
 export class SqliteDatabase extends Database {
   readonly kind = 'sqlite' as const;
-  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private readonly statements = new Map<string, PreparedStatement>();
   private lock: Promise<void> = Promise.resolve();
   private locked = false;
   private readonly db: BetterSqlite3.Database;
@@ -129,20 +129,20 @@ export class SqliteDatabase extends Database {
     this.db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection;
   }
 
-  private statement(sql: string): BetterSqlite3.Statement {
-    let stmt = this.statements.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
+  private statement(sql: string): PreparedStatement {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = prepare(this.db, sql);
       if (this.statements.size > 500) this.statements.clear();
-      this.statements.set(sql, stmt);
+      this.statements.set(sql, prepared);
     }
-    return stmt;
+    return prepared;
   }
 
   private runQuery<T>(sql: string, params: readonly unknown[]): T[] {
-    const stmt = this.statement(sql);
-    const bound = bindByPosition(params);
-    return (stmt.reader ? stmt.all(bound) : (stmt.run(bound), [])) as T[];
+    const { stmt, positional } = this.statement(sql);
+    const bound = positional ? params.map(bindable) : [bindByPosition(params)];
+    return (stmt.reader ? stmt.all(...bound) : (stmt.run(...bound), [])) as T[];
   }
 
   async queryBuilt<T>([sql, params]: readonly [string, readonly unknown[]]): Promise<T[]> {
@@ -152,11 +152,12 @@ export class SqliteDatabase extends Database {
 
   // TypeORM's SQLite placeholders are anonymous `?`: bound by position.
   private runBuilt<T>(sql: string, params: readonly unknown[]): T[] {
-    return this.statement(sql).all(...params.map(bindable)) as T[];
+    return this.statement(sql).stmt.all(...params.map(bindable)) as T[];
   }
 
   private runExecute(sql: string, params: readonly unknown[]): number {
-    return this.statement(sql).run(bindByPosition(params)).changes;
+    const { stmt, positional } = this.statement(sql);
+    return (positional ? stmt.run(...params.map(bindable)) : stmt.run(bindByPosition(params))).changes;
   }
 
   async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
@@ -200,17 +201,37 @@ export class SqliteDatabase extends Database {
       queryBuilt: async <R>([sql, params]: readonly [string, readonly unknown[]]) => this.runBuilt<R>(sql, params),
     };
     return this.exclusive(async () => {
-      this.db.prepare('BEGIN IMMEDIATE').run();
+      this.statement('BEGIN IMMEDIATE').stmt.run();
       try {
         const result = await fn(tx);
-        this.db.prepare('COMMIT').run();
+        this.statement('COMMIT').stmt.run();
         return result;
       } catch (err) {
-        if (this.db.inTransaction) this.db.prepare('ROLLBACK').run();
+        if (this.db.inTransaction) this.statement('ROLLBACK').stmt.run();
         throw err;
       }
     });
   }
+}
+
+/** A cached statement, and whether its parameters bind by position (see `prepare`). */
+interface PreparedStatement {
+  readonly stmt: BetterSqlite3.Statement;
+  readonly positional: boolean;
+}
+
+/**
+ * Prepares SQL written with PostgreSQL's `$1, $2...`. When each number appears once and in order
+ * (most statements), they become anonymous `?` bound from an array: better-sqlite3 binds those
+ * about a third faster than named ones, which counts on the per-row statements of the write path.
+ * Otherwise (a number used twice) they stay named parameters, bound by `bindByPosition`.
+ */
+function prepare(db: BetterSqlite3.Database, sql: string): PreparedStatement {
+  const numbers = [...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
+  const positional = numbers.every((n, i) => n === i + 1);
+  return positional
+    ? { stmt: db.prepare(numbers.length === 0 ? sql : sql.replace(/\$\d+/g, '?')), positional }
+    : { stmt: db.prepare(sql), positional };
 }
 
 /**

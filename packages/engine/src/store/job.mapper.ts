@@ -133,3 +133,44 @@ export function rowToTransition(row: JobEventRow): JobTransition {
     ...(row.steps === null || row.steps === undefined ? {} : { steps: stepsFromJson(row.steps) }),
   };
 }
+
+/** A log line as stored: the row it is in and its place there (0 in a one-line row). */
+export interface StoredLogLine {
+  readonly eventId: number;
+  readonly index: number;
+  readonly at: Date;
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly step: string | null;
+  readonly message: string;
+}
+
+/** The log lines of a `log` row: its folded `lines`, or the one line of its own columns. */
+export function rowToLogLines(row: JobEventRow): StoredLogLine[] {
+  const eventId = Number(row.id);
+  if (row.lines != null) {
+    const lines = JSON.parse(row.lines) as Array<{
+      at: number;
+      level: StoredLogLine['level'];
+      step: string | null;
+      message: string;
+    }>;
+    return lines.map((l, index) => ({
+      eventId,
+      index,
+      at: new Date(l.at),
+      level: l.level,
+      step: l.step,
+      message: l.message,
+    }));
+  }
+  return [
+    {
+      eventId,
+      index: 0,
+      at: new Date(millis(row.at)),
+      level: (row.level ?? 'info') as StoredLogLine['level'],
+      step: row.step,
+      message: row.message ?? '',
+    },
+  ];
+}

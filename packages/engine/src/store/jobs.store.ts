@@ -96,19 +96,15 @@ const UPDATE_JOBS_UNNEST = `UPDATE jobs SET ${SET_CLAUSE}
     AS v (id, ${MUTABLE.join(', ')})
   WHERE jobs.id = v.id`;
 
-// SQLite: UPDATE ... FROM a VALUES list (SQLite 3.33+), chunked under its parameter limit.
-const UPDATE_ROWS_PER_STATEMENT = 500;
-function updateJobsValuesSql(rows: number): string {
-  const width = MUTABLE.length + 1;
-  const values = Array.from({ length: rows }, (_, r) => `(${placeholders(width, r * width + 1)})`).join(', ');
-  return `WITH v (id, ${MUTABLE.join(', ')}) AS (VALUES ${values})
-    UPDATE jobs SET ${SET_CLAUSE} FROM v WHERE jobs.id = v.id`;
-}
+// SQLite: one row a statement, prepared once. In-process, a statement costs no round trip, and a
+// multi-row one costs more than it saves: a new SQL text to build and prepare for every batch size,
+// and thousands of parameters to bind by name (the SQLite drain's profile: 20% of its time).
+const UPDATE_JOB_SQLITE = `UPDATE jobs SET ${MUTABLE.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`;
 
 const INSERT_JOB = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${placeholders(JOB_COLUMNS.length)})`;
 
 const EVENT_COLUMNS =
-  'job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message, steps';
+  'job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message, steps, lines';
 const EVENT_COLUMN_TYPES = [
   'VARCHAR',
   'VARCHAR',
@@ -122,6 +118,7 @@ const EVENT_COLUMN_TYPES = [
   'INTEGER',
   'VARCHAR',
   'VARCHAR',
+  'TEXT',
   'TEXT',
   'TEXT',
 ];
@@ -139,8 +136,10 @@ const INSERT_EVENTS_UNNEST = `WITH commit_order AS (SELECT pg_advisory_xact_lock
   SELECT e.* FROM commit_order,
     unnest(${EVENT_COLUMN_TYPES.map((t, i) => `CAST($${i + 1} AS ${t}[])`).join(', ')}) AS e
   RETURNING id, job_id`;
-// 14 parameters a row: well under SQLite's 32,766 bound parameters.
-const EVENT_ROWS_PER_INSERT = 1_000;
+// SQLite: one row a statement (see UPDATE_JOB_SQLITE), without RETURNING (it costs a result row a
+// statement): in one write transaction AUTOINCREMENT hands out consecutive ids, so the ids follow
+// from the last one.
+const INSERT_EVENT_SQLITE = `INSERT INTO job_events (${EVENT_COLUMNS}) VALUES (${placeholders(EVENT_COLUMN_TYPES.length)})`;
 
 function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
   switch (e.kind) {
@@ -156,6 +155,7 @@ function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
         e.reason,
         e.actor,
         0,
+        null,
         null,
         null,
         null,
@@ -179,6 +179,7 @@ function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
         null,
         // Written as the domain gave it: only changes that end an attempt carry its steps.
         t.steps === undefined ? null : JSON.stringify(t.steps),
+        null,
       ];
     }
     case 'log':
@@ -197,8 +198,50 @@ function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
         e.step,
         e.message,
         null,
+        null,
       ];
   }
+}
+
+/** Lines folded into one row at most: a bound on the row's size, and on a log cursor's line index. */
+export const MAX_LINES_PER_EVENT_ROW = 1_000;
+
+/**
+ * The rows of one change's events. Its log lines (a step's lines, written with the change that ends
+ * the step) fold into one row, at the place of the first, with the lines in `lines` (JSON: at,
+ * level, step, message): a no-op refresh records three rows instead of five. A lone line keeps the
+ * one-line form. `rowToLogLines` reads both.
+ */
+function eventRows(job: Job, tenantId: string, events: readonly NewJobEvent[]): unknown[][] {
+  const logs = events.filter((e) => e.kind === 'log');
+  if (logs.length < 2) return events.map((e) => eventValues(job, tenantId, e));
+  const rows: unknown[][] = [];
+  for (const e of events) {
+    if (e.kind !== 'log') rows.push(eventValues(job, tenantId, e));
+    else if (e === logs[0])
+      for (let i = 0; i < logs.length; i += MAX_LINES_PER_EVENT_ROW) {
+        const chunk = logs.slice(i, i + MAX_LINES_PER_EVENT_ROW);
+        const lines = chunk.map((l) => ({ at: l.at.getTime(), level: l.level, step: l.step, message: l.message }));
+        rows.push([
+          job.id,
+          tenantId,
+          job.connectionId,
+          'log',
+          chunk[0]!.at.getTime(),
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          JSON.stringify(lines),
+        ]);
+      }
+  }
+  return rows;
 }
 
 /** The parts of the stored job a write is reconciled with, and its tenant. */
@@ -345,15 +388,8 @@ export class JobsStore {
         [unique],
       );
     } else {
-      for (let i = 0; i < unique.length; i += UPDATE_ROWS_PER_STATEMENT) {
-        const chunk = unique.slice(i, i + UPDATE_ROWS_PER_STATEMENT);
-        rows.push(
-          ...(await tx.query<StoredRow>(
-            `SELECT ${columns} FROM jobs WHERE id IN (${placeholders(chunk.length)})`,
-            chunk,
-          )),
-        );
-      }
+      for (const id of unique)
+        rows.push(...(await tx.query<StoredRow>(`SELECT ${columns} FROM jobs WHERE id = $1`, [id])));
     }
     for (const r of rows) {
       byId.set(r.id, {
@@ -383,10 +419,7 @@ export class JobsStore {
       );
       return;
     }
-    for (let i = 0; i < rows.length; i += UPDATE_ROWS_PER_STATEMENT) {
-      const chunk = rows.slice(i, i + UPDATE_ROWS_PER_STATEMENT);
-      await tx.execute(updateJobsValuesSql(chunk.length), chunk.flat());
-    }
+    for (const row of rows) await tx.execute(UPDATE_JOB_SQLITE, row);
   }
 
   /**
@@ -528,7 +561,7 @@ export class JobsStore {
     batches: ReadonlyArray<{ job: Job; tenantId: string; events: readonly NewJobEvent[] }>,
   ): Promise<Map<string, number>> {
     const rows: unknown[][] = [];
-    for (const { job, tenantId, events } of batches) for (const e of events) rows.push(eventValues(job, tenantId, e));
+    for (const { job, tenantId, events } of batches) rows.push(...eventRows(job, tenantId, events));
     const lastIds = new Map<string, number>();
     if (rows.length === 0) return lastIds;
     const note = (inserted: Array<{ id: number | string; job_id: string }>) => {
@@ -543,14 +576,9 @@ export class JobsStore {
       );
       return lastIds;
     }
-    const width = EVENT_COLUMN_TYPES.length;
-    for (let i = 0; i < rows.length; i += EVENT_ROWS_PER_INSERT) {
-      const chunk = rows.slice(i, i + EVENT_ROWS_PER_INSERT);
-      const values = chunk.map((_, r) => `(${placeholders(width, r * width + 1)})`).join(', ');
-      note(
-        await tx.query(`INSERT INTO job_events (${EVENT_COLUMNS}) VALUES ${values} RETURNING id, job_id`, chunk.flat()),
-      );
-    }
+    for (const row of rows) await tx.execute(INSERT_EVENT_SQLITE, row);
+    const last = Number((await tx.query<{ id: number }>('SELECT last_insert_rowid() AS id'))[0]?.id);
+    note(rows.map((r, i) => ({ id: last - (rows.length - 1 - i), job_id: r[0] as string })));
     return lastIds;
   }
 

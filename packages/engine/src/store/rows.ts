@@ -138,4 +138,9 @@ export interface JobEventRow {
   message: string | null;
   /** The ended attempt's steps (JSON), on a transition out of `processing`; null otherwise. */
   steps: string | null;
+  /**
+   * Several log lines recorded by one change (JSON array of at, level, step, message), in a `log`
+   * row whose own level, step and message are null; null on a one-line row.
+   */
+  lines: string | null;
 }

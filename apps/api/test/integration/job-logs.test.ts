@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { transitionJobOrThrow } from '@jobtrail/domain';
+import request from 'supertest';
+import { Database, DatabaseClock, JobsStore, transitionEvents, type NewJobEvent } from '@jobtrail/engine';
+import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
+
+const kinds = await databaseKinds();
+
+/**
+ * Log lines recorded together are folded into one job_events row (issue 13): what the logs
+ * endpoint shows — every line once, in order, numbered 1, 2, 3... — must not depend on how the
+ * lines were stored, whatever the page size.
+ */
+describe.each(kinds)('job log lines stored folded and one a row, on %s', (kind) => {
+  let t: TestApp;
+  const auth = () => ({ Authorization: `Bearer ${t.adminKey}` });
+  beforeAll(async () => {
+    t = await startTestApp(kind, { role: 'api' });
+  });
+  afterAll(() => t.close());
+
+  const line = (message: string, at: number): NewJobEvent => ({
+    kind: 'log',
+    at: new Date(at),
+    level: 'info',
+    step: 'retrieve-accounts',
+    message,
+  });
+
+  /** A claimed job (its creation logged one line), then three writes carrying 3, 1 and 2 log lines. */
+  async function jobWithLines(): Promise<string> {
+    const created = await request(t.server)
+      .post('/api/connections')
+      .set(auth())
+      .send({ institution_id: 'sandbox', login_id: 'user-ok', password: 'pw' })
+      .expect(202);
+    const jobId: string = created.body.job.job_id;
+    const store = t.app.get(JobsStore);
+    const db = t.app.get(Database);
+    const now = t.app.get(DatabaseClock).now();
+    let claimed = await db.transaction(async (tx) => {
+      const due = (await store.lockDueJobs(tx, now, 100)).find((c) => c.job.id === jobId)!;
+      const res = transitionJobOrThrow(
+        due.job,
+        { type: 'claim', workerId: 'w', leaseMs: 60_000 },
+        { now: new Date(now), actor: 'w' },
+      );
+      await store.commit(tx, [
+        { tenantId: due.tenantId, before: due.job, next: res.job, events: transitionEvents(res.transition) },
+      ]);
+      return { tenantId: due.tenantId, job: res.job };
+    });
+    let n = 0;
+    for (const count of [3, 1, 2]) {
+      const res = transitionJobOrThrow(
+        claimed.job,
+        { type: 'heartbeat', workerId: 'w', leaseMs: 60_000 },
+        { now: new Date(now + 1), actor: 'w' },
+      );
+      const events = Array.from({ length: count }, () => line(`line ${++n}`, now + n));
+      const [written] = await store.commitNow([
+        { tenantId: claimed.tenantId, before: claimed.job, next: res.job, events },
+      ]);
+      claimed = { ...claimed, job: written!.job };
+    }
+    return jobId;
+  }
+
+  it('stores the lines of one change in one row, and a lone line in a row of its own', async () => {
+    const jobId = await jobWithLines();
+    const rows = await t.app
+      .get(Database)
+      .query<{ message: string | null; lines: string | null }>(
+        `SELECT message, lines FROM job_events WHERE job_id = $1 AND kind = 'log' ORDER BY id`,
+        [jobId],
+      );
+    // The creation's own line first (one line: one row).
+    expect(rows.map((r) => (r.lines ? (JSON.parse(r.lines) as unknown[]).length : r.message))).toEqual([
+      'refresh requested by key "bootstrap admin"',
+      3,
+      'line 4',
+      2,
+    ]);
+  });
+
+  it.each([1, 2, 4, 50])('pages through every line once, in order, %i a page', async (limit) => {
+    const jobId = await jobWithLines();
+    const seen: Array<{ seq: number; message: string; step: string | null; level: string }> = [];
+    let path: string | null = `/api/jobs/${jobId}/logs?limit=${limit}`;
+    while (path) {
+      const res = await request(t.server).get(path).set(auth()).expect(200);
+      expect(res.body.length).toBeLessThanOrEqual(limit);
+      seen.push(...res.body);
+      const link = res.headers.link as string | undefined;
+      path = link ? link.slice(1, link.indexOf('>')) : null;
+    }
+    expect(seen.map((l) => l.message)).toEqual([
+      'refresh requested by key "bootstrap admin"',
+      'line 1',
+      'line 2',
+      'line 3',
+      'line 4',
+      'line 5',
+      'line 6',
+    ]);
+    expect(seen.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(seen.slice(1).every((l) => l.step === 'retrieve-accounts' && l.level === 'info')).toBe(true);
+  });
+});
