@@ -89,8 +89,16 @@ function summary(r: Row) {
         : withTroubleshooting(JSON.parse(r.error as string) as Parameters<typeof withTroubleshooting>[0]),
     retry_of: r.retry_of,
     cancel_requested: r.cancel_requested_at !== null,
+    challenge: challenge(r.challenge),
     version: Number(r.version),
   };
+}
+
+/** A stored one-time-code challenge as the wire shows it (its code and wrong tries stay inside). */
+function challenge(json: unknown) {
+  if (json === null || json === undefined) return null;
+  const c = JSON.parse(json as string) as { type: string; prompt: string; expiresAt: string };
+  return { type: c.type, prompt: c.prompt, expires_at: new Date(c.expiresAt).toISOString() };
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -262,8 +262,11 @@ async function sameAnswer(
   };
   const [a, b] = [await get(appUrl), await get(bareUrl)];
   if (a.status !== b.status || a.link !== b.link || a.body !== b.body) {
+    // Shown from where they part: bodies agree for hundreds of characters before a difference.
+    let at = 0;
+    while (at < a.body.length && a.body[at] === b.body[at]) at++;
     throw new Error(
-      `Jobtrail and the bare server disagree on ${method} ${path}:\n  ${a.status} ${a.link} ${a.body.slice(0, 300)}\n  ${b.status} ${b.link} ${b.body.slice(0, 300)}`,
+      `Jobtrail and the bare server disagree on ${method} ${path} from character ${at}:\n  ${a.status} ${a.link} …${a.body.slice(Math.max(0, at - 100), at + 200)}\n  ${b.status} ${b.link} …${b.body.slice(Math.max(0, at - 100), at + 200)}`,
     );
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { isApiKeyRole, type ApiKeyRole } from '@jobtrail/domain';
 import { Database, uuidv7, type Millis } from '@jobtrail/engine';
 import { DataSource, IsNull, type SelectQueryBuilder } from 'typeorm';
+import { BuiltQueries } from '../persistence/built-queries.js';
 import { ApiKeyEntity, TenantEntity } from '../persistence/entities.js';
 import type { ApiKeyRow, TenantRow } from '../persistence/rows.js';
 import type { AuthContext } from './auth-context.js';
@@ -42,6 +43,8 @@ function toAuthContext(row: KeyWithTenant | undefined): AuthContext | null {
  */
 @Injectable()
 export class ApiKeysRepository {
+  private readonly built = new BuiltQueries();
+
   constructor(
     private readonly db: Database,
     private readonly dataSource: DataSource,
@@ -71,8 +74,11 @@ export class ApiKeysRepository {
 
   /** The caller behind a presented key, or null when the key is unknown or revoked. */
   async findActiveKey(key: string): Promise<AuthContext | null> {
-    const qb = this.activeKeys().andWhere('k.key_hash = :hash', { hash: hashApiKey(key) });
-    return toAuthContext((await this.db.queryBuilt<KeyWithTenant>(qb.getQueryAndParameters()))[0]);
+    // Every request's first query: built once, then only bound (BuiltQueries).
+    const built = this.built.bind('active-key', { hash: hashApiKey(key) }, (p) =>
+      this.activeKeys().andWhere('k.key_hash = :hash', p).getQueryAndParameters(),
+    );
+    return toAuthContext((await this.db.queryBuilt<KeyWithTenant>(built))[0]);
   }
 
   /** The caller behind a key id, or null when the key is unknown or revoked. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { transitionJobOrThrow } from '@jobtrail/domain';
+import { jobError, transitionJobOrThrow } from '@jobtrail/domain';
 import request from 'supertest';
 import { Database, DatabaseClock, JobsStore, transitionEvents, type NewJobEvent } from '@jobtrail/engine';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
@@ -27,7 +27,7 @@ describe.each(kinds)('job log lines stored folded and one a row, on %s', (kind) 
     message,
   });
 
-  /** A claimed job (its creation logged one line), then three writes carrying 3, 1 and 2 log lines. */
+  /** A claimed job (its creation logged one line), then three changes carrying 3, 1 and 2 log lines. */
   async function jobWithLines(): Promise<string> {
     const created = await request(t.server)
       .post('/api/connections')
@@ -52,12 +52,16 @@ describe.each(kinds)('job log lines stored folded and one a row, on %s', (kind) 
     });
     let n = 0;
     for (const count of [3, 1, 2]) {
-      const res = transitionJobOrThrow(
-        claimed.job,
-        { type: 'heartbeat', workerId: 'w', leaseMs: 60_000 },
-        { now: new Date(now + 1), actor: 'w' },
-      );
-      const events = Array.from({ length: count }, () => line(`line ${++n}`, now + n));
+      // Two changes without a transition (step progress), then the attempt's end with its lines.
+      const event =
+        count === 2
+          ? ({ type: 'fail', error: jobError('invalid-credentials', 'The bank refused the password') } as const)
+          : ({ type: 'heartbeat', workerId: 'w', leaseMs: 60_000 } as const);
+      const res = transitionJobOrThrow(claimed.job, event, { now: new Date(now + 1), actor: 'w' });
+      const events = [
+        ...transitionEvents(res.transition),
+        ...Array.from({ length: count }, () => line(`line ${++n}`, now + n)),
+      ];
       const [written] = await store.commitNow([
         { tenantId: claimed.tenantId, before: claimed.job, next: res.job, events },
       ]);
@@ -66,20 +70,23 @@ describe.each(kinds)('job log lines stored folded and one a row, on %s', (kind) 
     return jobId;
   }
 
-  it('stores the lines of one change in one row, and a lone line in a row of its own', async () => {
+  it("stores a change's lines in its own event row (creation, transition), or in one log row without one", async () => {
     const jobId = await jobWithLines();
     const rows = await t.app
       .get(Database)
-      .query<{ message: string | null; lines: string | null }>(
-        `SELECT message, lines FROM job_events WHERE job_id = $1 AND kind = 'log' ORDER BY id`,
+      .query<{ kind: string; to_status: string | null; message: string | null; lines: string | null }>(
+        `SELECT kind, to_status, message, lines FROM job_events WHERE job_id = $1 ORDER BY id`,
         [jobId],
       );
-    // The creation's own line first (one line: one row).
-    expect(rows.map((r) => (r.lines ? (JSON.parse(r.lines) as unknown[]).length : r.message))).toEqual([
-      'refresh requested by key "bootstrap admin"',
-      3,
-      'line 4',
-      2,
+    expect(
+      rows.map((r) => [r.kind, r.to_status, r.lines ? (JSON.parse(r.lines) as unknown[]).length : r.message]),
+    ).toEqual([
+      ['created', 'pending', 1],
+      ['transition', 'processing', null],
+      ['log', null, 3],
+      // A lone line without a transition keeps the one-line form.
+      ['log', null, 'line 4'],
+      ['transition', 'failed', 2],
     ]);
   });
 
@@ -105,5 +112,8 @@ describe.each(kinds)('job log lines stored folded and one a row, on %s', (kind) 
     ]);
     expect(seen.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(seen.slice(1).every((l) => l.step === 'retrieve-accounts' && l.level === 'info')).toBe(true);
+    // The attempt's end is still shown as a transition, with its lines apart.
+    const detail = await request(t.server).get(`/api/jobs/${jobId}`).set(auth()).expect(200);
+    expect(detail.body.transitions.map((tr: { to: string }) => tr.to)).toEqual(['processing', 'failed']);
   });
 });

@@ -201,14 +201,11 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     if (kind === 'sqlite') {
       const count = Math.max(0, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
       const anonymous = (sql.match(/\?/g) ?? []).length;
-      const stmt = (t.db as unknown as { statement: (s: string) => { all: (...a: unknown[]) => unknown[] } }).statement(
+      // Through the Database, which binds `$n` and `?` placeholders as it does for the product.
+      const rows = await t.db.query<{ detail: string }>(
         `EXPLAIN QUERY PLAN ${sql}`,
+        Array.from({ length: count > 0 ? count : anonymous }, () => null),
       );
-      const rows = (
-        count > 0
-          ? stmt.all(Object.fromEntries(Array.from({ length: count }, (_, i) => [i + 1, null])))
-          : stmt.all(...Array.from({ length: anonymous }, () => null))
-      ) as Array<{ detail: string }>;
       return rows
         .map((r) => r.detail)
         .filter(

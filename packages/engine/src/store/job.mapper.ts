@@ -144,7 +144,10 @@ export interface StoredLogLine {
   readonly message: string;
 }
 
-/** The log lines of a `log` row: its folded `lines`, or the one line of its own columns. */
+/**
+ * The log lines of an event row: its folded `lines` (any kind), or, on a one-line `log` row, the
+ * line of its own columns. Other rows have none.
+ */
 export function rowToLogLines(row: JobEventRow): StoredLogLine[] {
   const eventId = Number(row.id);
   if (row.lines != null) {
@@ -163,6 +166,7 @@ export function rowToLogLines(row: JobEventRow): StoredLogLine[] {
       message: l.message,
     }));
   }
+  if (row.kind !== 'log') return [];
   return [
     {
       eventId,

@@ -203,43 +203,47 @@ function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
   }
 }
 
-/** Lines folded into one row at most: a bound on the row's size, and on a log cursor's line index. */
+/** Lines folded into one row at most: a bound on the row's size. */
 export const MAX_LINES_PER_EVENT_ROW = 1_000;
+const LINES_COLUMN = EVENT_COLUMN_TYPES.length - 1;
 
 /**
  * The rows of one change's events. Its log lines (a step's lines, written with the change that ends
- * the step) fold into one row, at the place of the first, with the lines in `lines` (JSON: at,
- * level, step, message): a no-op refresh records three rows instead of five. A lone line keeps the
- * one-line form. `rowToLogLines` reads both.
+ * the step) are folded, as JSON (at, level, step, message) in `lines`, into the change's last other
+ * event (its transition, or the job's creation), or, in a change without one (step progress), into
+ * one `log` row. A no-op refresh records two rows (its claim, its completion with its lines)
+ * instead of five. `rowToLogLines` reads every form, and rows written before (a line a row).
  */
 function eventRows(job: Job, tenantId: string, events: readonly NewJobEvent[]): unknown[][] {
+  const rows = events.filter((e) => e.kind !== 'log').map((e) => eventValues(job, tenantId, e));
   const logs = events.filter((e) => e.kind === 'log');
-  if (logs.length < 2) return events.map((e) => eventValues(job, tenantId, e));
-  const rows: unknown[][] = [];
-  for (const e of events) {
-    if (e.kind !== 'log') rows.push(eventValues(job, tenantId, e));
-    else if (e === logs[0])
-      for (let i = 0; i < logs.length; i += MAX_LINES_PER_EVENT_ROW) {
-        const chunk = logs.slice(i, i + MAX_LINES_PER_EVENT_ROW);
-        const lines = chunk.map((l) => ({ at: l.at.getTime(), level: l.level, step: l.step, message: l.message }));
-        rows.push([
-          job.id,
-          tenantId,
-          job.connectionId,
-          'log',
-          chunk[0]!.at.getTime(),
-          null,
-          null,
-          null,
-          null,
-          null,
-          null,
-          null,
-          null,
-          null,
-          JSON.stringify(lines),
-        ]);
-      }
+  if (logs.length === 0) return rows;
+  if (rows.length === 0 && logs.length === 1) return [eventValues(job, tenantId, logs[0]!)];
+  for (let i = 0; i < logs.length; i += MAX_LINES_PER_EVENT_ROW) {
+    const chunk = logs.slice(i, i + MAX_LINES_PER_EVENT_ROW);
+    const lines = JSON.stringify(
+      chunk.map((l) => ({ at: l.at.getTime(), level: l.level, step: l.step, message: l.message })),
+    );
+    const host = i === 0 ? rows.at(-1) : undefined;
+    if (host) host[LINES_COLUMN] = lines;
+    else
+      rows.push([
+        job.id,
+        tenantId,
+        job.connectionId,
+        'log',
+        chunk[0]!.at.getTime(),
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        lines,
+      ]);
   }
   return rows;
 }

@@ -139,8 +139,9 @@ export interface JobEventRow {
   /** The ended attempt's steps (JSON), on a transition out of `processing`; null otherwise. */
   steps: string | null;
   /**
-   * Several log lines recorded by one change (JSON array of at, level, step, message), in a `log`
-   * row whose own level, step and message are null; null on a one-line row.
+   * The log lines recorded with this event (JSON array of at, level, step, message): on a
+   * transition or creation, the lines its change recorded; on a `log` row holding several lines,
+   * those (its own level, step and message are then null). Null otherwise.
    */
   lines: string | null;
 }

@@ -60,6 +60,8 @@ export const silentLog = pino({ level: 'silent' });
 /** A migrated database of its own, with the engine's store and bus over it. */
 export interface TestDatabase {
   readonly kind: DatabaseKind;
+  /** TypeORM's handle: for tests of the migrations themselves. */
+  readonly dataSource: DataSource;
   readonly db: Database;
   readonly store: JobsStore;
   readonly bus: JobEventsBus;
@@ -111,6 +113,7 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase
   await bus.start();
   return {
     kind,
+    dataSource,
     db,
     store,
     bus,

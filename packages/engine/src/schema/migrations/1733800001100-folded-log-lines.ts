@@ -1,10 +1,11 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The log lines a job change records together (a step's lines, written with the change that ends
- * it) are stored in one `job_events` row, as a JSON array in `lines`, instead of a row a line: a
- * no-op refresh wrote five event rows, now three. Rows written before keep one line each in
- * `level`, `step` and `message`, and read as they did.
+ * The log lines a job change records (a step's lines, written with the change that ends the step)
+ * are stored as a JSON array in `lines` of the change's own event row (its transition, its
+ * creation) or, without one, of one `log` row, instead of a row a line: a no-op refresh wrote five
+ * event rows, now two. Rows written before keep one line each in `level`, `step` and `message`,
+ * and read as they did.
  */
 export class FoldedLogLines1733800001100 implements MigrationInterface {
   name = 'FoldedLogLines1733800001100';
@@ -20,10 +21,11 @@ export class FoldedLogLines1733800001100 implements MigrationInterface {
     const postgres = q.connection.driver.options.type === 'postgres';
     const p = (n: number) => (postgres ? `$${n}` : '?');
     const folded = await q.query(
-      'SELECT id, job_id, tenant_id, connection_id, lines FROM "job_events" WHERE "lines" IS NOT NULL ORDER BY id',
+      'SELECT id, kind, job_id, tenant_id, connection_id, lines FROM "job_events" WHERE "lines" IS NOT NULL ORDER BY id',
     );
     for (const row of folded as Array<{
       id: unknown;
+      kind: string;
       job_id: string;
       tenant_id: string;
       connection_id: string;
@@ -41,7 +43,8 @@ export class FoldedLogLines1733800001100 implements MigrationInterface {
           [row.job_id, row.tenant_id, row.connection_id, line.at, line.level, line.step, line.message],
         );
       }
-      await q.query(`DELETE FROM "job_events" WHERE id = ${p(1)}`, [row.id]);
+      // A folded `log` row is replaced by its lines; a transition or creation only loses them.
+      if (row.kind === 'log') await q.query(`DELETE FROM "job_events" WHERE id = ${p(1)}`, [row.id]);
     }
     await q.query('ALTER TABLE "job_events" DROP COLUMN "lines"');
   }
