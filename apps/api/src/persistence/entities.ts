@@ -174,8 +174,10 @@ const jobEntity = (kind: 'sqlite' | 'postgres') =>
         where: 'error_code IS NOT NULL',
       },
       { name: 'ix_jobs_challenge_expiry', columns: ['challenge_expires_at'], where: "status = 'processing'" },
-      // PostgreSQL's retention finds the oldest job it keeps, to know which event partitions it may drop.
-      ...(kind === 'postgres' ? [{ name: 'ix_jobs_created', columns: ['created_at'] }] : []),
+      // PostgreSQL's retention finds the oldest finished job it keeps, to know which event partitions it may drop.
+      ...(kind === 'postgres'
+        ? [{ name: 'ix_jobs_finished_created', columns: ['created_at'], where: 'finished_at IS NOT NULL' }]
+        : []),
     ],
     checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
   });

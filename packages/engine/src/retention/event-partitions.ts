@@ -179,8 +179,9 @@ export class EventPartitions {
 
   /**
    * The creation time of the oldest job that retention keeps (active, or finished within its
-   * status's period; null when there is none). It walks `ix_jobs_created` from the oldest job:
-   * only expired jobs not deleted yet come before it, and retention deletes those right after.
+   * status's period; null when there is none). Active jobs are few (`ux_jobs_active_action` holds
+   * them all). Finished ones are walked from the oldest in `ix_jobs_finished_created`: only expired
+   * jobs not deleted yet come before the first kept one, and retention deletes those right after.
    */
   private async oldestLiveJobCreatedAt(now: number, policy: RetentionPolicy): Promise<number | null> {
     const expired: string[] = [];
@@ -189,14 +190,15 @@ export class EventPartitions {
       const days = retentionDays(status, policy);
       if (days === null) continue;
       params.push(status, now - days * 86_400_000);
-      // A finished job without a finish time is never deleted: it counts as kept.
-      expired.push(`(status = $${params.length - 1} AND finished_at IS NOT NULL AND finished_at < $${params.length})`);
+      expired.push(`(status = $${params.length - 1} AND finished_at < $${params.length})`);
     }
-    const rows = await this.db.query<{ created_at: string | number }>(
-      `SELECT created_at FROM jobs ${expired.length > 0 ? `WHERE NOT (${expired.join(' OR ')})` : ''}
-        ORDER BY created_at LIMIT 1`,
+    const [row] = await this.db.query<{ created_at: string | number | null }>(
+      `SELECT LEAST(
+         (SELECT MIN(created_at) FROM jobs WHERE status IN ('pending', 'processing')),
+         (SELECT created_at FROM jobs WHERE finished_at IS NOT NULL${expired.length > 0 ? ` AND NOT (${expired.join(' OR ')})` : ''}
+           ORDER BY created_at LIMIT 1)) AS created_at`,
       params,
     );
-    return rows[0] ? Number(rows[0].created_at) : null;
+    return row?.created_at == null ? null : Number(row.created_at);
   }
 }
