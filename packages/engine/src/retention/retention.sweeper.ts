@@ -74,7 +74,9 @@ export class RetentionSweeper {
           ).map((r) => r.id);
           if (ids.length === 0) return 0;
           const list = placeholders(ids.length);
-          await tx.execute(`DELETE FROM job_events WHERE job_id IN (${list})`, ids);
+          // On PostgreSQL the foreign key's cascade deletes them with the jobs, probing every
+          // partition per job (nothing tells it the month); deleting them first would probe them all again.
+          if (this.db.kind === 'sqlite') await tx.execute(`DELETE FROM job_events WHERE job_id IN (${list})`, ids);
           await tx.execute(`UPDATE connections SET latest_job_id = NULL WHERE latest_job_id IN (${list})`, ids);
           return tx.execute(`DELETE FROM jobs WHERE id IN (${list})`, ids);
         });
