@@ -15,6 +15,7 @@ import {
   uuidv7,
   type Database,
 } from '../src/index.js';
+import { PartitionedJobEvents1733800001000 } from '../src/schema/migrations/1733800001000-partitioned-job-events.js';
 import {
   PG_SERVER_URL,
   databaseKinds,
