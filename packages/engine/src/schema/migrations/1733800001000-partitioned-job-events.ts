@@ -92,7 +92,7 @@ export class PartitionedJobEvents1733800001000 implements MigrationInterface {
       await q.query(createMonthPartitionSql(month));
     }
     await q.query(`CREATE TABLE ${DEFAULT_PARTITION} PARTITION OF job_events DEFAULT`);
-    if (aheadOfBound) await q.query(`INSERT INTO job_events SELECT * FROM job_events_ahead`);
+    if (aheadOfBound) await q.query(`INSERT INTO job_events (${COLUMNS}) SELECT ${COLUMNS} FROM job_events_ahead`);
     // Retention finds the oldest finished job it keeps by creation time (EventPartitions.dropExpired).
     // Partial: no entry for active jobs, and no use to any query that does not ask for finished ones
     // (a plain created_at index would lure the history's plans away from ix_jobs_history).
@@ -122,3 +122,7 @@ export class PartitionedJobEvents1733800001000 implements MigrationInterface {
 }
 
 const STATUSES = "('pending', 'processing', 'success', 'failed', 'cancelled')";
+
+/** The table's columns at this migration, named: rows move by name, whatever the physical order. */
+const COLUMNS =
+  'id, job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message, steps';
