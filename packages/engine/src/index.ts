@@ -21,6 +21,7 @@ export * from './worker/job-worker.js';
 export * from './worker/worker-lock.js';
 export * from './worker/refresh-scheduler.js';
 export * from './retention/retention.sweeper.js';
+export * from './retention/event-partitions.js';
 export * from './engine.js';
 export * from './worker/lease-sweeper.js';
 export * from './clock.js';

@@ -114,68 +114,75 @@ export const ConnectionEntity = new EntitySchema<ConnectionRow & { tenant?: unkn
   ],
 });
 
-export const JobEntity = new EntitySchema<JobRow & { connection?: unknown }>({
-  name: 'jobs',
-  relations: {
-    connection: parent('connections', 'connection_id'),
-  },
-  columns: {
-    id,
-    tenant_id: ref,
-    connection_id: ref,
-    action: { type: 'varchar', length: 32 },
-    status: { type: 'varchar', length: 16 },
-    created_at: millis,
-    updated_at: millis,
-    started_at: nullableMillis,
-    finished_at: nullableMillis,
-    attempt: { type: 'integer' },
-    max_attempts: { type: 'integer' },
-    run_at: millis,
-    lease_owner: { type: 'varchar', length: 100, nullable: true },
-    lease_expires_at: nullableMillis,
-    deadline_at: nullableMillis,
-    cancel_requested_at: nullableMillis,
-    steps: { type: 'text' },
-    error: { type: 'text', nullable: true },
-    result: { type: 'text', nullable: true },
-    retry_of: { ...ref, nullable: true },
-    requested_by_id: { ...ref, nullable: true },
-    requested_by_name: { type: 'varchar', length: 100, nullable: true },
-    error_code: { type: 'varchar', length: 100, nullable: true },
-    version: { type: 'integer', default: 1 },
-    challenge: { type: 'text', nullable: true },
-    challenge_expires_at: nullableMillis,
-  },
-  indices: [
-    { name: 'ix_jobs_history', columns: ['connection_id', 'created_at', 'id'] },
-    { name: 'ix_jobs_tenant_created', columns: ['tenant_id', 'created_at', 'id'] },
-    {
-      name: 'ux_jobs_active_action',
-      columns: ['connection_id', 'action'],
-      unique: true,
-      where: "status IN ('pending', 'processing')",
+const jobEntity = (kind: 'sqlite' | 'postgres') =>
+  new EntitySchema<JobRow & { connection?: unknown }>({
+    name: 'jobs',
+    relations: {
+      connection: parent('connections', 'connection_id'),
     },
-    { name: 'ix_jobs_due', columns: ['run_at'], where: "status = 'pending'" },
-    { name: 'ux_jobs_one_processing', columns: ['connection_id'], unique: true, where: "status = 'processing'" },
-    { name: 'ix_jobs_lease', columns: ['lease_expires_at'], where: "status = 'processing'" },
-    {
-      name: 'ix_jobs_connection_pending',
-      columns: ['connection_id', 'created_at', 'id'],
-      where: "status = 'pending'",
+    columns: {
+      id,
+      tenant_id: ref,
+      connection_id: ref,
+      action: { type: 'varchar', length: 32 },
+      status: { type: 'varchar', length: 16 },
+      created_at: millis,
+      updated_at: millis,
+      started_at: nullableMillis,
+      finished_at: nullableMillis,
+      attempt: { type: 'integer' },
+      max_attempts: { type: 'integer' },
+      run_at: millis,
+      lease_owner: { type: 'varchar', length: 100, nullable: true },
+      lease_expires_at: nullableMillis,
+      deadline_at: nullableMillis,
+      cancel_requested_at: nullableMillis,
+      steps: { type: 'text' },
+      error: { type: 'text', nullable: true },
+      result: { type: 'text', nullable: true },
+      retry_of: { ...ref, nullable: true },
+      requested_by_id: { ...ref, nullable: true },
+      requested_by_name: { type: 'varchar', length: 100, nullable: true },
+      error_code: { type: 'varchar', length: 100, nullable: true },
+      version: { type: 'integer', default: 1 },
+      challenge: { type: 'text', nullable: true },
+      challenge_expires_at: nullableMillis,
     },
-    { name: 'ix_jobs_deadline', columns: ['deadline_at'], where: "status = 'processing'" },
-    { name: 'ix_jobs_finished', columns: ['status', 'finished_at'], where: 'finished_at IS NOT NULL' },
-    { name: 'ix_jobs_tenant_status', columns: ['tenant_id', 'status', 'created_at', 'id'] },
-    {
-      name: 'ix_jobs_tenant_error_code',
-      columns: ['tenant_id', 'error_code', 'created_at', 'id'],
-      where: 'error_code IS NOT NULL',
-    },
-    { name: 'ix_jobs_challenge_expiry', columns: ['challenge_expires_at'], where: "status = 'processing'" },
-  ],
-  checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
-});
+    indices: [
+      { name: 'ix_jobs_history', columns: ['connection_id', 'created_at', 'id'] },
+      { name: 'ix_jobs_tenant_created', columns: ['tenant_id', 'created_at', 'id'] },
+      {
+        name: 'ux_jobs_active_action',
+        columns: ['connection_id', 'action'],
+        unique: true,
+        where: "status IN ('pending', 'processing')",
+      },
+      { name: 'ix_jobs_due', columns: ['run_at'], where: "status = 'pending'" },
+      { name: 'ux_jobs_one_processing', columns: ['connection_id'], unique: true, where: "status = 'processing'" },
+      { name: 'ix_jobs_lease', columns: ['lease_expires_at'], where: "status = 'processing'" },
+      {
+        name: 'ix_jobs_connection_pending',
+        columns: ['connection_id', 'created_at', 'id'],
+        where: "status = 'pending'",
+      },
+      { name: 'ix_jobs_deadline', columns: ['deadline_at'], where: "status = 'processing'" },
+      { name: 'ix_jobs_finished', columns: ['status', 'finished_at'], where: 'finished_at IS NOT NULL' },
+      { name: 'ix_jobs_tenant_status', columns: ['tenant_id', 'status', 'created_at', 'id'] },
+      {
+        name: 'ix_jobs_tenant_error_code',
+        columns: ['tenant_id', 'error_code', 'created_at', 'id'],
+        where: 'error_code IS NOT NULL',
+      },
+      { name: 'ix_jobs_challenge_expiry', columns: ['challenge_expires_at'], where: "status = 'processing'" },
+      // PostgreSQL's retention finds the oldest finished job it keeps, to know which event partitions it may drop.
+      ...(kind === 'postgres'
+        ? [{ name: 'ix_jobs_finished_created', columns: ['created_at'], where: 'finished_at IS NOT NULL' }]
+        : []),
+    ],
+    checks: [{ name: 'ck_jobs_status', expression: oneOf('status', JOB_STATUSES) }],
+  });
+
+export const JobEntity = jobEntity('postgres');
 
 /** job_events.id: BIGSERIAL on PostgreSQL; SQLite autoincrements only an INTEGER key (64-bit all the same). */
 const eventId = (kind: 'sqlite' | 'postgres') =>
@@ -193,7 +200,8 @@ const jobEventEntity = (kind: 'sqlite' | 'postgres') =>
       tenant_id: ref,
       connection_id: ref,
       kind: { type: 'varchar', length: 16 },
-      at: millis,
+      // PostgreSQL partitions job_events by `at`, and a partitioned table's key must include it.
+      at: kind === 'postgres' ? { ...millis, primary: true } : millis,
       from_status: { type: 'varchar', length: 16, nullable: true },
       to_status: { type: 'varchar', length: 16, nullable: true },
       reason: { type: 'varchar', length: 100, nullable: true },
@@ -395,7 +403,7 @@ export function entitiesFor(kind: 'sqlite' | 'postgres'): EntitySchema[] {
     TenantEntity,
     ApiKeyEntity,
     ConnectionEntity,
-    JobEntity,
+    kind === 'postgres' ? JobEntity : jobEntity('sqlite'),
     kind === 'postgres' ? JobEventEntity : jobEventEntity('sqlite'),
     AccountEntity,
     TransactionEntity,

@@ -11,6 +11,7 @@ import { InstitutionCircuits1733800000402 } from './migrations/1733800000402-ins
 import { WebhookClaims1733800000500 } from './migrations/1733800000500-webhook-claims.js';
 import { PartialFinishedAndErrorIndexes1733800000800 } from './migrations/1733800000800-partial-finished-and-error-indexes.js';
 import { AttemptSteps1733800000900 } from './migrations/1733800000900-attempt-steps.js';
+import { PartitionedJobEvents1733800001000 } from './migrations/1733800001000-partitioned-job-events.js';
 import { FoldedLogLines1733800001100 } from './migrations/1733800001100-folded-log-lines.js';
 
 /**
@@ -31,5 +32,6 @@ export const MIGRATIONS = [
   WebhookClaims1733800000500,
   PartialFinishedAndErrorIndexes1733800000800,
   AttemptSteps1733800000900,
+  PartitionedJobEvents1733800001000,
   FoldedLogLines1733800001100,
 ];
