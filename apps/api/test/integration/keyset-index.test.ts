@@ -97,6 +97,35 @@ describe.each(kinds)('keyset pages seek the index on %s', (kind) => {
     expect((await indexConditions(statement)).join(' | ')).toMatch(/created_at\s*(<|<=)|\(created_at,\s*id\)\s*</);
   });
 
+  it("finds a busy connection's active job through the partial index of active jobs", async () => {
+    // POST refresh of a connection with a pending job answers with that job: the lookup must not
+    // walk the connection's whole history (SQLite uses a partial index only when the query states
+    // its predicate with the same constants: a bound status list could be anything).
+    expect((await request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth)).status).toBe(202);
+    captured.length = 0;
+    expect((await request(t.server).post(`/api/connections/${connectionId}/refresh`).set(auth)).status).toBe(200);
+    const statement = captured.find((c) => /"?action"?\s*=/.test(c.sql) && /status"?\s+IN/i.test(c.sql));
+    expect(statement).toBeDefined();
+    expect(await planText(statement!)).toContain('ux_jobs_active_action');
+  });
+
+  /** The plan of a captured statement as text. */
+  async function planText(statement: { sql: string; params: readonly unknown[] }): Promise<string> {
+    if (kind === 'sqlite') {
+      const rows = await t.db.queryBuilt<{ detail: string }>([`EXPLAIN QUERY PLAN ${statement.sql}`, statement.params]);
+      return rows.map((r) => r.detail).join(' | ');
+    }
+    const client = new pg.Client({ connectionString: (t.config.database as { url: string }).url });
+    await client.connect();
+    try {
+      await client.query('SET enable_seqscan = off');
+      const res = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${statement.sql}`, [...statement.params]);
+      return res.rows.map((r) => r['QUERY PLAN']).join(' | ');
+    } finally {
+      await client.end();
+    }
+  }
+
   it('for the list of connections', async () => {
     const statement = await nextPageStatement('/api/connections?limit=5', 'connections');
     expect((await indexConditions(statement)).join(' | ')).toMatch(/created_at\s*(<|<=)|\(created_at,\s*id\)\s*</);
