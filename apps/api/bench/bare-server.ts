@@ -14,9 +14,11 @@ import pg from 'pg';
 const SQL = {
   key: `SELECT k.*, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
         WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
-  page: 'SELECT * FROM jobs WHERE connection_id = ? AND tenant_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+  // TENANT: the tenant check as JobsRepository.findHistoryPage writes it for each database (never an
+  // index condition, so that the page walks the connection's history index).
+  page: 'SELECT * FROM jobs WHERE connection_id = ? AND TENANT ORDER BY created_at DESC, id DESC LIMIT ?',
   pageAfter:
-    'SELECT * FROM jobs WHERE connection_id = ? AND tenant_id = ? AND created_at <= ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?',
+    'SELECT * FROM jobs WHERE connection_id = ? AND TENANT AND created_at <= ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?',
   active: `SELECT * FROM jobs WHERE connection_id = ? AND action = ? AND status IN ('pending', 'processing')`,
   exists: 'SELECT 1 AS found FROM connections WHERE id = ? AND tenant_id = ?',
 } as const;
@@ -33,7 +35,7 @@ export function bareQueries(db: { kind: 'sqlite'; file: string } | { kind: 'post
     const handle = new BetterSqlite3(db.file);
     handle.pragma('busy_timeout = 5000');
     const statements = Object.fromEntries(
-      Object.entries(SQL).map(([name, sql]) => [name, handle.prepare(sql)]),
+      Object.entries(SQL).map(([name, sql]) => [name, handle.prepare(sql.replace('TENANT', "tenant_id || '' = ?"))]),
     ) as Record<keyof typeof SQL, BetterSqlite3.Statement>;
     return {
       query: async (name, params) => statements[name].all(...params) as Row[],
@@ -41,10 +43,9 @@ export function bareQueries(db: { kind: 'sqlite'; file: string } | { kind: 'post
     };
   }
   const pool = new pg.Pool({ connectionString: db.url, max: 10 });
-  const texts = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, toDollar(sql)])) as Record<
-    keyof typeof SQL,
-    string
-  >;
+  const texts = Object.fromEntries(
+    Object.entries(SQL).map(([name, sql]) => [name, toDollar(sql.replace('TENANT', '(tenant_id = ?) IS TRUE'))]),
+  ) as Record<keyof typeof SQL, string>;
   return {
     query: async (name, params) => (await pool.query(texts[name], params)).rows as Row[],
     close: () => pool.end(),

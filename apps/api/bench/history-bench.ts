@@ -27,7 +27,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { createJob, jobError, type Job, type JobAction, type JobStatus } from '@jobtrail/domain';
 import pg from 'pg';
 import { Database, JOB_COLUMNS, jobToValues, placeholders, uuidv7At, type SqlExecutor } from '@jobtrail/engine';
 import { pino } from 'pino';
@@ -42,6 +41,7 @@ import { MetricsService } from '../src/metrics/metrics.service.js';
 import { bareQueries, startBareServer } from './bare-server.js';
 import { csvMemoryReport, measureCsvMemory } from './csv-memory.js';
 import type { LoadOptions, LoadResult } from './load.js';
+import { terminalJob } from './terminal-job.js';
 
 type Kind = 'sqlite' | 'postgres';
 
@@ -76,36 +76,6 @@ function intEnv(name: string, fallback: number, min: number): number {
 }
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-
-/** A terminal job as the engine leaves it (statuses ~70% success, 20% failed, 10% cancelled). */
-function terminalJob(connectionId: string, createdAt: number, n: number): Job {
-  const action: JobAction = n % 5 === 4 ? 'purge' : 'refresh';
-  const status: JobStatus = n % 10 < 7 ? 'success' : n % 10 < 9 ? 'failed' : 'cancelled';
-  const base = createJob({
-    id: uuidv7At(createdAt),
-    connectionId,
-    action,
-    now: new Date(createdAt),
-    requestedBy: { id: 'bench', name: 'bench seed' },
-  });
-  const finishedAt = new Date(createdAt + 3_000);
-  return {
-    ...base,
-    status,
-    attempt: status === 'cancelled' ? 0 : 1,
-    startedAt: status === 'cancelled' ? null : new Date(createdAt + 500),
-    finishedAt,
-    updatedAt: finishedAt,
-    steps: base.steps.map((s) => ({ ...s, status: status === 'success' ? 'success' : s.status })),
-    error:
-      status === 'failed'
-        ? jobError('institution-unavailable', 'The bank did not answer')
-        : status === 'cancelled'
-          ? jobError('cancelled', 'Cancelled on request')
-          : null,
-    result: status === 'success' ? { accounts: 3, transactions: n % 500 } : null,
-  };
-}
 
 /**
  * Stores rows of JOB_COLUMNS values: SQLite in multi-row INSERTs of 1,000 rows, PostgreSQL in one

@@ -18,6 +18,8 @@ if (postgres.length > 0)
     let t: TestApp;
     let auth: Record<string, string>;
     let connectionId: string;
+    /** A connection whose jobs are all older than the other two's. */
+    let oldConnection: string;
     const captured: { sql: string; params: readonly unknown[] }[] = [];
 
     beforeAll(async () => {
@@ -40,6 +42,15 @@ if (postgres.length > 0)
       await t.db.execute(
         `INSERT INTO jobs (${columns.join(', ')}) SELECT ${copy.join(', ')} FROM jobs CROSS JOIN generate_series(1, 29) AS g`,
       );
+      // As many jobs again on a third connection, all older than the others' (a bank relinked as a
+      // new connection leaves its old one so): a tenant-wide index walked from the newest job reads
+      // the 60,000 newer ones before reaching them.
+      oldConnection = await insertConnection(t, k.tenantId, Date.UTC(2019, 0, 1));
+      await seedHistory(t, k.tenantId, oldConnection, 2_000, Date.UTC(2019, 0, 2));
+      await t.db.execute(
+        `INSERT INTO jobs (${columns.join(', ')}) SELECT ${copy.join(', ').replace('created_at + g * 100000000000', 'created_at - g * 1000000000::bigint')} FROM jobs CROSS JOIN generate_series(1, 29) AS g WHERE connection_id = $1`,
+        [oldConnection],
+      );
       await t.db.execute('ANALYZE jobs');
       const db = t.db as { queryBuilt: (built: readonly [string, readonly unknown[]]) => Promise<unknown[]> };
       const original = db.queryBuilt.bind(t.db);
@@ -49,6 +60,51 @@ if (postgres.length > 0)
       };
     }, 120_000);
     afterAll(() => t.close());
+
+    /** The plan's nodes, `Node Type` and index name, of a captured statement (ordinary costs). */
+    async function planNodes(statement: { sql: string; params: readonly unknown[] }): Promise<string[]> {
+      const client = new pg.Client({ connectionString: (t.config.database as { url: string }).url });
+      await client.connect();
+      try {
+        const plan = await client.query<{ 'QUERY PLAN': { Plan: Record<string, unknown> }[] }>(
+          `EXPLAIN (FORMAT JSON) ${statement.sql}`,
+          [...statement.params],
+        );
+        const nodes: string[] = [];
+        const walk = (node: Record<string, unknown>) => {
+          nodes.push(`${String(node['Node Type'])}${node['Index Name'] ? ` ${String(node['Index Name'])}` : ''}`);
+          for (const child of (node.Plans ?? []) as Record<string, unknown>[]) walk(child);
+        };
+        walk(plan.rows[0]!['QUERY PLAN'][0]!.Plan);
+        return nodes;
+      } finally {
+        await client.end();
+      }
+    }
+
+    it.each([
+      ['the busiest connection', () => connectionId],
+      ['a connection whose jobs are all older than the others', () => oldConnection],
+    ])("walks the connection's history index for a page of %s, first and deep", async (_, connection) => {
+      for (const query of ['limit=50', 'limit=50&cursor=']) {
+        let path = `/api/connections/${connection()}/jobs?${query}`;
+        if (query.endsWith('=')) {
+          // A cursor halfway through the history.
+          const [mid] = await t.db.query<{ created_at: string; id: string }>(
+            'SELECT created_at, id FROM jobs WHERE connection_id = $1 ORDER BY created_at DESC, id DESC OFFSET 15000 LIMIT 1',
+            [connection()],
+          );
+          path += Buffer.from(JSON.stringify([Number(mid!.created_at), mid!.id])).toString('base64url');
+        }
+        captured.length = 0;
+        expect((await request(t.server).get(path).set(auth)).status).toBe(200);
+        const page = captured.find((c) => /FROM "jobs"/.test(c.sql) && /LIMIT 51/.test(c.sql));
+        expect(page).toBeDefined();
+        const nodes = await planNodes(page!);
+        expect(nodes).not.toContainEqual(expect.stringMatching(/Seq Scan|Sort/));
+        expect(nodes).toContainEqual('Index Scan ix_jobs_history');
+      }
+    });
 
     it('reads each batch through an index', async () => {
       const res = await request(t.server)
