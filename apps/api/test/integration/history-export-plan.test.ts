@@ -106,6 +106,18 @@ if (postgres.length > 0)
       }
     });
 
+    it("walks the connection's history index for the tenant-wide search narrowed to that connection", async () => {
+      captured.length = 0;
+      expect((await request(t.server).get(`/api/jobs?connection_id=${oldConnection}&limit=50`).set(auth)).status).toBe(
+        200,
+      );
+      const page = captured.find((c) => /FROM "jobs"/.test(c.sql) && /LIMIT 51/.test(c.sql));
+      expect(page).toBeDefined();
+      const nodes = await planNodes(page!);
+      expect(nodes).not.toContainEqual(expect.stringMatching(/Seq Scan|Sort/));
+      expect(nodes).toContainEqual('Index Scan ix_jobs_history');
+    });
+
     it('reads each batch through an index', async () => {
       const res = await request(t.server)
         .get(`/api/connections/${connectionId}/jobs`)
