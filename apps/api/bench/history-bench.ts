@@ -26,21 +26,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { Database, JOB_COLUMNS, jobToValues, placeholders, uuidv7At, type SqlExecutor } from '@jobtrail/engine';
+import { Database, JOB_COLUMNS, jobToValues, placeholders, type SqlExecutor } from '@jobtrail/engine';
 import { pino } from 'pino';
-import { ApiKeysRepository } from '../src/auth/api-keys.repository.js';
 import { encodeCursor } from '../src/common/cursor.js';
 import { loadConfig } from '../src/config/app-config.js';
-import { ConnectionsRepository } from '../src/connections/connections.repository.js';
-import { CredentialsCipher } from '../src/connections/credentials-cipher.js';
-import { createApp } from '../src/create-app.js';
 import { createLogger } from '../src/logging/logger.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { bareQueries, startBareServer } from './bare-server.js';
 import { csvMemoryReport, measureCsvMemory } from './csv-memory.js';
 import type { LoadOptions, LoadResult } from './load.js';
+import { startBenchApp } from './bench-app.js';
 import { terminalJob } from './terminal-job.js';
 
 type Kind = 'sqlite' | 'postgres';
@@ -324,38 +320,20 @@ async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<R
   const config = loadConfig({ PORT: '0', ...appEnv });
   const logger = createLogger(LOG_LEVEL, pino.destination({ dest: '/dev/null', sync: false }));
   const bareDb = { value: null as ReturnType<typeof bareQueries> | null };
-  let closeApp: (() => Promise<void>) | null = null;
+  // Set by startBenchApp as soon as the app listens (a callback: typed wide so it is not narrowed to null).
+  let closeApp = null as (() => Promise<void>) | null;
   let closeBare: (() => Promise<void>) | null = null;
   try {
     log(`${kind}: starting Jobtrail and seeding ${JOBS.toLocaleString('en')} jobs`);
-    const { app } = await createApp(config, logger);
-    await app.listen(0, '127.0.0.1');
-    closeApp = () => app.close();
-    const appUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    const db = app.get(Database);
-    const tenant = await app.get(ApiKeysRepository).findTenantByName('default');
-    if (!tenant) throw new Error('no default tenant');
-    const cipher = app.get(CredentialsCipher);
-    const connectionIds: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const id = uuidv7At(Date.now() - 10 * 86_400_000 + i);
-      await db.transaction((tx) =>
-        app.get(ConnectionsRepository).insertConnection(tx, {
-          id,
-          tenant_id: tenant.id,
-          institution_id: 'sandbox',
-          login_id: `bench-${i}`,
-          credentials_enc: cipher.encrypt({ password: 'bench' }, { tenantId: tenant.id, connectionId: id }),
-          user_ref: null,
-          created_at: Date.now(),
-        }),
-      );
-      connectionIds.push(id);
-    }
+    const { app, appUrl, db, tenantId, connectionIds } = await startBenchApp(
+      config,
+      logger,
+      (close) => (closeApp = close),
+    );
     const metrics = app.get(MetricsService);
     let smallMs = Number.NaN;
     const small = Math.min(METRICS_SMALL, JOBS);
-    const { deepCursor, deepPage, mainCount } = await seed(db, tenant.id, connectionIds, JOBS, {
+    const { deepCursor, deepPage, mainCount } = await seed(db, tenantId, connectionIds, JOBS, {
       at: small,
       run: async () => {
         await db.execute(db.kind === 'postgres' ? 'VACUUM ANALYZE jobs' : 'ANALYZE');

@@ -34,21 +34,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Database, JOB_COLUMNS, jobToValues, uuidv7At } from '@jobtrail/engine';
 import { pino } from 'pino';
-import { ApiKeysRepository } from '../src/auth/api-keys.repository.js';
 import { encodeCursor } from '../src/common/cursor.js';
 import { loadConfig } from '../src/config/app-config.js';
-import { ConnectionsRepository } from '../src/connections/connections.repository.js';
-import { CredentialsCipher } from '../src/connections/credentials-cipher.js';
-import { createApp } from '../src/create-app.js';
 import { createLogger } from '../src/logging/logger.js';
 import { bareQueries, startBareServer } from './bare-server.js';
+import { startBenchApp } from './bench-app.js';
 import { terminalJob } from './terminal-job.js';
 
 type Kind = 'sqlite' | 'postgres';
@@ -574,42 +570,20 @@ async function benchKind(kind: Kind, out: string[]): Promise<Row[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   let seeder: SeedHandle | null = null;
   let bareDb: ReturnType<typeof bareQueries> | null = null;
-  let closeApp: (() => Promise<void>) | null = null;
+  // Set by startBenchApp as soon as the app listens (a callback: typed wide so it is not narrowed to null).
+  let closeApp = null as (() => Promise<void>) | null;
   let closeBare: (() => Promise<void>) | null = null;
   try {
     // Jobtrail migrates the database (the engine's MIGRATIONS) and makes the admin key's tenant.
     log(`${kind}: starting Jobtrail on a fresh database`);
-    const { app } = await createApp(config, logger);
-    await app.listen(0, '127.0.0.1');
-    closeApp = () => app.close();
-    const appUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    const db = app.get(Database);
-    const tenant = await app.get(ApiKeysRepository).findTenantByName('default');
-    if (!tenant) throw new Error('no default tenant');
-    const cipher = app.get(CredentialsCipher);
-    const connectionIds: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const id = uuidv7At(Date.now() - 10 * 86_400_000 + i);
-      await db.transaction((tx) =>
-        app.get(ConnectionsRepository).insertConnection(tx, {
-          id,
-          tenant_id: tenant.id,
-          institution_id: 'sandbox',
-          login_id: `bench-${i}`,
-          credentials_enc: cipher.encrypt({ password: 'bench' }, { tenantId: tenant.id, connectionId: id }),
-          user_ref: null,
-          created_at: Date.now(),
-        }),
-      );
-      connectionIds.push(id);
-    }
+    const { appUrl, db, tenantId, connectionIds } = await startBenchApp(config, logger, (close) => (closeApp = close));
     const main = connectionIds[0]!;
 
     log(`${kind}: seeding ${JOBS.toLocaleString('en')} jobs`);
     seeder = await seedHandle(database);
     const start = Date.now() - JOBS * STEP_MS - 86_400_000;
-    const { insertSeconds, analyzeSeconds } = await seed(kind, seeder, tenant.id, connectionIds, JOBS, start);
-    await checkSeed(seeder, tenant.id, connectionIds, JOBS, start);
+    const { insertSeconds, analyzeSeconds } = await seed(kind, seeder, tenantId, connectionIds, JOBS, start);
+    await checkSeed(seeder, tenantId, connectionIds, JOBS, start);
 
     const mainCount = mainCountOf(JOBS);
     const deepPage =
