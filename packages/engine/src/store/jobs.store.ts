@@ -15,11 +15,18 @@ import {
   type StoredJobState,
 } from '@jobtrail/domain';
 import type { JobChange } from '../bus/job-events.bus.js';
-import { changePayloads, notify } from '../bus/notifications.js';
-import { Database, dateOrNull, placeholders, type SqlExecutor } from '../database/database.js';
+import { notifySql, pendingChangePayloads } from '../bus/notifications.js';
+import { Database, PreparedSql, dateOrNull, placeholders, type SqlExecutor } from '../database/database.js';
 import { JOB_COLUMNS, jobToValues, rowToJob } from './job.mapper.js';
 import type { JobRow } from './rows.js';
-import { WebhookOutbox } from '../webhooks/webhook-outbox.js';
+import {
+  WebhookOutbox,
+  subscriptionsByTenant,
+  subscriptionsSql,
+  type OutboxChange,
+  type Subscription,
+  type TenantSubscriptions,
+} from '../webhooks/webhook-outbox.js';
 
 /** An event to record with a job change. */
 export type NewJobEvent =
@@ -57,6 +64,11 @@ export interface ClaimedJob {
   readonly institutionId: string;
   readonly loginId: string;
   readonly credentialsEnc: string;
+  /**
+   * The institution's stored circuit as the claim read it, unlocked (null: none stored, closed);
+   * absent where the reader did not join it.
+   */
+  readonly circuit?: InstitutionCircuit | null;
 }
 
 /** The transition event of a change, when the status changed. */
@@ -64,9 +76,14 @@ export function transitionEvents(transition: JobTransition | null): NewJobEvent[
   return transition ? [{ kind: 'transition', transition }] : [];
 }
 
-// The columns a change of a job can touch, with their PostgreSQL types (unnest arrays are typed).
-const MUTABLE_COLUMNS = {
+// Every column of a job with its PostgreSQL type (unnest arrays are typed).
+const JOB_COLUMN_TYPES = {
+  id: 'VARCHAR',
+  tenant_id: 'VARCHAR',
+  connection_id: 'VARCHAR',
+  action: 'VARCHAR',
   status: 'VARCHAR',
+  created_at: 'BIGINT',
   updated_at: 'BIGINT',
   started_at: 'BIGINT',
   finished_at: 'BIGINT',
@@ -80,28 +97,127 @@ const MUTABLE_COLUMNS = {
   steps: 'TEXT',
   error: 'TEXT',
   result: 'TEXT',
+  retry_of: 'VARCHAR',
+  requested_by_id: 'VARCHAR',
+  requested_by_name: 'VARCHAR',
   error_code: 'VARCHAR',
   version: 'INTEGER',
   challenge: 'TEXT',
   challenge_expires_at: 'BIGINT',
-} as const satisfies Partial<Record<(typeof JOB_COLUMNS)[number], string>>;
-type MutableColumn = keyof typeof MUTABLE_COLUMNS;
-const MUTABLE = Object.keys(MUTABLE_COLUMNS) as MutableColumn[];
-const MUTABLE_POSITIONS = MUTABLE.map((c) => JOB_COLUMNS.indexOf(c));
-const SET_CLAUSE = MUTABLE.map((c) => `${c} = v.${c}`).join(', ');
+} as const satisfies Record<(typeof JOB_COLUMNS)[number], string>;
 
-// PostgreSQL: one array parameter per column, a statement of constant size whatever the batch.
-const UPDATE_JOBS_UNNEST = `UPDATE jobs SET ${SET_CLAUSE}
-  FROM unnest(${['VARCHAR', ...Object.values(MUTABLE_COLUMNS)].map((t, i) => `CAST($${i + 1} AS ${t}[])`).join(', ')})
-    AS v (id, ${MUTABLE.join(', ')})
-  WHERE jobs.id = v.id`;
+// The columns a change of a job can touch.
+const MUTABLE = [
+  'status',
+  'updated_at',
+  'started_at',
+  'finished_at',
+  'attempt',
+  'max_attempts',
+  'run_at',
+  'lease_owner',
+  'lease_expires_at',
+  'deadline_at',
+  'cancel_requested_at',
+  'steps',
+  'error',
+  'result',
+  'error_code',
+  'version',
+  'challenge',
+  'challenge_expires_at',
+] as const satisfies ReadonlyArray<(typeof JOB_COLUMNS)[number]>;
+const MUTABLE_POSITIONS = MUTABLE.map((c) => JOB_COLUMNS.indexOf(c));
 
 // SQLite: one row a statement, prepared once. In-process, a statement costs no round trip, and a
 // multi-row one costs more than it saves: a new SQL text to build and prepare for every batch size,
 // and thousands of parameters to bind by name (the SQLite drain's profile: 20% of its time).
 const UPDATE_JOB_SQLITE = `UPDATE jobs SET ${MUTABLE.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`;
 
-const INSERT_JOB = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${placeholders(JOB_COLUMNS.length)})`;
+const INSERT_JOB_SQLITE = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${placeholders(JOB_COLUMNS.length)})`;
+
+/** Every column of a job, read from alias `j` (a prepared statement names its columns: see PreparedSql). */
+const JOB_SELECT = JOB_COLUMNS.map((c) => `j.${c}`).join(', ');
+
+/** `unnest` of typed array parameters numbered from `first`: a statement of one size whatever the batch. */
+function unnest(types: readonly string[], first: number): string {
+  return `unnest(${types.map((t, i) => `CAST($${first + i} AS ${t}[])`).join(', ')})`;
+}
+
+/**
+ * What one commit does to its jobs' connections, one row a connection: the newest job created on it
+ * (it becomes the connection's latest), and the refresh whose end decides its status.
+ */
+interface ConnectionChange {
+  readonly id: string;
+  readonly latestJobId: string | null;
+  readonly refreshJobId: string | null;
+  readonly status: string | null;
+  readonly startedAt: number | null;
+}
+const CONNECTION_CHANGE_TYPES = ['VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BIGINT'];
+/**
+ * A connection's latest job only moves forward (UUIDv7 ids sort in creation order); a refresh
+ * decides its status unless a newer refresh already did, or its credentials were replaced after the
+ * attempt started (its verdict is about the old ones). One UPDATE for both, so a commit that
+ * creates a job on a connection and ends another there writes the row once.
+ */
+const LATEST_MOVES = 'v.latest_job_id IS NOT NULL AND (c.latest_job_id IS NULL OR c.latest_job_id < v.latest_job_id)';
+const REFRESH_DECIDES = `v.refresh_job_id IS NOT NULL
+  AND (c.last_refresh_job_id IS NULL OR c.last_refresh_job_id <= v.refresh_job_id)
+  AND (c.credentials_updated_at IS NULL OR c.credentials_updated_at <= v.started_at)`;
+const CONNECTION_SET = `latest_job_id = CASE WHEN ${LATEST_MOVES} THEN v.latest_job_id ELSE c.latest_job_id END,
+  status = CASE WHEN ${REFRESH_DECIDES} THEN v.status ELSE c.status END,
+  last_refresh_job_id = CASE WHEN ${REFRESH_DECIDES} THEN v.refresh_job_id ELSE c.last_refresh_job_id END`;
+const CONNECTION_WHERE = `c.id = v.id AND ((${LATEST_MOVES}) OR (${REFRESH_DECIDES}))`;
+const UPDATE_CONNECTION_SQLITE = `UPDATE connections AS c SET ${CONNECTION_SET}
+  FROM (SELECT $1 AS id, $2 AS latest_job_id, $3 AS refresh_job_id, $4 AS status, $5 AS started_at) AS v
+  WHERE ${CONNECTION_WHERE}`;
+
+/** The rows one commit writes, computed before any is written. */
+interface CommitRows {
+  /** New jobs, JOB_COLUMNS order. */
+  readonly creates: unknown[][];
+  /** Changed jobs: id, then MUTABLE order. */
+  readonly updates: unknown[][];
+  readonly connections: readonly ConnectionChange[];
+  /** Tenants whose webhook subscriptions the outbox needs. */
+  readonly subscriberTenants: readonly string[];
+}
+
+/**
+ * PostgreSQL: a commit's job and connection rows, and the read (and lock) of the subscriptions its
+ * events go to, in one statement (one round trip instead of four). Only the parts a commit needs
+ * are in it; each combination's text is built once. The events follow in a second statement
+ * (`INSERT_EVENTS_AND_NOTIFY`): their order lock must be taken after every row lock of the
+ * transaction (see EVENT_ORDER_LOCK), and in one statement PostgreSQL runs the CTEs the main query
+ * reads before the others.
+ */
+function postgresRowsSql(parts: { creates: boolean; updates: boolean; connections: boolean; subscriptions: boolean }) {
+  const ctes: string[] = [];
+  let next = 1;
+  const take = (types: readonly string[]) => {
+    const sql = unnest(types, next);
+    next += types.length;
+    return sql;
+  };
+  if (parts.creates)
+    ctes.push(`new_jobs AS (INSERT INTO jobs (${JOB_COLUMNS.join(', ')})
+      SELECT * FROM ${take(JOB_COLUMNS.map((c) => JOB_COLUMN_TYPES[c]))} RETURNING 1)`);
+  if (parts.updates)
+    ctes.push(`changed_jobs AS (UPDATE jobs SET ${MUTABLE.map((c) => `${c} = v.${c}`).join(', ')}
+      FROM ${take(['VARCHAR', ...MUTABLE.map((c) => JOB_COLUMN_TYPES[c])])} AS v (id, ${MUTABLE.join(', ')})
+      WHERE jobs.id = v.id RETURNING 1)`);
+  if (parts.connections)
+    ctes.push(`changed_connections AS (UPDATE connections c SET ${CONNECTION_SET}
+      FROM ${take(CONNECTION_CHANGE_TYPES)} AS v (id, latest_job_id, refresh_job_id, status, started_at)
+      WHERE ${CONNECTION_WHERE} RETURNING 1)`);
+  const main = parts.subscriptions
+    ? subscriptionsSql(next)
+    : 'SELECT NULL AS id, NULL AS tenant_id, NULL AS events WHERE FALSE';
+  return ctes.length === 0 ? main : `WITH ${ctes.join(',\n')}\n${main}`;
+}
+const postgresRowsStatements = new Map<string, PreparedSql>();
 
 const EVENT_COLUMNS =
   'job_id, tenant_id, connection_id, kind, at, from_status, to_status, reason, actor, attempt, level, step, message, steps, lines';
@@ -131,11 +247,17 @@ const EVENT_COLUMN_TYPES = [
  * has one writer, so its ids are in commit order already.
  */
 const EVENT_ORDER_LOCK = 7_401_442_001;
-const INSERT_EVENTS_UNNEST = `WITH commit_order AS (SELECT pg_advisory_xact_lock(${EVENT_ORDER_LOCK}))
-  INSERT INTO job_events (${EVENT_COLUMNS})
-  SELECT e.* FROM commit_order,
-    unnest(${EVENT_COLUMN_TYPES.map((t, i) => `CAST($${i + 1} AS ${t}[])`).join(', ')}) AS e
-  RETURNING id, job_id`;
+const INSERT_EVENTS_AND_NOTIFY =
+  new PreparedSql(`WITH commit_order AS (SELECT pg_advisory_xact_lock(${EVENT_ORDER_LOCK})),
+  new_events AS (INSERT INTO job_events (${EVENT_COLUMNS})
+    SELECT e.* FROM commit_order, ${unnest(EVENT_COLUMN_TYPES, 1)} AS e
+    RETURNING id, job_id),
+  last_ids AS (SELECT job_id, max(id) AS id FROM new_events GROUP BY job_id)
+  SELECT job_id, id FROM last_ids
+  UNION ALL SELECT NULL, count(*) FROM (${notifySql(EVENT_COLUMN_TYPES.length + 1, 'last_ids')}) notified`);
+const NOTIFY_ONLY = new PreparedSql(
+  notifySql(1, '(SELECT CAST(NULL AS VARCHAR) AS job_id, CAST(NULL AS BIGINT) AS id WHERE FALSE)'),
+);
 // SQLite: one row a statement (see UPDATE_JOB_SQLITE), without RETURNING (it costs a result row a
 // statement): in one write transaction AUTOINCREMENT hands out consecutive ids, so the ids follow
 // from the last one.
@@ -259,12 +381,58 @@ interface StoredRow {
   readonly version: number | string;
 }
 
+const STORED_COLUMNS = 'id, tenant_id, status, attempt, lease_expires_at, cancel_requested_at, version';
+const LOCK_STORED_STATE = new PreparedSql(
+  `SELECT ${STORED_COLUMNS} FROM jobs WHERE id = ANY(CAST($1 AS VARCHAR[])) ORDER BY id FOR UPDATE`,
+);
+
 /** What the commit reconciles a write with: the stored job's fence inputs, tenant and version. */
 interface Stored {
   tenantId: string;
   state: StoredJobState;
   version: number;
 }
+
+// The claim's read. Shaped so both planners walk the due-jobs index in run_at order and stop at
+// LIMIT, checking each candidate with two index probes (no join inside: it would make them scan
+// every due job; the connection's institution, credentials and circuit are joined outside, to the
+// rows LIMIT picked, in the same round trip). SKIP LOCKED has no SQLite equivalent (nor need:
+// BEGIN IMMEDIATE admits one writer).
+const CIRCUIT_COLUMNS = 'institution_id, state, consecutive_failures, opened_at, probe_started_at';
+const lockDueJobsSql = (lock: string) => `SELECT due.*, c.institution_id AS c_institution_id, c.login_id AS c_login_id,
+       c.credentials_enc AS c_credentials_enc,
+       ${CIRCUIT_COLUMNS.split(', ')
+         .map((col) => `ic.${col} AS ic_${col}`)
+         .join(', ')}
+  FROM (SELECT ${JOB_SELECT} FROM jobs j
+         WHERE j.status = 'pending' AND j.run_at <= $1
+           AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
+                       ORDER BY e.created_at, e.id LIMIT 1)
+           AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')
+         ORDER BY j.run_at
+         LIMIT $2 ${lock}) due
+  JOIN connections c ON c.id = due.connection_id
+  LEFT JOIN institution_circuits ic ON ic.institution_id = c.institution_id
+ ORDER BY due.run_at`;
+const LOCK_DUE_JOBS_POSTGRES = new PreparedSql(lockDueJobsSql('FOR UPDATE OF j SKIP LOCKED'));
+const LOCK_DUE_JOBS_SQLITE = lockDueJobsSql('');
+const lockResumableJobsSql = (lock: string) => `SELECT ${JOB_SELECT} FROM jobs j
+  WHERE j.status = 'processing' AND j.lease_expires_at IS NULL AND j.challenge_expires_at IS NULL
+  LIMIT $1 ${lock}`;
+const LOCK_RESUMABLE_JOBS_POSTGRES = new PreparedSql(lockResumableJobsSql('FOR UPDATE OF j SKIP LOCKED'));
+const LOCK_RESUMABLE_JOBS_SQLITE = lockResumableJobsSql('');
+const NEXT_CLAIMABLE_AT = new PreparedSql(`SELECT MIN(j.run_at) AS next FROM jobs j
+  WHERE j.status = 'pending'
+    AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
+                ORDER BY e.created_at, e.id LIMIT 1)
+    AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')`);
+const READ_CIRCUITS = new PreparedSql(
+  `SELECT ${CIRCUIT_COLUMNS} FROM institution_circuits WHERE institution_id = ANY(CAST($1 AS VARCHAR[])) ORDER BY institution_id`,
+);
+const LOCK_CIRCUITS = new PreparedSql(`${READ_CIRCUITS.text} FOR UPDATE`);
+const INSTITUTIONS_OF_CONNECTIONS = new PreparedSql(
+  'SELECT id, institution_id FROM connections WHERE id = ANY(CAST($1 AS VARCHAR[]))',
+);
 
 /**
  * The jobs table as the engine writes it: the one write path for every job change (`commit`),
@@ -309,14 +477,7 @@ export class JobsStore {
     const updates: Job[] = [];
     for (const w of writes) {
       if (w.before === null) {
-        const created = { ...w.next, version: 1 };
-        await tx.execute(INSERT_JOB, jobToValues(created, w.tenantId));
-        // The newest job of a connection is what its list shows (UUIDv7 ids sort in creation order).
-        await tx.execute(
-          'UPDATE connections SET latest_job_id = $1 WHERE id = $2 AND (latest_job_id IS NULL OR latest_job_id < $1)',
-          [created.id, created.connectionId],
-        );
-        results.push({ job: created, tenantId: w.tenantId, created: true, events: w.events });
+        results.push({ job: { ...w.next, version: 1 }, tenantId: w.tenantId, created: true, events: w.events });
         continue;
       }
       const row = stored.get(w.next.id);
@@ -332,46 +493,58 @@ export class JobsStore {
       updates.push(job);
       results.push({ job, tenantId: w.tenantId, created: false, events: w.events });
     }
-    await this.updateJobs(tx, updates);
-    await this.updateConnectionStatuses(tx, updates);
+    const written = results.filter((r) => r !== null);
+    const outboxChanges: OutboxChange[] = written.map((r) => ({
+      job: r.job,
+      tenantId: r.tenantId,
+      created: r.created,
+      transitions: r.events.flatMap((e) => (e.kind === 'transition' ? [e.transition] : [])),
+    }));
+    const created = written.filter((r) => r.created);
+    const rows: CommitRows = {
+      creates: created.map((r) => jobToValues(r.job, r.tenantId)),
+      updates: updates.map((job) => {
+        const all = jobToValues(job, '');
+        return [job.id, ...MUTABLE_POSITIONS.map((i) => all[i])];
+      }),
+      connections: connectionChanges(
+        created.map((r) => r.job),
+        updates,
+      ),
+      subscriberTenants: WebhookOutbox.tenantsToLookUp(outboxChanges),
+    };
+    const subscriptions =
+      this.db.kind === 'postgres' ? await this.writeRowsPostgres(tx, rows) : await this.writeRowsSqlite(tx, rows);
     await this.updateCircuits(
       tx,
       writes.flatMap((w, i) => (w.before?.status === 'processing' && results[i] ? [results[i].job] : [])),
     );
-    const written = results.filter((r) => r !== null);
-    const lastIds = await this.insertEvents(tx, written);
-    await this.outbox.enqueue(
-      tx,
-      written.map((r) => ({
-        job: r.job,
-        tenantId: r.tenantId,
-        created: r.created,
-        transitions: r.events.flatMap((e) => (e.kind === 'transition' ? [e.transition] : [])),
-      })),
-      // The writers' time (every process reads the database clock), not this machine's: a delivery
-      // due "now" must be due by the clock the dispatchers claim with.
-      Math.max(0, ...written.map((r) => r.job.updatedAt.getTime())),
-    );
-    const committed: Array<CommittedWrite | null> = results.map((r) =>
-      r === null
-        ? null
-        : {
-            job: r.job,
-            change: {
-              id: lastIds.get(r.job.id) ?? 0,
-              type: r.created ? 'job.created' : 'job.updated',
-              tenantId: r.tenantId,
-              connectionId: r.job.connectionId,
-              job: toJobSummaryWire(r.job),
-              // An answered challenge: a worker should resume the job now.
-              ...(isParked(r.job) && r.job.challenge === null ? { resumable: true } : {}),
-            },
-          },
-    );
+    // The writers' time (every process reads the database clock), not this machine's: a delivery
+    // due "now" must be due by the clock the dispatchers claim with.
+    const now = Math.max(0, ...written.map((r) => r.job.updatedAt.getTime()));
+    await this.outbox.enqueueFor(tx, outboxChanges, subscriptions, now);
+    const changeOf = (r: (typeof written)[number], id: number): JobChange => ({
+      id,
+      type: r.created ? 'job.created' : 'job.updated',
+      tenantId: r.tenantId,
+      connectionId: r.job.connectionId,
+      job: toJobSummaryWire(r.job),
+      // An answered challenge: a worker should resume the job now.
+      ...(isParked(r.job) && r.job.challenge === null ? { resumable: true } : {}),
+    });
+    const events: unknown[][] = [];
+    for (const r of written) events.push(...eventRows(r.job, r.tenantId, r.events));
     // Announced in the change's own transaction: delivered at its commit, in commit order, or not at
     // all if it rolls back. (SQLite's single process announces after the commit: JobEventsBus.publish.)
-    if (this.db.kind === 'postgres') await notify(tx, changePayloads(committed.flatMap((c) => (c ? [c.change] : []))));
-    return committed;
+    const lastIds =
+      this.db.kind === 'postgres'
+        ? await this.insertEventsAndNotify(
+            tx,
+            events,
+            written.map((r) => changeOf(r, 0)),
+          )
+        : await this.insertEventsSqlite(tx, events);
+    return results.map((r) => (r === null ? null : { job: r.job, change: changeOf(r, lastIds.get(r.job.id) ?? 0) }));
   }
 
   /** `commit` in its own transaction. */
@@ -383,17 +556,13 @@ export class JobsStore {
   private async lockStoredState(tx: SqlExecutor, ids: readonly string[]): Promise<Map<string, Stored>> {
     const byId = new Map<string, Stored>();
     if (ids.length === 0) return byId;
-    const columns = 'id, tenant_id, status, attempt, lease_expires_at, cancel_requested_at, version';
     const unique = [...new Set(ids)];
     let rows: StoredRow[] = [];
     if (this.db.kind === 'postgres') {
-      rows = await tx.query<StoredRow>(
-        `SELECT ${columns} FROM jobs WHERE id = ANY(CAST($1 AS VARCHAR[])) ORDER BY id FOR UPDATE`,
-        [unique],
-      );
+      rows = await tx.query<StoredRow>(LOCK_STORED_STATE, [unique]);
     } else {
       for (const id of unique)
-        rows.push(...(await tx.query<StoredRow>(`SELECT ${columns} FROM jobs WHERE id = $1`, [id])));
+        rows.push(...(await tx.query<StoredRow>(`SELECT ${STORED_COLUMNS} FROM jobs WHERE id = $1`, [id])));
     }
     for (const r of rows) {
       byId.set(r.id, {
@@ -410,61 +579,46 @@ export class JobsStore {
     return byId;
   }
 
-  private async updateJobs(tx: SqlExecutor, jobs: readonly Job[]): Promise<void> {
-    if (jobs.length === 0) return;
-    const rows = jobs.map((job) => {
-      const all = jobToValues(job, '');
-      return [job.id, ...MUTABLE_POSITIONS.map((i) => all[i])];
-    });
-    if (this.db.kind === 'postgres') {
-      await tx.execute(
-        UPDATE_JOBS_UNNEST,
-        rows[0]!.map((_, c) => rows.map((r) => r[c])),
+  /** PostgreSQL: the commit's job and connection rows in one statement; the subscriptions it read. */
+  private async writeRowsPostgres(tx: SqlExecutor, rows: CommitRows): Promise<TenantSubscriptions> {
+    const parts = {
+      creates: rows.creates.length > 0,
+      updates: rows.updates.length > 0,
+      connections: rows.connections.length > 0,
+      subscriptions: rows.subscriberTenants.length > 0,
+    };
+    if (!parts.creates && !parts.updates && !parts.subscriptions) return new Map();
+    const key = JSON.stringify(parts);
+    let sql = postgresRowsStatements.get(key);
+    if (sql === undefined) postgresRowsStatements.set(key, (sql = new PreparedSql(postgresRowsSql(parts))));
+    const columns = (list: readonly unknown[][]) =>
+      list.length === 0 ? [] : list[0]!.map((_, c) => list.map((r) => r[c]));
+    const params: unknown[] = [...columns(rows.creates), ...columns(rows.updates)];
+    if (parts.connections)
+      params.push(
+        rows.connections.map((c) => c.id),
+        rows.connections.map((c) => c.latestJobId),
+        rows.connections.map((c) => c.refreshJobId),
+        rows.connections.map((c) => c.status),
+        rows.connections.map((c) => c.startedAt),
       );
-      return;
-    }
-    for (const row of rows) await tx.execute(UPDATE_JOB_SQLITE, row);
+    if (parts.subscriptions) params.push(rows.subscriberTenants);
+    return subscriptionsByTenant(await tx.query<Subscription>(sql, params));
   }
 
-  /**
-   * A finished refresh decides its connection's status (the domain's `connectionStatusAfterRefresh`),
-   * unless a newer refresh already did (refresh ids are UUIDv7: creation order), or the credentials
-   * were replaced after the attempt started (its verdict is about the old ones).
-   */
-  private async updateConnectionStatuses(tx: SqlExecutor, jobs: readonly Job[]): Promise<void> {
-    const byConnection = new Map<string, { jobId: string; status: string; startedAt: number }>();
-    for (const job of jobs) {
-      const status = connectionStatusAfterRefresh(job);
-      const seen = byConnection.get(job.connectionId);
-      if (status === null || (seen && seen.jobId > job.id)) continue;
-      byConnection.set(job.connectionId, {
-        jobId: job.id,
-        status,
-        startedAt: (job.startedAt ?? job.createdAt).getTime(),
-      });
-    }
-    if (byConnection.size === 0) return;
-    const rows = [...byConnection].map(([id, v]) => [id, v.jobId, v.status, v.startedAt]);
-    const fence = `(c.last_refresh_job_id IS NULL OR c.last_refresh_job_id <= v.job_id)
-        AND (c.credentials_updated_at IS NULL OR c.credentials_updated_at <= v.started_at)`;
-    if (this.db.kind === 'postgres') {
-      await tx.execute(
-        `UPDATE connections c SET status = v.status, last_refresh_job_id = v.job_id
-          FROM unnest(CAST($1 AS VARCHAR[]), CAST($2 AS VARCHAR[]), CAST($3 AS VARCHAR[]), CAST($4 AS BIGINT[]))
-            AS v (id, job_id, status, started_at)
-          WHERE c.id = v.id AND ${fence}`,
-        [0, 1, 2, 3].map((col) => rows.map((r) => r[col])),
-      );
-      return;
-    }
-    for (const r of rows) {
-      await tx.execute(
-        `UPDATE connections AS c SET status = v.status, last_refresh_job_id = v.job_id
-          FROM (SELECT $1 AS id, $2 AS job_id, $3 AS status, $4 AS started_at) AS v
-          WHERE c.id = v.id AND ${fence}`,
-        r,
-      );
-    }
+  /** SQLite: one prepared statement a row (see UPDATE_JOB_SQLITE); the subscriptions of the tenants. */
+  private async writeRowsSqlite(tx: SqlExecutor, rows: CommitRows): Promise<TenantSubscriptions> {
+    for (const row of rows.creates) await tx.execute(INSERT_JOB_SQLITE, row);
+    for (const row of rows.updates) await tx.execute(UPDATE_JOB_SQLITE, row);
+    for (const c of rows.connections)
+      await tx.execute(UPDATE_CONNECTION_SQLITE, [c.id, c.latestJobId, c.refreshJobId, c.status, c.startedAt]);
+    if (rows.subscriberTenants.length === 0) return new Map();
+    return subscriptionsByTenant(
+      await tx.query<Subscription>(
+        `SELECT id, tenant_id, events FROM webhooks WHERE tenant_id IN (${placeholders(rows.subscriberTenants.length)}) AND enabled = TRUE`,
+        rows.subscriberTenants,
+      ),
+    );
   }
 
   /**
@@ -481,11 +635,12 @@ export class JobsStore {
     if (outcomes.length === 0) return;
     const connectionIds = [...new Set(outcomes.map((o) => o.job.connectionId))];
     const institutions = new Map(
-      (
-        await tx.query<{ id: string; institution_id: string }>(
-          `SELECT id, institution_id FROM connections WHERE id IN (${placeholders(connectionIds.length)})`,
-          connectionIds,
-        )
+      (this.db.kind === 'postgres'
+        ? await tx.query<{ id: string; institution_id: string }>(INSTITUTIONS_OF_CONNECTIONS, [connectionIds])
+        : await tx.query<{ id: string; institution_id: string }>(
+            `SELECT id, institution_id FROM connections WHERE id IN (${placeholders(connectionIds.length)})`,
+            connectionIds,
+          )
       ).map((r) => [r.id, r.institution_id]),
     );
     const apply = (circuits: Map<string, InstitutionCircuit>) => {
@@ -523,25 +678,15 @@ export class JobsStore {
     const byId = new Map<string, InstitutionCircuit>();
     if (institutionIds.length === 0) return byId;
     const ids = [...new Set(institutionIds)].sort();
-    const rows = await tx.query<{
-      institution_id: string;
-      state: string;
-      consecutive_failures: number | string;
-      opened_at: number | string | null;
-      probe_started_at: number | string | null;
-    }>(
-      `SELECT institution_id, state, consecutive_failures, opened_at, probe_started_at FROM institution_circuits
-        WHERE institution_id IN (${placeholders(ids.length)}) ORDER BY institution_id${lock && this.db.kind === 'postgres' ? ' FOR UPDATE' : ''}`,
-      ids,
-    );
-    for (const r of rows)
-      byId.set(r.institution_id, {
-        institutionId: r.institution_id,
-        state: r.state as CircuitState,
-        consecutiveFailures: Number(r.consecutive_failures),
-        openedAt: r.opened_at === null ? null : Number(r.opened_at),
-        probeStartedAt: r.probe_started_at === null ? null : Number(r.probe_started_at),
-      });
+    const rows =
+      this.db.kind === 'postgres'
+        ? await tx.query<CircuitRow>(lock ? LOCK_CIRCUITS : READ_CIRCUITS, [ids])
+        : await tx.query<CircuitRow>(
+            `SELECT ${CIRCUIT_COLUMNS} FROM institution_circuits
+              WHERE institution_id IN (${placeholders(ids.length)}) ORDER BY institution_id`,
+            ids,
+          );
+    for (const r of rows) byId.set(r.institution_id, rowToCircuit(r));
     return byId;
   }
 
@@ -559,30 +704,40 @@ export class JobsStore {
     }
   }
 
-  /** Records the events of many jobs in as few multi-row inserts as possible; the last id per job. */
-  private async insertEvents(
+  /**
+   * PostgreSQL: records the events and announces the changes (ids to be drawn: the newest event of
+   * each job) in one statement; the last id per job.
+   */
+  private async insertEventsAndNotify(
     tx: SqlExecutor,
-    batches: ReadonlyArray<{ job: Job; tenantId: string; events: readonly NewJobEvent[] }>,
+    events: readonly unknown[][],
+    changes: readonly JobChange[],
   ): Promise<Map<string, number>> {
-    const rows: unknown[][] = [];
-    for (const { job, tenantId, events } of batches) rows.push(...eventRows(job, tenantId, events));
     const lastIds = new Map<string, number>();
-    if (rows.length === 0) return lastIds;
-    const note = (inserted: Array<{ id: number | string; job_id: string }>) => {
-      for (const r of inserted) lastIds.set(r.job_id, Math.max(lastIds.get(r.job_id) ?? 0, Number(r.id)));
-    };
-    if (this.db.kind === 'postgres') {
-      note(
-        await tx.query(
-          INSERT_EVENTS_UNNEST,
-          EVENT_COLUMN_TYPES.map((_, c) => rows.map((r) => r[c])),
-        ),
-      );
+    if (changes.length === 0) return lastIds;
+    const pending = pendingChangePayloads(changes);
+    const notifyParams = [pending.jobIds, pending.suffixes, pending.chunks];
+    if (events.length === 0) {
+      // Nothing to order: no event ids drawn, so no order lock.
+      await tx.query(NOTIFY_ONLY, notifyParams);
       return lastIds;
     }
+    const rows = await tx.query<{ job_id: string | null; id: number | string }>(INSERT_EVENTS_AND_NOTIFY, [
+      ...EVENT_COLUMN_TYPES.map((_, c) => events.map((r) => r[c])),
+      ...notifyParams,
+    ]);
+    for (const r of rows) if (r.job_id !== null) lastIds.set(r.job_id, Number(r.id));
+    return lastIds;
+  }
+
+  /** SQLite: records the events, one prepared row a statement; the last id per job. */
+  private async insertEventsSqlite(tx: SqlExecutor, rows: readonly unknown[][]): Promise<Map<string, number>> {
+    const lastIds = new Map<string, number>();
+    if (rows.length === 0) return lastIds;
     for (const row of rows) await tx.execute(INSERT_EVENT_SQLITE, row);
+    // In one write transaction AUTOINCREMENT hands out consecutive ids: the others follow from the last.
     const last = Number((await tx.query<{ id: number }>('SELECT last_insert_rowid() AS id'))[0]?.id);
-    note(rows.map((r, i) => ({ id: last - (rows.length - 1 - i), job_id: r[0] as string })));
+    rows.forEach((r, i) => lastIds.set(r[0] as string, last - (rows.length - 1 - i)));
     return lastIds;
   }
 
@@ -593,32 +748,28 @@ export class JobsStore {
    * PostgreSQL: `FOR UPDATE SKIP LOCKED` lets many workers claim at once without waiting on each other.
    */
   async lockDueJobs(tx: SqlExecutor, now: number, limit: number): Promise<ClaimedJob[]> {
-    // Shaped so both planners walk the due-jobs index in run_at order and stop at LIMIT, checking
-    // each candidate with two index probes (no join inside: it would make them scan every due job;
-    // the connection's institution and credentials are joined outside, to the rows LIMIT picked, in
-    // the same round trip). SKIP LOCKED has no SQLite equivalent (nor need: BEGIN IMMEDIATE admits
-    // one writer).
-    const lock = this.db.kind === 'postgres' ? 'FOR UPDATE OF j SKIP LOCKED' : '';
-    const rows = await tx.query<JobRow & { c_institution_id: string; c_login_id: string; c_credentials_enc: string }>(
-      `SELECT due.*, c.institution_id AS c_institution_id, c.login_id AS c_login_id,
-              c.credentials_enc AS c_credentials_enc
-         FROM (SELECT j.* FROM jobs j
-                WHERE j.status = 'pending' AND j.run_at <= $1
-                  AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
-                              ORDER BY e.created_at, e.id LIMIT 1)
-                  AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')
-                ORDER BY j.run_at
-                LIMIT $2 ${lock}) due
-         JOIN connections c ON c.id = due.connection_id
-        ORDER BY due.run_at`,
-      [now, limit],
-    );
+    // See lockDueJobsSql.
+    const rows = await tx.query<
+      JobRow & { c_institution_id: string; c_login_id: string; c_credentials_enc: string } & {
+        [K in keyof CircuitRow as `ic_${K}`]: CircuitRow[K] | null;
+      }
+    >(this.db.kind === 'postgres' ? LOCK_DUE_JOBS_POSTGRES : LOCK_DUE_JOBS_SQLITE, [now, limit]);
     return rows.map((r) => ({
       job: rowToJob(r),
       tenantId: r.tenant_id,
       institutionId: r.c_institution_id,
       loginId: r.c_login_id,
       credentialsEnc: r.c_credentials_enc,
+      circuit:
+        r.ic_institution_id === null
+          ? null
+          : rowToCircuit({
+              institution_id: r.ic_institution_id,
+              state: r.ic_state!,
+              consecutive_failures: r.ic_consecutive_failures!,
+              opened_at: r.ic_opened_at,
+              probe_started_at: r.ic_probe_started_at,
+            }),
     }));
   }
 
@@ -657,11 +808,8 @@ export class JobsStore {
    * worker to resume: seeks the processing jobs without a lease through `ix_jobs_lease`.
    */
   async lockResumableJobs(tx: SqlExecutor, limit: number): Promise<ClaimedJob[]> {
-    const lock = this.db.kind === 'postgres' ? 'FOR UPDATE OF j SKIP LOCKED' : '';
     const rows = await tx.query<JobRow>(
-      `SELECT j.* FROM jobs j
-        WHERE j.status = 'processing' AND j.lease_expires_at IS NULL AND j.challenge_expires_at IS NULL
-        LIMIT $1 ${lock}`,
+      this.db.kind === 'postgres' ? LOCK_RESUMABLE_JOBS_POSTGRES : LOCK_RESUMABLE_JOBS_SQLITE,
       [limit],
     );
     return this.withConnections(tx, rows);
@@ -675,7 +823,7 @@ export class JobsStore {
   ): Promise<Array<{ job: Job; tenantId: string }>> {
     const lock = this.db.kind === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
     const rows = await tx.query<JobRow>(
-      `SELECT * FROM jobs WHERE status = 'processing' AND challenge_expires_at < $1 LIMIT $2 ${lock}`,
+      `SELECT ${JOB_SELECT} FROM jobs j WHERE j.status = 'processing' AND j.challenge_expires_at < $1 LIMIT $2 ${lock}`,
       [now, limit],
     );
     return rows.map((r) => ({ job: rowToJob(r), tenantId: r.tenant_id }));
@@ -685,7 +833,7 @@ export class JobsStore {
   async lockExpiredLeases(tx: SqlExecutor, now: number, limit: number): Promise<Array<{ job: Job; tenantId: string }>> {
     const lock = this.db.kind === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
     const rows = await tx.query<JobRow>(
-      `SELECT * FROM jobs WHERE status = 'processing' AND (lease_expires_at < $1 OR deadline_at < $1)
+      `SELECT ${JOB_SELECT} FROM jobs j WHERE j.status = 'processing' AND (j.lease_expires_at < $1 OR j.deadline_at < $1)
         LIMIT $2 ${lock}`,
       [now, limit],
     );
@@ -707,17 +855,28 @@ export class JobsStore {
    * queued behind others do not count: they become claimable when a job ends, which wakes workers.
    */
   async nextClaimableAt(): Promise<number | null> {
-    const row = (
-      await this.db.query<{ next: number | string | null }>(
-        `SELECT MIN(j.run_at) AS next FROM jobs j
-          WHERE j.status = 'pending'
-            AND j.id = (SELECT e.id FROM jobs e WHERE e.connection_id = j.connection_id AND e.status = 'pending'
-                        ORDER BY e.created_at, e.id LIMIT 1)
-            AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.connection_id = j.connection_id AND p.status = 'processing')`,
-      )
-    )[0];
+    const row = (await this.db.query<{ next: number | string | null }>(NEXT_CLAIMABLE_AT))[0];
     return row?.next == null ? null : Number(row.next);
   }
+}
+
+/** A stored circuit row. */
+interface CircuitRow {
+  institution_id: string;
+  state: string;
+  consecutive_failures: number | string;
+  opened_at: number | string | null;
+  probe_started_at: number | string | null;
+}
+
+function rowToCircuit(r: CircuitRow): InstitutionCircuit {
+  return {
+    institutionId: r.institution_id,
+    state: r.state as CircuitState,
+    consecutiveFailures: Number(r.consecutive_failures),
+    openedAt: r.opened_at === null ? null : Number(r.opened_at),
+    probeStartedAt: r.probe_started_at === null ? null : Number(r.probe_started_at),
+  };
 }
 
 function sameCircuit(a: InstitutionCircuit, b: InstitutionCircuit): boolean {
@@ -736,4 +895,27 @@ function stateOf(job: Job): StoredJobState {
     leaseExpiresAt: job.leaseExpiresAt,
     cancelRequestedAt: job.cancelRequestedAt,
   };
+}
+
+/**
+ * The connection rows of a commit: the newest job created on each connection, and the newest
+ * ended refresh that decides its status (the domain's `connectionStatusAfterRefresh`; refresh ids
+ * are UUIDv7: creation order).
+ */
+function connectionChanges(created: readonly Job[], updated: readonly Job[]): ConnectionChange[] {
+  const byId = new Map<string, ConnectionChange>();
+  const get = (id: string) =>
+    byId.get(id) ?? { id, latestJobId: null, refreshJobId: null, status: null, startedAt: null };
+  for (const job of created) {
+    const c = get(job.connectionId);
+    if (c.latestJobId === null || c.latestJobId < job.id) byId.set(c.id, { ...c, latestJobId: job.id });
+  }
+  for (const job of updated) {
+    const status = connectionStatusAfterRefresh(job);
+    if (status === null) continue;
+    const c = get(job.connectionId);
+    if (c.refreshJobId !== null && c.refreshJobId > job.id) continue;
+    byId.set(c.id, { ...c, refreshJobId: job.id, status, startedAt: (job.startedAt ?? job.createdAt).getTime() });
+  }
+  return [...byId.values()];
 }

@@ -16,8 +16,8 @@ export interface OutboxChange {
   readonly transitions: ReadonlyArray<{ from: Job['status']; to: Job['status']; at: Date }>;
 }
 
-/** A subscription as the outbox needs it. */
-interface Subscription {
+/** A subscription row as the outbox reads it. */
+export interface Subscription {
   readonly id: string;
   readonly tenant_id: string;
   readonly events: string;
@@ -51,20 +51,58 @@ export function newEventId(now = Date.now()): string {
  * heartbeats) cause no event and cost nothing; otherwise one indexed query finds the enabled
  * subscriptions of every tenant in the batch, whatever its size.
  */
+/** Enabled subscriptions by tenant, as the outbox matches events against them. */
+export type TenantSubscriptions = Map<string, Array<{ id: string; events: string[] }>>;
+
+/**
+ * PostgreSQL's read of the enabled subscriptions of the tenants in `$n` (a VARCHAR array), through
+ * ix_webhooks_tenant: a tenant without subscriptions costs one index probe. FOR KEY SHARE keeps a
+ * subscription from being deleted between this read and the insert of its deliveries (the insert
+ * would break its foreign key and fail the job's commit); a concurrent DELETE waits for this commit
+ * and then removes the new rows with the rest. It does not block updates of the subscription
+ * (health, secret, enabled). The store's PostgreSQL commit runs it inside its one statement.
+ */
+export function subscriptionsSql(param: number): string {
+  return `SELECT id, tenant_id, events FROM webhooks
+    WHERE tenant_id = ANY(CAST($${param} AS VARCHAR[])) AND enabled = TRUE FOR KEY SHARE`;
+}
+
+/**
+ * The transactional outbox of webhooks: the delivery rows of a batch of job changes, written in the
+ * transaction that stores the changes, so a crash between commit and send loses nothing (the
+ * dispatcher finds the rows later). Changes without a status transition (step progress,
+ * heartbeats) cause no event and cost nothing; otherwise one indexed query finds the enabled
+ * subscriptions of every tenant in the batch, whatever its size.
+ */
 export class WebhookOutbox {
   constructor(private readonly kind: DatabaseKind) {}
 
+  /** The tenants whose subscriptions these changes need: those with a creation or a transition. */
+  static tenantsToLookUp(changes: readonly OutboxChange[]): string[] {
+    return [...new Set(changes.filter(isEventful).map((c) => c.tenantId))];
+  }
+
+  /** Looks the subscriptions up, then writes the deliveries. */
   async enqueue(tx: SqlExecutor, changes: readonly OutboxChange[], now = Date.now()): Promise<number> {
+    const tenants = WebhookOutbox.tenantsToLookUp(changes);
+    if (tenants.length === 0) return 0;
+    return this.enqueueFor(tx, changes, await this.subscriptionsOf(tx, tenants), now);
+  }
+
+  /** Writes the deliveries of these changes to subscriptions already looked up (and locked) in `tx`. */
+  async enqueueFor(
+    tx: SqlExecutor,
+    changes: readonly OutboxChange[],
+    subscriptions: TenantSubscriptions,
+    now: number,
+  ): Promise<number> {
     // Only a creation or a transition can cause an event. The events themselves (wire bodies) are
     // built only for tenants that subscribe: most commits find none, and building them was a tenth
     // of the SQLite drain's JavaScript.
-    const eventful = changes.filter((c) => c.created || c.transitions.length > 0);
-    if (eventful.length === 0) return 0;
-    const subscriptions = await this.subscriptionsOf(tx, [...new Set(eventful.map((c) => c.tenantId))]);
     if (subscriptions.size === 0) return 0;
     const events: Array<{ tenantId: string; jobId: string; event: JobWebhookEvent }> = [];
-    for (const c of eventful) {
-      if (!subscriptions.has(c.tenantId)) continue;
+    for (const c of changes) {
+      if (!isEventful(c) || !subscriptions.has(c.tenantId)) continue;
       for (const event of jobWebhookEvents(c.job, c.created, c.transitions))
         events.push({ tenantId: c.tenantId, jobId: c.job.id, event });
     }
@@ -80,34 +118,31 @@ export class WebhookOutbox {
     return rows.length;
   }
 
-  private async subscriptionsOf(
-    tx: SqlExecutor,
-    tenantIds: readonly string[],
-  ): Promise<Map<string, Array<{ id: string; events: string[] }>>> {
-    // Through ix_webhooks_tenant: a tenant without subscriptions costs one index probe.
-    // PostgreSQL: FOR KEY SHARE keeps a subscription from being deleted between this read and the
-    // insert of its deliveries (the insert would break its foreign key and fail the job's commit);
-    // a concurrent DELETE waits for this commit and then removes the new rows with the rest. It
-    // does not block updates of the subscription (health, secret, enabled).
+  private async subscriptionsOf(tx: SqlExecutor, tenantIds: readonly string[]): Promise<TenantSubscriptions> {
     const rows =
       this.kind === 'postgres'
-        ? await tx.query<Subscription>(
-            `SELECT id, tenant_id, events FROM webhooks
-              WHERE tenant_id = ANY(CAST($1 AS VARCHAR[])) AND enabled = TRUE FOR KEY SHARE`,
-            [tenantIds],
-          )
+        ? await tx.query<Subscription>(subscriptionsSql(1), [tenantIds])
         : await tx.query<Subscription>(
             `SELECT id, tenant_id, events FROM webhooks WHERE tenant_id IN (${placeholders(tenantIds.length)}) AND enabled = TRUE`,
             tenantIds,
           );
-    const byTenant = new Map<string, Array<{ id: string; events: string[] }>>();
-    for (const r of rows) {
-      const list = byTenant.get(r.tenant_id) ?? [];
-      list.push({ id: r.id, events: JSON.parse(r.events) as string[] });
-      byTenant.set(r.tenant_id, list);
-    }
-    return byTenant;
+    return subscriptionsByTenant(rows);
   }
+}
+
+/** Subscription rows grouped by tenant. */
+export function subscriptionsByTenant(rows: readonly Subscription[]): TenantSubscriptions {
+  const byTenant: TenantSubscriptions = new Map();
+  for (const r of rows) {
+    const list = byTenant.get(r.tenant_id) ?? [];
+    list.push({ id: r.id, events: JSON.parse(r.events) as string[] });
+    byTenant.set(r.tenant_id, list);
+  }
+  return byTenant;
+}
+
+function isEventful(c: OutboxChange): boolean {
+  return c.created || c.transitions.length > 0;
 }
 
 /** The values of a new pending delivery, due at once, in DELIVERY_COLUMNS order. */

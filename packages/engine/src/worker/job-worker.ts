@@ -39,6 +39,12 @@ export class JobWorker {
   private started = false;
   private wakeUp: (() => void) | null = null;
   private woken = false;
+  /**
+   * Whether a parked job may be resumable: looking costs the claim a query, so it is done only when
+   * a challenge was answered (its change says so), after a reconnection (changes may have been
+   * missed) or a poll that no change woke, and at the start.
+   */
+  private mayResume = true;
   private loopDone: Promise<void> = Promise.resolve();
   private sweeper: NodeJS.Timeout | null = null;
   private cleanups: Array<() => void> = [];
@@ -64,10 +70,14 @@ export class JobWorker {
     this.cleanups.push(
       // New work, or a job that left processing (its connection's next job may now be claimable).
       // Or a challenge answered: its parked job waits for a worker to resume it.
-      this.bus.subscribe(
-        (c) => (c.type === 'job.created' || c.job.status !== 'processing' || c.resumable === true) && this.wake(),
-      ),
-      this.bus.onReconnect(() => this.wake()),
+      this.bus.subscribe((c) => {
+        if (c.resumable === true) this.mayResume = true;
+        if (c.type === 'job.created' || c.job.status !== 'processing' || c.resumable === true) this.wake();
+      }),
+      this.bus.onReconnect(() => {
+        this.mayResume = true;
+        this.wake();
+      }),
     );
     const sweepEvery = Math.max(100, Math.floor(this.config.leaseMs / 2));
     const sweeper = new LeaseSweeper(
@@ -115,7 +125,11 @@ export class JobWorker {
   private async sleep(ms: number): Promise<void> {
     if (this.woken) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const timer = setTimeout(() => {
+        // A poll no change woke: a resumable job's change may have been missed.
+        this.mayResume = true;
+        resolve();
+      }, ms);
       this.wakeUp = () => {
         clearTimeout(timer);
         resolve();
@@ -178,10 +192,20 @@ export class JobWorker {
         const now = new Date(this.clock.now());
         const due = await this.store.lockDueJobs(tx, now.getTime(), limit);
         // Parked jobs whose one-time code was answered go on in the same attempt, after the step.
-        const resumable = due.length < limit ? await this.store.lockResumableJobs(tx, limit - due.length) : [];
+        // The hint is cleared before the look, so a change arriving during it sets it again.
+        let resumable: ClaimedJob[] = [];
+        if (due.length < limit && this.mayResume) {
+          this.mayResume = false;
+          resumable = await this.store.lockResumableJobs(tx, limit - due.length);
+          if (resumable.length === limit - due.length) this.mayResume = true;
+        }
         // An institution whose circuit is open gets its jobs held (attempts untouched), but one probe.
+        // The claim's read brought each institution's circuit (unlocked); an open one is read again, locked.
         const institutionIds = [...new Set(due.map((c) => c.institutionId))];
-        let circuits = await this.store.loadCircuits(tx, institutionIds, false);
+        let circuits = new Map<string, InstitutionCircuit>();
+        for (const c of due) if (c.circuit) circuits.set(c.institutionId, c.circuit);
+        if (due.some((c) => c.circuit === undefined))
+          circuits = await this.store.loadCircuits(tx, institutionIds, false);
         if ([...circuits.values()].some(circuitIsOpen))
           circuits = await this.store.loadCircuits(tx, institutionIds, true);
         const probes: InstitutionCircuit[] = [];
@@ -240,6 +264,8 @@ export class JobWorker {
         return next.filter((_, i) => committed[i] !== null);
       });
     } catch (err) {
+      // Rolled back: any resumable job it read is still there.
+      this.mayResume = true;
       // Another process claimed a job of the same connection first: nothing to do this round.
       if (isUniqueViolation(err)) return [];
       throw err;
