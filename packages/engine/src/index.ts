@@ -13,6 +13,7 @@ export * from './store/job.mapper.js';
 export * from './store/jobs.store.js';
 export * from './store/bank-data.store.js';
 export * from './bus/job-events.bus.js';
+export * from './bus/notifications.js';
 export * from './connectors/connector.js';
 export * from './connectors/sandbox.connector.js';
 export * from './worker/write-batcher.js';

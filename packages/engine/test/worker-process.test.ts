@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { challengeAnswerEvent, transitionJobOrThrow, type Job } from '@jobtrail/domain';
-import { rowToJob, transitionEvents, type JobRow } from '../src/index.js';
+import { JOB_COLUMNS, jobToValues, rowToJob, transitionEvents, type JobRow } from '../src/index.js';
 import { databaseKinds, openTestDatabase, type TestDatabase } from './support/test-database.js';
 
 const kinds = await databaseKinds();
@@ -169,6 +169,29 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
     );
     expect(reasons.map((r) => r.reason)).toEqual(['claimed', 'mfa-required', 'mfa-answered', 'completed']);
     expect(reasons[3]!.actor).toBe(b.id);
+  });
+
+  it('an answer whose announcement never arrived is resumed by the next poll', async () => {
+    t = await openTestDatabase(kind);
+    const { tenantId, connectionId } = await t.seedConnection('user-mfa');
+    const created = await t.createJob(tenantId, connectionId, 'refresh');
+    await start();
+    const waiting = await until('the challenge', () => parked(created.id));
+    // Written as the store writes an answer, but announced to no one: a lost notification. The
+    // worker looks for resumable jobs only when told of one, or when a poll found nothing new.
+    const res = transitionJobOrThrow(waiting, challengeAnswerEvent(waiting, true, new Date())!, {
+      now: new Date(),
+      actor: 'test-key',
+    });
+    await t.db.execute(
+      `UPDATE jobs SET ${JOB_COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $1`,
+      jobToValues({ ...res.job, version: waiting.version + 1 }, tenantId),
+    );
+    const done = await until('success', async () => {
+      const j = await jobRow(created.id);
+      return j.status === 'success' ? j : undefined;
+    });
+    expect(done.attempt).toBe(1);
   });
 
   it('jobs waiting for a code take no worker slot: 4 waiting with concurrency 4, other jobs still run', async () => {

@@ -577,7 +577,7 @@ describe.each(kinds)('retention on %s', (kind) => {
           query: (sql, params) => tx.query(sql, params),
           execute: async (sql, params) => {
             const n = await tx.execute(sql, params);
-            if (/^DELETE FROM jobs\b/.test(sql)) deletes.push(n);
+            if (/^DELETE FROM jobs\b/.test(typeof sql === 'string' ? sql : sql.text)) deletes.push(n);
             return n;
           },
         }),

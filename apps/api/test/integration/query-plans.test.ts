@@ -36,6 +36,7 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
   let t: TestApp;
   const captured = new Map<string, readonly unknown[]>();
   let capturing = false;
+  let restore = () => {};
 
   beforeAll(async () => {
     t = await startTestApp(kind, {
@@ -47,21 +48,33 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     await seedHistory(t, k.tenantId, seededConnection, 3_000, Date.UTC(2024, 0, 2));
     if (kind === 'postgres') await t.db.execute('ANALYZE');
 
-    // Capture from here on: every statement of every query runner (PostgreSQL) or prepared statement (SQLite).
-    // TypeORM's own calls (the manager's inserts and deletes) go through its query runners on both
-    // databases; the engine's statements on SQLite go through the Database's statement cache.
-    const ds = t.app.get(DataSource);
-    const create = ds.createQueryRunner.bind(ds);
-    ds.createQueryRunner = (...args: Parameters<typeof create>) => {
-      const runner = create(...args);
-      const query = runner.query.bind(runner);
-      runner.query = ((sql: string, params?: unknown[], structured?: boolean) => {
-        if (capturing) captured.set(sql, params ?? []);
-        return query(sql, params, structured as never);
-      }) as typeof runner.query;
-      return runner;
-    };
-    if (kind === 'sqlite') {
+    // Capture from here on: every statement sent to PostgreSQL (node-postgres's clients: the engine
+    // runs its statements on them, prepared, and TypeORM's query runners do too), or prepared by
+    // SQLite (TypeORM's calls go through its query runners; the engine's statements through the
+    // Database's statement cache).
+    if (kind === 'postgres') {
+      const query = pg.Client.prototype.query;
+      restore = () => (pg.Client.prototype.query = query);
+      pg.Client.prototype.query = function (this: pg.Client, config: unknown, values?: unknown, ...rest: unknown[]) {
+        if (capturing) {
+          const text = typeof config === 'string' ? config : (config as { text?: string }).text;
+          const params = Array.isArray(values) ? values : ((config as { values?: unknown[] }).values ?? []);
+          if (text) captured.set(text, params);
+        }
+        return (query as (...args: unknown[]) => unknown).call(this, config, values, ...rest);
+      } as typeof query;
+    } else {
+      const ds = t.app.get(DataSource);
+      const create = ds.createQueryRunner.bind(ds);
+      ds.createQueryRunner = (...args: Parameters<typeof create>) => {
+        const runner = create(...args);
+        const query = runner.query.bind(runner);
+        runner.query = ((sql: string, params?: unknown[], structured?: boolean) => {
+          if (capturing) captured.set(sql, params ?? []);
+          return query(sql, params, structured as never);
+        }) as typeof runner.query;
+        return runner;
+      };
       const db = t.db as unknown as { statement: (sql: string) => unknown };
       const statement = db.statement.bind(db);
       db.statement = (sql: string) => {
@@ -196,6 +209,7 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     ).runDue();
     await api().delete(`/api/connections/${made[2].connection.connection_id}`).set(auth).expect(204);
     capturing = false;
+    restore();
   }, 120_000);
   afterAll(() => t.close());
 
