@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { isApiKeyRole, type ApiKeyRole } from '@jobtrail/domain';
 import { Database, uuidv7, type Millis } from '@jobtrail/engine';
 import { DataSource, IsNull, type SelectQueryBuilder } from 'typeorm';
-import { BuiltQueries } from '../persistence/built-queries.js';
+import { BuiltQueries, columnsOf } from '../persistence/built-queries.js';
 import { ApiKeyEntity, TenantEntity } from '../persistence/entities.js';
 import type { ApiKeyRow, TenantRow } from '../persistence/rows.js';
 import type { AuthContext } from './auth-context.js';
@@ -54,7 +54,7 @@ export class ApiKeysRepository {
   private activeKeys(): SelectQueryBuilder<KeyWithTenant> {
     return this.dataSource
       .createQueryBuilder()
-      .select('k.*')
+      .select(columnsOf(this.dataSource, ApiKeyEntity, 'k'))
       .addSelect('t.name', 'tenant_name')
       .from(ApiKeyEntity, 'k')
       .innerJoin(TenantEntity.options.name, 't', 't.id = k.tenant_id')

@@ -19,7 +19,7 @@ import {
 } from '@jobtrail/engine';
 import { DataSource, In, type SelectQueryBuilder } from 'typeorm';
 import { whereAfter, type KeysetPosition } from '../common/cursor.js';
-import { BuiltQueries, type BuiltQuery, type QueryParams } from '../persistence/built-queries.js';
+import { BuiltQueries, columnsOf, type BuilderOutput, type QueryParams } from '../persistence/built-queries.js';
 import { ConnectionEntity, JobEntity, JobEventEntity } from '../persistence/entities.js';
 
 /** Filters of the history and search lists. */
@@ -95,7 +95,10 @@ export class JobsRepository {
   ) {}
 
   private jobs(): SelectQueryBuilder<JobRow> {
-    return this.dataSource.createQueryBuilder().select('*').from(JobEntity, 'j') as SelectQueryBuilder<JobRow>;
+    return this.dataSource
+      .createQueryBuilder()
+      .select(columnsOf(this.dataSource, JobEntity, 'j'))
+      .from(JobEntity, 'j') as SelectQueryBuilder<JobRow>;
   }
 
   private events(): SelectQueryBuilder<JobEventRow> {
@@ -490,7 +493,7 @@ function shapeOf(name: string, params: QueryParams, limit: number): string {
 }
 
 /** A page of jobs, newest first: `qb` narrowed by the filter and keyset parameters in `p`. */
-function pageQuery(qb: SelectQueryBuilder<JobRow>, p: QueryParams, limit: number): BuiltQuery {
+function pageQuery(qb: SelectQueryBuilder<JobRow>, p: QueryParams, limit: number): BuilderOutput {
   if (p.statuses !== undefined) qb.andWhere('j.status IN (:...statuses)', { statuses: p.statuses });
   if (p.action !== undefined) qb.andWhere('j.action = :action', { action: p.action });
   if (p.from !== undefined) qb.andWhere('j.created_at >= :from', { from: p.from });

@@ -1,5 +1,14 @@
-/** A query as TypeORM's builder gives it: SQL in the database's placeholders, and their values. */
-export type BuiltQuery = readonly [string, readonly unknown[]];
+import { PreparedSql, type Sql } from '@jobtrail/engine';
+import type { DataSource, EntityTarget } from 'typeorm';
+
+/**
+ * A query as TypeORM's builder gives it: SQL in the database's placeholders, and their values. The
+ * SQL of a cached shape is a PreparedSql: PostgreSQL parses and plans it once per connection.
+ */
+export type BuiltQuery = readonly [Sql, readonly unknown[]];
+
+/** What TypeORM's `getQueryAndParameters()` gives: SQL text and its values. */
+export type BuilderOutput = readonly [string, readonly unknown[]];
 
 /** Named parameters of a query: plain values, or arrays of them for `IN (:...name)`. */
 export type QueryParams = Readonly<Record<string, string | number | null | ReadonlyArray<string | number>>>;
@@ -21,11 +30,20 @@ const SENTINEL = '\u0000jobtrail-param:';
  */
 export class BuiltQueries {
   private readonly shapes = new Map<string, readonly Slot[] | null>();
-  private readonly sql = new Map<string, string>();
+  private readonly sql = new Map<string, Sql>();
+  /** Texts made PreparedSql so far: each stays prepared on every connection that ran it. */
+  private readonly prepared = new Map<string, PreparedSql>();
 
-  constructor(private readonly maxShapes = 1_000) {}
+  /**
+   * `maxPrepared`: how many distinct texts become prepared statements in this process's life; the
+   * shapes after them run unnamed (a bound on what each PostgreSQL connection keeps).
+   */
+  constructor(
+    private readonly maxShapes = 1_000,
+    private readonly maxPrepared = 100,
+  ) {}
 
-  bind(shape: string, params: QueryParams, build: (params: QueryParams) => BuiltQuery): BuiltQuery {
+  bind(shape: string, params: QueryParams, build: (params: QueryParams) => BuilderOutput): BuiltQuery {
     let slots = this.shapes.get(shape);
     if (slots === undefined) {
       const [sql, values] = build(markers(params));
@@ -35,7 +53,7 @@ export class BuiltQueries {
         this.sql.clear();
       }
       this.shapes.set(shape, slots);
-      if (slots) this.sql.set(shape, sql);
+      if (slots) this.sql.set(shape, this.preparedOrText(sql));
     }
     if (slots === null) return build(params);
     return [
@@ -46,6 +64,27 @@ export class BuiltQueries {
       }),
     ];
   }
+
+  private preparedOrText(sql: string): Sql {
+    const known = this.prepared.get(sql);
+    if (known) return known;
+    if (this.prepared.size >= this.maxPrepared) return sql;
+    const prepared = new PreparedSql(sql);
+    this.prepared.set(sql, prepared);
+    return prepared;
+  }
+}
+
+/**
+ * The columns of an entity's table from `alias`, for a SELECT list: a prepared statement must name
+ * its columns, since one reading `*` fails once a migration adds a column under the running
+ * process ("cached plan must not change result type").
+ */
+export function columnsOf(dataSource: DataSource, entity: EntityTarget<unknown>, alias: string): string {
+  return dataSource
+    .getMetadata(entity)
+    .columns.map((c) => `${alias}.${c.databaseName}`)
+    .join(', ');
 }
 
 function markers(params: QueryParams): QueryParams {

@@ -53,7 +53,7 @@ export interface SqlExecutor {
    * Rows of a statement built by TypeORM's query builder (`getQueryAndParameters()`), which uses
    * each database's own placeholders.
    */
-  queryBuilt<T>(built: readonly [string, readonly unknown[]]): Promise<T[]>;
+  queryBuilt<T>(built: readonly [Sql, readonly unknown[]]): Promise<T[]>;
 }
 
 /** A transaction: raw SQL for the engine's store, and TypeORM's manager for the api's repositories. */
@@ -72,7 +72,7 @@ export abstract class Database implements SqlExecutor {
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   abstract transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Statements built by TypeORM run here too: one statement cache and, on SQLite, one connection discipline. */
-  abstract queryBuilt<T>(built: readonly [string, readonly unknown[]]): Promise<T[]>;
+  abstract queryBuilt<T>(built: readonly [Sql, readonly unknown[]]): Promise<T[]>;
   /**
    * Runs `fn` with TypeORM's manager outside a transaction. On SQLite one connection serves the
    * whole process, so this waits for (and holds off) the engine's transactions meanwhile.
@@ -120,7 +120,7 @@ export class PostgresDatabase extends Database {
     return fn(this.dataSource.manager);
   }
 
-  queryBuilt<T>([sql, params]: readonly [string, readonly unknown[]]): Promise<T[]> {
+  queryBuilt<T>([sql, params]: readonly [Sql, readonly unknown[]]): Promise<T[]> {
     return this.query<T>(sql, params);
   }
 
@@ -134,7 +134,7 @@ export class PostgresDatabase extends Database {
         (await runOnClient(client, sql, params)).rows as R[],
       execute: async (sql: Sql, params: readonly unknown[] = []) =>
         (await runOnClient(client, sql, params)).rowCount ?? 0,
-      queryBuilt: async <R>([sql, params]: readonly [string, readonly unknown[]]) =>
+      queryBuilt: async <R>([sql, params]: readonly [Sql, readonly unknown[]]) =>
         (await runOnClient(client, sql, params)).rows as R[],
     };
     try {
@@ -189,14 +189,14 @@ export class SqliteDatabase extends Database {
     return (stmt.reader ? stmt.all(...bound) : (stmt.run(...bound), [])) as T[];
   }
 
-  async queryBuilt<T>([sql, params]: readonly [string, readonly unknown[]]): Promise<T[]> {
+  async queryBuilt<T>([sql, params]: readonly [Sql, readonly unknown[]]): Promise<T[]> {
     if (this.locked) await this.waitForLock();
     return this.runBuilt<T>(sql, params);
   }
 
   // TypeORM's SQLite placeholders are anonymous `?`: bound by position.
-  private runBuilt<T>(sql: string, params: readonly unknown[]): T[] {
-    return this.statement(sql).stmt.all(...params.map(bindable)) as T[];
+  private runBuilt<T>(sql: Sql, params: readonly unknown[]): T[] {
+    return this.statement(textOf(sql)).stmt.all(...params.map(bindable)) as T[];
   }
 
   private runExecute(sql: Sql, params: readonly unknown[]): number {
@@ -242,7 +242,7 @@ export class SqliteDatabase extends Database {
       manager: this.dataSource.manager,
       query: async <R>(sql: Sql, params: readonly unknown[] = []) => this.runQuery<R>(sql, params),
       execute: async (sql: Sql, params: readonly unknown[] = []) => this.runExecute(sql, params),
-      queryBuilt: async <R>([sql, params]: readonly [string, readonly unknown[]]) => this.runBuilt<R>(sql, params),
+      queryBuilt: async <R>([sql, params]: readonly [Sql, readonly unknown[]]) => this.runBuilt<R>(sql, params),
     };
     return this.exclusive(async () => {
       this.statement('BEGIN IMMEDIATE').stmt.run();
