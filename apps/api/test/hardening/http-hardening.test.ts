@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jobError, type Job } from '@jobtrail/domain';
-import { RetentionSweeper, type Transaction } from '@jobtrail/engine';
+import { RetentionSweeper, sqlText, type Transaction } from '@jobtrail/engine';
 import { LOGGER } from '../../src/common/tokens.js';
 import { ROUTES } from '../../src/openapi/openapi-document.js';
 import { insertConnection, insertJobs, randomId, seededJob, tenantKey } from '../support/api-helpers.js';
@@ -577,7 +577,7 @@ describe.each(kinds)('retention on %s', (kind) => {
           query: (sql, params) => tx.query(sql, params),
           execute: async (sql, params) => {
             const n = await tx.execute(sql, params);
-            if (/^DELETE FROM jobs\b/.test(typeof sql === 'string' ? sql : sql.text)) deletes.push(n);
+            if (/^DELETE FROM jobs\b/.test(sqlText(sql))) deletes.push(n);
             return n;
           },
         }),

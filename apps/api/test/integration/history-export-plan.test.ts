@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sqlText, type Sql } from '@jobtrail/engine';
 import pg from 'pg';
 import request from 'supertest';
 import { bearer, insertConnection, seedHistory, tenantKey } from '../support/api-helpers.js';
@@ -52,10 +53,10 @@ if (postgres.length > 0)
         [oldConnection],
       );
       await t.db.execute('ANALYZE jobs');
-      const db = t.db as { queryBuilt: (built: readonly [string, readonly unknown[]]) => Promise<unknown[]> };
+      const db = t.db as { queryBuilt: (built: readonly [Sql, readonly unknown[]]) => Promise<unknown[]> };
       const original = db.queryBuilt.bind(t.db);
       db.queryBuilt = (built) => {
-        captured.push({ sql: built[0], params: built[1] });
+        captured.push({ sql: sqlText(built[0]), params: built[1] });
         return original(built);
       };
     }, 120_000);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sqlText, type Sql } from '@jobtrail/engine';
 import pg from 'pg';
 import request from 'supertest';
 import { bearer, insertConnection, nextLinkOf, seedHistory, tenantKey } from '../support/api-helpers.js';
@@ -33,10 +34,10 @@ describe.each(kinds)('keyset pages seek the index on %s', (kind) => {
         ).status,
       ).toBe(202);
     // Reads are built with TypeORM's query builder and run through the Database: capture them there.
-    const db = t.db as { queryBuilt: (built: readonly [string, readonly unknown[]]) => Promise<unknown[]> };
+    const db = t.db as { queryBuilt: (built: readonly [Sql, readonly unknown[]]) => Promise<unknown[]> };
     const original = db.queryBuilt.bind(t.db);
     db.queryBuilt = (built) => {
-      captured.push({ sql: built[0], params: built[1] });
+      captured.push({ sql: sqlText(built[0]), params: built[1] });
       return original(built);
     };
   });

@@ -20,7 +20,11 @@ export class PreparedSql {
 /** SQL text, or a statement to prepare once per connection. */
 export type Sql = string | PreparedSql;
 
-const textOf = (sql: Sql) => (typeof sql === 'string' ? sql : sql.text);
+/** The text of a statement. */
+export function sqlText(sql: Sql): string {
+  return typeof sql === 'string' ? sql : sql.text;
+}
+const textOf = sqlText;
 
 /** The part of node-postgres's client the engine runs statements on. */
 interface PgClient {
