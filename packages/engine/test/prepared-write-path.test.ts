@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createJob, jobError, transitionJobOrThrow, type Job } from '@jobtrail/domain';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import {
   JobsStore,
@@ -129,6 +130,52 @@ describe.each(kinds)('the write path on %s', (kind) => {
       unsubscribe();
     }
   });
+
+  if (kind === 'postgres')
+    it('runs the hot statements named (prepared) by default, and none named when prepared statements are off', async () => {
+      const named = async (preparedStatements: boolean | undefined) => {
+        const dataSource = new DataSource({
+          type: 'postgres',
+          url: t.env.DB_URL,
+          migrations: MIGRATIONS,
+          migrationsRun: false,
+          entities: [],
+          extra: { max: 2 },
+        });
+        await dataSource.initialize();
+        const query = pg.Client.prototype.query;
+        const names: string[] = [];
+        pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+          const name = (config as { name?: string } | null)?.name;
+          if (name) names.push(name);
+          return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+        } as typeof query;
+        try {
+          const db = databaseFor(dataSource, preparedStatements === undefined ? {} : { preparedStatements });
+          const store = new JobsStore(db);
+          const { tenantId, connectionId } = await t.seedConnection();
+          const now = new Date();
+          const job = createJob({ id: uuidv7(now.getTime()), connectionId, action: 'refresh', now });
+          const [created] = await store.commitNow([
+            {
+              tenantId,
+              before: null,
+              next: job,
+              events: [{ kind: 'created', at: now, actor: 'k', reason: 'requested' }],
+            },
+          ]);
+          expect(created?.job.status).toBe('pending');
+          await db.transaction((tx) => store.lockDueJobs(tx, Date.now() + 1_000, 10));
+          return names;
+        } finally {
+          pg.Client.prototype.query = query;
+          await dataSource.destroy();
+        }
+      };
+      expect((await named(undefined)).length).toBeGreaterThanOrEqual(3);
+      expect(await named(true)).not.toEqual([]);
+      expect(await named(false)).toEqual([]);
+    });
 
   if (kind === 'postgres')
     it('a prepared statement still runs after a migration adds a column under the running process', async () => {

@@ -18,7 +18,13 @@ export type ProcessRole = (typeof PROCESS_ROLES)[number];
 export interface AppConfig {
   readonly port: number;
   readonly database:
-    { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
+    | { readonly kind: 'sqlite'; readonly file: string }
+    | {
+        readonly kind: 'postgres';
+        readonly url: string;
+        /** `JOBTRAIL_PG_PREPARED_STATEMENTS`: hot statements prepared once per connection (default on). */
+        readonly preparedStatements?: boolean;
+      };
   readonly dataDir: string;
   readonly role: ProcessRole;
   /** An admin key to create at start if missing (tenant `default`). */
@@ -162,6 +168,14 @@ function httpTimeouts(env: NodeJS.ProcessEnv): HttpTimeoutsConfig {
   };
 }
 
+/** `JOBTRAIL_PG_PREPARED_STATEMENTS`: on unless `false` (or `0`, `off`, `no`). */
+function preparedStatements(env: NodeJS.ProcessEnv): boolean {
+  const raw = (env.JOBTRAIL_PG_PREPARED_STATEMENTS ?? '').trim().toLowerCase();
+  if (raw === '' || ['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new ConfigError(`JOBTRAIL_PG_PREPARED_STATEMENTS must be true or false, got "${raw}"`);
+}
+
 /** Reads the configuration from environment variables (see the README's table). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(env.JOBTRAIL_DATA_DIR || './data');
@@ -178,7 +192,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!url) mkdirSync(dataDir, { recursive: true });
   return {
     port: intVar(env, 'PORT', 3000, 0, 65535),
-    database: url ? { kind: 'postgres', url } : { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') },
+    database: url
+      ? { kind: 'postgres', url, preparedStatements: preparedStatements(env) }
+      : { kind: 'sqlite', file: join(dataDir, 'jobtrail.sqlite') },
     dataDir,
     role,
     adminKey,

@@ -25,6 +25,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { CredentialsCipher } from '../connections/credentials-cipher.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { dataSourceOptions } from '../persistence/data-source.js';
+import { databaseOptions } from '../persistence/open-database.js';
 
 /**
  * Starts the bus's LISTEN connection and the database clock with the process (before any worker
@@ -70,7 +71,11 @@ export class CoreModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
-        { provide: Database, useFactory: (ds: DataSource) => databaseFor(ds), inject: [DataSource] },
+        {
+          provide: Database,
+          useFactory: (ds: DataSource) => databaseFor(ds, databaseOptions(config.database)),
+          inject: [DataSource],
+        },
         { provide: JobsStore, useFactory: (db: Database) => new JobsStore(db), inject: [Database] },
         {
           provide: JobEventsBus,

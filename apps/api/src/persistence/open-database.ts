@@ -1,4 +1,4 @@
-import { databaseFor, type Database } from '@jobtrail/engine';
+import { databaseFor, type Database, type DatabaseOptions } from '@jobtrail/engine';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source.js';
@@ -7,5 +7,10 @@ import { dataSourceOptions } from './data-source.js';
 export async function openDatabase(config: AppConfig['database']): Promise<{ dataSource: DataSource; db: Database }> {
   const dataSource = new DataSource(dataSourceOptions(config));
   await dataSource.initialize();
-  return { dataSource, db: databaseFor(dataSource) };
+  return { dataSource, db: databaseFor(dataSource, databaseOptions(config)) };
+}
+
+/** The engine's options for the configured database. */
+export function databaseOptions(config: AppConfig['database']): DatabaseOptions {
+  return { preparedStatements: config.kind === 'postgres' ? config.preparedStatements !== false : true };
 }

@@ -35,11 +35,11 @@ interface PgClient {
   }): Promise<{ rows: unknown[]; rowCount: number | null }>;
 }
 
-/** Runs `sql` on a node-postgres client, prepared (named) when it is a PreparedSql. */
-function runOnClient(client: PgClient, sql: Sql, params: readonly unknown[]) {
+/** Runs `sql` on a node-postgres client, prepared (named) when it is a PreparedSql and `prepare` holds. */
+function runOnClient(client: PgClient, sql: Sql, params: readonly unknown[], prepare: boolean) {
   return client.query(
-    typeof sql === 'string'
-      ? { text: sql, values: [...params] }
+    typeof sql === 'string' || !prepare
+      ? { text: sqlText(sql), values: [...params] }
       : { text: sql.text, values: [...params], name: sql.name },
   );
 }
@@ -94,11 +94,26 @@ export abstract class Database implements SqlExecutor {
   }
 }
 
+/** How the engine talks to the database. */
+export interface DatabaseOptions {
+  /**
+   * PostgreSQL: run PreparedSql as named statements (the default). Off for a pooler that does not
+   * keep them across transactions (PgBouncer in transaction mode before 1.21, or with
+   * `max_prepared_statements = 0`): every statement is then parsed and planned at each run.
+   */
+  readonly preparedStatements?: boolean;
+}
+
 /** PostgreSQL through TypeORM's pool. */
 export class PostgresDatabase extends Database {
   readonly kind = 'postgres' as const;
-  constructor(private readonly dataSource: DataSource) {
+  private readonly prepare: boolean;
+  constructor(
+    private readonly dataSource: DataSource,
+    options: DatabaseOptions = {},
+  ) {
     super();
+    this.prepare = options.preparedStatements ?? true;
   }
 
   async query<T>(sql: Sql, params: readonly unknown[] = []): Promise<T[]> {
@@ -114,7 +129,7 @@ export class PostgresDatabase extends Database {
   private async run(sql: Sql, params: readonly unknown[]) {
     const runner = this.dataSource.createQueryRunner();
     try {
-      return await runOnClient(await clientOf(runner), sql, params);
+      return await runOnClient(await clientOf(runner), sql, params, this.prepare);
     } finally {
       await runner.release();
     }
@@ -135,11 +150,11 @@ export class PostgresDatabase extends Database {
     const tx: Transaction = {
       manager: runner.manager,
       query: async <R>(sql: Sql, params: readonly unknown[] = []) =>
-        (await runOnClient(client, sql, params)).rows as R[],
+        (await runOnClient(client, sql, params, this.prepare)).rows as R[],
       execute: async (sql: Sql, params: readonly unknown[] = []) =>
-        (await runOnClient(client, sql, params)).rowCount ?? 0,
+        (await runOnClient(client, sql, params, this.prepare)).rowCount ?? 0,
       queryBuilt: async <R>([sql, params]: readonly [Sql, readonly unknown[]]) =>
-        (await runOnClient(client, sql, params)).rows as R[],
+        (await runOnClient(client, sql, params, this.prepare)).rows as R[],
     };
     try {
       const result = await fn(tx);
@@ -299,8 +314,10 @@ function bindable(value: unknown): unknown {
 }
 
 /** Wraps an initialised DataSource in the Database that the engine and the api's repositories use. */
-export function databaseFor(dataSource: DataSource): Database {
-  return dataSource.options.type === 'postgres' ? new PostgresDatabase(dataSource) : new SqliteDatabase(dataSource);
+export function databaseFor(dataSource: DataSource, options: DatabaseOptions = {}): Database {
+  return dataSource.options.type === 'postgres'
+    ? new PostgresDatabase(dataSource, options)
+    : new SqliteDatabase(dataSource);
 }
 
 /** `$1, $2, ... $n` from `start`: the placeholders of a list. */
