@@ -2,8 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createJob } from '@jobtrail/domain';
 import { DataSource } from 'typeorm';
-import { JobEventsBus, JobsStore, MIGRATIONS, databaseFor, uuidv7, type JobChange } from '../src/index.js';
-import { databaseKinds, openTestDatabase, silentLog, type TestDatabase } from './support/test-database.js';
+import { JobEventsBus, JobsStore, databaseFor, uuidv7, type JobChange } from '../src/index.js';
+import {
+  databaseKinds,
+  openSecondPool,
+  openTestDatabase,
+  silentLog,
+  type TestDatabase,
+} from './support/test-database.js';
 
 const kinds = (await databaseKinds()).filter((k) => k === 'postgres');
 
@@ -20,15 +26,7 @@ describe.each(kinds)('changes announced by their commit on %s', (kind) => {
     t = await openTestDatabase(kind);
     // A second process on the same database, whose calls outside a transaction all fail after its
     // commits: what a dropped connection or an exhausted pool does.
-    const dataSource = new DataSource({
-      type: 'postgres',
-      url: t.env.DB_URL,
-      migrations: MIGRATIONS,
-      migrationsRun: false,
-      entities: [],
-      extra: { max: 4 },
-    });
-    await dataSource.initialize();
+    const dataSource = await openSecondPool(t, 4);
     const db = databaseFor(dataSource);
     db.query = () => Promise.reject(new Error('connection terminated unexpectedly'));
     db.execute = () => Promise.reject(new Error('connection terminated unexpectedly'));

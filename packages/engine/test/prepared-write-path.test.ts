@@ -2,17 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createJob, jobError, transitionJobOrThrow, type Job } from '@jobtrail/domain';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
 import {
   JobsStore,
-  MIGRATIONS,
   databaseFor,
   pendingChangePayloads,
   transitionEvents,
   uuidv7,
   type JobChange,
 } from '../src/index.js';
-import { databaseKinds, openTestDatabase, type TestDatabase } from './support/test-database.js';
+import { databaseKinds, openSecondPool, openTestDatabase, type TestDatabase } from './support/test-database.js';
 
 const kinds = await databaseKinds();
 
@@ -134,15 +132,7 @@ describe.each(kinds)('the write path on %s', (kind) => {
   if (kind === 'postgres')
     it('runs the hot statements named (prepared) by default, and none named when prepared statements are off', async () => {
       const named = async (preparedStatements: boolean | undefined) => {
-        const dataSource = new DataSource({
-          type: 'postgres',
-          url: t.env.DB_URL,
-          migrations: MIGRATIONS,
-          migrationsRun: false,
-          entities: [],
-          extra: { max: 2 },
-        });
-        await dataSource.initialize();
+        const dataSource = await openSecondPool(t, 2);
         const query = pg.Client.prototype.query;
         const names: string[] = [];
         pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
@@ -180,15 +170,7 @@ describe.each(kinds)('the write path on %s', (kind) => {
   if (kind === 'postgres')
     it('a prepared statement still runs after a migration adds a column under the running process', async () => {
       // One connection, so the second claim runs on the statements the first one prepared.
-      const dataSource = new DataSource({
-        type: 'postgres',
-        url: t.env.DB_URL,
-        migrations: MIGRATIONS,
-        migrationsRun: false,
-        entities: [],
-        extra: { max: 1 },
-      });
-      await dataSource.initialize();
+      const dataSource = await openSecondPool(t, 1);
       try {
         const db = databaseFor(dataSource);
         const store = new JobsStore(db);

@@ -91,35 +91,44 @@ export function jobToValues(job: Job, tenantId: string): unknown[] {
   ];
 }
 
+/**
+ * Every column of the jobs table, in the order `jobToValues` gives them, with its PostgreSQL type
+ * (the store's multi-row statements bind typed arrays).
+ */
+export const JOB_COLUMN_TYPES = {
+  id: 'VARCHAR',
+  tenant_id: 'VARCHAR',
+  connection_id: 'VARCHAR',
+  action: 'VARCHAR',
+  status: 'VARCHAR',
+  created_at: 'BIGINT',
+  updated_at: 'BIGINT',
+  started_at: 'BIGINT',
+  finished_at: 'BIGINT',
+  attempt: 'INTEGER',
+  max_attempts: 'INTEGER',
+  run_at: 'BIGINT',
+  lease_owner: 'VARCHAR',
+  lease_expires_at: 'BIGINT',
+  deadline_at: 'BIGINT',
+  cancel_requested_at: 'BIGINT',
+  steps: 'TEXT',
+  error: 'TEXT',
+  result: 'TEXT',
+  retry_of: 'VARCHAR',
+  requested_by_id: 'VARCHAR',
+  requested_by_name: 'VARCHAR',
+  error_code: 'VARCHAR',
+  version: 'INTEGER',
+  challenge: 'TEXT',
+  challenge_expires_at: 'BIGINT',
+} as const;
+
+/** A column of the jobs table. */
+export type JobColumn = keyof typeof JOB_COLUMN_TYPES;
+
 /** Every column of the jobs table, in the order `jobToValues` gives them. */
-export const JOB_COLUMNS = [
-  'id',
-  'tenant_id',
-  'connection_id',
-  'action',
-  'status',
-  'created_at',
-  'updated_at',
-  'started_at',
-  'finished_at',
-  'attempt',
-  'max_attempts',
-  'run_at',
-  'lease_owner',
-  'lease_expires_at',
-  'deadline_at',
-  'cancel_requested_at',
-  'steps',
-  'error',
-  'result',
-  'retry_of',
-  'requested_by_id',
-  'requested_by_name',
-  'error_code',
-  'version',
-  'challenge',
-  'challenge_expires_at',
-] as const;
+export const JOB_COLUMNS = Object.keys(JOB_COLUMN_TYPES) as readonly JobColumn[];
 
 /** A stored transition event back to the domain's transition. */
 export function rowToTransition(row: JobEventRow): JobTransition {

@@ -17,7 +17,7 @@ import {
 import type { JobChange } from '../bus/job-events.bus.js';
 import { notifySql, pendingChangePayloads } from '../bus/notifications.js';
 import { Database, PreparedSql, dateOrNull, placeholders, type SqlExecutor } from '../database/database.js';
-import { JOB_COLUMNS, jobToValues, rowToJob } from './job.mapper.js';
+import { JOB_COLUMNS, JOB_COLUMN_TYPES, jobToValues, rowToJob, type JobColumn } from './job.mapper.js';
 import type { JobRow } from './rows.js';
 import {
   WebhookOutbox,
@@ -76,36 +76,6 @@ export function transitionEvents(transition: JobTransition | null): NewJobEvent[
   return transition ? [{ kind: 'transition', transition }] : [];
 }
 
-// Every column of a job with its PostgreSQL type (unnest arrays are typed).
-const JOB_COLUMN_TYPES = {
-  id: 'VARCHAR',
-  tenant_id: 'VARCHAR',
-  connection_id: 'VARCHAR',
-  action: 'VARCHAR',
-  status: 'VARCHAR',
-  created_at: 'BIGINT',
-  updated_at: 'BIGINT',
-  started_at: 'BIGINT',
-  finished_at: 'BIGINT',
-  attempt: 'INTEGER',
-  max_attempts: 'INTEGER',
-  run_at: 'BIGINT',
-  lease_owner: 'VARCHAR',
-  lease_expires_at: 'BIGINT',
-  deadline_at: 'BIGINT',
-  cancel_requested_at: 'BIGINT',
-  steps: 'TEXT',
-  error: 'TEXT',
-  result: 'TEXT',
-  retry_of: 'VARCHAR',
-  requested_by_id: 'VARCHAR',
-  requested_by_name: 'VARCHAR',
-  error_code: 'VARCHAR',
-  version: 'INTEGER',
-  challenge: 'TEXT',
-  challenge_expires_at: 'BIGINT',
-} as const satisfies Record<(typeof JOB_COLUMNS)[number], string>;
-
 // The columns a change of a job can touch.
 const MUTABLE = [
   'status',
@@ -126,7 +96,7 @@ const MUTABLE = [
   'version',
   'challenge',
   'challenge_expires_at',
-] as const satisfies ReadonlyArray<(typeof JOB_COLUMNS)[number]>;
+] as const satisfies readonly JobColumn[];
 const MUTABLE_POSITIONS = MUTABLE.map((c) => JOB_COLUMNS.indexOf(c));
 
 // SQLite: one row a statement, prepared once. In-process, a statement costs no round trip, and a

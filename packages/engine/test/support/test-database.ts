@@ -74,6 +74,23 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
+/**
+ * Another pool of `max` connections on a test's PostgreSQL database: to the database, another
+ * process. Its migrations already ran.
+ */
+export async function openSecondPool(t: TestDatabase, max: number): Promise<DataSource> {
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: t.env.DB_URL,
+    migrations: MIGRATIONS,
+    migrationsRun: false,
+    entities: [],
+    extra: { max },
+  });
+  await dataSource.initialize();
+  return dataSource;
+}
+
 export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'jobtrail-engine-'));
   let drop: (() => Promise<void>) | null = null;
