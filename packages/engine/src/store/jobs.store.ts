@@ -492,7 +492,7 @@ export class JobsStore {
     // The writers' time (every process reads the database clock), not this machine's: a delivery
     // due "now" must be due by the clock the dispatchers claim with.
     const now = Math.max(0, ...written.map((r) => r.job.updatedAt.getTime()));
-    await this.outbox.enqueueFor(tx, outboxChanges, subscriptions, now);
+    await this.outbox.enqueue(tx, outboxChanges, subscriptions, now);
     const changeOf = (r: (typeof written)[number], id: number): JobChange => ({
       id,
       type: r.created ? 'job.created' : 'job.updated',
@@ -582,13 +582,7 @@ export class JobsStore {
     for (const row of rows.updates) await tx.execute(UPDATE_JOB_SQLITE, row);
     for (const c of rows.connections)
       await tx.execute(UPDATE_CONNECTION_SQLITE, [c.id, c.latestJobId, c.refreshJobId, c.status, c.startedAt]);
-    if (rows.subscriberTenants.length === 0) return new Map();
-    return subscriptionsByTenant(
-      await tx.query<Subscription>(
-        `SELECT id, tenant_id, events FROM webhooks WHERE tenant_id IN (${placeholders(rows.subscriberTenants.length)}) AND enabled = TRUE`,
-        rows.subscriberTenants,
-      ),
-    );
+    return this.outbox.subscriptionsOf(tx, rows.subscriberTenants);
   }
 
   /**

@@ -44,13 +44,6 @@ export function newEventId(now = Date.now()): string {
   return `msg_${uuidv7(now).replaceAll('-', '')}`;
 }
 
-/**
- * The transactional outbox of webhooks: the delivery rows of a batch of job changes, written in the
- * transaction that stores the changes, so a crash between commit and send loses nothing (the
- * dispatcher finds the rows later). Changes without a status transition (step progress,
- * heartbeats) cause no event and cost nothing; otherwise one indexed query finds the enabled
- * subscriptions of every tenant in the batch, whatever its size.
- */
 /** Enabled subscriptions by tenant, as the outbox matches events against them. */
 export type TenantSubscriptions = Map<string, Array<{ id: string; events: string[] }>>;
 
@@ -60,7 +53,7 @@ export type TenantSubscriptions = Map<string, Array<{ id: string; events: string
  * subscription from being deleted between this read and the insert of its deliveries (the insert
  * would break its foreign key and fail the job's commit); a concurrent DELETE waits for this commit
  * and then removes the new rows with the rest. It does not block updates of the subscription
- * (health, secret, enabled). The store's PostgreSQL commit runs it inside its one statement.
+ * (health, secret, enabled). The store's PostgreSQL commit runs it inside the statement that writes its rows.
  */
 export function subscriptionsSql(param: number): string {
   return `SELECT id, tenant_id, events FROM webhooks
@@ -71,8 +64,9 @@ export function subscriptionsSql(param: number): string {
  * The transactional outbox of webhooks: the delivery rows of a batch of job changes, written in the
  * transaction that stores the changes, so a crash between commit and send loses nothing (the
  * dispatcher finds the rows later). Changes without a status transition (step progress,
- * heartbeats) cause no event and cost nothing; otherwise one indexed query finds the enabled
- * subscriptions of every tenant in the batch, whatever its size.
+ * heartbeats) cause no event and cost nothing; otherwise one indexed read finds the enabled
+ * subscriptions of every tenant in the batch, whatever its size (`tenantsToLookUp`, then
+ * `subscriptionsOf` or, in the store's PostgreSQL statement, `subscriptionsSql`).
  */
 export class WebhookOutbox {
   constructor(private readonly kind: DatabaseKind) {}
@@ -82,15 +76,8 @@ export class WebhookOutbox {
     return [...new Set(changes.filter(isEventful).map((c) => c.tenantId))];
   }
 
-  /** Looks the subscriptions up, then writes the deliveries. */
-  async enqueue(tx: SqlExecutor, changes: readonly OutboxChange[], now = Date.now()): Promise<number> {
-    const tenants = WebhookOutbox.tenantsToLookUp(changes);
-    if (tenants.length === 0) return 0;
-    return this.enqueueFor(tx, changes, await this.subscriptionsOf(tx, tenants), now);
-  }
-
   /** Writes the deliveries of these changes to subscriptions already looked up (and locked) in `tx`. */
-  async enqueueFor(
+  async enqueue(
     tx: SqlExecutor,
     changes: readonly OutboxChange[],
     subscriptions: TenantSubscriptions,
@@ -118,7 +105,12 @@ export class WebhookOutbox {
     return rows.length;
   }
 
-  private async subscriptionsOf(tx: SqlExecutor, tenantIds: readonly string[]): Promise<TenantSubscriptions> {
+  /**
+   * The enabled subscriptions of these tenants, read in `tx` (locked on PostgreSQL, see
+   * subscriptionsSql). The store's PostgreSQL commit reads them in its own statement instead.
+   */
+  async subscriptionsOf(tx: SqlExecutor, tenantIds: readonly string[]): Promise<TenantSubscriptions> {
+    if (tenantIds.length === 0) return new Map();
     const rows =
       this.kind === 'postgres'
         ? await tx.query<Subscription>(subscriptionsSql(1), [tenantIds])
