@@ -23,6 +23,7 @@ function stepsFromJson(json: string): JobStep[] {
 export function rowToJob(row: JobRow): Job {
   if (!isJobAction(row.action) || !isJobStatus(row.status))
     throw new Error(`job ${row.id} has an unknown action or status`);
+  let steps: JobStep[] | undefined;
   return {
     id: row.id,
     connectionId: row.connection_id,
@@ -39,7 +40,11 @@ export function rowToJob(row: JobRow): Job {
     leaseExpiresAt: dateOrNull(row.lease_expires_at),
     deadlineAt: dateOrNull(row.deadline_at),
     cancelRequestedAt: dateOrNull(row.cancel_requested_at),
-    steps: stepsFromJson(row.steps),
+    // Parsed on first read: history pages, lists and live summaries never read the steps, and
+    // parsing them (JSON, then a Date per time) was a fifth of a history page's work (issue 13).
+    get steps() {
+      return (steps ??= stepsFromJson(row.steps));
+    },
     error: row.error === null ? null : (JSON.parse(row.error) as Job['error']),
     result: row.result === null ? null : (JSON.parse(row.result) as Job['result']),
     retryOf: row.retry_of,

@@ -1,0 +1,38 @@
+import { describe, expect, it } from '@jest/globals';
+import { createJob, toJobSummaryWire, transitionJobOrThrow } from '@jobtrail/domain';
+import { JOB_COLUMNS, jobToValues, rowToJob, uuidv7, type JobRow } from '../src/index.js';
+
+/** A stored job's row, as a driver returns it (PostgreSQL's BIGINTs as strings). */
+function storedRow(): JobRow {
+  const now = new Date();
+  const job = createJob({ id: uuidv7(now.getTime()), connectionId: uuidv7(), action: 'refresh', now, maxAttempts: 3 });
+  const claimed = transitionJobOrThrow(
+    job,
+    { type: 'claim', workerId: 'w1', leaseMs: 30_000 },
+    { now, actor: 'w1' },
+  ).job;
+  const values = jobToValues(claimed, 'tenant-1');
+  return Object.fromEntries(
+    JOB_COLUMNS.map((c, i) => [c, typeof values[i] === 'number' && c.endsWith('_at') ? String(values[i]) : values[i]]),
+  ) as unknown as JobRow;
+}
+
+describe('rowToJob', () => {
+  it('reads a stored job back whole: the steps too, with their dates', () => {
+    const row = storedRow();
+    const job = rowToJob(row);
+    expect(job.steps).toHaveLength(3);
+    expect(job.steps.every((s) => s.status === 'pending' && s.startedAt === null)).toBe(true);
+    // A copy (what every transition makes) carries the steps as values.
+    const copy = { ...job };
+    expect(Object.getOwnPropertyDescriptor(copy, 'steps')?.value).toEqual(job.steps);
+    expect(jobToValues(job, 'tenant-1')).toEqual(jobToValues(copy, 'tenant-1'));
+  });
+
+  it('parses the steps only when they are read: a summary (history pages, lists) never does', () => {
+    const row = { ...storedRow(), steps: '{not json' };
+    const job = rowToJob(row);
+    expect(toJobSummaryWire(job).status).toBe('processing');
+    expect(() => job.steps).toThrow(SyntaxError);
+  });
+});
