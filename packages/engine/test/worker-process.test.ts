@@ -194,6 +194,46 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
     expect(done.attempt).toBe(1);
   });
 
+  it('an answer whose announcement never arrived is resumed while other changes keep waking the worker', async () => {
+    t = await openTestDatabase(kind);
+    const { tenantId, connectionId } = await t.seedConnection('user-mfa');
+    const created = await t.createJob(tenantId, connectionId, 'refresh');
+    await start();
+    const waiting = await until('the challenge', () => parked(created.id));
+    // New jobs every 30 ms: on PostgreSQL each one's announcement wakes the worker before its
+    // 100 ms poll would, so the worker never sleeps a whole poll through.
+    let flowing = true;
+    const flow = (async () => {
+      while (flowing) {
+        const other = await t!.seedConnection('user-ok');
+        await t!.createJob(other.tenantId, other.connectionId, 'refresh');
+        await sleep(30);
+      }
+    })();
+    try {
+      const res = transitionJobOrThrow(waiting, challengeAnswerEvent(waiting, true, new Date())!, {
+        now: new Date(),
+        actor: 'test-key',
+      });
+      await t.db.execute(
+        `UPDATE jobs SET ${JOB_COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $1`,
+        jobToValues({ ...res.job, version: waiting.version + 1 }, tenantId),
+      );
+      const done = await until(
+        'success',
+        async () => {
+          const j = await jobRow(created.id);
+          return j.status === 'success' ? j : undefined;
+        },
+        10_000,
+      );
+      expect(done.attempt).toBe(1);
+    } finally {
+      flowing = false;
+      await flow;
+    }
+  });
+
   it('jobs waiting for a code take no worker slot: 4 waiting with concurrency 4, other jobs still run', async () => {
     t = await openTestDatabase(kind);
     const waitingIds: string[] = [];

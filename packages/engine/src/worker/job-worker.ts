@@ -42,9 +42,12 @@ export class JobWorker {
   /**
    * Whether a parked job may be resumable: looking costs the claim a query, so it is done only when
    * a challenge was answered (its change says so), after a reconnection (changes may have been
-   * missed) or a poll that no change woke, and at the start.
+   * missed), at the start, and at least once a poll interval whatever wakes the loop (a missed
+   * announcement must not wait for a quiet moment that a steady flow of other changes never gives).
    */
   private mayResume = true;
+  /** When it last looked (`performance.now()`: a local interval, not a time of the database's). */
+  private resumeLookedAt = 0;
   private loopDone: Promise<void> = Promise.resolve();
   private sweeper: NodeJS.Timeout | null = null;
   private cleanups: Array<() => void> = [];
@@ -125,11 +128,7 @@ export class JobWorker {
   private async sleep(ms: number): Promise<void> {
     if (this.woken) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        // A poll no change woke: a resumable job's change may have been missed.
-        this.mayResume = true;
-        resolve();
-      }, ms);
+      const timer = setTimeout(resolve, ms);
       this.wakeUp = () => {
         clearTimeout(timer);
         resolve();
@@ -194,8 +193,9 @@ export class JobWorker {
         // Parked jobs whose one-time code was answered go on in the same attempt, after the step.
         // The hint is cleared before the look, so a change arriving during it sets it again.
         let resumable: ClaimedJob[] = [];
-        if (due.length < limit && this.mayResume) {
+        if (due.length < limit && (this.mayResume || performance.now() - this.resumeLookedAt >= this.config.pollMs)) {
           this.mayResume = false;
+          this.resumeLookedAt = performance.now();
           resumable = await this.store.lockResumableJobs(tx, limit - due.length);
           if (resumable.length === limit - due.length) this.mayResume = true;
         }
