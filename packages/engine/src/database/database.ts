@@ -4,8 +4,8 @@ import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
 /**
  * A statement PostgreSQL prepares once per connection (a named statement) and then only binds and
- * runs: parsing and planning the write path's statements at every run cost most of a pickup's time
- * (issue 13: 7–8 ms → 4.3–4.5 ms). Only for constant texts: each one stays prepared for the
+ * runs: parsing and planning the write path's statements at every run cost about a third of a
+ * pickup's time (issue 13, docs/scaling.md). Only for constant texts: each one stays prepared for the
  * connection's life. It names its columns (no `*`): a prepared statement whose result columns
  * change, when a migration adds a column under a running process, fails ("cached plan must not
  * change result type"). SQLite caches every statement by its text anyway.
@@ -24,7 +24,6 @@ export type Sql = string | PreparedSql;
 export function sqlText(sql: Sql): string {
   return typeof sql === 'string' ? sql : sql.text;
 }
-const textOf = sqlText;
 
 /** The part of node-postgres's client the engine runs statements on. */
 interface PgClient {
@@ -203,7 +202,7 @@ export class SqliteDatabase extends Database {
   }
 
   private runQuery<T>(sql: Sql, params: readonly unknown[]): T[] {
-    const { stmt, positional } = this.statement(textOf(sql));
+    const { stmt, positional } = this.statement(sqlText(sql));
     const bound = positional ? params.map(bindable) : [bindByPosition(params)];
     return (stmt.reader ? stmt.all(...bound) : (stmt.run(...bound), [])) as T[];
   }
@@ -215,11 +214,11 @@ export class SqliteDatabase extends Database {
 
   // TypeORM's SQLite placeholders are anonymous `?`: bound by position.
   private runBuilt<T>(sql: Sql, params: readonly unknown[]): T[] {
-    return this.statement(textOf(sql)).stmt.all(...params.map(bindable)) as T[];
+    return this.statement(sqlText(sql)).stmt.all(...params.map(bindable)) as T[];
   }
 
   private runExecute(sql: Sql, params: readonly unknown[]): number {
-    const { stmt, positional } = this.statement(textOf(sql));
+    const { stmt, positional } = this.statement(sqlText(sql));
     return (positional ? stmt.run(...params.map(bindable)) : stmt.run(bindByPosition(params))).changes;
   }
 
