@@ -140,6 +140,18 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
     await t!.bus.publish([committed!.change]);
   };
 
+  /** A right code, written as the store writes an answer but announced to no one: a lost notification. */
+  const answerUnannounced = async (tenantId: string, job: Job) => {
+    const res = transitionJobOrThrow(job, challengeAnswerEvent(job, true, new Date())!, {
+      now: new Date(),
+      actor: 'test-key',
+    });
+    await t!.db.execute(
+      `UPDATE jobs SET ${JOB_COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $1`,
+      jobToValues({ ...res.job, version: job.version + 1 }, tenantId),
+    );
+  };
+
   it('a job waiting for a one-time code holds no lease, survives SIGKILL of its worker, and completes after the code', async () => {
     t = await openTestDatabase(kind);
     const { tenantId, connectionId } = await t.seedConnection('user-mfa');
@@ -177,16 +189,8 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
     const created = await t.createJob(tenantId, connectionId, 'refresh');
     await start();
     const waiting = await until('the challenge', () => parked(created.id));
-    // Written as the store writes an answer, but announced to no one: a lost notification. The
-    // worker looks for resumable jobs only when told of one, or when a poll found nothing new.
-    const res = transitionJobOrThrow(waiting, challengeAnswerEvent(waiting, true, new Date())!, {
-      now: new Date(),
-      actor: 'test-key',
-    });
-    await t.db.execute(
-      `UPDATE jobs SET ${JOB_COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $1`,
-      jobToValues({ ...res.job, version: waiting.version + 1 }, tenantId),
-    );
+    // The worker looks for resumable jobs when told of one, and once a poll interval.
+    await answerUnannounced(tenantId, waiting);
     const done = await until('success', async () => {
       const j = await jobRow(created.id);
       return j.status === 'success' ? j : undefined;
@@ -211,14 +215,7 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
       }
     })();
     try {
-      const res = transitionJobOrThrow(waiting, challengeAnswerEvent(waiting, true, new Date())!, {
-        now: new Date(),
-        actor: 'test-key',
-      });
-      await t.db.execute(
-        `UPDATE jobs SET ${JOB_COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $1`,
-        jobToValues({ ...res.job, version: waiting.version + 1 }, tenantId),
-      );
+      await answerUnannounced(tenantId, waiting);
       const done = await until(
         'success',
         async () => {
