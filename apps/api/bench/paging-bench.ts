@@ -38,7 +38,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { Database, JOB_COLUMNS, jobToValues, uuidv7At } from '@jobtrail/engine';
+import { Database, JOB_COLUMNS, jobToValues, sqlText, uuidv7At, type Sql } from '@jobtrail/engine';
 import { pino } from 'pino';
 import { encodeCursor } from '../src/common/cursor.js';
 import { loadConfig } from '../src/config/app-config.js';
@@ -518,7 +518,7 @@ async function measure(
   return { total, db };
 }
 
-type Built = readonly [string, readonly unknown[]];
+type Built = readonly [Sql, readonly unknown[]];
 
 /** Wraps the Database's `queryBuilt` (the path of every read of the history); returns the unwrap. */
 function wrapQueryBuilt(db: Database, around: (built: Built, run: () => Promise<unknown[]>) => Promise<unknown[]>) {
@@ -681,7 +681,8 @@ async function explainDeepPage(
     unwrap();
   }
   if (caught === null) throw new Error("the deep page's query was not seen");
-  const [sql, params] = caught as Built;
+  const [statement, params] = caught as Built;
+  const sql = sqlText(statement);
   const lines = [`SQL: ${sql.replace(/\s+/g, ' ')}`];
   let plan: string[];
   if (kind === 'postgres') {
