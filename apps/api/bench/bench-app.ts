@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import pg from 'pg';
 import type { INestApplication } from '@nestjs/common';
 import { Database, uuidv7At } from '@jobtrail/engine';
 import type { Logger } from 'pino';
@@ -53,4 +56,35 @@ export async function startBenchApp(
     connectionIds.push(id);
   }
   return { app, appUrl, db, tenantId: tenant.id, connectionIds };
+}
+
+/** Where a bench's Jobtrail keeps its data: a SQLite file, or a fresh PostgreSQL database. */
+export type BenchDatabase = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/**
+ * A fresh database for one bench run: a SQLite file in `dataDir`, or a new database named after
+ * `prefix` on the PostgreSQL server at `pgUrl`, with the function that drops it (null for SQLite).
+ */
+export async function scratchDatabase(
+  kind: 'sqlite' | 'postgres',
+  dataDir: string,
+  pgUrl: string,
+  prefix: string,
+): Promise<{ database: BenchDatabase; drop: (() => Promise<void>) | null }> {
+  if (kind === 'sqlite') return { database: { kind, file: join(dataDir, 'jobtrail.sqlite') }, drop: null };
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: `${pgUrl}/postgres` });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  return {
+    database: { kind, url: `${pgUrl}/${name}` },
+    drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
 }

@@ -26,7 +26,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { Database, JOB_COLUMNS, jobToValues, placeholders, type SqlExecutor } from '@jobtrail/engine';
 import { pino } from 'pino';
 import { encodeCursor } from '../src/common/cursor.js';
@@ -36,7 +35,7 @@ import { MetricsService } from '../src/metrics/metrics.service.js';
 import { bareQueries, startBareServer } from './bare-server.js';
 import { csvMemoryReport, measureCsvMemory } from './csv-memory.js';
 import type { LoadOptions, LoadResult } from './load.js';
-import { startBenchApp } from './bench-app.js';
+import { scratchDatabase, startBenchApp } from './bench-app.js';
 import { terminalJob } from './terminal-job.js';
 
 type Kind = 'sqlite' | 'postgres';
@@ -283,25 +282,7 @@ interface Row {
 
 async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-bench-'));
-  let dropDatabase: (() => Promise<void>) | null = null;
-  let database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string } = {
-    kind: 'sqlite',
-    file: join(dataDir, 'jobtrail.sqlite'),
-  };
-  if (kind === 'postgres') {
-    const name = `jobtrail_bench_${randomBytes(5).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: `${PG_URL}/postgres` });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    database = { kind: 'postgres', url: `${PG_URL}/${name}` };
-    dropDatabase = async () => {
-      const c = new pg.Client({ connectionString: `${PG_URL}/postgres` });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
-  }
+  const { database, drop: dropDatabase } = await scratchDatabase(kind, dataDir, PG_URL, 'jobtrail_bench');
   const adminKey = `jt_bench_${randomBytes(24).toString('base64url')}`;
   // Shared with the separate API process of the CSV scenario (same database, key and cipher).
   const appEnv: Record<string, string> = {

@@ -44,7 +44,7 @@ import { encodeCursor } from '../src/common/cursor.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { createLogger } from '../src/logging/logger.js';
 import { bareQueries, startBareServer } from './bare-server.js';
-import { startBenchApp } from './bench-app.js';
+import { scratchDatabase, startBenchApp } from './bench-app.js';
 import { terminalJob } from './terminal-job.js';
 
 type Kind = 'sqlite' | 'postgres';
@@ -532,25 +532,7 @@ function wrapQueryBuilt(db: Database, around: (built: Built, run: () => Promise<
 
 async function benchKind(kind: Kind, out: string[]): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobtrail-paging-'));
-  let dropDatabase: (() => Promise<void>) | null = null;
-  let database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string } = {
-    kind: 'sqlite',
-    file: join(dataDir, 'jobtrail.sqlite'),
-  };
-  if (kind === 'postgres') {
-    const name = `jobtrail_paging_${randomBytes(5).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: `${PG_URL}/postgres` });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    database = { kind: 'postgres', url: `${PG_URL}/${name}` };
-    dropDatabase = async () => {
-      const c = new pg.Client({ connectionString: `${PG_URL}/postgres` });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
-  }
+  const { database, drop: dropDatabase } = await scratchDatabase(kind, dataDir, PG_URL, 'jobtrail_paging');
   const adminKey = `jt_bench_${randomBytes(24).toString('base64url')}`;
   const config = loadConfig({
     PORT: '0',
