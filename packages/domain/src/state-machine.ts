@@ -277,8 +277,40 @@ function challengeOpen(job: Job, now: Date): string | null {
   return job.challenge.expiresAt.getTime() > now.getTime() ? null : 'the challenge expired';
 }
 
+/**
+ * The job in its next status, every other field copied. One literal naming every field (the
+ * `satisfies` makes a new field of Job break the build here): every copy then has one shape,
+ * where a spread of jobs of many shapes took V8's slow path, 7% of the SQLite drain (issue 13).
+ */
+function moved(job: Job, to: JobStatus, now: Date): Job {
+  return {
+    id: job.id,
+    connectionId: job.connectionId,
+    action: job.action,
+    status: to,
+    createdAt: job.createdAt,
+    updatedAt: now,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    attempt: job.attempt,
+    maxAttempts: job.maxAttempts,
+    runAt: job.runAt,
+    leaseOwner: job.leaseOwner,
+    leaseExpiresAt: job.leaseExpiresAt,
+    deadlineAt: job.deadlineAt,
+    cancelRequestedAt: job.cancelRequestedAt,
+    steps: job.steps,
+    error: job.error,
+    result: job.result,
+    challenge: job.challenge,
+    retryOf: job.retryOf,
+    requestedBy: job.requestedBy,
+    version: job.version,
+  } satisfies { readonly [K in keyof Required<Job>]: Job[K] };
+}
+
 function apply(job: Job, event: JobEvent, to: JobStatus, now: Date): Job {
-  const base = { ...job, status: to, updatedAt: now };
+  const base = moved(job, to, now);
   switch (event.type) {
     case 'claim':
       return {

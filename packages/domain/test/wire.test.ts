@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
+  toIso,
   CreateConnectionBodySchema,
   ERROR_CATALOGUE,
   EventsQuerySchema,
@@ -266,5 +267,39 @@ describe('problem codes', () => {
     expect(parseProblem(404, body)).toEqual(body);
     expect(parseProblem(502, '<html>bad gateway</html>')).toMatchObject({ status: 502, code: 'internal-error' });
     expect(parseProblem(503, null)).toMatchObject({ status: 503, code: 'service-unavailable' });
+  });
+});
+
+describe('toIso', () => {
+  it('writes exactly what Date.prototype.toISOString writes, whatever the instant', () => {
+    const edges = [
+      0,
+      -1,
+      1,
+      86_399_999,
+      86_400_000,
+      -86_400_000,
+      Date.UTC(2024, 1, 29, 23, 59, 59, 999),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(10000, 0, 1),
+      Date.UTC(-1, 0, 1, 12),
+      Date.UTC(0, 0, 1),
+      8.64e15,
+      -8.64e15,
+    ];
+    for (const ms of edges) expect(toIso(new Date(ms))).toBe(new Date(ms).toISOString());
+    // Alternating days and years, so the cached day is both reused and replaced.
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.integer({ min: 0, max: 86_399_999 }), (ms, later) => {
+        expect(toIso(new Date(ms))).toBe(new Date(ms).toISOString());
+        const sameDay = ms - (((ms % 86_400_000) + 86_400_000) % 86_400_000) + later;
+        if (Math.abs(sameDay) <= 8.64e15) expect(toIso(new Date(sameDay))).toBe(new Date(sameDay).toISOString());
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('throws on an invalid date, as toISOString does', () => {
+    expect(() => toIso(new Date(Number.NaN))).toThrow(RangeError);
   });
 });

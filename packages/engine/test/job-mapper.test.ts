@@ -1,6 +1,6 @@
-import { describe, expect, it } from '@jest/globals';
-import { createJob, toJobSummaryWire, transitionJobOrThrow } from '@jobtrail/domain';
-import { JOB_COLUMNS, jobToValues, rowToJob, uuidv7, type JobRow } from '../src/index.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import { createJob, jobError, toJobSummaryWire, transitionJobOrThrow, type JobStep } from '@jobtrail/domain';
+import { JOB_COLUMNS, jobToValues, rowToJob, stepsToJson, uuidv7, type JobRow } from '../src/index.js';
 
 /** A stored job's row, as a driver returns it (PostgreSQL's BIGINTs as strings). */
 function storedRow(): JobRow {
@@ -34,5 +34,47 @@ describe('rowToJob', () => {
     const job = rowToJob(row);
     expect(toJobSummaryWire(job).status).toBe('processing');
     expect(() => job.steps).toThrow(SyntaxError);
+  });
+});
+
+describe('stepsToJson', () => {
+  const at = new Date('2026-11-30T08:00:00.123Z');
+  const steps: JobStep[] = [
+    {
+      name: 'verify-credentials',
+      status: 'success',
+      startedAt: at,
+      finishedAt: new Date(at.getTime() + 5),
+      error: null,
+    },
+    {
+      name: 'retrieve-accounts',
+      status: 'failed',
+      startedAt: at,
+      finishedAt: at,
+      error: jobError('institution-unavailable', 'The bank said "no" \\ twice\n', true),
+    },
+    {
+      name: 'retrieve-transactions',
+      status: 'pending',
+      startedAt: null,
+      finishedAt: new Date(Number.NaN),
+      error: null,
+    },
+  ];
+
+  it('writes what JSON.stringify writes, so stored steps read back the same whoever wrote them', () => {
+    expect(stepsToJson(steps)).toBe(JSON.stringify(steps));
+    expect(stepsToJson([])).toBe('[]');
+  });
+
+  it('serialises a steps array once: a change that ends an attempt stores the same array twice', () => {
+    const parse = jest.spyOn(JSON, 'stringify');
+    const fresh = steps.map((s) => ({ ...s }));
+    const first = stepsToJson(fresh);
+    const calls = parse.mock.calls.length;
+    expect(stepsToJson(fresh)).toBe(first);
+    expect(parse.mock.calls.length).toBe(calls);
+    parse.mockRestore();
   });
 });

@@ -1,6 +1,7 @@
 import {
   isJobAction,
   isJobStatus,
+  toIso,
   type Job,
   type JobChallenge,
   type JobStatus,
@@ -60,6 +61,35 @@ function challengeFromJson(json: string | null | undefined): JobChallenge | null
   return { type: c.type, prompt: c.prompt, expiresAt: new Date(c.expiresAt), wrongCodes: Number(c.wrongCodes) };
 }
 
+/** A time as JSON writes it (`Date.prototype.toJSON`: null for an invalid date). */
+function timeJson(d: Date | null): string {
+  if (d === null || !Number.isFinite(d.getTime())) return 'null';
+  return `"${toIso(d)}"`;
+}
+
+const stepsJsonOf = new WeakMap<readonly JobStep[], string>();
+
+/**
+ * The stored form of a job's steps: what `JSON.stringify` gives (times as ISO strings), built once
+ * per steps array. The domain never modifies a steps array, and a change that ends an attempt
+ * stores the same one twice (the job's, its transition's). Written by hand because
+ * `JSON.stringify` leaves its fast path on every `Date` (`toJSON`): it was the SQLite drain's
+ * largest JavaScript cost (issue 13).
+ */
+export function stepsToJson(steps: readonly JobStep[]): string {
+  let json = stepsJsonOf.get(steps);
+  if (json === undefined) {
+    json = `[${steps
+      .map(
+        (s) =>
+          `{"name":${JSON.stringify(s.name)},"status":${JSON.stringify(s.status)},"startedAt":${timeJson(s.startedAt)},"finishedAt":${timeJson(s.finishedAt)},"error":${s.error === null ? 'null' : JSON.stringify(s.error)}}`,
+      )
+      .join(',')}]`;
+    stepsJsonOf.set(steps, json);
+  }
+  return json;
+}
+
 /** Width of the `error_code` column: an institution's own codes are kept as they came, up to this. */
 export const ERROR_CODE_LENGTH = 100;
 
@@ -83,7 +113,7 @@ export function jobToValues(job: Job, tenantId: string): unknown[] {
     time(job.leaseExpiresAt),
     time(job.deadlineAt),
     time(job.cancelRequestedAt),
-    JSON.stringify(job.steps),
+    stepsToJson(job.steps),
     job.error === null ? null : JSON.stringify(job.error),
     job.result === null ? null : JSON.stringify(job.result),
     job.retryOf,

@@ -17,7 +17,7 @@ import {
 import type { JobChange } from '../bus/job-events.bus.js';
 import { notifySql, pendingChangePayloads } from '../bus/notifications.js';
 import { Database, PreparedSql, dateOrNull, placeholders, type SqlExecutor } from '../database/database.js';
-import { JOB_COLUMNS, JOB_COLUMN_TYPES, jobToValues, rowToJob, type JobColumn } from './job.mapper.js';
+import { JOB_COLUMNS, JOB_COLUMN_TYPES, jobToValues, rowToJob, stepsToJson, type JobColumn } from './job.mapper.js';
 import type { JobRow } from './rows.js';
 import {
   WebhookOutbox,
@@ -140,9 +140,16 @@ const CONNECTION_SET = `latest_job_id = CASE WHEN ${LATEST_MOVES} THEN v.latest_
   status = CASE WHEN ${REFRESH_DECIDES} THEN v.status ELSE c.status END,
   last_refresh_job_id = CASE WHEN ${REFRESH_DECIDES} THEN v.refresh_job_id ELSE c.last_refresh_job_id END`;
 const CONNECTION_WHERE = `c.id = v.id AND ((${LATEST_MOVES}) OR (${REFRESH_DECIDES}))`;
-const UPDATE_CONNECTION_SQLITE = `UPDATE connections AS c SET ${CONNECTION_SET}
-  FROM (SELECT $1 AS id, $2 AS latest_job_id, $3 AS refresh_job_id, $4 AS status, $5 AS started_at) AS v
-  WHERE ${CONNECTION_WHERE}`;
+const CONNECTION_VALUES_SQLITE =
+  'FROM (SELECT $1 AS id, $2 AS latest_job_id, $3 AS refresh_job_id, $4 AS status, $5 AS started_at) AS v';
+const UPDATE_CONNECTION_SQLITE = `UPDATE connections AS c SET ${CONNECTION_SET} ${CONNECTION_VALUES_SQLITE} WHERE ${CONNECTION_WHERE}`;
+// SQLite rewrites the entries of every index whose columns a statement sets, whatever the values:
+// a change that only moves the latest job, or only ends a refresh, sets only its own columns (a
+// refresh's end then leaves the latest-job index alone).
+const UPDATE_CONNECTION_LATEST_SQLITE = `UPDATE connections AS c SET latest_job_id = v.latest_job_id ${CONNECTION_VALUES_SQLITE}
+  WHERE c.id = v.id AND ${LATEST_MOVES}`;
+const UPDATE_CONNECTION_REFRESH_SQLITE = `UPDATE connections AS c SET status = v.status, last_refresh_job_id = v.refresh_job_id
+  ${CONNECTION_VALUES_SQLITE} WHERE c.id = v.id AND ${REFRESH_DECIDES}`;
 
 /** The rows one commit writes, computed before any is written. */
 interface CommitRows {
@@ -270,7 +277,7 @@ function eventValues(job: Job, tenantId: string, e: NewJobEvent): unknown[] {
         null,
         null,
         // Written as the domain gave it: only changes that end an attempt carry its steps.
-        t.steps === undefined ? null : JSON.stringify(t.steps),
+        t.steps === undefined ? null : stepsToJson(t.steps),
         null,
       ];
     }
@@ -581,7 +588,14 @@ export class JobsStore {
     for (const row of rows.creates) await tx.execute(INSERT_JOB_SQLITE, row);
     for (const row of rows.updates) await tx.execute(UPDATE_JOB_SQLITE, row);
     for (const c of rows.connections)
-      await tx.execute(UPDATE_CONNECTION_SQLITE, [c.id, c.latestJobId, c.refreshJobId, c.status, c.startedAt]);
+      await tx.execute(
+        c.refreshJobId === null
+          ? UPDATE_CONNECTION_LATEST_SQLITE
+          : c.latestJobId === null
+            ? UPDATE_CONNECTION_REFRESH_SQLITE
+            : UPDATE_CONNECTION_SQLITE,
+        [c.id, c.latestJobId, c.refreshJobId, c.status, c.startedAt],
+      );
     return this.outbox.subscriptionsOf(tx, rows.subscriberTenants);
   }
 

@@ -96,9 +96,25 @@ export class JobRunner {
     /** The job as last written: the fence of the next write. */
     let persisted = claimed.job;
     const unsaved: NewJobEvent[] = [];
-    const log = this.logger.child({ job_id: job.id, connection_id: job.connectionId, attempt: job.attempt });
+    // Made on first use: most attempts never log from here, and a pino child costs a serialisation.
+    let logger: Logger | undefined;
+    const log = () =>
+      (logger ??= this.logger.child({
+        job_id: claimed.job.id,
+        connection_id: claimed.job.connectionId,
+        attempt: claimed.job.attempt,
+      }));
     const stop = new AbortController();
-    const stopWith = (reason: StopReason) => !stop.signal.aborted && stop.abort(new Stopped(reason));
+    let rejectStopped!: (reason: Stopped) => void;
+    // Settled by stopWith itself, not by a listener on the signal (an EventTarget listener per attempt).
+    const stopped = new Promise<never>((_, reject) => (rejectStopped = reject));
+    stopped.catch(() => undefined);
+    const stopWith = (reason: StopReason) => {
+      if (stop.signal.aborted) return;
+      const stoppedBy = new Stopped(reason);
+      stop.abort(stoppedBy);
+      rejectStopped(stoppedBy);
+    };
     const pendingLogs: NewJobEvent[] = [];
     const jobLog = (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) =>
       pendingLogs.push({ kind: 'log', at: new Date(this.clock.now()), level, step, message });
@@ -125,17 +141,15 @@ export class JobRunner {
         );
         if (!res.ok) return;
         job = res.job;
-        flush().catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease renewal failed'));
+        flush().catch((err: unknown) =>
+          log().warn({ err: { message: (err as Error).message } }, 'lease renewal failed'),
+        );
       },
       Math.max(50, Math.floor(leaseMs / 3)),
     );
     const deadline = job.deadlineAt
       ? setTimeout(() => stopWith('deadline'), Math.max(0, job.deadlineAt.getTime() - this.clock.now()))
       : null;
-    const stopped = new Promise<never>((_, reject) =>
-      stop.signal.addEventListener('abort', () => reject(stop.signal.reason as Error), { once: true }),
-    );
-    stopped.catch(() => undefined);
     const onShutdown = () => stopWith('shutdown');
     shutdown.addEventListener('abort', onShutdown);
 
@@ -266,7 +280,7 @@ export class JobRunner {
       const cause = stop.signal.aborted ? stop.signal.reason : err;
       await this.handleFailure(cause, job, apply, jobLog, log).catch((writeErr: unknown) =>
         // The database may be down: the lease will expire and the sweeper will requeue the job.
-        log.error({ err: { message: (writeErr as Error).message } }, 'could not record the job failure'),
+        log().error({ err: { message: (writeErr as Error).message } }, 'could not record the job failure'),
       );
     } finally {
       if (flushTimer) clearTimeout(flushTimer);
@@ -281,11 +295,11 @@ export class JobRunner {
     job: Job,
     apply: (event: JobEvent) => Promise<boolean>,
     jobLog: (level: 'info' | 'warn' | 'error', step: StepName | null, message: string) => void,
-    log: Logger,
+    log: () => Logger,
   ): Promise<void> {
     const reason = err instanceof Stopped ? err.reason : null;
     if (reason === 'lease-lost') {
-      log.warn('lease lost; another worker owns the job now');
+      log().warn('lease lost; another worker owns the job now');
       return;
     }
     const running = job.steps.find((s) => s.status === 'running')?.name ?? null;
@@ -309,7 +323,7 @@ export class JobRunner {
     else if (isDatabaseUnavailable(err))
       error = jobError('worker-lost', 'The worker lost its database connection during the job.');
     else {
-      log.error(
+      log().error(
         { err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } },
         'job failed unexpectedly',
       );
