@@ -71,6 +71,38 @@ describe.each(kinds)('the write path on %s', (kind) => {
     expect(connection).toEqual({ status: 'invalid', latest_job_id: purge.id, last_refresh_job_id: refresh.id });
   });
 
+  it('an attempt that ends tells the circuit of the institution its writer names, without reading it again', async () => {
+    const { tenantId, connectionId } = await t.seedConnection();
+    const refresh = await t.createJob(tenantId, connectionId, 'refresh');
+    const running = await claim(tenantId, refresh.id);
+    const failed = transitionJobOrThrow(
+      running,
+      {
+        type: 'requeue',
+        runAt: new Date(Date.now() + 60_000),
+        error: jobError('institution-unavailable', 'The bank is down.'),
+      },
+      { now: new Date(), actor: 'w1' },
+    );
+    // A connection's institution never changes, so a running attempt's word (from its claim) is
+    // the stored one; a name no connection has shows which the commit used.
+    const named = `inst-named-${uuidv7()}`;
+    await t.store.commitNow([
+      {
+        tenantId,
+        before: running,
+        next: failed.job,
+        events: transitionEvents(failed.transition),
+        institutionId: named,
+      },
+    ]);
+    const circuits = await t.db.query<{ institution_id: string; consecutive_failures: number | string }>(
+      'SELECT institution_id, consecutive_failures FROM institution_circuits WHERE institution_id = $1',
+      [named],
+    );
+    expect(circuits.map((c) => [c.institution_id, Number(c.consecutive_failures)])).toEqual([[named, 1]]);
+  });
+
   it('a job created with an older id never becomes its connection’s latest', async () => {
     const { tenantId, connectionId } = await t.seedConnection();
     const newer = await t.createJob(tenantId, connectionId, 'refresh');

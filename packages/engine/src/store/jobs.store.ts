@@ -49,6 +49,11 @@ export interface JobWrite {
   readonly before: JobFence | null;
   readonly next: Job;
   readonly events: readonly NewJobEvent[];
+  /**
+   * The job's institution, when the writer holds it (a running attempt, from its claim): a change
+   * that ends the attempt then updates the institution's circuit without reading it.
+   */
+  readonly institutionId?: string;
 }
 
 /** A write that passed its fence: the job as stored, and the live event to publish. */
@@ -102,7 +107,8 @@ const MUTABLE_POSITIONS = MUTABLE.map((c) => JOB_COLUMNS.indexOf(c));
 // SQLite: one row a statement, prepared once. In-process, a statement costs no round trip, and a
 // multi-row one costs more than it saves: a new SQL text to build and prepare for every batch size,
 // and thousands of parameters to bind by name (the SQLite drain's profile: 20% of its time).
-const UPDATE_JOB_SQLITE = `UPDATE jobs SET ${MUTABLE.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`;
+// The id comes last, so every number appears once and in order (bound by position: see `prepare`).
+const UPDATE_JOB_SQLITE = `UPDATE jobs SET ${MUTABLE.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $${MUTABLE.length + 1}`;
 
 const INSERT_JOB_SQLITE = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${placeholders(JOB_COLUMNS.length)})`;
 
@@ -155,7 +161,7 @@ const UPDATE_CONNECTION_REFRESH_SQLITE = `UPDATE connections AS c SET status = v
 interface CommitRows {
   /** New jobs, JOB_COLUMNS order. */
   readonly creates: unknown[][];
-  /** Changed jobs: id, then MUTABLE order. */
+  /** Changed jobs: MUTABLE order, then the id. */
   readonly updates: unknown[][];
   readonly connections: readonly ConnectionChange[];
   /** Tenants whose webhook subscriptions the outbox needs. */
@@ -183,7 +189,7 @@ function postgresRowsSql(parts: { creates: boolean; updates: boolean; connection
       SELECT * FROM ${take(JOB_COLUMNS.map((c) => JOB_COLUMN_TYPES[c]))} RETURNING 1)`);
   if (parts.updates)
     ctes.push(`changed_jobs AS (UPDATE jobs SET ${MUTABLE.map((c) => `${c} = v.${c}`).join(', ')}
-      FROM ${take(['VARCHAR', ...MUTABLE.map((c) => JOB_COLUMN_TYPES[c])])} AS v (id, ${MUTABLE.join(', ')})
+      FROM ${take([...MUTABLE.map((c) => JOB_COLUMN_TYPES[c]), 'VARCHAR'])} AS v (${MUTABLE.join(', ')}, id)
       WHERE jobs.id = v.id RETURNING 1)`);
   if (parts.connections)
     ctes.push(`changed_connections AS (UPDATE connections c SET ${CONNECTION_SET}
@@ -482,7 +488,9 @@ export class JobsStore {
       creates: created.map((r) => jobToValues(r.job, r.tenantId)),
       updates: updates.map((job) => {
         const all = jobToValues(job, '');
-        return [job.id, ...MUTABLE_POSITIONS.map((i) => all[i])];
+        const row = MUTABLE_POSITIONS.map((i) => all[i]);
+        row.push(job.id);
+        return row;
       }),
       connections: connectionChanges(
         created.map((r) => r.job),
@@ -494,7 +502,11 @@ export class JobsStore {
       this.db.kind === 'postgres' ? await this.writeRowsPostgres(tx, rows) : await this.writeRowsSqlite(tx, rows);
     await this.updateCircuits(
       tx,
-      writes.flatMap((w, i) => (w.before?.status === 'processing' && results[i] ? [results[i].job] : [])),
+      writes.flatMap((w, i) =>
+        w.before?.status === 'processing' && results[i]
+          ? [{ job: results[i].job, institutionId: w.institutionId }]
+          : [],
+      ),
     );
     // The writers' time (every process reads the database clock), not this machine's: a delivery
     // due "now" must be due by the clock the dispatchers claim with.
@@ -605,22 +617,29 @@ export class JobsStore {
    * only when the circuit changes, so the common case — a success on a closed circuit — costs one
    * read and serialises nothing.
    */
-  private async updateCircuits(tx: SqlExecutor, ended: readonly Job[]): Promise<void> {
-    const outcomes = ended.flatMap((job) => {
+  private async updateCircuits(
+    tx: SqlExecutor,
+    ended: ReadonlyArray<{ job: Job; institutionId: string | undefined }>,
+  ): Promise<void> {
+    const outcomes = ended.flatMap(({ job, institutionId }) => {
       const outcome = job.status === 'processing' ? null : circuitOutcomeOf(job);
-      return outcome ? [{ job, outcome }] : [];
+      return outcome ? [{ job, outcome, institutionId }] : [];
     });
     if (outcomes.length === 0) return;
-    const connectionIds = [...new Set(outcomes.map((o) => o.job.connectionId))];
-    const institutions = new Map(
-      (this.db.kind === 'postgres'
+    // A connection's institution never changes: the writer's word for it is as good as a read.
+    const institutions = new Map<string, string>();
+    for (const o of outcomes) if (o.institutionId !== undefined) institutions.set(o.job.connectionId, o.institutionId);
+    const connectionIds = [
+      ...new Set(outcomes.filter((o) => o.institutionId === undefined).map((o) => o.job.connectionId)),
+    ];
+    if (connectionIds.length > 0)
+      for (const r of this.db.kind === 'postgres'
         ? await tx.query<{ id: string; institution_id: string }>(INSTITUTIONS_OF_CONNECTIONS, [connectionIds])
         : await tx.query<{ id: string; institution_id: string }>(
             `SELECT id, institution_id FROM connections WHERE id IN (${placeholders(connectionIds.length)})`,
             connectionIds,
-          )
-      ).map((r) => [r.id, r.institution_id]),
-    );
+          ))
+        institutions.set(r.id, r.institution_id);
     const apply = (circuits: Map<string, InstitutionCircuit>) => {
       const next = new Map(circuits);
       for (const { job, outcome } of outcomes) {

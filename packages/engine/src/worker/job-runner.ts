@@ -167,6 +167,7 @@ export class JobRunner {
           before: persisted,
           next: job,
           events: unsaved.splice(0),
+          institutionId: claimed.institutionId,
         });
         if (!committed) {
           stopWith('lease-lost');
