@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { createJob, jobError, toJobSummaryWire, transitionJobOrThrow, type JobStep } from '@jobtrail/domain';
-import { JOB_COLUMNS, jobToValues, rowToJob, stepsToJson, uuidv7, type JobRow } from '../src/index.js';
+import { JOB_COLUMNS, jobToValues, logLinesJson, rowToJob, stepsToJson, uuidv7, type JobRow } from '../src/index.js';
 
 /** A stored job's row, as a driver returns it (PostgreSQL's BIGINTs as strings). */
 function storedRow(): JobRow {
@@ -76,5 +76,25 @@ describe('stepsToJson', () => {
     expect(stepsToJson(fresh)).toBe(first);
     expect(parse.mock.calls.length).toBe(calls);
     parse.mockRestore();
+  });
+});
+
+describe('logLinesJson', () => {
+  it('writes what JSON.stringify writes for the stored lines', () => {
+    const at = new Date('2026-11-30T08:00:00.123Z');
+    const lines = [
+      { kind: 'log' as const, at, level: 'info' as const, step: null, message: 'requested by "ops" \\ \n ☃' },
+      {
+        kind: 'log' as const,
+        at: new Date(Number.NaN),
+        level: 'warn' as const,
+        step: 'verify-credentials' as const,
+        message: '',
+      },
+    ];
+    expect(logLinesJson(lines)).toBe(
+      JSON.stringify(lines.map((l) => ({ at: l.at.getTime(), level: l.level, step: l.step, message: l.message }))),
+    );
+    expect(logLinesJson([])).toBe('[]');
   });
 });

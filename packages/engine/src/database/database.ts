@@ -203,7 +203,7 @@ export class SqliteDatabase extends Database {
 
   private runQuery<T>(sql: Sql, params: readonly unknown[]): T[] {
     const { stmt, positional } = this.statement(sqlText(sql));
-    const bound = positional ? params.map(bindable) : [bindByPosition(params)];
+    const bound = positional ? bindableList(params) : [bindByPosition(params)];
     return (stmt.reader ? stmt.all(...bound) : (stmt.run(...bound), [])) as T[];
   }
 
@@ -214,12 +214,12 @@ export class SqliteDatabase extends Database {
 
   // TypeORM's SQLite placeholders are anonymous `?`: bound by position.
   private runBuilt<T>(sql: Sql, params: readonly unknown[]): T[] {
-    return this.statement(sqlText(sql)).stmt.all(...params.map(bindable)) as T[];
+    return this.statement(sqlText(sql)).stmt.all(...bindableList(params)) as T[];
   }
 
   private runExecute(sql: Sql, params: readonly unknown[]): number {
     const { stmt, positional } = this.statement(sqlText(sql));
-    return (positional ? stmt.run(...params.map(bindable)) : stmt.run(bindByPosition(params))).changes;
+    return (positional ? stmt.run(...bindableList(params)) : stmt.run(bindByPosition(params))).changes;
   }
 
   async query<T>(sql: Sql, params: readonly unknown[] = []): Promise<T[]> {
@@ -304,6 +304,18 @@ function bindByPosition(params: readonly unknown[]): Record<string, unknown> {
   const bound: Record<string, unknown> = {};
   for (let i = 0; i < params.length; i++) bound[i + 1] = bindable(params[i]);
   return bound;
+}
+
+/**
+ * The parameters as better-sqlite3 binds them; the list itself when none needs converting (the
+ * write path's rows, numbers and strings only: no copy of each).
+ */
+function bindableList(params: readonly unknown[]): readonly unknown[] {
+  for (let i = 0; i < params.length; i++) {
+    const value = params[i];
+    if (typeof value === 'boolean' || value instanceof Date) return params.map(bindable);
+  }
+  return params;
 }
 
 function bindable(value: unknown): unknown {
