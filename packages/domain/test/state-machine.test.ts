@@ -11,6 +11,7 @@ import {
   retryJob,
   transitionJob,
   transitionJobOrThrow,
+  freshSteps,
   type Job,
   type JobEvent,
   type JobEventType,
@@ -163,6 +164,19 @@ describe('transitions in detail', () => {
       actor: W,
       attempt: 1,
     });
+  });
+
+  it('claim: every step of the action fresh, without reading the job’s own (a stored job parses them on first read)', () => {
+    const retried = { ...pendingJob(), attempt: 1 };
+    const unread = Object.defineProperty({ ...retried }, 'steps', {
+      get: () => {
+        throw new Error('a claim read the steps');
+      },
+    }) as Job;
+    const res = transitionJob(unread, { type: 'claim', workerId: W, leaseMs: 30_000 }, ctx(5));
+    if (!res.ok) throw res.error;
+    expect(res.job.steps).toEqual(freshSteps('refresh'));
+    expect(res.job.attempt).toBe(2);
   });
 
   it('claim is refused before run_at and when no attempt is left', () => {
