@@ -165,9 +165,24 @@ export function createJob(input: NewJob): Job {
   };
 }
 
-/** Every step of the action, pending. */
-export function freshSteps(action: JobAction): JobStep[] {
-  return stepsOf(action).map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null }));
+const FRESH_STEPS = new Map<JobAction, readonly JobStep[]>();
+
+/**
+ * Every step of the action, pending. One frozen array per action, shared by every new job and
+ * every claim: steps are never modified in place, and what is stored from it (its JSON) is then
+ * computed once.
+ */
+export function freshSteps(action: JobAction): readonly JobStep[] {
+  let steps = FRESH_STEPS.get(action);
+  if (steps === undefined) {
+    steps = Object.freeze(
+      stepsOf(action).map((name) =>
+        Object.freeze({ name, status: 'pending' as const, startedAt: null, finishedAt: null, error: null }),
+      ),
+    );
+    FRESH_STEPS.set(action, steps);
+  }
+  return steps;
 }
 
 /**

@@ -177,6 +177,9 @@ describe('transitions in detail', () => {
     if (!res.ok) throw res.error;
     expect(res.job.steps).toEqual(freshSteps('refresh'));
     expect(res.job.attempt).toBe(2);
+    // One frozen array per action, shared by every claim: what is stored from it is computed once.
+    expect(res.job.steps).toBe(freshSteps('refresh'));
+    expect(Object.isFrozen(res.job.steps) && res.job.steps.every((s) => Object.isFrozen(s))).toBe(true);
   });
 
   it('claim is refused before run_at and when no attempt is left', () => {
