@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJob, jobError, transitionJobOrThrow, type Job } from '@jobtrail/domain';
+import { createJob, jobError, transitionJobOrThrow, type Job, type JobEvent } from '@jobtrail/domain';
 import pg from 'pg';
 import {
   JobsStore,
@@ -48,15 +48,18 @@ describe.each(kinds)('the write path on %s', (kind) => {
     return claimed;
   };
 
-  it('one commit that ends a refresh and creates a job on its connection writes both to the connection', async () => {
+  /** A refresh claimed on a new connection, and how to end its attempt. */
+  const runningRefresh = async () => {
     const { tenantId, connectionId } = await t.seedConnection();
     const refresh = await t.createJob(tenantId, connectionId, 'refresh');
     const running = await claim(tenantId, refresh.id);
-    const failed = transitionJobOrThrow(
-      running,
-      { type: 'fail', error: jobError('invalid-credentials', 'The bank refused the password.') },
-      { now: new Date(), actor: 'w1' },
-    );
+    const end = (event: JobEvent) => transitionJobOrThrow(running, event, { now: new Date(), actor: 'w1' });
+    return { tenantId, connectionId, refresh, running, end };
+  };
+
+  it('one commit that ends a refresh and creates a job on its connection writes both to the connection', async () => {
+    const { tenantId, connectionId, refresh, running, end } = await runningRefresh();
+    const failed = end({ type: 'fail', error: jobError('invalid-credentials', 'The bank refused the password.') });
     const now = new Date(Date.now() + 5);
     const purge = createJob({ id: uuidv7(now.getTime()), connectionId, action: 'purge', now });
     const committed = await t.store.commitNow([
@@ -72,18 +75,12 @@ describe.each(kinds)('the write path on %s', (kind) => {
   });
 
   it('an attempt that ends tells the circuit of the institution its writer names, without reading it again', async () => {
-    const { tenantId, connectionId } = await t.seedConnection();
-    const refresh = await t.createJob(tenantId, connectionId, 'refresh');
-    const running = await claim(tenantId, refresh.id);
-    const failed = transitionJobOrThrow(
-      running,
-      {
-        type: 'requeue',
-        runAt: new Date(Date.now() + 60_000),
-        error: jobError('institution-unavailable', 'The bank is down.'),
-      },
-      { now: new Date(), actor: 'w1' },
-    );
+    const { tenantId, running, end } = await runningRefresh();
+    const failed = end({
+      type: 'requeue',
+      runAt: new Date(Date.now() + 60_000),
+      error: jobError('institution-unavailable', 'The bank is down.'),
+    });
     // A connection's institution never changes, so a running attempt's word (from its claim) is
     // the stored one; a name no connection has shows which the commit used.
     const named = `inst-named-${uuidv7()}`;
