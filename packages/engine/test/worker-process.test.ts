@@ -152,6 +152,24 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
     );
   };
 
+  /** A refresh on a new connection whose bank asks for a code, parked by a started worker. */
+  const waitingForCode = async () => {
+    t = await openTestDatabase(kind);
+    const { tenantId, connectionId } = await t.seedConnection('user-mfa');
+    const created = await t.createJob(tenantId, connectionId, 'refresh');
+    await start();
+    return { tenantId, waiting: await until('the challenge', () => parked(created.id)) };
+  };
+  const succeeded = (id: string, timeoutMs?: number) =>
+    until(
+      'success',
+      async () => {
+        const j = await jobRow(id);
+        return j.status === 'success' ? j : undefined;
+      },
+      timeoutMs,
+    );
+
   it('a job waiting for a one-time code holds no lease, survives SIGKILL of its worker, and completes after the code', async () => {
     t = await openTestDatabase(kind);
     const { tenantId, connectionId } = await t.seedConnection('user-mfa');
@@ -184,26 +202,15 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
   });
 
   it('an answer whose announcement never arrived is resumed by the next poll', async () => {
-    t = await openTestDatabase(kind);
-    const { tenantId, connectionId } = await t.seedConnection('user-mfa');
-    const created = await t.createJob(tenantId, connectionId, 'refresh');
-    await start();
-    const waiting = await until('the challenge', () => parked(created.id));
+    const { tenantId, waiting } = await waitingForCode();
     // The worker looks for resumable jobs when told of one, and once a poll interval.
     await answerUnannounced(tenantId, waiting);
-    const done = await until('success', async () => {
-      const j = await jobRow(created.id);
-      return j.status === 'success' ? j : undefined;
-    });
+    const done = await succeeded(waiting.id);
     expect(done.attempt).toBe(1);
   });
 
   it('an answer whose announcement never arrived is resumed while other changes keep waking the worker', async () => {
-    t = await openTestDatabase(kind);
-    const { tenantId, connectionId } = await t.seedConnection('user-mfa');
-    const created = await t.createJob(tenantId, connectionId, 'refresh');
-    await start();
-    const waiting = await until('the challenge', () => parked(created.id));
+    const { tenantId, waiting } = await waitingForCode();
     // New jobs every 30 ms: on PostgreSQL each one's announcement wakes the worker before its
     // 100 ms poll would, so the worker never sleeps a whole poll through.
     let flowing = true;
@@ -216,14 +223,7 @@ describe.each(kinds)('engine worker processes on %s', (kind) => {
     })();
     try {
       await answerUnannounced(tenantId, waiting);
-      const done = await until(
-        'success',
-        async () => {
-          const j = await jobRow(created.id);
-          return j.status === 'success' ? j : undefined;
-        },
-        10_000,
-      );
+      const done = await succeeded(waiting.id, 10_000);
       expect(done.attempt).toBe(1);
     } finally {
       flowing = false;
