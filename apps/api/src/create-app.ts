@@ -8,13 +8,12 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import express from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { jsonBody, requestId, securityHeaders } from './common/http-middleware.js';
 import { applyServerTimeouts } from './common/http-server.js';
 import type { AppConfig } from './config/app-config.js';
 import { DemoSeeder, type StartupKeys } from './demo/demo-seeder.js';
-import { PinoNestLogger, requestLogOptions } from './logging/logger.js';
+import { PinoNestLogger, requestLogger } from './logging/logger.js';
 import { buildOpenApiDocument } from './openapi/openapi-document.js';
 
 /** The built dashboard next to this app in the monorepo. */
@@ -56,7 +55,7 @@ export async function createApp(
     ],
     maxAge: 600,
   });
-  app.use(pinoHttp(requestLogOptions(logger, requestId)));
+  app.use(requestLogger(logger, requestId));
   app.use(jsonBody(config.bodyLimitBytes, logger));
   SwaggerModule.setup('api/docs', app, buildOpenApiDocument() as never, { jsonDocumentUrl: 'api/docs/openapi.json' });
   serveDashboard(app, config, logger);
