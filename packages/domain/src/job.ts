@@ -94,6 +94,13 @@ export interface Job {
 }
 
 /**
+ * A job without its steps and result: all that a history row, a list page or an export shows
+ * (`toJobSummaryWire`). Stored jobs read as summaries skip parsing those two JSON columns, and stay
+ * plain objects with a fixed set of fields, which V8 reads fastest (issue 13).
+ */
+export type JobSummary = Omit<Job, 'steps' | 'result'>;
+
+/**
  * True while a processing job is parked: no worker holds it (no lease) because it waits for the
  * user's answer to a challenge, or — answered — for a worker to resume it.
  */

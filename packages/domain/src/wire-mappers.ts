@@ -1,6 +1,6 @@
 import { deriveAttempts } from './attempts.js';
 import { describeError } from './error-catalogue.js';
-import type { Job, JobError, JobStep, JobTransition } from './job.js';
+import type { Job, JobError, JobStep, JobSummary, JobTransition } from './job.js';
 import type { JobDetailWire, JobErrorWire, JobSummaryWire, JobTransitionWire } from './wire.js';
 
 const DAY_MS = 86_400_000;
@@ -88,7 +88,7 @@ export function publicActor(actor: string): string {
 }
 
 /** The history row of a job. */
-export function toJobSummaryWire(job: Job): JobSummaryWire {
+export function toJobSummaryWire(job: JobSummary): JobSummaryWire {
   return {
     job_id: job.id,
     connection_id: job.connectionId,

@@ -1,6 +1,15 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { createJob, jobError, toJobSummaryWire, transitionJobOrThrow, type JobStep } from '@jobtrail/domain';
-import { JOB_COLUMNS, jobToValues, logLinesJson, rowToJob, stepsToJson, uuidv7, type JobRow } from '../src/index.js';
+import {
+  JOB_COLUMNS,
+  jobToValues,
+  logLinesJson,
+  rowToJob,
+  rowToJobSummary,
+  stepsToJson,
+  uuidv7,
+  type JobRow,
+} from '../src/index.js';
 
 /** A stored job's row, as a driver returns it (PostgreSQL's BIGINTs as strings). */
 function storedRow(): JobRow {
@@ -34,6 +43,25 @@ describe('rowToJob', () => {
     const job = rowToJob(row);
     expect(toJobSummaryWire(job).status).toBe('processing');
     expect(() => job.steps).toThrow(SyntaxError);
+  });
+});
+
+describe('rowToJobSummary', () => {
+  it('reads every field of the job but its steps and result, as rowToJob does', () => {
+    const row = { ...storedRow(), result: '{"accounts":2,"transactions":9}' };
+    const { steps, result, ...rest } = rowToJob(row);
+    expect(steps).toHaveLength(3);
+    expect(result).toEqual({ accounts: 2, transactions: 9 });
+    const summary = rowToJobSummary(row);
+    expect(summary).toEqual(rest);
+    expect(Object.keys(summary).sort()).toEqual(Object.keys(rest).sort());
+    expect(toJobSummaryWire(summary)).toEqual(toJobSummaryWire(rowToJob(row)));
+  });
+
+  it('never parses the steps or the result columns', () => {
+    const row = { ...storedRow(), steps: '{not json', result: '{not json either' };
+    expect(rowToJobSummary(row).status).toBe('processing');
+    expect(() => rowToJob(row)).toThrow(SyntaxError);
   });
 });
 

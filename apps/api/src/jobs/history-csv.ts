@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
-import type { Job } from '@jobtrail/domain';
+import type { JobSummary } from '@jobtrail/domain';
 
 /** The columns of a history export, in order. */
-const CSV_COLUMNS: ReadonlyArray<readonly [string, (job: Job) => string | number | null]> = [
+const CSV_COLUMNS: ReadonlyArray<readonly [string, (job: JobSummary) => string | number | null]> = [
   ['job_id', (j) => j.id],
   ['connection_id', (j) => j.connectionId],
   ['action', (j) => j.action],
@@ -31,7 +31,7 @@ export function csvField(value: string | number | null): string {
 
 export const CSV_HEADER = `${CSV_COLUMNS.map(([name]) => name).join(',')}\r\n`;
 
-export function csvRow(job: Job): string {
+export function csvRow(job: JobSummary): string {
   return `${CSV_COLUMNS.map(([, value]) => csvField(value(job))).join(',')}\r\n`;
 }
 
@@ -39,7 +39,7 @@ export function csvRow(job: Job): string {
  * A readable CSV of every job `nextBatch` yields, header first. Pulled: a batch is read only when
  * the response has drained the previous one, so memory stays flat however long the history.
  */
-export function csvStream(batches: AsyncIterable<readonly Job[]>): Readable {
+export function csvStream(batches: AsyncIterable<readonly JobSummary[]>): Readable {
   async function* lines(): AsyncGenerator<string> {
     yield CSV_HEADER;
     for await (const batch of batches) yield batch.map(csvRow).join('');

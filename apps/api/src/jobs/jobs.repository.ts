@@ -3,6 +3,7 @@ import {
   JOB_STATUSES,
   isTerminal,
   type Job,
+  type JobSummary,
   type JobAction,
   type JobStatus,
   type JobTransition,
@@ -10,6 +11,7 @@ import {
 import {
   Database,
   rowToJob,
+  rowToJobSummary,
   rowToLogLines,
   rowToTransition,
   type JobEventRow,
@@ -212,7 +214,7 @@ export class JobsRepository {
     filter: JobListFilter,
     after: KeysetPosition | null,
     limit: number,
-  ): Promise<Job[]> {
+  ): Promise<JobSummary[]> {
     // The tenant check must not be usable as an index condition: the page must walk the
     // connection's history index (connection_id, created_at, id), which reads `limit` rows at any
     // depth. Through the tenant-wide index (tenant_id, created_at, id) the scan reads every newer
@@ -239,11 +241,16 @@ export class JobsRepository {
         limit,
       ),
     );
-    return (await this.db.queryBuilt<JobRow>(built)).map(rowToJob);
+    return (await this.db.queryBuilt<JobRow>(built)).map(rowToJobSummary);
   }
 
   /** One page of the tenant-wide search, newest first. */
-  searchJobs(tenantId: string, filter: JobListFilter, after: KeysetPosition | null, limit: number): Promise<Job[]> {
+  searchJobs(
+    tenantId: string,
+    filter: JobListFilter,
+    after: KeysetPosition | null,
+    limit: number,
+  ): Promise<JobSummary[]> {
     // Narrowed to one connection, the page walks that connection's history index, as
     // findHistoryPage does (and for the same reason, the tenant check stays off the index).
     const qb = filter.connectionId
@@ -407,9 +414,9 @@ export class JobsRepository {
     filter: JobListFilter,
     after: KeysetPosition | null,
     limit: number,
-  ): Promise<Job[]> {
+  ): Promise<JobSummary[]> {
     const rows = await this.db.queryBuilt<JobRow>(pageQuery(qb, pageParams(filter, after, {}), limit));
-    return rows.map(rowToJob);
+    return rows.map(rowToJobSummary);
   }
 
   /** The recorded status changes of a job, oldest first. */

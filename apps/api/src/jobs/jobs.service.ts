@@ -17,6 +17,7 @@ import {
   type JobStatsQuery,
   type JobStatsWire,
   type Job,
+  type JobSummary,
   type JobAction,
   type JobDetailWire,
   type JobLogLineWire,
@@ -342,7 +343,7 @@ export class JobsService {
     auth: AuthContext,
     connectionId: string,
     query: HistoryQuery,
-  ): Promise<AsyncIterable<readonly Job[]>> {
+  ): Promise<AsyncIterable<readonly JobSummary[]>> {
     if (!(await this.jobs.connectionExists(auth.tenantId, connectionId))) throw ApiProblem.notFound('Connection');
     const filter = listFilter(query);
     const jobs = this.jobs;
@@ -565,6 +566,6 @@ function listFilter(query: HistoryQuery | JobSearchQuery): JobListFilter {
 }
 
 /** A page of jobs, newest first. */
-function toPage(rows: Job[], limit: number): Page<JobSummaryWire> {
+function toPage(rows: JobSummary[], limit: number): Page<JobSummaryWire> {
   return keysetPage(rows, limit, (j) => ({ createdAt: j.createdAt.getTime(), id: j.id }), toJobSummaryWire);
 }

@@ -6,6 +6,7 @@ import {
   type JobChallenge,
   type JobStatus,
   type JobStep,
+  type JobSummary,
   type JobTransition,
 } from '@jobtrail/domain';
 import { dateOrNull, millis } from '../database/database.js';
@@ -20,11 +21,15 @@ function stepsFromJson(json: string): JobStep[] {
   }));
 }
 
-/** A stored job back to the pure domain object. */
-export function rowToJob(row: JobRow): Job {
+/**
+ * A stored job as a summary: every field but the steps and the result, in one object literal, so V8
+ * keeps it a plain object with a fixed shape. (An accessor in the literal, as `rowToJob` needs for
+ * its lazy steps, turns it into a dictionary: a history page's mapping and wire mapping took 2.5 µs
+ * a row that way, 1 µs this way; issue 13.)
+ */
+export function rowToJobSummary(row: JobRow): JobSummary {
   if (!isJobAction(row.action) || !isJobStatus(row.status))
     throw new Error(`job ${row.id} has an unknown action or status`);
-  let steps: JobStep[] | undefined;
   return {
     id: row.id,
     connectionId: row.connection_id,
@@ -41,18 +46,28 @@ export function rowToJob(row: JobRow): Job {
     leaseExpiresAt: dateOrNull(row.lease_expires_at),
     deadlineAt: dateOrNull(row.deadline_at),
     cancelRequestedAt: dateOrNull(row.cancel_requested_at),
-    // Parsed on first read: history pages, lists and live summaries never read the steps, and
-    // parsing them (JSON, then a Date per time) was a fifth of a history page's work (issue 13).
-    get steps() {
-      return (steps ??= stepsFromJson(row.steps));
-    },
     error: row.error === null ? null : (JSON.parse(row.error) as Job['error']),
-    result: row.result === null ? null : (JSON.parse(row.result) as Job['result']),
     retryOf: row.retry_of,
     requestedBy: row.requested_by_id === null ? null : { id: row.requested_by_id, name: row.requested_by_name ?? '' },
     version: Number(row.version),
     challenge: challengeFromJson(row.challenge),
   };
+}
+
+/** A stored job back to the pure domain object. */
+export function rowToJob(row: JobRow): Job {
+  let steps: JobStep[] | undefined;
+  // Parsed on first read: the claim, lists and live summaries never read the steps, and parsing
+  // them (JSON, then a Date per time) was a fifth of a history page's work (issue 13).
+  return Object.defineProperties(rowToJobSummary(row) as Job, {
+    steps: { enumerable: true, configurable: true, get: () => (steps ??= stepsFromJson(row.steps)) },
+    result: {
+      enumerable: true,
+      configurable: true,
+      writable: true,
+      value: row.result === null ? null : (JSON.parse(row.result) as Job['result']),
+    },
+  });
 }
 
 function challengeFromJson(json: string | null | undefined): JobChallenge | null {
