@@ -26,8 +26,19 @@ const SQL = {
 type Row = Record<string, unknown>;
 type Query = (sql: keyof typeof SQL, params: unknown[]) => Promise<Row[]>;
 
+/**
+ * How the bare server reads SQLite rows: better-sqlite3's own objects (the default, what a plain
+ * handler writes), or raw arrays made into objects by a function compiled per statement, as
+ * Jobtrail's `SqliteDatabase` does. The second isolates what Jobtrail's HTTP stack costs from what
+ * its row reading saves.
+ */
+export type BareRows = 'objects' | 'arrays';
+
 /** Runs the statements on SQLite (prepared once) or PostgreSQL (a pool of 10, like TypeORM's). */
-export function bareQueries(db: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string }): {
+export function bareQueries(
+  db: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string },
+  rows: BareRows = 'objects',
+): {
   query: Query;
   close: () => Promise<void>;
 } {
@@ -37,6 +48,20 @@ export function bareQueries(db: { kind: 'sqlite'; file: string } | { kind: 'post
     const statements = Object.fromEntries(
       Object.entries(SQL).map(([name, sql]) => [name, handle.prepare(sql.replace('TENANT', "tenant_id || '' = ?"))]),
     ) as Record<keyof typeof SQL, BetterSqlite3.Statement>;
+    if (rows === 'arrays') {
+      const readers = Object.fromEntries(
+        Object.entries(statements).map(([name, stmt]) => {
+          const fields = stmt
+            .columns()
+            .map((c, i) => `${JSON.stringify(c.name)}: v[${i}]`)
+            .join(', ');
+          const make = new Function('v', `return { ${fields} };`) as (v: unknown[]) => Row;
+          const raw = stmt.raw(true);
+          return [name, (params: unknown[]) => (raw.all(...params) as unknown[][]).map(make)];
+        }),
+      ) as Record<keyof typeof SQL, (params: unknown[]) => Row[]>;
+      return { query: async (name, params) => readers[name](params), close: async () => void handle.close() };
+    }
     return {
       query: async (name, params) => statements[name].all(...params) as Row[],
       close: async () => void handle.close(),

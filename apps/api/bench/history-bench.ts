@@ -11,6 +11,9 @@
  *   BENCH_ROUNDS       measured runs per scenario and server, alternating Jobtrail and bare (default 2);
  *                      the best run counts, which damps interference from other work on the machine
  *   BENCH_CONNECTIONS  concurrent HTTP connections (default 20)
+ *   BENCH_SCENARIOS    which request-rate scenarios: `page1,deep,refresh` (default all three)
+ *   BENCH_BARE_ROWS    how the bare server reads SQLite rows: `objects` (better-sqlite3's own, the
+ *                      default) or `arrays` (made into objects as Jobtrail's SqliteDatabase makes them)
  *   BENCH_LOG_LEVEL    Jobtrail's log level (default info, as in production; logs go to /dev/null)
  *   BENCH_METRICS_SMALL jobs at which `GET /api/metrics` is first timed (default 10,000); it is timed
  *                      again once all BENCH_JOBS are seeded, and the ratio printed (issue 10: O(1))
@@ -32,7 +35,7 @@ import { encodeCursor } from '../src/common/cursor.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { createLogger } from '../src/logging/logger.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
-import { bareQueries, startBareServer } from './bare-server.js';
+import { bareQueries, startBareServer, type BareRows } from './bare-server.js';
 import { csvMemoryReport, measureCsvMemory } from './csv-memory.js';
 import type { LoadOptions, LoadResult } from './load.js';
 import { scratchDatabase, startBenchApp } from './bench-app.js';
@@ -44,6 +47,8 @@ const env = process.env;
 const JOBS = intEnv('BENCH_JOBS', 1_000_000, 1_000);
 const DURATION = intEnv('BENCH_DURATION', 10, 1);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 20, 1);
+const BARE_ROWS: BareRows = env.BENCH_BARE_ROWS === 'arrays' ? 'arrays' : 'objects';
+const SCENARIOS = new Set((env.BENCH_SCENARIOS ?? 'page1,deep,refresh').split(',').map((s) => s.trim()));
 const ROUNDS = intEnv('BENCH_ROUNDS', 2, 1);
 const WARMUP = 2;
 const PG_URL = (env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
@@ -182,7 +187,17 @@ function load(opts: LoadOptions): Promise<LoadResult> {
   });
 }
 
-async function run(url: string, method: 'GET' | 'POST', key: string, durationSeconds: number): Promise<LoadResult> {
+/** A load run, with the CPU time this process (the server measured) spent on each request. */
+interface Measured extends LoadResult {
+  /**
+   * This process's CPU time (user + system) over the run, per request. Less noisy than requests a
+   * second on a shared machine; on PostgreSQL it leaves out the database server's own work.
+   */
+  readonly cpuMicros: number;
+}
+
+async function run(url: string, method: 'GET' | 'POST', key: string, durationSeconds: number): Promise<Measured> {
+  const cpu = process.cpuUsage();
   const result = await load({
     url,
     method,
@@ -191,7 +206,8 @@ async function run(url: string, method: 'GET' | 'POST', key: string, durationSec
     durationSeconds,
   });
   if (result.failures > 0) throw new Error(`${method} ${url}: ${result.failures} failed requests`);
-  return result;
+  const used = process.cpuUsage(cpu);
+  return { ...result, cpuMicros: (used.user + used.system) / Math.max(1, result.total) };
 }
 
 /** Warms both servers up, then alternates measured runs of each; the best run of each counts. */
@@ -200,12 +216,14 @@ async function measurePair(
   bareUrl: string,
   method: 'GET' | 'POST',
   key: string,
-): Promise<{ app: LoadResult; bare: LoadResult }> {
+): Promise<{ app: Measured; bare: Measured }> {
   await run(appUrl, method, key, WARMUP);
   await run(bareUrl, method, key, WARMUP);
-  const best = (a: LoadResult | null, b: LoadResult) => (a === null || b.rps > a.rps ? b : a);
-  let app: LoadResult | null = null;
-  let bare: LoadResult | null = null;
+  // The most requests a second, and the least CPU a request: each the run least disturbed.
+  const best = (a: Measured | null, b: Measured): Measured =>
+    a === null ? b : { ...(b.rps > a.rps ? b : a), cpuMicros: Math.min(a.cpuMicros, b.cpuMicros) };
+  let app: Measured | null = null;
+  let bare: Measured | null = null;
   for (let i = 0; i < ROUNDS; i++) {
     app = best(app, await run(appUrl, method, key, DURATION));
     bare = best(bare, await run(bareUrl, method, key, DURATION));
@@ -276,8 +294,8 @@ interface MetricsTiming {
 interface Row {
   readonly kind: Kind;
   readonly scenario: string;
-  readonly app: LoadResult;
-  readonly bare: LoadResult;
+  readonly app: Measured;
+  readonly bare: Measured;
 }
 
 async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<Row[]> {
@@ -341,7 +359,7 @@ async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<R
       if (CSV === 'only') return [];
     }
 
-    bareDb.value = bareQueries(database);
+    bareDb.value = bareQueries(database, BARE_ROWS);
     const bare = await startBareServer(bareDb.value.query);
     closeBare = bare.close;
 
@@ -366,11 +384,12 @@ async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<R
     );
 
     const rows: Row[] = [];
-    for (const [scenario, path, method] of [
-      [`GET jobs page 1`, page1, 'GET'],
-      [`GET jobs page ${deepPage.toLocaleString('en')}`, deep, 'GET'],
-      ['POST refresh (200, existing job)', refresh, 'POST'],
+    for (const [name, scenario, path, method] of [
+      ['page1', `GET jobs page 1`, page1, 'GET'],
+      ['deep', `GET jobs page ${deepPage.toLocaleString('en')}`, deep, 'GET'],
+      ['refresh', 'POST refresh (200, existing job)', refresh, 'POST'],
     ] as const) {
+      if (!SCENARIOS.has(name)) continue;
       log(`${kind}: ${scenario}: Jobtrail and bare node:http, ${ROUNDS} × ${DURATION} s each`);
       const { app: a, bare: b } = await measurePair(`${appUrl}${path}`, `${bare.url}${path}`, method, adminKey);
       rows.push({ kind, scenario, app: a, bare: b });
@@ -388,7 +407,17 @@ async function benchKind(kind: Kind, metricsTimings: MetricsTiming[]): Promise<R
 function table(rows: Row[]): string {
   const fmt = (n: number) => Math.round(n).toLocaleString('en');
   const lines = [
-    ['database', 'scenario', 'Jobtrail req/s', 'bare req/s', 'ratio', 'Jobtrail p50/p99 ms', 'bare p50/p99 ms'],
+    [
+      'database',
+      'scenario',
+      'Jobtrail req/s',
+      'bare req/s',
+      'ratio',
+      'Jobtrail p50/p99 ms',
+      'bare p50/p99 ms',
+      'CPU µs/req Jobtrail/bare',
+      'CPU ratio',
+    ],
     ...rows.map((r) => [
       r.kind,
       r.scenario,
@@ -397,6 +426,8 @@ function table(rows: Row[]): string {
       `${(r.app.rps / r.bare.rps).toFixed(2)}×`,
       `${r.app.p50}/${r.app.p99}`,
       `${r.bare.p50}/${r.bare.p99}`,
+      `${fmt(r.app.cpuMicros)}/${fmt(r.bare.cpuMicros)}`,
+      `${(r.bare.cpuMicros / r.app.cpuMicros).toFixed(2)}×`,
     ]),
   ];
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
@@ -411,14 +442,16 @@ async function main(): Promise<void> {
   for (const kind of KINDS) rows.push(...(await benchKind(kind, metricsTimings)));
   const out = [
     '',
-    `Job history benchmark: ${JOBS.toLocaleString('en')} jobs, ${CONNECTIONS} connections, best of ${ROUNDS} × ${DURATION} s, Jobtrail log level ${LOG_LEVEL}`,
+    `Job history benchmark: ${JOBS.toLocaleString('en')} jobs, ${CONNECTIONS} connections, best of ${ROUNDS} × ${DURATION} s, Jobtrail log level ${LOG_LEVEL}, bare SQLite rows as ${BARE_ROWS}`,
     `(${cpus().length} CPUs, load average at the end ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}: figures from a busy machine are noisy)`,
   ];
   if (rows.length > 0) out.push('', table(rows), '', 'Deep keyset page vs page 1 (time per request, target <= 1.2x):');
   for (const kind of KINDS) {
-    const [p1, deep] = rows.filter((r) => r.kind === kind);
+    const mine = rows.filter((r) => r.kind === kind);
+    const p1 = mine.find((r) => r.scenario === 'GET jobs page 1');
+    const deep = mine.find((r) => r.scenario.startsWith('GET jobs page') && r !== p1);
     if (p1 && deep)
       out.push(
         `  ${kind}: Jobtrail ${(p1.app.rps / deep.app.rps).toFixed(2)}x, bare ${(p1.bare.rps / deep.bare.rps).toFixed(2)}x  (${deep.scenario.replace('GET jobs ', '')})`,
