@@ -23,7 +23,7 @@ const SQL = {
   exists: 'SELECT 1 AS found FROM connections WHERE id = ? AND tenant_id = ?',
 } as const;
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
 type Query = (sql: keyof typeof SQL, params: unknown[]) => Promise<Row[]>;
 
 /**
@@ -96,7 +96,7 @@ function withTroubleshooting(e: { code: string; title: unknown; detail: unknown;
 }
 
 /** A jobs row as the history's summary (the wire's JobSummary). */
-function summary(r: Row) {
+export function summary(r: Row) {
   return {
     job_id: r.id,
     connection_id: r.connection_id,

@@ -12,7 +12,7 @@
  * default 6; medians count), BENCH_CONNECTIONS (default 20).
  */
 import 'reflect-metadata';
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,7 +38,8 @@ import { APP_GUARD, APP_INTERCEPTOR, NestFactory, Reflector } from '@nestjs/core
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { map, type Observable } from 'rxjs';
-import type { LoadOptions, LoadResult } from './load.js';
+import { summary, type Row } from './bare-server.js';
+import { load } from './load-client.js';
 
 type Stack = 'bare' | 'express' | 'fastify';
 const STACKS: readonly Stack[] = ['bare', 'express', 'fastify'];
@@ -69,28 +70,6 @@ const ROWS = Array.from({ length: 51 }, (_, i) => ({
   cancel_requested_at: null,
   version: 3,
 }));
-type Row = (typeof ROWS)[number];
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const summary = (r: Row) => ({
-  job_id: r.id,
-  connection_id: r.connection_id,
-  action: r.action,
-  status: r.status,
-  date: iso(r.created_at),
-  started_at: iso(r.started_at),
-  finished_at: iso(r.finished_at),
-  updated_at: iso(r.updated_at),
-  attempt: r.attempt,
-  max_attempts: r.max_attempts,
-  run_at: iso(r.run_at),
-  error: r.error === null ? null : (JSON.parse(r.error) as unknown),
-  retry_of: r.retry_of,
-  cancel_requested: r.cancel_requested_at !== null,
-  challenge: null,
-  version: r.version,
-});
-
 /** The database's answers, asynchronous as a driver's are. */
 const findKey = async (authorization: string | undefined) => {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
@@ -285,21 +264,6 @@ function cpuOf(server: Server): Promise<number> {
   return new Promise((resolve) => {
     server.child.once('message', (msg: { cpu: number }) => resolve(msg.cpu));
     server.child.send('cpu');
-  });
-}
-
-const LOAD_SCRIPT = fileURLToPath(new URL('./load.js', import.meta.url));
-
-function load(opts: LoadOptions): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOAD_SCRIPT, JSON.stringify(opts)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`autocannon exited with ${code}`)),
-    );
   });
 }
 

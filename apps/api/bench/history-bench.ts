@@ -24,11 +24,9 @@
  *   BENCH_CSV_PAUSE_MS how long the slow CSV reader stops reading, a quarter into the file (default 5000)
  */
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Database, JOB_COLUMNS, jobToValues, placeholders, type SqlExecutor } from '@jobtrail/engine';
 import { pino } from 'pino';
 import { encodeCursor } from '../src/common/cursor.js';
@@ -37,7 +35,8 @@ import { createLogger } from '../src/logging/logger.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { bareQueries, startBareServer, type BareRows } from './bare-server.js';
 import { csvMemoryReport, measureCsvMemory } from './csv-memory.js';
-import type { LoadOptions, LoadResult } from './load.js';
+import type { LoadResult } from './load.js';
+import { load } from './load-client.js';
 import { scratchDatabase, startBenchApp } from './bench-app.js';
 import { terminalJob } from './terminal-job.js';
 
@@ -168,23 +167,6 @@ async function seed(
   if (db.kind === 'postgres') await db.execute('VACUUM ANALYZE jobs');
   else await db.execute('ANALYZE');
   return { deepCursor, deepPage, mainCount };
-}
-
-const LOAD_SCRIPT = fileURLToPath(new URL('./load.js', import.meta.url));
-
-/** Runs autocannon in a child process. */
-function load(opts: LoadOptions): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOAD_SCRIPT, JSON.stringify(opts)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`autocannon exited with ${code}`)),
-    );
-  });
 }
 
 /** A load run, with the CPU time this process (the server measured) spent on each request. */
