@@ -105,10 +105,13 @@ describe('JobRunner under faults', () => {
       retrieveTransactions: async () => [],
     };
     const { runner, claimed, writes } = runnerOver(hung, {}, 150);
+    let timer: NodeJS.Timeout | undefined;
     const ended = await Promise.race([
       runner.run(claimed, 'w', new AbortController().signal).then(() => 'ended'),
-      new Promise((resolve) => setTimeout(() => resolve('still running'), 3_000)),
+      new Promise((resolve) => (timer = setTimeout(() => resolve('still running'), 3_000))),
     ]);
+    // The fallback timer must not outlive the test (jest waited for it: "did not exit").
+    clearTimeout(timer);
     expect(ended).toBe('ended');
     expect(writes[writes.length - 1]?.next).toMatchObject({ status: 'failed', error: { code: 'job-timed-out' } });
   });
