@@ -72,7 +72,7 @@ export function createLogger(level: string, destination?: DestinationStream, for
   );
 }
 
-type LoggedRequest = IncomingMessage & { originalUrl?: string; id?: unknown; log?: Logger };
+type LoggedRequest = IncomingMessage & { originalUrl?: string; id?: unknown };
 
 /** The path of a request, without its query string (a query may carry an event token). */
 const pathOf = (req: LoggedRequest) => (req.originalUrl ?? req.url ?? '/').split('?')[0] ?? '/';

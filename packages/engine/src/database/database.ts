@@ -310,7 +310,7 @@ function readRows<T>(prepared: PreparedStatement, bound: readonly unknown[]): T[
   if (values.length === 0) return [];
   let maker = prepared.rows!;
   // Never run again to fix this: a statement with RETURNING would write twice.
-  if (values[0]!.length !== maker.width) maker = prepared.rows = rowMaker(prepared.stmt, true)!;
+  if (values[0]!.length !== maker.width) maker = prepared.rows = rowMaker(prepared.stmt)!;
   const rows = new Array<T>(values.length);
   for (let i = 0; i < values.length; i++) rows[i] = maker.make(values[i]!) as T;
   return rows;
@@ -321,10 +321,10 @@ function readRows<T>(prepared: PreparedStatement, bound: readonly unknown[]): T[
  * `__proto__` is written as a computed key: the plain form would set the object's prototype (as
  * better-sqlite3's own objects do for a BLOB of that name).
  */
-function rowMaker(stmt: BetterSqlite3.Statement, raw: boolean): RowMaker | null {
+function rowMaker(stmt: BetterSqlite3.Statement): RowMaker | null {
   if (!stmt.reader) return null;
   const names = stmt.columns().map((c) => c.name);
-  if (!raw) stmt.raw(true);
+  stmt.raw(true);
   const key = (name: string) => (name === '__proto__' ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
   const fields = names.map((name, i) => `${key(name)}: v[${i}]`).join(', ');
   // Compiled once per statement text, from column names only (JSON-quoted): no value is ever code.
@@ -342,7 +342,7 @@ function prepare(db: BetterSqlite3.Database, sql: string): PreparedStatement {
   const numbers = [...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
   const positional = numbers.every((n, i) => n === i + 1);
   const stmt = db.prepare(positional && numbers.length > 0 ? sql.replace(/\$\d+/g, '?') : sql);
-  return { stmt, positional, rows: rowMaker(stmt, false) };
+  return { stmt, positional, rows: rowMaker(stmt) };
 }
 
 /**
