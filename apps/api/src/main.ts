@@ -13,7 +13,12 @@ async function main(): Promise<void> {
   }
   const { app, startup } = await createApp(config, logger);
   onShutdownSignal(logger, () => app.close());
-  await app.listen(config.port);
+  // Every interface, as Node's own default: Fastify's alone would be localhost. IPv4 only where
+  // the machine has no IPv6.
+  await app.listen(config.port, '::').catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EAFNOSUPPORT' && err.code !== 'EADDRNOTAVAIL') throw err;
+    return app.listen(config.port, '0.0.0.0');
+  });
   const base = `http://localhost:${config.port}`;
   const lines = [
     '',

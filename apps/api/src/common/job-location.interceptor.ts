@@ -1,6 +1,6 @@
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { map, type Observable } from 'rxjs';
 
 /** The path of the API base (the app's global prefix). */
@@ -25,15 +25,14 @@ export function acceptedJobId(body: unknown): string | null {
 @Injectable()
 export class JobLocationInterceptor implements NestInterceptor {
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const res = ctx.switchToHttp().getResponse<Response>();
+    const res = ctx.switchToHttp().getResponse<FastifyReply>();
     const declared = Reflect.getMetadata(HTTP_CODE_METADATA, ctx.getHandler()) as number | undefined;
     return next.handle().pipe(
       map((body: unknown) => {
         // A status set by the handler wins; else the one declared with @HttpCode.
         const status = res.statusCode !== 200 ? res.statusCode : (declared ?? res.statusCode);
         const jobId = status === 202 ? acceptedJobId(body) : null;
-        if (jobId !== null && !res.headersSent)
-          res.setHeader('Location', `${API_BASE_PATH}/jobs/${encodeURIComponent(jobId)}`);
+        if (jobId !== null && !res.sent) res.header('Location', `${API_BASE_PATH}/jobs/${encodeURIComponent(jobId)}`);
         return body;
       }),
     );

@@ -8,7 +8,7 @@ import {
   type Problem,
   type ProblemCode,
 } from '@jobtrail/domain';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '@jobtrail/engine';
 import { ApiProblem } from './api-problem.js';
@@ -39,7 +39,7 @@ function codeOfHttpException(status: number): ProblemCode {
   }
 }
 
-/** Errors raised by Express's body parser carry a `type`. */
+/** Errors raised by the body parser (`parseJsonBody`) carry a `type`. */
 function codeOfBodyParserError(err: unknown): { code: ProblemCode; detail: string } | null {
   const type = (err as { type?: unknown } | null)?.type;
   switch (type) {
@@ -58,6 +58,27 @@ function codeOfBodyParserError(err: unknown): { code: ProblemCode; detail: strin
       return { code: 'validation-failed', detail: 'The request body could not be read.' };
     default:
       return null;
+  }
+}
+
+/**
+ * Errors Fastify raises before a handler runs (its `FST_ERR_*` codes, with the status it would
+ * answer): a body over the limit, a body shorter than its `Content-Length`, a malformed URL.
+ */
+function codeOfFastifyError(err: unknown): { code: ProblemCode; detail: string } | null {
+  const { code, statusCode } = (err ?? {}) as { code?: unknown; statusCode?: unknown };
+  if (typeof code !== 'string' || !code.startsWith('FST_ERR') || typeof statusCode !== 'number') return null;
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { code: 'payload-too-large', detail: 'The request body is larger than the server accepts.' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { code: 'validation-failed', detail: 'The request body could not be read.' };
+    case 'FST_ERR_BAD_URL':
+      return { code: 'validation-failed', detail: 'The request URL is not validly encoded.' };
+    default:
+      return statusCode >= 400 && statusCode < 500
+        ? { code: codeOfHttpException(statusCode), detail: 'The request could not be read.' }
+        : null;
   }
 }
 
@@ -84,7 +105,7 @@ export function toProblem(
     return { problem, headers: { ...err.extras.headers } };
   }
   if (err instanceof TransitionError) return { problem: make('illegal-transition', err.message), headers: {} };
-  const bodyError = codeOfBodyParserError(err);
+  const bodyError = codeOfBodyParserError(err) ?? codeOfFastifyError(err);
   if (bodyError) return { problem: make(bodyError.code, bodyError.detail), headers: {} };
   if (err instanceof HttpException) {
     const code = codeOfHttpException(err.getStatus());
@@ -115,13 +136,13 @@ function safeError(err: unknown): Record<string, unknown> {
   return { name: err.name, message: err.message, code: (err as { code?: unknown }).code, stack: err.stack };
 }
 
-/** Writes a problem+json response. */
-export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.end();
+/** Writes a problem+json response (or ends one whose headers already left, e.g. a stream's). */
+export function sendProblem(reply: FastifyReply, problem: Problem, headers: Record<string, string> = {}): void {
+  if (reply.sent || reply.raw.headersSent) {
+    if (!reply.raw.writableEnded) reply.raw.end();
     return;
   }
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="jobtrail"');
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  if (problem.status === 401) reply.header('WWW-Authenticate', 'Bearer realm="jobtrail"');
+  reply.code(problem.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(problem));
 }

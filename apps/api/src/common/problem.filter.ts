@@ -1,8 +1,9 @@
 import { Catch, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { problemStatus, problemTitle, problemType } from '@jobtrail/domain';
 import { ROUTES } from '../openapi/openapi-document.js';
+import { requestLog } from '../logging/logger.js';
 import { sendProblem, toProblem } from './problem-response.js';
 
 /** Each documented path as a pattern, with the methods it answers. */
@@ -24,10 +25,10 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const req = http.getRequest<Request & { log?: Logger }>();
-    const res = http.getResponse<Response>();
-    const path = req.originalUrl.split('?')[0] ?? '/';
-    const { problem, headers } = toProblem(exception, path, req.log ?? this.log);
+    const req = http.getRequest<FastifyRequest>();
+    const res = http.getResponse<FastifyReply>();
+    const path = req.raw.url?.split('?')[0] ?? '/';
+    const { problem, headers } = toProblem(exception, path, requestLog(this.log, req));
     const allow = problem.code === 'route-not-found' ? allowedMethods(path) : null;
     if (allow) {
       // The path exists, the method does not: 405 with the methods it has (RFC 9110 §15.5.6).

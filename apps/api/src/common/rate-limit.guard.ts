@@ -1,5 +1,5 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { AppConfig } from '../config/app-config.js';
 import { ApiProblem } from './api-problem.js';
@@ -24,7 +24,7 @@ export class RateLimitGuard implements CanActivate {
   canActivate(ctx: ExecutionContext): boolean {
     const req = ctx.switchToHttp().getRequest<{ auth?: AuthContext }>();
     if (!req.auth) return true;
-    this.consume(req.auth.keyId, ctx.switchToHttp().getResponse<Response>());
+    this.consume(req.auth.keyId, ctx.switchToHttp().getResponse<FastifyReply>());
     return true;
   }
 
@@ -33,7 +33,7 @@ export class RateLimitGuard implements CanActivate {
    * `rate-limited`. Also called by routes that authenticate themselves (`GET /events` accepts a
    * `?token=` the guards do not know), so they are limited like every other route.
    */
-  consume(keyId: string, res: Response): void {
+  consume(keyId: string, res: FastifyReply): void {
     const capacity = this.config.limits.requestsPerMinute;
     const perMs = capacity / 60_000;
     const now = Date.now();
@@ -42,10 +42,10 @@ export class RateLimitGuard implements CanActivate {
     b.at = now;
     this.buckets.set(keyId, b);
     if (this.buckets.size > 100_000) this.buckets.clear();
-    res.setHeader('RateLimit-Limit', String(capacity));
+    res.header('RateLimit-Limit', String(capacity));
     if (b.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
-      res.setHeader('RateLimit-Remaining', '0');
+      res.header('RateLimit-Remaining', '0');
       throw new ApiProblem(
         'rate-limited',
         `This key may make ${capacity} requests a minute; retry in ${retryAfter} s.`,
@@ -53,6 +53,6 @@ export class RateLimitGuard implements CanActivate {
       );
     }
     b.tokens -= 1;
-    res.setHeader('RateLimit-Remaining', String(Math.floor(b.tokens)));
+    res.header('RateLimit-Remaining', String(Math.floor(b.tokens)));
   }
 }

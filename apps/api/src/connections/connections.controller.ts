@@ -23,7 +23,7 @@ import {
   type JobSummaryWire,
   type UpdateConnectionBody,
 } from '@jobtrail/domain';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, RequiresRole } from '../auth/auth.decorators.js';
 import { nextLink } from '../common/cursor.js';
@@ -43,7 +43,7 @@ export class ConnectionsController {
   async create(
     @Caller() auth: AuthContext,
     @Body(Valid.body(CreateConnectionBodySchema)) body: CreateConnectionBody,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ) {
     res.status(202);
     return this.connections.create(auth, body);
@@ -53,11 +53,11 @@ export class ConnectionsController {
   async list(
     @Caller() auth: AuthContext,
     @Query(Valid.query(ConnectionListQuerySchema)) query: ConnectionListQuery,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<ConnectionWire[]> {
     const page = await this.connections.list(auth, query);
-    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    if (page.nextCursor) res.header('Link', nextLink(req.url, page.nextCursor));
     return page.items;
   }
 
@@ -79,7 +79,7 @@ export class ConnectionsController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
     @Body(Valid.body(UpdateConnectionBodySchema)) body: UpdateConnectionBody,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<{ connection: ConnectionWire; job?: JobSummaryWire }> {
     const updated = await this.connections.update(auth, params.connection_id, body);
     res.status(updated.created ? 202 : 200);

@@ -10,7 +10,8 @@ import {
   type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { EventsQuerySchema, toJobSummaryWire, type EventTokenWire, type EventsQuery } from '@jobtrail/domain';
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiKeysRepository } from '../auth/api-keys.repository.js';
 import type { AuthContext } from '../auth/auth-context.js';
@@ -115,11 +116,14 @@ export class EventsController implements BeforeApplicationShutdown {
   @Public()
   async stream(
     @Query(Valid.query(EventsQuerySchema)) query: EventsQuery,
-    @Req() req: Request,
-    @Res() res: Response,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
   ): Promise<void> {
+    // The stream is written on the Node.js response; until it starts, errors are answered by
+    // Fastify (problem+json through the exception filter).
+    const res = reply.raw;
     const { auth, expiresAt } = await this.authenticate(req, query);
-    this.rateLimit.consume(auth.keyId, res);
+    this.rateLimit.consume(auth.keyId, reply);
     const header = req.headers['last-event-id'] as string | undefined;
     // Ids are sealed per tenant (SealedPositions): one that does not open for this tenant, the
     // header like the query form, is a 400, not a silent restart.
@@ -148,7 +152,10 @@ export class EventsController implements BeforeApplicationShutdown {
     if (this.closing) throw new ApiProblem('service-unavailable', 'This process is shutting down; reconnect.');
 
     // From here to the end of this synchronous block the stream takes its resources and registers
-    // the one close that releases them all.
+    // the one close that releases them all. Fastify lets go of the response: the headers it
+    // gathered (security, request id, rate limit) are written with the stream's own.
+    reply.hijack();
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
     let closed = false;
     let replaying = true;
     const queued: JobChange[] = [];
@@ -301,7 +308,7 @@ export class EventsController implements BeforeApplicationShutdown {
     res.on('close', release);
     this.startReauth();
 
-    res.status(200);
+    res.statusCode = 200;
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Connection', 'keep-alive');
@@ -360,7 +367,7 @@ export class EventsController implements BeforeApplicationShutdown {
   }
 
   private async authenticate(
-    req: Request,
+    req: FastifyRequest,
     query: EventsQuery,
   ): Promise<{ auth: AuthContext; expiresAt: number | null }> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
@@ -441,12 +448,12 @@ export class EventsController implements BeforeApplicationShutdown {
 }
 
 /** True when the response can no longer be written: the client went away (or it already ended). */
-function responseGone(res: Response): boolean {
+function responseGone(res: ServerResponse): boolean {
   return res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed;
 }
 
 /** Resolves true once the response drained, false when it closed or `timeoutMs` passed first. */
-function drained(res: Response, timeoutMs: number): Promise<boolean> {
+function drained(res: ServerResponse, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
       clearTimeout(timer);

@@ -1,6 +1,6 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import type { WhoAmIWire } from '@jobtrail/domain';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, Public } from '../auth/auth.decorators.js';
 import { Database } from '@jobtrail/engine';
@@ -12,7 +12,7 @@ export class HealthController {
   /** Liveness and readiness: 200 when the database answers, 503 otherwise. */
   @Get('health')
   @Public()
-  async health(@Res({ passthrough: true }) res: Response) {
+  async health(@Res({ passthrough: true }) res: FastifyReply) {
     const up = await this.db.ping();
     res.status(up ? 200 : 503);
     return { status: up ? 'ok' : 'unavailable', database: { kind: this.db.kind, reachable: up } };

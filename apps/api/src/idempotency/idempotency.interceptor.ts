@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { from, mergeMap, of, throwError, catchError, Observable } from 'rxjs';
 import { ApiProblem } from '../common/api-problem.js';
@@ -56,8 +56,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   async intercept(ctx: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    const req = ctx.switchToHttp().getRequest<Request & { auth?: AuthContext }>();
-    const res = ctx.switchToHttp().getResponse<Response>();
+    const req = ctx.switchToHttp().getRequest<FastifyRequest & { auth?: AuthContext }>();
+    const res = ctx.switchToHttp().getResponse<FastifyReply>();
     const key = req.headers['idempotency-key'];
     if (key === undefined || !req.auth) return next.handle();
     if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key)) {
@@ -67,7 +67,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
     const tenantId = req.auth.tenantId;
     const fingerprint = createHmac('sha256', this.secret)
-      .update(`${req.method} ${req.path}\n${canonicalJson(req.body ?? {})}`)
+      .update(`${req.method} ${req.url.split('?')[0]}\n${canonicalJson(req.body ?? {})}`)
       .digest('hex');
     const record = await this.repo.claim(tenantId, key, fingerprint, Date.now(), this.claimTimeoutMs);
     if (record.state !== 'claimed') {
@@ -82,7 +82,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
           'idempotency-key-in-flight',
           'The first request with this key is still running; retry shortly.',
         );
-      res.status(record.status).setHeader('Idempotent-Replayed', 'true');
+      res.status(record.status).header('Idempotent-Replayed', 'true');
       return of(JSON.parse(record.body) as unknown);
     }
     const { claimedAt } = record;

@@ -7,7 +7,8 @@ import {
   type JobAction,
   type JobSummaryWire,
 } from '@jobtrail/domain';
-import type { Request, Response } from 'express';
+import accepts from 'accepts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, RequiresRole } from '../auth/auth.decorators.js';
 import { nextLink } from '../common/cursor.js';
@@ -30,7 +31,7 @@ export class ConnectionJobsController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
     @Body(Valid.body(EmptyBodySchema)) _body: object,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ) {
     return this.start(auth, params.connection_id, 'refresh', res);
   }
@@ -42,7 +43,7 @@ export class ConnectionJobsController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
     @Body(Valid.body(EmptyBodySchema)) _body: object,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ) {
     return this.start(auth, params.connection_id, 'purge', res);
   }
@@ -52,7 +53,7 @@ export class ConnectionJobsController {
     auth: AuthContext,
     connectionId: string,
     action: JobAction,
-    res: Response,
+    res: FastifyReply,
   ): Promise<JobSummaryWire> {
     const started = await this.jobs.startAction(auth, connectionId, action);
     res.status(started.created ? 202 : 200);
@@ -68,10 +69,10 @@ export class ConnectionJobsController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(ConnectionIdParamsSchema)) params: ConnectionParams,
     @Query(Valid.query(HistoryQuerySchema)) query: HistoryQuery,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<JobSummaryWire[] | StreamableFile> {
-    if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+    if (accepts(req.raw).type(['application/json', 'text/csv']) === 'text/csv') {
       const batches = await this.jobs.historyBatches(auth, params.connection_id, query);
       return new StreamableFile(csvStream(batches), {
         type: 'text/csv; charset=utf-8',
@@ -79,7 +80,7 @@ export class ConnectionJobsController {
       });
     }
     const page = await this.jobs.history(auth, params.connection_id, query);
-    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    if (page.nextCursor) res.header('Link', nextLink(req.url, page.nextCursor));
     return page.items;
   }
 }

@@ -18,7 +18,7 @@ import {
   type JobSummaryWire,
   type PageQuery,
 } from '@jobtrail/domain';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, RequiresRole } from '../auth/auth.decorators.js';
 import { nextLink } from '../common/cursor.js';
@@ -36,11 +36,11 @@ export class JobsController {
   async search(
     @Caller() auth: AuthContext,
     @Query(Valid.query(JobSearchQuerySchema)) query: JobSearchQuery,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<JobSummaryWire[]> {
     const page = await this.jobs.search(auth, query);
-    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    if (page.nextCursor) res.header('Link', nextLink(req.url, page.nextCursor));
     return page.items;
   }
 
@@ -75,11 +75,11 @@ export class JobsController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(JobIdParamsSchema)) params: JobParams,
     @Query(Valid.query(PageQuerySchema)) query: PageQuery,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<JobLogLineWire[]> {
     const page = await this.jobs.logs(auth, params.job_id, query);
-    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    if (page.nextCursor) res.header('Link', nextLink(req.url, page.nextCursor));
     return page.items;
   }
 
@@ -90,7 +90,7 @@ export class JobsController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(JobIdParamsSchema)) params: JobParams,
     @Body(Valid.body(EmptyBodySchema)) _body: object,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<JobSummaryWire> {
     const started = await this.jobs.retry(auth, params.job_id);
     res.status(started.created ? 202 : 200);
@@ -118,7 +118,7 @@ export class JobsController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(JobIdParamsSchema)) params: JobParams,
     @Body(Valid.body(EmptyBodySchema)) _body: object,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<JobSummaryWire> {
     const job = await this.jobs.cancel(auth, params.job_id);
     res.status(job.status === 'cancelled' ? 200 : 202);

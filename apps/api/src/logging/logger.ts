@@ -1,6 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
-import type { Request, Response } from 'express';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { logFormatSetting, type LogFormatSetting } from '../config/app-config.js';
@@ -72,40 +71,44 @@ export function createLogger(level: string, destination?: DestinationStream, for
   );
 }
 
-type LoggedRequest = IncomingMessage & { originalUrl?: string; id?: unknown };
+/** What the request log reads of a request: Fastify's request, or its Node.js one under `raw`. */
+interface LoggedRequest {
+  readonly id: string;
+  readonly raw: Pick<IncomingMessage, 'method' | 'url'>;
+}
 
 /** The path of a request, without its query string (a query may carry an event token). */
-const pathOf = (req: LoggedRequest) => (req.originalUrl ?? req.url ?? '/').split('?')[0] ?? '/';
+const pathOf = (req: LoggedRequest) => (req.raw.url ?? '/').split('?')[0] ?? '/';
 
 /** What a log line says of a request: no headers (API keys), no body (credentials), no query. */
-const requestFields = (req: LoggedRequest) => ({ id: req.id, method: req.method, url: pathOf(req) });
+const requestFields = (req: LoggedRequest) => ({ id: req.id, method: req.raw.method, url: pathOf(req) });
+
+/** A logger bound to one request (its id, method and path), for what its handling logs. */
+export function requestLog(logger: Logger, req: LoggedRequest): Logger {
+  return logger.child({ req: requestFields(req) });
+}
 
 /**
- * One line per request, when its answer is sent or its connection closes first, saying
- * `GET /api/jobs 200 4ms` (info) or `GET /api/jobs 500 failed` (error, for a 5xx); the JSON line
- * carries `req` (id, method, path), `res.statusCode` and `responseTime` (ms) as fields. `req.log` is
- * a logger bound to the request, for what its handling logs.
+ * One line per request (a Fastify `onRequest` hook), when its answer is sent or its connection
+ * closes first, saying `GET /api/jobs 200 4ms` (info) or `GET /api/jobs 500 failed` (error, for a
+ * 5xx); the JSON line carries `req` (id, method, path), `res.statusCode` and `responseTime` (ms) as
+ * fields. It listens on the Node.js response, so a hijacked reply (an event stream) is logged too.
  *
- * Written here, not with pino-http: its logger per request, made before the request is handled,
- * was a tenth of a history page's CPU (issue 13). `req.log` is made only when something logs.
+ * Written here, not with pino-http or Fastify's logger: a child logger per request, made before
+ * the request is handled, was a tenth of a history page's CPU (issue 13). `requestLog` makes one
+ * only when something logs.
  */
-export function requestLogger(logger: Logger, genReqId: (req: Request, res: Response) => string) {
-  return (req: Request, res: Response, next: () => void): void => {
+export function requestLogger(logger: Logger) {
+  return (req: LoggedRequest, reply: { readonly raw: ServerResponse }, done: () => void): void => {
     const started = Date.now();
-    const logged = req as unknown as LoggedRequest;
-    logged.id = genReqId(req, res);
-    let own: Logger | undefined;
-    Object.defineProperty(req, 'log', {
-      configurable: true,
-      get: () => (own ??= logger.child({ req: requestFields(logged) })),
-    });
-    const done = (err?: unknown) => {
-      res.off('finish', done);
-      res.off('close', done);
-      res.off('error', done);
+    const res = reply.raw;
+    const finished = (err?: unknown) => {
+      res.off('finish', finished);
+      res.off('close', finished);
+      res.off('error', finished);
       const responseTime = Date.now() - started;
-      const fields = { req: requestFields(logged), res: { statusCode: res.statusCode }, responseTime };
-      const line = `${req.method} ${pathOf(logged)} ${res.statusCode}`;
+      const fields = { req: requestFields(req), res: { statusCode: res.statusCode }, responseTime };
+      const line = `${req.raw.method} ${pathOf(req)} ${res.statusCode}`;
       if (err !== undefined || res.statusCode >= 500)
         logger.error(
           { ...fields, err: err ?? new Error(`failed with status code ${res.statusCode}`) },
@@ -113,10 +116,10 @@ export function requestLogger(logger: Logger, genReqId: (req: Request, res: Resp
         );
       else logger.info(fields, `${line} ${responseTime}ms`);
     };
-    res.on('finish', done);
-    res.on('close', done);
-    res.on('error', done);
-    next();
+    res.on('finish', finished);
+    res.on('close', finished);
+    res.on('error', finished);
+    done();
   };
 }
 

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators.js';
 import { ApiProblem } from '../common/api-problem.js';
 import { APP_CONFIG } from '../common/tokens.js';
@@ -26,7 +26,7 @@ export class MetricsController {
    */
   @Get()
   @Public()
-  async render(@Headers('authorization') authorization: string | undefined, @Res() res: Response): Promise<void> {
+  async render(@Headers('authorization') authorization: string | undefined, @Res() res: FastifyReply): Promise<void> {
     const token = this.config.metricsToken;
     if (token !== null) {
       const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];

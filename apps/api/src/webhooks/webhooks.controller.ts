@@ -17,7 +17,7 @@ import {
   type WebhookDeliveryWire,
   type WebhookWire,
 } from '@jobtrail/domain';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { Caller, RequiresRole } from '../auth/auth.decorators.js';
 import { nextLink } from '../common/cursor.js';
@@ -95,11 +95,11 @@ export class WebhooksController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(WebhookIdParamsSchema)) p: WebhookParams,
     @Query(Valid.query(WebhookDeliveriesQuerySchema)) query: WebhookDeliveriesQuery,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<WebhookDeliveryWire[]> {
     const page = await this.webhooks.deliveries(auth, p.webhook_id, query);
-    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    if (page.nextCursor) res.header('Link', nextLink(req.url, page.nextCursor));
     return page.items;
   }
 
@@ -124,11 +124,11 @@ export class JobDeliveriesController {
     @Caller() auth: AuthContext,
     @Param(Valid.path(JobIdParamsSchema)) p: { job_id: string },
     @Query(Valid.query(PageQuerySchema)) query: PageQuery,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<WebhookDeliveryWire[]> {
     const page = await this.webhooks.jobDeliveries(auth, p.job_id, query);
-    if (page.nextCursor) res.setHeader('Link', nextLink(req.originalUrl, page.nextCursor));
+    if (page.nextCursor) res.header('Link', nextLink(req.url, page.nextCursor));
     return page.items;
   }
 }

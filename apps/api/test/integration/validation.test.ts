@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateConnectionResponseSchema } from '@jobtrail/domain';
 import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { bearer, expectProblem, fieldsOf } from '../support/api-helpers.js';
 import { openSse } from '../support/sse.js';
@@ -301,6 +303,61 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
         .set('Content-Type', 'application/json')
         .send('{');
       expectProblem(onAction, 400, 'validation-failed');
+    });
+
+    it('reads compressed bodies up to the limit once inflated; refuses an unknown coding (415) and a bomb (413)', async () => {
+      // A tenant of its own: the other tests count the default tenant's connections.
+      const own = bearer((await t.createKey('admin', 'compressed-bodies')).key);
+      // Raw bytes over node:http: supertest would serialise a Buffer under a JSON type as JSON.
+      const { port } = t.server.address() as AddressInfo;
+      const send = (coding: string, bytes: Buffer) =>
+        new Promise<{ status: number; headers: Record<string, string>; text: string }>((resolve, reject) => {
+          const req = httpRequest(
+            {
+              host: '127.0.0.1',
+              port,
+              method: 'POST',
+              path: '/api/connections',
+              headers: { ...own, 'Content-Type': 'application/json', 'Content-Encoding': coding },
+            },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  headers: res.headers as Record<string, string>,
+                  text: Buffer.concat(chunks).toString('utf8'),
+                }),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.end(bytes);
+        });
+      const json = (login: string) => Buffer.from(JSON.stringify({ ...valid, login_id: login }));
+      expect((await send('gzip', gzipSync(json('gzip-user')))).status).toBe(202);
+      expect((await send('deflate', deflateSync(json('deflate-user')))).status).toBe(202);
+      expect((await send('br', brotliCompressSync(json('br-user')))).status).toBe(202);
+      expectProblem((await send('compress', json('lzw-user'))) as never, 415, 'unsupported-media-type');
+      expectProblem((await send('gzip', json('not-gzip'))) as never, 400, 'validation-failed');
+      // 1 MB of spaces is 1 KB compressed: the limit counts what it inflates to.
+      const bomb = gzipSync(Buffer.concat([json('bomb'), Buffer.alloc(1024 * 1024, 0x20)]));
+      expect(bomb.length).toBeLessThan(16 * 1024);
+      expectProblem((await send('gzip', bomb)) as never, 413, 'payload-too-large');
+      const listed = (await request(t.server).get('/api/connections?limit=200').set(own)).body as {
+        login_id: string;
+      }[];
+      expect(listed.map((c) => c.login_id).sort()).toEqual(['br-user', 'deflate-user', 'gzip-user']);
+    });
+
+    it('takes an empty body with a JSON type as no body', async () => {
+      const res = await request(t.server)
+        .post(`/api/connections/${connectionId}/refresh`)
+        .set(auth)
+        .set('Content-Type', 'application/json')
+        .set('Content-Length', '0');
+      expect([200, 202]).toContain(res.status);
     });
   });
 

@@ -41,9 +41,10 @@ export const CHECKED_HEADERS = [
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /**
- * Records every response `server` sends: wraps its `request` listeners (Express) so that each
+ * Records every response `server` sends: wraps its `request` listeners (Fastify's) so that each
  * response's status, headers and body are captured when it closes, whatever answered it (a route,
- * a guard, the body parser, the problem filter).
+ * a guard, the body parser, the problem filter). Headers are read both from the response and from
+ * `writeHead`'s argument: Fastify hands its headers to `writeHead`, which does not store them.
  */
 export function recordResponses(server: Server): RecordedResponse[] {
   const records: RecordedResponse[] = [];
@@ -69,6 +70,15 @@ export function recordResponses(server: Server): RecordedResponse[] {
       }
       chunks.push(buf);
     };
+    const given: Record<string, string> = {};
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = ((...args: unknown[]) => {
+      const headers = args.find((a) => typeof a === 'object' && a !== null && !Array.isArray(a)) as
+        Record<string, unknown> | undefined;
+      for (const [name, value] of Object.entries(headers ?? {}))
+        if (value !== undefined) given[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+      return writeHead(...args);
+    }) as ServerResponse['writeHead'];
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
     const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
     res.write = ((...args: unknown[]) => {
@@ -85,6 +95,7 @@ export function recordResponses(server: Server): RecordedResponse[] {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(res.getHeaders()))
         if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+      Object.assign(headers, given);
       records.push({
         method: req.method ?? 'GET',
         url: req.url ?? '/',

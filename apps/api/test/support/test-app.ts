@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ApiKeyRole } from '@jobtrail/domain';
 import pg from 'pg';
 import { ApiKeysRepository } from '../../src/auth/api-keys.repository.js';
@@ -49,8 +49,8 @@ export async function databaseKinds(): Promise<DatabaseKind[]> {
 /** A running API on a fresh database, with its captured log lines. */
 export interface TestApp {
   readonly kind: DatabaseKind;
-  readonly app: NestExpressApplication;
-  readonly server: ReturnType<NestExpressApplication['getHttpServer']>;
+  readonly app: NestFastifyApplication;
+  readonly server: ReturnType<NestFastifyApplication['getHttpServer']>;
   readonly config: AppConfig;
   readonly db: Database;
   /** Admin key of tenant `default`. */

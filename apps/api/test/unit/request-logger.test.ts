@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { createLogger, requestLogger } from '../../src/logging/logger.js';
+import { createLogger, requestLog, requestLogger } from '../../src/logging/logger.js';
 
 /** A logger writing JSON lines into an array, synchronously. */
 function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -17,16 +17,15 @@ function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
   return { logger: createLogger('info', sink as never, 'json'), lines };
 }
 
-/** A request and its response as the middleware sees them: events and a status, no socket. */
-function exchange(method: string, originalUrl: string) {
-  const req = Object.assign(new EventEmitter(), {
-    method,
-    url: originalUrl,
-    originalUrl,
-    headers: { authorization: 'Bearer jt_secret_key' },
-  }) as unknown as Request & { id?: unknown; log: Logger };
-  const res = Object.assign(new EventEmitter(), { statusCode: 200 }) as unknown as Response;
-  return { req, res };
+/**
+ * A request and its reply as the hook sees them (Fastify's, with Node's under `raw`): an id, events
+ * and a status, no socket.
+ */
+function exchange(method: string, url: string, id: string) {
+  const raw = { method, url, headers: { authorization: 'Bearer jt_secret_key' } };
+  const req = { id, raw };
+  const res = Object.assign(new EventEmitter(), { statusCode: 200 }) as unknown as ServerResponse;
+  return { req, res, reply: { raw: res } };
 }
 
 /** Lets the pino destination's write run. */
@@ -35,11 +34,10 @@ const flushed = () => new Promise((r) => setImmediate(r));
 describe('the request log', () => {
   it('writes one line when the answer is sent: id, method, path without its query, status and time', async () => {
     const { logger, lines } = capture();
-    const { req, res } = exchange('GET', '/api/connections/c1/jobs?cursor=secret-token');
+    const { req, res, reply } = exchange('GET', '/api/connections/c1/jobs?cursor=secret-token', 'req-1');
     let passed = false;
-    requestLogger(logger, () => 'req-1')(req, res, () => (passed = true));
+    requestLogger(logger)(req, reply, () => (passed = true));
     expect(passed).toBe(true);
-    expect(req.id).toBe('req-1');
     res.emit('finish');
     res.emit('close');
     await flushed();
@@ -57,8 +55,8 @@ describe('the request log', () => {
 
   it('writes an error line for a 5xx answer', async () => {
     const { logger, lines } = capture();
-    const { req, res } = exchange('POST', '/api/connections/c1/refresh');
-    requestLogger(logger, () => 'req-2')(req, res, () => undefined);
+    const { req, res, reply } = exchange('POST', '/api/connections/c1/refresh', 'req-2');
+    requestLogger(logger)(req, reply, () => undefined);
     res.statusCode = 503;
     res.emit('finish');
     await flushed();
@@ -75,15 +73,15 @@ describe('the request log', () => {
 
   it('writes one line for a connection closed before its answer, none more when the answer ends later', async () => {
     const { logger, lines } = capture();
-    const { req, res } = exchange('GET', '/api/events');
-    requestLogger(logger, () => 'req-3')(req, res, () => undefined);
+    const { req, res, reply } = exchange('GET', '/api/events', 'req-3');
+    requestLogger(logger)(req, reply, () => undefined);
     res.emit('close');
     res.emit('finish');
     await flushed();
     expect(lines.map((l) => l.msg)).toEqual([expect.stringMatching(/^GET \/api\/events 200 \d+ms$/)]);
   });
 
-  it('gives the request a logger bound to it, made only when something logs', async () => {
+  it('makes a child logger only when something logs, bound to the request', async () => {
     const { logger, lines } = capture();
     let children = 0;
     const counted = new Proxy(logger, {
@@ -92,15 +90,14 @@ describe('the request log', () => {
           ? (...args: Parameters<Logger['child']>) => (children++, target.child(...args))
           : (Reflect.get(target, prop, receiver) as unknown),
     });
-    const quiet = exchange('GET', '/api/health');
-    requestLogger(counted, () => 'req-4')(quiet.req, quiet.res, () => undefined);
+    const quiet = exchange('GET', '/api/health', 'req-4');
+    requestLogger(counted)(quiet.req, quiet.reply, () => undefined);
     quiet.res.emit('finish');
     expect(children).toBe(0);
 
-    const { req, res } = exchange('GET', '/api/jobs/j1?x=1');
-    requestLogger(counted, () => 'req-5')(req, res, () => undefined);
-    req.log.warn('something the handler saw');
-    expect(req.log).toBe(req.log);
+    const { req } = exchange('GET', '/api/jobs/j1?x=1', 'req-5');
+    requestLogger(counted)(req, { raw: new EventEmitter() as unknown as ServerResponse }, () => undefined);
+    requestLog(counted, req).warn('something the handler saw');
     expect(children).toBe(1);
     await flushed();
     expect(lines.find((l) => l.msg === 'something the handler saw')).toMatchObject({
