@@ -2,11 +2,11 @@
  * `pnpm bench`: what the HTTP stack alone costs a history request. The same handler (an API key
  * looked up, a page of 51 stored rows made into 50 summaries, the `Link` header and the headers
  * Jobtrail sets) served three ways, each in a process of its own: bare `node:http`, Nest on Express
- * (Jobtrail's stack), Nest on Fastify (`@nestjs/platform-fastify`). The Nest apps have what
- * Jobtrail's has on this route: two global guards (the key, the rate limit's headers), a global
- * interceptor, a validating pipe on the path and on the query, and other routes beside it. No
- * database: the key and the rows come from memory, so that only the stack differs (the history
- * bench measures Jobtrail itself against the same SQL).
+ * (Jobtrail's stack until issue 13), Nest on Fastify (`@nestjs/platform-fastify`, Jobtrail's since).
+ * The Nest apps have what Jobtrail's has on this route: two global guards (the key, the rate
+ * limit's headers), a global interceptor, a validating pipe on the path and on the query, and
+ * other routes beside it. No database: the key and the rows come from memory, so that only the
+ * stack differs (the history bench measures Jobtrail itself against the same SQL).
  *
  * Environment: BENCH_DURATION (seconds a run, default 3), BENCH_ROUNDS (runs a server, alternated,
  * default 6; medians count), BENCH_CONNECTIONS (default 20).
@@ -319,11 +319,13 @@ async function main(): Promise<void> {
     '',
     `HTTP stack of a history request (no database): ${connections} connections, medians of ${rounds} × ${duration} s, alternated`,
     '',
-    'stack                 req/s  CPU µs/req  CPU over bare  req/s ratio to bare',
-    '--------------------  -----  ----------  -------------  -------------------',
+    'stack                       req/s  CPU µs/req  CPU over bare  req/s ratio to bare',
+    '--------------------------  -----  ----------  -------------  -------------------',
     ...servers.map((s) =>
       [
-        { bare: 'bare node:http', express: 'Nest on Express', fastify: 'Nest on Fastify' }[s.stack].padEnd(20),
+        { bare: 'bare node:http', express: 'Nest on Express', fastify: 'Nest on Fastify (Jobtrail)' }[s.stack].padEnd(
+          26,
+        ),
         Math.round(median(s.rps)).toLocaleString('en').padStart(5),
         Math.round(median(s.cpu)).toLocaleString('en').padStart(10),
         `${signed(Math.round(median(s.cpu) - median(bare.cpu)))} µs`.padStart(13),

@@ -6,10 +6,10 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
-import { jsonBodyParser, requestId, securityHeaders } from './common/http-hooks.js';
+import { jsonBodyParser, requestId, securityHeaders, unparsedBodyCheck } from './common/http-hooks.js';
 import { applyServerTimeouts } from './common/http-server.js';
 import { sendProblem, toProblem } from './common/problem-response.js';
 import type { AppConfig } from './config/app-config.js';
@@ -34,42 +34,46 @@ export async function createApp(
   logger: Logger,
   options: AppModuleOptions = {},
 ): Promise<{ app: NestFastifyApplication; startup: StartupKeys }> {
-  const adapter = new FastifyAdapter({
+  const instance = fastify({
     // Logged by `requestLogger`, with Jobtrail's own logger; Fastify's would make a child per request.
     logger: false,
     genReqId: requestId,
-    // A URL the router cannot read (bad percent-encoding) is answered before any hook runs: the
-    // hooks' headers and log line, then problem+json like every other error.
-    frameworkErrors: (error: Error, req: FastifyRequest, reply: FastifyReply) => {
-      const next = () => undefined;
-      securityHeaders(req, reply, next);
-      requestLogger(logger)(req, reply, next);
-      const { problem, headers } = toProblem(error, req.raw.url?.split('?')[0] ?? '/', logger);
-      sendProblem(reply, problem, headers);
-    },
     bodyLimit: config.bodyLimitBytes,
     // A request already on an open connection while the app closes is answered as any other (the
     // routes say 503 problem+json themselves where it matters), not with Fastify's own JSON 503.
     return503OnClosing: false,
     // As Express: `/api/jobs/` is `/api/jobs`.
     routerOptions: { ignoreTrailingSlash: true },
+    // A URL the router cannot read (bad percent-encoding) is answered before any hook runs: the
+    // hooks' headers and log line, then problem+json like every other error.
+    frameworkErrors: (error: Error, req: FastifyRequest, reply: FastifyReply) => {
+      const next = () => undefined;
+      requestLog(req, reply, next);
+      securityHeaders(req, reply, next);
+      const { problem, headers } = toProblem(error, req.raw.url?.split('?')[0] ?? '/', logger);
+      sendProblem(reply, problem, headers);
+    },
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRole(config, logger, options), adapter, {
-    bodyParser: false,
-    logger: new PinoNestLogger(logger),
-    abortOnError: false,
-  });
-  applyServerTimeouts(app.getHttpServer(), config.http);
-  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
-  fastify.addHook('onRequest', securityHeaders);
-  fastify.addHook('onRequest', requestLogger(logger));
+  // First of all hooks (Nest's adapter adds CORS and its own after these): every answer, a CORS
+  // preflight included, is logged and carries the security headers.
+  const requestLog = requestLogger(logger);
+  instance.addHook('onRequest', requestLog);
+  instance.addHook('onRequest', securityHeaders);
   // Every body goes through the one JSON parser, whatever its declared type (it answers 415 itself).
-  fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, jsonBodyParser(config.bodyLimitBytes));
+  instance.removeAllContentTypeParsers();
+  instance.addContentTypeParser('*', { parseAs: 'buffer' }, jsonBodyParser(config.bodyLimitBytes));
+  instance.addHook('preValidation', unparsedBodyCheck(config.bodyLimitBytes));
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRole(config, logger, options),
+    new FastifyAdapter(instance as never),
+    { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
+  );
+  applyServerTimeouts(app.getHttpServer(), config.http);
   app.setGlobalPrefix('api');
   // Browsers may call the API only from the configured origins (none by default).
   app.enableCors({
-    origin: [...config.corsOrigins],
+    origin: (origin: string | undefined, cb: (err: Error | null, allow: string | false) => void) =>
+      cb(null, origin !== undefined && config.corsOrigins.includes(origin) ? origin : false),
     methods: ['GET', 'POST', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
     exposedHeaders: [
@@ -84,12 +88,12 @@ export async function createApp(
     maxAge: 600,
   });
   SwaggerModule.setup('api/docs', app, buildOpenApiDocument() as never, { jsonDocumentUrl: 'api/docs/openapi.json' });
-  await serveDashboard(fastify, config, logger);
+  await serveDashboard(instance, config, logger);
   // Signals are handled by main.ts (close, then exit 0), not by Nest's hooks, which re-raise the
   // signal after closing and so end the process with 143 instead of 0.
   await app.init();
   // Routes and plugins are loaded now, not at the first request (and supertest may use the server).
-  await fastify.ready();
+  await instance.ready();
   const startup = await app.get(DemoSeeder).run(config);
   return { app, startup };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 
@@ -90,5 +90,56 @@ export function jsonBodyParser(limit: number) {
     } catch {
       done(bodyError('entity.parse.failed', 'the request body is not valid JSON'));
     }
+  };
+}
+
+/** Whether a request carries a body (RFC 9112 §6.3): a non-zero length, or a transfer coding. */
+const hasBody = (headers: IncomingHttpHeaders) =>
+  Number(headers['content-length'] ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
+
+/** Reads a request's body up to `limit` bytes (413 beyond, as Fastify's own reading does). */
+function readBody(raw: IncomingMessage, limit: number, done: (err: Error | null, body?: Buffer) => void): void {
+  if (Number(raw.headers['content-length'] ?? 0) > limit)
+    return done(bodyError('entity.too.large', 'the request body is over the limit'));
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let settled = false;
+  const finish = (err: Error | null, body?: Buffer) => {
+    if (settled) return;
+    settled = true;
+    raw.off('data', onData);
+    raw.off('end', onEnd);
+    raw.off('error', onError);
+    raw.off('close', onClose);
+    done(err, body);
+  };
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) finish(bodyError('entity.too.large', 'the request body is over the limit'));
+    else chunks.push(chunk);
+  };
+  const onEnd = () => finish(null, Buffer.concat(chunks));
+  const onError = () => finish(bodyError('request.aborted', 'the request body could not be read'));
+  const onClose = () => finish(bodyError('request.aborted', 'the request body could not be read'));
+  raw.on('data', onData);
+  raw.on('end', onEnd);
+  raw.on('error', onError);
+  raw.on('close', onClose);
+}
+
+/**
+ * Fastify reads no body on GET and HEAD (nor on a DELETE without a content type). A body sent
+ * there anyway is checked as any other, by `jsonBodyParser` (415, 413, 400), then ignored: a
+ * malformed request is refused whatever its method, as it was under Express, whose parser read
+ * every body. A `preValidation` hook: it runs before the guards, as the parser does.
+ */
+export function unparsedBodyCheck(limit: number) {
+  const parse = jsonBodyParser(limit);
+  return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    if (req.body !== undefined || !hasBody(req.headers) || req.raw.readableEnded) return done();
+    readBody(req.raw, limit, (err, body) => {
+      if (err !== null || body === undefined) return done(err ?? undefined);
+      parse(req, body, (parseErr) => done(parseErr ?? undefined));
+    });
   };
 }

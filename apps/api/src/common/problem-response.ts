@@ -62,12 +62,15 @@ function codeOfBodyParserError(err: unknown): { code: ProblemCode; detail: strin
 }
 
 /**
- * Errors Fastify raises before a handler runs (its `FST_ERR_*` codes, with the status it would
- * answer): a body over the limit, a body shorter than its `Content-Length`, a malformed URL.
+ * Errors Fastify and its plugins raise before a handler runs (`FST_*` codes, or `http-errors`
+ * marked `expose`, with the status they would answer): a body over the limit, a body shorter than
+ * its `Content-Length`, a malformed URL, a path the static file server refuses.
  */
 function codeOfFastifyError(err: unknown): { code: ProblemCode; detail: string } | null {
-  const { code, statusCode } = (err ?? {}) as { code?: unknown; statusCode?: unknown };
-  if (typeof code !== 'string' || !code.startsWith('FST_ERR') || typeof statusCode !== 'number') return null;
+  const { code, statusCode, status, expose } = (err ?? {}) as Record<string, unknown>;
+  const fromFastify = (typeof code === 'string' && code.startsWith('FST_')) || expose === true;
+  const httpStatus = typeof statusCode === 'number' ? statusCode : typeof status === 'number' ? status : undefined;
+  if (!fromFastify || httpStatus === undefined || httpStatus < 400 || httpStatus >= 500) return null;
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { code: 'payload-too-large', detail: 'The request body is larger than the server accepts.' };
@@ -75,11 +78,11 @@ function codeOfFastifyError(err: unknown): { code: ProblemCode; detail: string }
       return { code: 'validation-failed', detail: 'The request body could not be read.' };
     case 'FST_ERR_BAD_URL':
       return { code: 'validation-failed', detail: 'The request URL is not validly encoded.' };
-    default:
-      return statusCode >= 400 && statusCode < 500
-        ? { code: codeOfHttpException(statusCode), detail: 'The request could not be read.' }
-        : null;
   }
+  // A file the static server refuses (a path out of its folder) is no route, as any unknown path.
+  if (httpStatus === 403 || httpStatus === 404)
+    return { code: 'route-not-found', detail: 'No route matches this method and path.' };
+  return { code: codeOfHttpException(httpStatus), detail: 'The request could not be read.' };
 }
 
 /**
@@ -105,7 +108,10 @@ export function toProblem(
     return { problem, headers: { ...err.extras.headers } };
   }
   if (err instanceof TransitionError) return { problem: make('illegal-transition', err.message), headers: {} };
-  const bodyError = codeOfBodyParserError(err) ?? codeOfFastifyError(err);
+  // Nest's Fastify adapter wraps Fastify's and its plugins' 4xx errors in an HttpException whose
+  // cause is the original: that says more than the status alone.
+  const cause = err instanceof HttpException ? err.cause : undefined;
+  const bodyError = codeOfBodyParserError(err) ?? codeOfFastifyError(cause ?? err);
   if (bodyError) return { problem: make(bodyError.code, bodyError.detail), headers: {} };
   if (err instanceof HttpException) {
     const code = codeOfHttpException(err.getStatus());

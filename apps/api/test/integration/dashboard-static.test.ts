@@ -78,7 +78,13 @@ describe('the dashboard served by the API process', () => {
   });
 
   it('serves neither dotfiles nor files outside its folder', async () => {
-    for (const path of ['/.env', '/../outside.txt', '/assets/../../outside.txt', '/%2e%2e/outside.txt', '/..%2foutside.txt']) {
+    for (const path of [
+      '/.env',
+      '/../outside.txt',
+      '/assets/../../outside.txt',
+      '/%2e%2e/outside.txt',
+      '/..%2foutside.txt',
+    ]) {
       const res = await rawGet(path);
       expect({ path, leaked: /secret/.test(res.text) }).toEqual({ path, leaked: false });
       expect(res.status).toBeLessThan(500);

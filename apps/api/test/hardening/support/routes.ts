@@ -1,8 +1,8 @@
 import type { RouteSpec } from '../../../src/openapi/openapi-document.js';
 import type { TestApp } from '../../support/test-app.js';
 
-/** `GET /api/connections/:connection_id`: a route as Express spells it. */
-export const expressRoute = (route: Pick<RouteSpec, 'method' | 'path'>) =>
+/** `GET /api/connections/:connection_id`: a route as the router (find-my-way) spells it. */
+export const routerRoute = (route: Pick<RouteSpec, 'method' | 'path'>) =>
   `${route.method.toUpperCase()} /api${route.path.replace(/\{(\w+)\}/g, ':$1')}`;
 
 /**
@@ -27,31 +27,32 @@ export function pathOf(route: Pick<RouteSpec, 'path'>, params: Readonly<Record<s
   })}`;
 }
 
-interface ExpressLayer {
-  route?: { path: string | string[]; methods: Record<string, boolean> };
-  handle?: { stack?: ExpressLayer[] };
-}
-
 /**
  * Every method + path the running app serves through its router, as `GET /api/...` strings: Nest
- * registers each controller handler as an Express route on the app's router.
+ * registers each controller handler as a Fastify route. Read from Fastify's own listing of its
+ * radix tree (`printRoutes`), where each line is a node (a piece of path below its parent, and the
+ * methods routed there) indented four characters a level. HEAD routes Fastify adds for each GET
+ * and the CORS preflight's catch-all OPTIONS are left out: they are not the app's own routes.
  */
 export function servedRoutes(t: TestApp): string[] {
-  const express = t.app.getHttpAdapter().getInstance() as { router?: { stack: ExpressLayer[] } };
-  const stack = express.router?.stack;
-  if (!stack) throw new Error('cannot read the Express router stack');
+  const fastify = t.app.getHttpAdapter().getInstance() as { printRoutes(o: { commonPrefix: boolean }): string };
+  const lines = fastify.printRoutes({ commonPrefix: false }).split('\n').filter(Boolean);
+  if (lines.length === 0) throw new Error('cannot read the router tree');
   const out = new Set<string>();
-  const walk = (layers: readonly ExpressLayer[]) => {
-    for (const layer of layers) {
-      if (layer.route) {
-        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
-        for (const method of Object.keys(layer.route.methods)) {
-          if (method === '_all') continue;
-          for (const path of paths) out.add(`${method.toUpperCase()} ${path}`);
-        }
-      } else if (layer.handle?.stack) walk(layer.handle.stack);
+  const prefixes: string[] = [];
+  for (const line of lines) {
+    const m = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, -]+)\))?$/.exec(line);
+    if (!m) throw new Error(`cannot read the router tree line ${JSON.stringify(line)}`);
+    const depth = m[1]!.length / 4;
+    prefixes.length = depth;
+    const path = prefixes.join('') + m[2]!;
+    prefixes.push(m[2]!);
+    const methods = (m[3] ?? '').split(', ').filter((x) => /^[A-Z]+$/.test(x));
+    for (const method of methods) {
+      if (method === 'HEAD' && methods.includes('GET')) continue;
+      if (method === 'OPTIONS' && path === '*') continue;
+      out.add(`${method} ${path}`);
     }
-  };
-  walk(stack);
+  }
   return [...out].sort();
 }
