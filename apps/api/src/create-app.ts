@@ -42,8 +42,10 @@ export async function createApp(
     // A request already on an open connection while the app closes is answered as any other (the
     // routes say 503 problem+json themselves where it matters), not with Fastify's own JSON 503.
     return503OnClosing: false,
-    // As Express: `/api/jobs/` is `/api/jobs`.
-    routerOptions: { ignoreTrailingSlash: true },
+    // As Express: `/api/jobs/` is `/api/jobs`. A path parameter may be as long as the URL (Node
+    // bounds that): find-my-way's default of 100 answered a long id with a bare 414 before any
+    // key or field was checked; the routes' own validation says which field is wrong.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
     // A URL the router cannot read (bad percent-encoding) is answered before any hook runs: the
     // hooks' headers and log line, then problem+json like every other error.
     frameworkErrors: (error: Error, req: FastifyRequest, reply: FastifyReply) => {

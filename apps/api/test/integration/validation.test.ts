@@ -40,7 +40,16 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
     ((await request(t.server).get('/api/connections?limit=200').set(auth)).body as unknown[]).length;
 
   describe('path ids', () => {
-    const BAD_IDS = ['not-a-uuid', '123', `${'0'.repeat(8)}-0000-0000-0000-00000000000g`, "1'%20OR%20'1'='1", '%20'];
+    // 300 characters: past the router's default longest parameter (100), which answered 414/400
+    // without naming the field, before any key was checked.
+    const BAD_IDS = [
+      'not-a-uuid',
+      '123',
+      `${'0'.repeat(8)}-0000-0000-0000-00000000000g`,
+      "1'%20OR%20'1'='1",
+      '%20',
+      'x'.repeat(300),
+    ];
     const routes = (id: string): [Method, string, string][] => [
       ['get', `/api/connections/${id}`, 'path.connection_id'],
       ['delete', `/api/connections/${id}`, 'path.connection_id'],
