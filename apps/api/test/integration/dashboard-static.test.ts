@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { send } from '../hardening/support/http.js';
 import { expectProblem } from '../support/api-helpers.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -34,17 +33,7 @@ describe('the dashboard served by the API process', () => {
   });
 
   /** A GET with the path sent as written (supertest and fetch would normalise `..`). */
-  const rawGet = (path: string) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const { port } = t.server.address() as AddressInfo;
-      const req = httpRequest({ host: '127.0.0.1', port, path }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const rawGet = (path: string) => send(t.server, { method: 'GET', path });
 
   it('answers / and deep links with index.html, not cached, under the Content-Security-Policy', async () => {
     for (const path of ['/', '/jobs', '/connections/0193a1f8-0000-7000-8000-000000000000?tab=jobs', '/a/b/c/']) {

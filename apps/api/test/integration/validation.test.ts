@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateConnectionResponseSchema } from '@jobtrail/domain';
 import type { AddressInfo } from 'node:net';
-import { request as httpRequest } from 'node:http';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
+import { send as sendRaw } from '../hardening/support/http.js';
 import { bearer, expectProblem, fieldsOf } from '../support/api-helpers.js';
 import { openSse } from '../support/sse.js';
 import { databaseKinds, startTestApp, type TestApp } from '../support/test-app.js';
@@ -318,31 +318,12 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
       // A tenant of its own: the other tests count the default tenant's connections.
       const own = bearer((await t.createKey('admin', 'compressed-bodies')).key);
       // Raw bytes over node:http: supertest would serialise a Buffer under a JSON type as JSON.
-      const { port } = t.server.address() as AddressInfo;
-      const send = (coding: string, bytes: Buffer) =>
-        new Promise<{ status: number; headers: Record<string, string>; text: string }>((resolve, reject) => {
-          const req = httpRequest(
-            {
-              host: '127.0.0.1',
-              port,
-              method: 'POST',
-              path: '/api/connections',
-              headers: { ...own, 'Content-Type': 'application/json', 'Content-Encoding': coding },
-            },
-            (res) => {
-              const chunks: Buffer[] = [];
-              res.on('data', (c: Buffer) => chunks.push(c));
-              res.on('end', () =>
-                resolve({
-                  status: res.statusCode ?? 0,
-                  headers: res.headers as Record<string, string>,
-                  text: Buffer.concat(chunks).toString('utf8'),
-                }),
-              );
-            },
-          );
-          req.on('error', reject);
-          req.end(bytes);
+      const send = (coding: string, body: Buffer) =>
+        sendRaw(t.server, {
+          method: 'POST',
+          path: '/api/connections',
+          headers: { ...own, 'Content-Type': 'application/json', 'Content-Encoding': coding },
+          body,
         });
       const json = (login: string) => Buffer.from(JSON.stringify({ ...valid, login_id: login }));
       expect((await send('gzip', gzipSync(json('gzip-user')))).status).toBe(202);
@@ -358,6 +339,20 @@ describe.each(kinds)('request validation and error bodies on %s', (kind) => {
         login_id: string;
       }[];
       expect(listed.map((c) => c.login_id).sort()).toEqual(['br-user', 'deflate-user', 'gzip-user']);
+    });
+
+    it('checks a body sent with a GET as any other (Fastify itself would ignore it), then ignores it', async () => {
+      const get = () => request(t.server).get('/api/connections').set(auth);
+      expect((await get().set('Content-Type', 'application/json').send('{"any":"object"}')).status).toBe(200);
+      expectProblem(await get().set('Content-Type', 'application/json').send('{"a":'), 400, 'validation-failed');
+      expectProblem(await get().set('Content-Type', 'text/plain').send('hello'), 415, 'unsupported-media-type');
+      expectProblem(
+        await get()
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify({ big: 'x'.repeat(17 * 1024) })),
+        413,
+        'payload-too-large',
+      );
     });
 
     it('takes an empty body with a JSON type as no body', async () => {
