@@ -50,7 +50,7 @@ export async function createApp(
     // hooks' headers and log line, then problem+json like every other error.
     frameworkErrors: (error: Error, req: FastifyRequest, reply: FastifyReply) => {
       const next = () => undefined;
-      requestLog(req, reply, next);
+      logRequest(req, reply, next);
       securityHeaders(req, reply, next);
       const { problem, headers } = toProblem(error, req.raw.url?.split('?')[0] ?? '/', logger);
       sendProblem(reply, problem, headers);
@@ -58,8 +58,8 @@ export async function createApp(
   });
   // First of all hooks (Nest's adapter adds CORS and its own after these): every answer, a CORS
   // preflight included, is logged and carries the security headers.
-  const requestLog = requestLogger(logger);
-  instance.addHook('onRequest', requestLog);
+  const logRequest = requestLogger(logger);
+  instance.addHook('onRequest', logRequest);
   instance.addHook('onRequest', securityHeaders);
   // Every body goes through the one JSON parser, whatever its declared type (it answers 415 itself).
   instance.removeAllContentTypeParsers();
