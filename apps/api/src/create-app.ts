@@ -14,7 +14,7 @@ import { applyServerTimeouts } from './common/http-server.js';
 import { sendProblem, toProblem } from './common/problem-response.js';
 import type { AppConfig } from './config/app-config.js';
 import { DemoSeeder, type StartupKeys } from './demo/demo-seeder.js';
-import { PinoNestLogger, requestLogger } from './logging/logger.js';
+import { PinoNestLogger, requestLogger, requestPath } from './logging/logger.js';
 import { buildOpenApiDocument } from './openapi/openapi-document.js';
 
 /** The built dashboard next to this app in the monorepo. */
@@ -52,7 +52,7 @@ export async function createApp(
       const next = () => undefined;
       logRequest(req, reply, next);
       securityHeaders(req, reply, next);
-      const { problem, headers } = toProblem(error, req.raw.url?.split('?')[0] ?? '/', logger);
+      const { problem, headers } = toProblem(error, requestPath(req), logger);
       sendProblem(reply, problem, headers);
     },
   });

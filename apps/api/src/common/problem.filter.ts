@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { problemStatus, problemTitle, problemType } from '@jobtrail/domain';
 import { ROUTES } from '../openapi/openapi-document.js';
-import { requestLog } from '../logging/logger.js';
+import { requestLog, requestPath } from '../logging/logger.js';
 import { sendProblem, toProblem } from './problem-response.js';
 
 /** Each documented path as a pattern, with the methods it answers. */
@@ -27,7 +27,7 @@ export class ProblemFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<FastifyRequest>();
     const res = http.getResponse<FastifyReply>();
-    const path = req.raw.url?.split('?')[0] ?? '/';
+    const path = requestPath(req);
     const { problem, headers } = toProblem(exception, path, requestLog(this.log, req));
     const allow = problem.code === 'route-not-found' ? allowedMethods(path) : null;
     if (allow) {

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { from, mergeMap, of, throwError, catchError, Observable } from 'rxjs';
 import { ApiProblem } from '../common/api-problem.js';
+import { requestPath } from '../logging/logger.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { APP_CONFIG, LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -67,7 +68,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
     const tenantId = req.auth.tenantId;
     const fingerprint = createHmac('sha256', this.secret)
-      .update(`${req.method} ${req.url.split('?')[0]}\n${canonicalJson(req.body ?? {})}`)
+      .update(`${req.method} ${requestPath(req)}\n${canonicalJson(req.body ?? {})}`)
       .digest('hex');
     const record = await this.repo.claim(tenantId, key, fingerprint, Date.now(), this.claimTimeoutMs);
     if (record.state !== 'claimed') {

@@ -77,11 +77,15 @@ interface LoggedRequest {
   readonly raw: Pick<IncomingMessage, 'method' | 'url'>;
 }
 
-/** The path of a request, without its query string (a query may carry an event token). */
-const pathOf = (req: LoggedRequest) => (req.raw.url ?? '/').split('?')[0] ?? '/';
+/**
+ * The path of a request, without its query string (a query may carry an event token): what log
+ * lines, problem `instance`s and idempotency fingerprints name.
+ */
+export const requestPath = (req: { readonly raw: { readonly url?: string } }) =>
+  (req.raw.url ?? '/').split('?')[0] ?? '/';
 
 /** What a log line says of a request: no headers (API keys), no body (credentials), no query. */
-const requestFields = (req: LoggedRequest) => ({ id: req.id, method: req.raw.method, url: pathOf(req) });
+const requestFields = (req: LoggedRequest) => ({ id: req.id, method: req.raw.method, url: requestPath(req) });
 
 /** A logger bound to one request (its id, method and path), for what its handling logs. */
 export function requestLog(logger: Logger, req: LoggedRequest): Logger {
@@ -108,7 +112,7 @@ export function requestLogger(logger: Logger) {
       res.off('error', finished);
       const responseTime = Date.now() - started;
       const fields = { req: requestFields(req), res: { statusCode: res.statusCode }, responseTime };
-      const line = `${req.raw.method} ${pathOf(req)} ${res.statusCode}`;
+      const line = `${req.raw.method} ${requestPath(req)} ${res.statusCode}`;
       if (err !== undefined || res.statusCode >= 500)
         logger.error(
           { ...fields, err: err ?? new Error(`failed with status code ${res.statusCode}`) },
