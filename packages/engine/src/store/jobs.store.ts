@@ -16,7 +16,14 @@ import {
 } from '@jobtrail/domain';
 import type { JobChange } from '../bus/job-events.bus.js';
 import { notifySql, pendingChangePayloads } from '../bus/notifications.js';
-import { Database, PreparedSql, dateOrNull, placeholders, type SqlExecutor } from '../database/database.js';
+import {
+  Database,
+  PreparedSql,
+  dateOrNull,
+  placeholders,
+  type SqlExecutor,
+  type Transaction,
+} from '../database/database.js';
 import { JOB_COLUMNS, JOB_COLUMN_TYPES, jobToValues, rowToJob, stepsToJson, type JobColumn } from './job.mapper.js';
 import type { JobRow } from './rows.js';
 import {
@@ -74,6 +81,15 @@ export interface ClaimedJob {
    * absent where the reader did not join it.
    */
   readonly circuit?: InstitutionCircuit | null;
+}
+
+/** How `JobsStore.commit` reads its writes. */
+export interface CommitOptions {
+  /**
+   * Jobs the caller read, locked, earlier in the same transaction (a claim): they are the stored
+   * state, so they are not read again.
+   */
+  readonly locked?: readonly Job[];
 }
 
 /** The transition event of a change, when the status changed. */
@@ -451,14 +467,23 @@ export class JobsStore {
    * request: `mergeConcurrentChanges`). Every change's events are recorded with it. Returns, per
    * write, the stored job and its live event, or null when the fence refused it.
    *
-   * `locked`: jobs the caller read, locked, earlier in this same transaction (a claim): they are
-   * the stored state, so they are not read again.
+   * `last`: the commit is the last step of `tx`, and its last statement (the events and their
+   * notifications) carries the COMMIT on PostgreSQL (`Transaction.queryAndCommit`): a round trip
+   * less. The caller runs nothing in `tx` after it. On SQLite the transaction commits when it
+   * returns, as ever.
    */
-  async commit(
-    tx: SqlExecutor,
+  commit(
+    tx: Transaction,
     writes: readonly JobWrite[],
-    options: { readonly locked?: readonly Job[] } = {},
+    options: CommitOptions & { readonly last: true },
+  ): Promise<Array<CommittedWrite | null>>;
+  commit(tx: SqlExecutor, writes: readonly JobWrite[], options?: CommitOptions): Promise<Array<CommittedWrite | null>>;
+  async commit(
+    tx: SqlExecutor | Transaction,
+    writes: readonly JobWrite[],
+    options: CommitOptions & { readonly last?: boolean } = {},
   ): Promise<Array<CommittedWrite | null>> {
+    const last = options.last === true ? (tx as Transaction) : null;
     if (writes.length === 0) return [];
     const locked = new Map((options.locked ?? []).map((j) => [j.id, j]));
     const stored = await this.lockStoredState(
@@ -544,6 +569,7 @@ export class JobsStore {
             tx,
             events,
             written.map((r) => changeOf(r, 0)),
+            last,
           )
         : await this.insertEventsSqlite(tx, events);
     return results.map((r) => (r === null ? null : { job: r.job, change: changeOf(r, lastIds.get(r.job.id) ?? 0) }));
@@ -551,7 +577,7 @@ export class JobsStore {
 
   /** `commit` in its own transaction. */
   commitNow(writes: readonly JobWrite[]): Promise<Array<CommittedWrite | null>> {
-    return this.db.transaction((tx) => this.commit(tx, writes));
+    return this.db.transaction((tx) => this.commit(tx, writes, { last: true }));
   }
 
   /** The fence and merge inputs of the jobs about to be written, locked until the transaction ends. */
@@ -722,17 +748,20 @@ export class JobsStore {
     tx: SqlExecutor,
     events: readonly unknown[][],
     changes: readonly JobChange[],
+    last: Transaction | null,
   ): Promise<Map<string, number>> {
     const lastIds = new Map<string, number>();
+    const run = <R>(sql: PreparedSql, params: readonly unknown[]) =>
+      last ? last.queryAndCommit<R>(sql, params) : tx.query<R>(sql, params);
     if (changes.length === 0) return lastIds;
     const pending = pendingChangePayloads(changes);
     const notifyParams = [pending.jobIds, pending.suffixes, pending.chunks];
     if (events.length === 0) {
       // Nothing to order: no event ids drawn, so no order lock.
-      await tx.query(NOTIFY_ONLY, notifyParams);
+      await run(NOTIFY_ONLY, notifyParams);
       return lastIds;
     }
-    const rows = await tx.query<{ job_id: string | null; id: number | string }>(INSERT_EVENTS_AND_NOTIFY, [
+    const rows = await run<{ job_id: string | null; id: number | string }>(INSERT_EVENTS_AND_NOTIFY, [
       ...EVENT_COLUMN_TYPES.map((_, c) => events.map((r) => r[c])),
       ...notifyParams,
     ]);

@@ -260,7 +260,10 @@ export class JobWorker {
         // Claims first: their results line up with `next`; the holds follow.
         writes.push(...holds);
         // lockDueJobs and lockResumableJobs read and locked these rows in this transaction.
-        committed = await this.store.commit(tx, writes, { locked: [...due, ...resumable].map((c) => c.job) });
+        committed = await this.store.commit(tx, writes, {
+          locked: [...due, ...resumable].map((c) => c.job),
+          last: true,
+        });
         return next.filter((_, i) => committed[i] !== null);
       });
     } catch (err) {

@@ -74,7 +74,7 @@ export class LeaseSweeper {
             next.error?.detail ?? 'the one-time-code challenge expired',
           ]);
         // Both lists were read and locked in this transaction.
-        return this.store.commit(tx, writes, { locked: [...expired, ...lapsed].map((e) => e.job) });
+        return this.store.commit(tx, writes, { locked: [...expired, ...lapsed].map((e) => e.job), last: true });
       });
       const done = committed.flatMap((c) => (c ? [c.change] : []));
       if (done.length > 0) {

@@ -123,7 +123,7 @@ export class RefreshScheduler {
             ],
           });
         }
-        return this.store.commit(tx, writes);
+        return this.store.commit(tx, writes, { last: true });
       });
     } catch (err) {
       // An API request started a refresh of one of these connections meanwhile: nothing was

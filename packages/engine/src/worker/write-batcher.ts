@@ -64,6 +64,7 @@ export class WriteBatcher {
         this.store.commit(
           tx,
           batch.map((q) => q.write),
+          { last: true },
         ),
       );
     } catch (err) {
