@@ -575,6 +575,7 @@ describe.each(kinds)('retention on %s', (kind) => {
           manager: tx.manager,
           queryBuilt: (built) => tx.queryBuilt(built),
           query: (sql, params) => tx.query(sql, params),
+          queryAndCommit: (sql, params) => tx.queryAndCommit(sql, params),
           execute: async (sql, params) => {
             const n = await tx.execute(sql, params);
             if (/^DELETE FROM jobs\b/.test(sqlText(sql))) deletes.push(n);
