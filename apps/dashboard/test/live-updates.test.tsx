@@ -94,6 +94,13 @@ describe('live updates', () => {
     await waitFor(() => expect(streams).toHaveLength(2), { timeout: 3_000 });
     expect(fake.requests('GET', /\/api\/events$/)[1]?.headers['last-event-id']).toBe('3');
     expect(await screen.findByTestId('live-status')).toHaveTextContent('Live');
+
+    // A stream that drops before any event resumes from the position it started with (an id-only
+    // block, as the server sends first), not from wherever the next stream would start.
+    streams[1]!.write('retry: 2000\n: connected\nid: 7\n\n');
+    streams[1]!.end();
+    await waitFor(() => expect(streams).toHaveLength(3), { timeout: 3_000 });
+    expect(fake.requests('GET', /\/api\/events$/)[2]?.headers['last-event-id']).toBe('7');
   });
 
   it('refetches a subscription’s health and delivery log when an attempt is announced (webhook.delivery), not by polling', async () => {

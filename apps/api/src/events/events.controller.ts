@@ -136,7 +136,8 @@ export class EventsController implements BeforeApplicationShutdown {
       c.tenantId === auth.tenantId && (!query.connection_id || c.connectionId === query.connection_id);
     // On PostgreSQL changes arrive through LISTEN, and notifications sent while that connection is
     // re-established (database restart) are lost: then the stream replays from the newest event it saw.
-    let seen = lastId ?? (this.db.kind === 'postgres' ? await this.newestEventId() : 0);
+    // Also the position the stream announces first (see below), on either database.
+    let seen = lastId ?? (await this.newestEventId(auth.tenantId));
 
     // The client may have gone while we awaited: its 'close' was then already emitted and would
     // never run the clean-up registered below, so nothing is allocated for it.
@@ -249,7 +250,7 @@ export class EventsController implements BeforeApplicationShutdown {
     const resume = async (from: number) => {
       const replay = await this.replay(auth.tenantId, query.connection_id ?? null, from);
       if (replay.complete) return sendPaced(replay.changes);
-      seen = Math.max(seen, await this.newestEventId());
+      seen = Math.max(seen, await this.newestEventId(auth.tenantId));
       write(`event: reset\ndata: ${JSON.stringify({ reason: 'replay-too-long', reload: 'history' })}\n\n`);
     };
     // Recorded webhook attempts (no id: not stored, not replayed). A job's deliveries are readable
@@ -314,7 +315,11 @@ export class EventsController implements BeforeApplicationShutdown {
     res.setHeader('Connection', 'keep-alive');
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    write('retry: 2000\n: connected\n\n');
+    // The stream's position as an id-only block (EventSource takes it as its last event id without
+    // firing an event): a client that goes before receiving any event resumes from where this
+    // stream started, not from wherever the next stream starts. Without it, every change made
+    // while such a client came and went between events was lost to it.
+    write(`retry: 2000\n: connected\nid: ${this.positions.eventId(auth.tenantId, seen)}\n\n`);
 
     // Subscribed before replaying so nothing falls between the two; duplicates are skipped by id,
     // per job (a job's own older state is stale; another job's change with a smaller id is not).
@@ -392,8 +397,8 @@ export class EventsController implements BeforeApplicationShutdown {
   }
 
   /** The id of the newest recorded job event (0 when there is none). */
-  private newestEventId(): Promise<number> {
-    return this.jobs.findNewestEventId();
+  private newestEventId(tenantId: string): Promise<number> {
+    return this.jobs.findNewestEventId(tenantId);
   }
 
   /**

@@ -445,9 +445,13 @@ export class JobsRepository {
       .slice(0, limit);
   }
 
-  /** The id of the newest recorded job event (0 when there is none). */
-  async findNewestEventId(): Promise<number> {
-    const qb = this.dataSource.createQueryBuilder().select('MAX(e.id)', 'id').from(JobEventEntity, 'e');
+  /** The id of the newest recorded event of the tenant (0 when there is none): where a new stream starts. */
+  async findNewestEventId(tenantId: string): Promise<number> {
+    const qb = this.dataSource
+      .createQueryBuilder()
+      .select('MAX(e.id)', 'id')
+      .from(JobEventEntity, 'e')
+      .where('e.tenant_id = :tenantId', { tenantId });
     const rows = await this.db.queryBuilt<{ id: number | string | null }>(qb.getQueryAndParameters());
     return Number(rows[0]?.id ?? 0);
   }

@@ -74,6 +74,21 @@ describe.each(kinds)('GET /api/events under hostile and departed clients on %s',
     await resumed.waitFor('a live event after the reset', (events) => events.find((e) => e.job.job_id === next.jobId));
   });
 
+  it('gives a new stream its position first: a client gone before any event resumes from there, missing nothing', async () => {
+    const asAdmin = { Authorization: `Bearer ${t.adminKey}` };
+    const first = await open('/events', asAdmin);
+    // An id-only block: a position, not an event (EventSource takes it as its Last-Event-ID).
+    const start = await first.waitFor('the stream position', () => first.lastEventId ?? undefined);
+    expect(first.events).toEqual([]);
+    first.close();
+    // Changes made while the client is away, before it ever received an event.
+    const { jobId } = await apiClient(base, t.adminKey).connect('user-ok');
+    const resumed = await open('/events', { ...asAdmin, 'Last-Event-ID': start });
+    expect(resumed.status).toBe(200);
+    await resumed.waitFor('the change made while away', (events) => events.find((e) => e.job.job_id === jobId));
+    expect(resumed.events.some((e) => e.event === 'reset')).toBe(false);
+  });
+
   it('tells a client following a connection that it was deleted (connection.deleted), and only its own tenant', async () => {
     const client = apiClient(base, t.adminKey);
     const { connectionId } = await client.connect('user-ok');

@@ -184,7 +184,7 @@ describe.each(kinds)('query plans of everything the product runs on %s', (kind: 
     // The live stream's resume reads, and the sweeps the worker runs on a timer.
     const jobs = t.app.get(JobsRepository);
     await jobs.findEventsAfter(k.tenantId, connectionId, 0, 100);
-    await jobs.findNewestEventId();
+    await jobs.findNewestEventId(k.tenantId);
     await new LeaseSweeper(
       t.db,
       t.app.get(JobsStore),

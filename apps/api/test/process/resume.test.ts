@@ -131,6 +131,8 @@ if (postgres.length > 0)
       };
       const reconnect = async () => {
         absorb();
+        // As EventSource does: the id of the last block, an id-only one (the stream's start) included.
+        if (stream?.lastEventId) lastId = stream.lastEventId;
         stream?.close();
         const api = apis[resumes % 2]!;
         resumes++;

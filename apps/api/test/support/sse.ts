@@ -17,6 +17,11 @@ export interface SseClient {
   /** The response body when the stream was refused (problem+json), else ''. */
   readonly body: string;
   readonly events: SseEvent[];
+  /**
+   * The id of the last block received, events and id-only blocks alike (what EventSource sends as
+   * `Last-Event-ID` when it reconnects); null before any.
+   */
+  readonly lastEventId: string | null;
   /** Whether the server closed the stream. */
   readonly ended: boolean;
   /** Waits until `pick` returns something for the events received so far. */
@@ -29,6 +34,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   const abort = new AbortController();
   const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...headers }, signal: abort.signal });
   const events: SseEvent[] = [];
+  let lastEventId: string | null = null;
   let ended = false;
   if (res.status === 200 && res.body) {
     const reader = res.body.getReader();
@@ -56,6 +62,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
               else if (field === 'event') event = value;
               else if (field === 'data') data.push(value);
             }
+            if (id !== null) lastEventId = id;
             if (data.length === 0) continue;
             const text = data.join('\n');
             events.push({ id, event, data: text, job: JSON.parse(text) as JobSummaryWire });
@@ -75,6 +82,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     status: res.status,
     contentType: res.headers.get('content-type'),
     events,
+    get lastEventId() {
+      return lastEventId;
+    },
     get ended() {
       return ended;
     },

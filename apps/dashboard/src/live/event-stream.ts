@@ -17,6 +17,11 @@ export interface StreamOptions {
   /** The server accepted the stream: we are live. */
   readonly onOpen: () => void;
   readonly onMessage: (message: SseMessage) => void;
+  /**
+   * The id of every block that carries one, before its message if any: also the id-only block a
+   * stream starts with (its position), which dispatches no message. What to resume from.
+   */
+  readonly onId: (id: string) => void;
   /** Any bytes at all, heartbeats included: proof the connection is alive. */
   readonly onActivity: () => void;
 }
@@ -42,6 +47,7 @@ export async function readEventStream(options: StreamOptions): Promise<void> {
   // The standard's parsing rules (comments as heartbeats, CRLF split across chunks, multi-line
   // data, no dispatch without data) come from eventsource-parser rather than a hand-made parser.
   const parser = createParser({
+    onId: options.onId,
     onEvent: (e) => options.onMessage({ event: e.event ?? 'message', data: e.data, id: e.id ?? null }),
   });
   options.onOpen();

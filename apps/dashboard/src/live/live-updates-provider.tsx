@@ -94,10 +94,10 @@ export function LiveUpdatesProvider({
               if (lastEventId === null) catchUp(queryClient, Date.now());
             },
             onActivity: alive,
-            onMessage: (message) => {
-              if (message.id !== null) lastEventId = message.id;
-              batcher.add(message);
-            },
+            // Every id, the stream's starting position included: a stream dropped before any event
+            // resumes from where it started (nothing made meanwhile is missed).
+            onId: (id) => (lastEventId = id),
+            onMessage: (message) => batcher.add(message),
           });
           reason = 'The server closed the event stream.';
         } catch (err) {
