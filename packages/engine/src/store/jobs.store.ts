@@ -126,6 +126,48 @@ const MUTABLE_POSITIONS = MUTABLE.map((c) => JOB_COLUMNS.indexOf(c));
 // The id comes last, so every number appears once and in order (bound by position: see `prepare`).
 const UPDATE_JOB_SQLITE = `UPDATE jobs SET ${MUTABLE.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $${MUTABLE.length + 1}`;
 
+/**
+ * SQLite rewrites the entry of every index whose columns an UPDATE sets, whatever the values (a
+ * claim or a completion setting all 18 mutable columns rewrote every index of `jobs`). Where the
+ * stored values are known, only the columns that change are set: one statement text per set of
+ * columns (a handful: claim, step progress, completion...), prepared once each.
+ */
+const updateJobSqliteTexts = new Map<number, string>();
+function updateJobSqlite(row: readonly unknown[], before: readonly unknown[] | null): [string, unknown[]] {
+  if (before === null) return [UPDATE_JOB_SQLITE, [...row]];
+  let mask = 0;
+  // MUTABLE has 18 columns: one bit each fits an int.
+  const values: unknown[] = [];
+  for (let c = 0; c < MUTABLE.length; c++)
+    if (row[c] !== before[c]) {
+      mask |= 1 << c;
+      values.push(row[c]);
+    }
+  // Nothing changed is not a write the domain makes (the version always moves): then set them all.
+  if (mask === 0) return [UPDATE_JOB_SQLITE, [...row]];
+  values.push(row[MUTABLE.length]);
+  let sql = updateJobSqliteTexts.get(mask);
+  if (sql === undefined) {
+    const set = MUTABLE.filter((_, c) => (mask & (1 << c)) !== 0);
+    sql = `UPDATE jobs SET ${set.map((c, i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $${set.length + 1}`;
+    updateJobSqliteTexts.set(mask, sql);
+  }
+  return [sql, values];
+}
+
+/**
+ * The stored job itself, when the commit knows it exactly: the job this batch last wrote or the
+ * claim read (locked), or the write's `before` when it is a whole job of the stored version. The
+ * version counts every stored change (all of them go through `commit`), so an equal version means
+ * equal columns. Otherwise null: every mutable column is set.
+ */
+function storedRowOf(known: Job | undefined, before: JobFence | null, version: number): Job | null {
+  if (known !== undefined && known.version === version) return known;
+  if (before !== null && 'version' in before && 'steps' in before && (before as Job).version === version)
+    return before as Job;
+  return null;
+}
+
 const INSERT_JOB_SQLITE = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${placeholders(JOB_COLUMNS.length)})`;
 
 /** Every column of a job, read from alias `j` (a prepared statement names its columns: see PreparedSql). */
@@ -179,6 +221,11 @@ interface CommitRows {
   readonly creates: unknown[][];
   /** Changed jobs: MUTABLE order, then the id. */
   readonly updates: unknown[][];
+  /**
+   * SQLite: each changed job's values as stored before the change (MUTABLE order), where the
+   * commit knows them exactly; null where it does not. See `updateJobSqlite`.
+   */
+  readonly storedBefore: ReadonlyArray<readonly unknown[] | null>;
   readonly connections: readonly ConnectionChange[];
   /** Tenants whose webhook subscriptions the outbox needs. */
   readonly subscriberTenants: readonly string[];
@@ -496,6 +543,10 @@ export class JobsStore {
     }
     const results: Array<{ job: Job; tenantId: string; created: boolean; events: readonly NewJobEvent[] } | null> = [];
     const updates: Job[] = [];
+    // SQLite: the stored row of each updated job, when known exactly (see `updateJobSqlite`).
+    const sqlite = this.db.kind === 'sqlite';
+    const exact = new Map<string, Job>(sqlite ? locked : []);
+    const storedBefore: Array<Job | null> = [];
     for (const w of writes) {
       if (w.before === null) {
         results.push({ job: { ...w.next, version: 1 }, tenantId: w.tenantId, created: true, events: w.events });
@@ -511,6 +562,10 @@ export class JobsStore {
       // A job appears once per batch (the runner chains its own writes), so the next write of the
       // same job in this batch is computed from this one.
       stored.set(job.id, { tenantId: w.tenantId, state: stateOf(job), version: job.version });
+      if (sqlite) {
+        storedBefore.push(storedRowOf(exact.get(job.id), w.before, row.version));
+        exact.set(job.id, job);
+      }
       updates.push(job);
       results.push({ job, tenantId: w.tenantId, created: false, events: w.events });
     }
@@ -529,6 +584,11 @@ export class JobsStore {
         const row = MUTABLE_POSITIONS.map((i) => all[i]);
         row.push(job.id);
         return row;
+      }),
+      storedBefore: storedBefore.map((job) => {
+        if (job === null) return null;
+        const all = jobToValues(job, '');
+        return MUTABLE_POSITIONS.map((i) => all[i]);
       }),
       connections: connectionChanges(
         created.map((r) => r.job),
@@ -637,7 +697,8 @@ export class JobsStore {
   /** SQLite: one prepared statement a row (see UPDATE_JOB_SQLITE); the subscriptions of the tenants. */
   private async writeRowsSqlite(tx: SqlExecutor, rows: CommitRows): Promise<TenantSubscriptions> {
     for (const row of rows.creates) await tx.execute(INSERT_JOB_SQLITE, row);
-    for (const row of rows.updates) await tx.execute(UPDATE_JOB_SQLITE, row);
+    for (let i = 0; i < rows.updates.length; i++)
+      await tx.execute(...updateJobSqlite(rows.updates[i]!, rows.storedBefore[i] ?? null));
     for (const c of rows.connections)
       await tx.execute(
         c.refreshJobId === null

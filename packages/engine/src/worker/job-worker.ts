@@ -264,7 +264,12 @@ export class JobWorker {
           locked: [...due, ...resumable].map((c) => c.job),
           last: true,
         });
-        return next.filter((_, i) => committed[i] !== null);
+        // The runner starts from each job as stored (its version counted): its first write is then
+        // known to be computed from the stored row (see JobsStore.commit on SQLite).
+        return next.flatMap((c, i) => {
+          const stored = committed[i];
+          return stored ? [{ ...c, job: stored.job }] : [];
+        });
       });
     } catch (err) {
       // Rolled back: any resumable job it read is still there.
