@@ -71,6 +71,9 @@ describe.each(kinds)('transactions on %s', (kind) => {
     const err = await t.db
       .transaction(async (tx) => {
         await tx.queryAndCommit('INSERT INTO tx_probe (id) VALUES (5)');
+        await expect(tx.queryAndCommit('INSERT INTO tx_probe (id) VALUES (6)')).rejects.toBeInstanceOf(
+          TransactionEndedError,
+        );
         await tx.execute('INSERT INTO tx_probe (id) VALUES (6)');
       })
       .catch((e: unknown) => e);

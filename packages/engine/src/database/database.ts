@@ -192,6 +192,8 @@ export class PostgresDatabase extends Database {
         queryBuilt: async <R>([sql, params]: readonly [Sql, readonly unknown[]]) =>
           (await run(sql, params)).rows as R[],
         queryAndCommit: async <R>(sql: Sql, params: readonly unknown[] = []) => {
+          // Checked before anything is sent: a second call must not send a COMMIT of nothing.
+          if (ended) throw new TransactionEndedError();
           const result = run(sql, params);
           ended = true;
           setTransactionOf(runner, false);
