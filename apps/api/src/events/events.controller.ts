@@ -396,7 +396,7 @@ export class EventsController implements BeforeApplicationShutdown {
     );
   }
 
-  /** The id of the newest recorded job event (0 when there is none). */
+  /** The id of the tenant's newest recorded job event (0 when there is none). */
   private newestEventId(tenantId: string): Promise<number> {
     return this.jobs.findNewestEventId(tenantId);
   }

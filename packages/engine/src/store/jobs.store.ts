@@ -135,8 +135,8 @@ const UPDATE_JOB_SQLITE = `UPDATE jobs SET ${MUTABLE.map((c, i) => `${c} = $${i 
 const updateJobSqliteTexts = new Map<number, string>();
 function updateJobSqlite(row: readonly unknown[], before: readonly unknown[] | null): [string, unknown[]] {
   if (before === null) return [UPDATE_JOB_SQLITE, [...row]];
+  // One bit a changed column: MUTABLE's 18 columns fit an int.
   let mask = 0;
-  // MUTABLE has 18 columns: one bit each fits an int.
   const values: unknown[] = [];
   for (let c = 0; c < MUTABLE.length; c++)
     if (row[c] !== before[c]) {
