@@ -6,10 +6,14 @@
  * 1. Drain on PostgreSQL: BENCH_DRAIN_JOBS pending jobs, a worker started, time until all are done.
  *    Jobtrail (no-op institution, one job per connection, full history and events kept) against
  *    graphile-worker 0.17 with its batching (same concurrency, local queue 500, batched completion),
- *    graphile-worker with default settings, and pg-boss 10 (work() with batchSize 100).
+ *    graphile-worker with default settings, and pg-boss 10 (work() with batchSize 100). Then the
+ *    floors (engine/bare-postgres.ts): bare loops writing Jobtrail's rows, on today's schema and on
+ *    one with a narrow queue table: the ceiling any code reaches with full history on this server.
  * 2. Pickup latency on PostgreSQL, idle worker: jobs created one at a time, BENCH_LATENCY_SPACING_MS
  *    apart; Jobtrail (JobsService.startAction → `processing` on the JobEventsBus, and → the
- *    connector's first step) against graphile-worker (addJob → task called).
+ *    connector's first step) against graphile-worker (addJob → task called). Then the floors: a bare
+ *    create (one round trip) and claim writing Jobtrail's rows, the claim in one round trip or in
+ *    two (read, then write: the least for a transition decided in code), engine/bare-postgres.ts.
  * 3. Drain on SQLite: Jobtrail against a bare better-sqlite3 loop running the same claim/complete
  *    statements and writing the same job_events rows.
  *
@@ -35,9 +39,12 @@
  *   BENCH_SQLITE_PAIRS        Jobtrail / bare-loop SQLite drains run in alternation; the pair with the median
  *                             ratio is reported, the others listed under the table (default 3: one pair
  *                             swung from 0.48x to 0.72x between runs on a shared 2-core machine)
+ *   BENCH_PG_FLOOR_CONNECTIONS  connections of the bare PostgreSQL floor loops (default 2: the fastest of 1, 2, 4
+ *                             and 8 here; more contend for the events' order lock)
  *   BENCH_ENGINE              scenarios to run: `drain,latency,sqlite,webhooks` (default), or some of them
  */
 import { loadavg } from 'node:os';
+import { floorDrain, floorLatency, type FloorClaimShape, type FloorSchema } from './engine/bare-postgres.js';
 import { bareSqliteDrain } from './engine/bare-sqlite.js';
 import { intEnv, jobsPerSecond, log, type DrainResult, type LatencyResult } from './engine/common.js';
 import { jobtrailDrain, jobtrailLatency, seededSqliteScratch, type JobtrailDrainResult } from './engine/jobtrail.js';
@@ -53,6 +60,7 @@ const LATENCY_WARMUP = 20;
 const SPACING_MS = intEnv('BENCH_LATENCY_SPACING_MS', 10, 0);
 const DRAIN_TIMEOUT_MS = intEnv('BENCH_DRAIN_TIMEOUT_S', 300, 10) * 1_000;
 const SQLITE_PAIRS = intEnv('BENCH_SQLITE_PAIRS', 3, 1, 15);
+const FLOOR_LOOPS = intEnv('BENCH_PG_FLOOR_CONNECTIONS', 2, 1, 16);
 const WEBHOOK_JOBS = intEnv('BENCH_WEBHOOK_JOBS', 10_000, 100);
 const WEBHOOK_RATE = intEnv('BENCH_WEBHOOK_RATE', 1_000, 1);
 const WEBHOOK_ENDPOINT_CONCURRENCY = intEnv('BENCH_WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 64);
@@ -113,7 +121,17 @@ function throughputRow(
   };
 }
 
-function latencyRows(label: string, jt: LatencyResult | null, peer: LatencyResult | null): Row[] {
+/** A row that informs (a ceiling, a breakdown) and has no target of its own. */
+function informationRow(row: Row): Row {
+  return { ...row, target: '(none)', met: null };
+}
+
+function latencyRows(
+  label: string,
+  jt: LatencyResult | null,
+  peer: LatencyResult | null,
+  peerName = 'graphile-worker default',
+): Row[] {
   return (['median', 'p99'] as const).map((stat) => {
     const a = jt ? (stat === 'median' ? jt.medianMs : jt.p99Ms) : null;
     const b = peer ? (stat === 'median' ? peer.medianMs : peer.p99Ms) : null;
@@ -121,7 +139,7 @@ function latencyRows(label: string, jt: LatencyResult | null, peer: LatencyResul
     return {
       scenario: `${label} ${stat}`,
       jobtrail: a === null ? 'failed' : fmtMs(a),
-      peer: 'graphile-worker default',
+      peer: peerName,
       peerFigure: b === null ? 'failed' : fmtMs(b),
       ratio,
       target: '<= 1.00x',
@@ -184,17 +202,38 @@ async function main(): Promise<void> {
       failures,
     );
     const boss = await attempt('pg-boss drain', () => pgBossDrain(PG_URL, DRAIN_JOBS, DRAIN_TIMEOUT_MS), failures);
+    // The floors write what Jobtrail wrote (its event template), so they need its run.
+    const floor = (schema: FloorSchema) =>
+      jt
+        ? attempt(
+            `PostgreSQL floor (${schema})`,
+            () => floorDrain(PG_URL, schema, DRAIN_JOBS, CONCURRENCY, FLOOR_LOOPS, jt.template, LEASE_MS, DEADLINE_MS),
+            failures,
+          )
+        : Promise.resolve(null);
+    const wide = await floor('wide');
+    const narrow = await floor('narrow');
     const scenario = `PostgreSQL drain ${DRAIN_JOBS.toLocaleString('en')}`;
+    const floorLabel = (schema: FloorSchema) => `floor: bare loops, same rows, ${schema} schema (${FLOOR_LOOPS} conn.)`;
     rows.push(
       throughputRow(scenario, jt, `graphile-worker batched (c=${CONCURRENCY}, localQueue 500)`, batched, 1),
       throughputRow(scenario, jt, 'graphile-worker default (c=1)', plain, 1),
       throughputRow(scenario, jt, 'pg-boss (batchSize 100)', boss, 1),
+      informationRow(throughputRow(scenario, jt, floorLabel('wide'), wide, 1)),
+      informationRow(throughputRow(`${floorLabel('wide')}`, wide, 'graphile-worker batched', batched, 1)),
+      informationRow(throughputRow(`${floorLabel('narrow')}`, narrow, 'graphile-worker batched', batched, 1)),
     );
     notes.push('PostgreSQL drain timing:');
     drainNote('Jobtrail', jt);
     drainNote('graphile-worker batched', batched);
     drainNote('graphile-worker default', plain);
     drainNote('pg-boss', boss);
+    drainNote('floor, wide schema', wide);
+    drainNote('floor, narrow schema', narrow);
+    notes.push(
+      '  The floors are bare loops writing the rows Jobtrail writes (history included) in the fewest round trips:',
+      '  the most any code could drain on that schema here. The narrow one adds a queue table of active jobs.',
+    );
     if (jt)
       notes.push(`  Jobtrail recorded ${(jt as JobtrailDrainResult).eventsPerJob.toFixed(1)} job_events rows per job`);
     const writes = (jt as JobtrailDrainResult).writes;
@@ -222,9 +261,26 @@ async function main(): Promise<void> {
       () => graphileLatency(PG_URL, LATENCY_JOBS, LATENCY_WARMUP, SPACING_MS),
       failures,
     );
+    const floor = (shape: FloorClaimShape) =>
+      attempt(
+        `PostgreSQL floor pickup latency (claim: ${shape})`,
+        () => floorLatency(shape, PG_URL, LATENCY_JOBS, LATENCY_WARMUP, SPACING_MS, LEASE_MS, DEADLINE_MS),
+        failures,
+      );
+    const oneStatement = await floor('one statement');
+    const readThenWrite = await floor('read, then write');
+    const floorLabel = (shape: FloorClaimShape) => `floor: bare, same rows, claim ${shape}`;
     rows.push(
       ...latencyRows('pickup create→processing', jt?.processing ?? null, gw),
       ...latencyRows('pickup create→handler', jt?.started ?? null, gw),
+      ...latencyRows(
+        'pickup create→processing',
+        jt?.processing ?? null,
+        readThenWrite,
+        floorLabel('read, then write'),
+      ).map(informationRow),
+      ...latencyRows(floorLabel('one statement'), oneStatement, gw).map(informationRow),
+      ...latencyRows(floorLabel('read, then write'), readThenWrite, gw).map(informationRow),
     );
     if (jt)
       notes.push(
