@@ -60,7 +60,7 @@ const LATENCY_WARMUP = 20;
 const SPACING_MS = intEnv('BENCH_LATENCY_SPACING_MS', 10, 0);
 const DRAIN_TIMEOUT_MS = intEnv('BENCH_DRAIN_TIMEOUT_S', 300, 10) * 1_000;
 const SQLITE_PAIRS = intEnv('BENCH_SQLITE_PAIRS', 3, 1, 15);
-const FLOOR_LOOPS = intEnv('BENCH_PG_FLOOR_CONNECTIONS', 2, 1, 16);
+const FLOOR_CONNECTIONS = intEnv('BENCH_PG_FLOOR_CONNECTIONS', 2, 1, 16);
 const WEBHOOK_JOBS = intEnv('BENCH_WEBHOOK_JOBS', 10_000, 100);
 const WEBHOOK_RATE = intEnv('BENCH_WEBHOOK_RATE', 1_000, 1);
 const WEBHOOK_ENDPOINT_CONCURRENCY = intEnv('BENCH_WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 64);
@@ -207,21 +207,32 @@ async function main(): Promise<void> {
       jt
         ? attempt(
             `PostgreSQL floor (${schema})`,
-            () => floorDrain(PG_URL, schema, DRAIN_JOBS, CONCURRENCY, FLOOR_LOOPS, jt.template, LEASE_MS, DEADLINE_MS),
+            () =>
+              floorDrain(
+                PG_URL,
+                schema,
+                DRAIN_JOBS,
+                CONCURRENCY,
+                FLOOR_CONNECTIONS,
+                jt.template,
+                LEASE_MS,
+                DEADLINE_MS,
+              ),
             failures,
           )
         : Promise.resolve(null);
     const wide = await floor('wide');
     const narrow = await floor('narrow');
     const scenario = `PostgreSQL drain ${DRAIN_JOBS.toLocaleString('en')}`;
-    const floorLabel = (schema: FloorSchema) => `floor: bare loops, same rows, ${schema} schema (${FLOOR_LOOPS} conn.)`;
+    const floorLabel = (schema: FloorSchema) =>
+      `floor: bare loops, same rows, ${schema} schema (${FLOOR_CONNECTIONS} conn.)`;
     rows.push(
       throughputRow(scenario, jt, `graphile-worker batched (c=${CONCURRENCY}, localQueue 500)`, batched, 1),
       throughputRow(scenario, jt, 'graphile-worker default (c=1)', plain, 1),
       throughputRow(scenario, jt, 'pg-boss (batchSize 100)', boss, 1),
       informationRow(throughputRow(scenario, jt, floorLabel('wide'), wide, 1)),
-      informationRow(throughputRow(`${floorLabel('wide')}`, wide, 'graphile-worker batched', batched, 1)),
-      informationRow(throughputRow(`${floorLabel('narrow')}`, narrow, 'graphile-worker batched', batched, 1)),
+      informationRow(throughputRow(floorLabel('wide'), wide, 'graphile-worker batched', batched, 1)),
+      informationRow(throughputRow(floorLabel('narrow'), narrow, 'graphile-worker batched', batched, 1)),
     );
     notes.push('PostgreSQL drain timing:');
     drainNote('Jobtrail', jt);
