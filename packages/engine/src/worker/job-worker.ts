@@ -28,17 +28,6 @@ import { acquireSqliteWorkerLock } from './worker-lock.js';
 const CONTENDED_RETRY_MS = 100;
 
 /**
- * The most jobs one claim takes: half the concurrency. Claiming every free slot at once put the
- * worker in lockstep under load: all slots claimed in one transaction, run, completed in one group
- * commit, freed together, claimed again, so claiming and completing never overlapped and the
- * database and this process took turns idling. With two halves, one half is claimed while the
- * other completes (PostgreSQL drain +25–35%, docs/scaling.md). A single due job is claimed as soon.
- */
-export function claimLimit(concurrency: number, free: number): number {
-  return Math.min(free, Math.max(1, Math.ceil(concurrency / 2)));
-}
-
-/**
  * The worker: claims due jobs (up to its concurrency), runs them, and sweeps expired leases. It
  * wakes at once on new work (LISTEN/NOTIFY or the in-process bus) and polls only as a fallback.
  */
@@ -153,11 +142,10 @@ export class JobWorker {
     while (!this.stopping) {
       this.woken = false;
       const free = concurrency - this.running.size;
-      const limit = claimLimit(concurrency, free);
       let claimed: ClaimedJob[] = [];
       if (free > 0) {
         try {
-          claimed = await this.claim(limit);
+          claimed = await this.claim(free);
         } catch (err) {
           this.log.warn({ err: { message: (err as Error).message } }, 'claiming failed; retrying');
           await this.sleep(Math.min(pollMs, 1_000));
@@ -167,7 +155,7 @@ export class JobWorker {
       }
       if (this.stopping) break;
       // A full batch means more may be due: look again at once (when there is room).
-      if (claimed.length > 0 && claimed.length === limit) continue;
+      if (claimed.length > 0 && claimed.length === free) continue;
       let wait = pollMs;
       if (free > 0 && claimed.length === 0) {
         // Sleep until a job can actually be claimed. Jobs queued behind a processing job of their
