@@ -208,16 +208,15 @@ async function main(): Promise<void> {
         ? attempt(
             `PostgreSQL floor (${schema})`,
             () =>
-              floorDrain(
-                PG_URL,
+              floorDrain(PG_URL, {
                 schema,
-                DRAIN_JOBS,
-                CONCURRENCY,
-                FLOOR_CONNECTIONS,
-                jt.template,
-                LEASE_MS,
-                DEADLINE_MS,
-              ),
+                jobs: DRAIN_JOBS,
+                batch: CONCURRENCY,
+                connections: FLOOR_CONNECTIONS,
+                template: jt.template,
+                leaseMs: LEASE_MS,
+                deadlineMs: DEADLINE_MS,
+              }),
             failures,
           )
         : Promise.resolve(null);

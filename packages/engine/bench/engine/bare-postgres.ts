@@ -14,17 +14,31 @@
  * Per batch (`batch` jobs), on one connection with pipelining (BEGIN, statements and COMMIT written
  * at once): the claim is one statement (lease the due jobs, insert their transition events, notify)
  * in one round trip; the completion is two statements (the rows; then the events and the
- * notification, under the order lock, after every row lock) in one round trip. `loops` such
- * connections run at once (SKIP LOCKED keeps them apart).
+ * notification, under the order lock, after every row lock) in one round trip. `connections` such
+ * loops run at once (SKIP LOCKED keeps them apart).
  */
 import { createJob, stepsOf } from '@jobtrail/domain';
 import pg from 'pg';
 import { JOB_COLUMNS, jobToValues, placeholders, uuidv7 } from '../../src/index.js';
 import { latencyOf, log, pgClient, sleep, withTimeout, type DrainResult, type LatencyResult } from './common.js';
-import { scratch, seedJobtrail, type EventShape, type EventTemplate } from './jobtrail.js';
+import { eventShapeValues, scratch, seedJobtrail, type EventTemplate } from './jobtrail.js';
 
 /** The schemas the floor can run on (see the module's comment). */
 export type FloorSchema = 'wide' | 'narrow';
+
+/** One drain of the floor. */
+export interface FloorDrainOptions {
+  readonly schema: FloorSchema;
+  readonly jobs: number;
+  /** Jobs claimed (and completed) per transaction. */
+  readonly batch: number;
+  /** Loops running at once, each on its own connection. */
+  readonly connections: number;
+  /** The rows Jobtrail wrote per job in the same run. */
+  readonly template: EventTemplate;
+  readonly leaseMs: number;
+  readonly deadlineMs: number;
+}
 
 /** The order lock's key, as in JobsStore (EVENT_ORDER_LOCK). */
 const EVENT_ORDER_LOCK = 7_401_442_001;
@@ -139,19 +153,13 @@ export async function prepareFloorSchema(url: string, schema: FloorSchema): Prom
 }
 
 /**
- * Drains a database seeded as Jobtrail's drain seeds it (every job pending and due), with `loops`
- * connections claiming `batch` jobs at a time. Checks that every job succeeded with the template's
+ * Drains a database seeded as Jobtrail's drain seeds it (every job pending and due), with
+ * `connections` loops claiming `batch` jobs at a time. Checks that every job succeeded with the template's
  * events.
  */
 export async function barePostgresDrain(
   url: string,
-  schema: FloorSchema,
-  jobs: number,
-  batch: number,
-  loops: number,
-  template: EventTemplate,
-  leaseMs: number,
-  deadlineMs: number,
+  { schema, jobs, batch, connections, template, leaseMs, deadlineMs }: FloorDrainOptions,
 ): Promise<DrainResult & { eventsPerJob: number }> {
   const claimEvent = template.claim[0];
   if (template.claim.length !== 1 || claimEvent?.kind !== 'transition')
@@ -161,7 +169,7 @@ export async function barePostgresDrain(
     stepNames.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null })),
   );
   const result = JSON.stringify({ accounts: 0, transactions: 0 });
-  const clients = await Promise.all(Array.from({ length: loops }, () => pgClient(url)));
+  const clients = await Promise.all(Array.from({ length: connections }, () => pgClient(url)));
   try {
     for (const c of clients) (c as pg.Client & { pipeline: boolean }).pipeline = true;
     const claimText = schema === 'wide' ? CLAIM_WIDE : CLAIM_NARROW;
@@ -191,7 +199,7 @@ export async function barePostgresDrain(
         const steps = JSON.stringify(
           stepNames.map((name) => ({ name, status: 'success', startedAt: iso, finishedAt: iso, error: null })),
         );
-        const events = rows.flatMap((r) => template.completion.map((e) => eventRow(r, e, end, actor)));
+        const events = rows.flatMap((r) => template.completion.map((e) => eventShapeValues(r, e, end, actor)));
         const columns = Array.from({ length: 15 }, (_, i) => events.map((e) => e[i]));
         const [, updated] = await Promise.all([
           client.query('BEGIN'),
@@ -223,45 +231,20 @@ export async function barePostgresDrain(
   }
 }
 
-function eventRow(r: Claimed, e: EventShape, at: number, actor: string): unknown[] {
-  return [
-    r.id,
-    r.tenant_id,
-    r.connection_id,
-    e.kind,
-    at,
-    e.from_status,
-    e.to_status,
-    e.reason,
-    e.kind === 'transition' ? actor : null,
-    e.attempt,
-    e.level,
-    e.step,
-    e.message,
-    e.steps,
-    e.lines,
-  ];
-}
-
 /** The floor on a fresh database of its own, seeded as Jobtrail's drain is. */
 export async function floorDrain(
   pgServer: string,
-  schema: FloorSchema,
-  jobs: number,
-  batch: number,
-  loops: number,
-  template: EventTemplate,
-  leaseMs: number,
-  deadlineMs: number,
+  options: FloorDrainOptions,
 ): Promise<DrainResult & { eventsPerJob: number }> {
+  const { schema, jobs, batch, connections } = options;
   const s = await scratch('postgres', pgServer, `floor_${schema}`);
   try {
     if (s.database.kind !== 'postgres') throw new Error('the floor runs on PostgreSQL');
     log(`PostgreSQL floor (${schema}): seeding ${jobs.toLocaleString('en')} connections with a pending refresh each`);
     await seedJobtrail(s.database, jobs, true);
     await prepareFloorSchema(s.database.url, schema);
-    log(`PostgreSQL floor (${schema}): draining (${loops} connections, batches of ${batch})`);
-    return await barePostgresDrain(s.database.url, schema, jobs, batch, loops, template, leaseMs, deadlineMs);
+    log(`PostgreSQL floor (${schema}): draining (${connections} connections, batches of ${batch})`);
+    return await barePostgresDrain(s.database.url, options);
   } finally {
     await s.cleanup();
   }

@@ -10,7 +10,7 @@
 import { stepsOf } from '@jobtrail/domain';
 import BetterSqlite3 from 'better-sqlite3';
 import type { DrainResult } from './common.js';
-import type { EventShape, EventTemplate } from './jobtrail.js';
+import { eventShapeValues, type EventShape, type EventTemplate } from './jobtrail.js';
 
 /** WorkerRepository.lockDueJobs's query, as it is in src/worker/worker.repository.ts (keep in step). */
 const LOCK_DUE_JOBS = `SELECT j.* FROM jobs j
@@ -79,24 +79,7 @@ export function bareSqliteDrain(
       stepNames.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null })),
     );
     const result = JSON.stringify({ accounts: 0, transactions: 0 });
-    const event = (r: DueRow, e: EventShape, at: number) =>
-      insertEvent.run(
-        r.id,
-        r.tenant_id,
-        r.connection_id,
-        e.kind,
-        at,
-        e.from_status,
-        e.to_status,
-        e.reason,
-        e.kind === 'transition' ? actor : null,
-        e.attempt,
-        e.level,
-        e.step,
-        e.message,
-        e.steps,
-        e.lines,
-      );
+    const event = (r: DueRow, e: EventShape, at: number) => insertEvent.run(...eventShapeValues(r, e, at, actor));
 
     let done = 0;
     const t0 = performance.now();

@@ -62,6 +62,35 @@ export interface EventShape {
   readonly lines: string | null;
 }
 
+/**
+ * A job_events row of `shape` for a job, as the bare loops insert it (EVENT_COLUMNS order of the
+ * store): the shape's fields, with the job's ids, the time and, on a transition, the actor.
+ */
+export function eventShapeValues(
+  job: { readonly id: string; readonly tenant_id: string; readonly connection_id: string },
+  shape: EventShape,
+  at: number,
+  actor: string,
+): unknown[] {
+  return [
+    job.id,
+    job.tenant_id,
+    job.connection_id,
+    shape.kind,
+    at,
+    shape.from_status,
+    shape.to_status,
+    shape.reason,
+    shape.kind === 'transition' ? actor : null,
+    shape.attempt,
+    shape.level,
+    shape.step,
+    shape.message,
+    shape.steps,
+    shape.lines,
+  ];
+}
+
 /** The job_events rows Jobtrail wrote for one job: in the claim, and when completing it. */
 export interface EventTemplate {
   readonly claim: readonly EventShape[];
