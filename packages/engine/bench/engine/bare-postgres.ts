@@ -17,11 +17,18 @@
  * notification, under the order lock, after every row lock) in one round trip. `connections` such
  * loops run at once (SKIP LOCKED keeps them apart).
  */
-import { createJob, stepsOf } from '@jobtrail/domain';
+import { createJob } from '@jobtrail/domain';
 import pg from 'pg';
 import { JOB_COLUMNS, jobToValues, placeholders, uuidv7 } from '../../src/index.js';
 import { latencyOf, log, pgClient, sleep, withTimeout, type DrainResult, type LatencyResult } from './common.js';
-import { eventShapeValues, scratch, seedJobtrail, type EventTemplate } from './jobtrail.js';
+import {
+  FRESH_REFRESH_STEPS_JSON,
+  eventShapeValues,
+  scratch,
+  seedJobtrail,
+  succeededRefreshStepsJson,
+  type EventTemplate,
+} from './jobtrail.js';
 
 /** The schemas the floor can run on (see the module's comment). */
 export type FloorSchema = 'wide' | 'narrow';
@@ -134,6 +141,12 @@ const NARROW_SCHEMA = [
   'ANALYZE job_queue',
 ];
 
+/** node-postgres 8.21+ writes each query at once instead of after the previous answer. */
+function pipelined(client: pg.Client): pg.Client {
+  (client as pg.Client & { pipeline: boolean }).pipeline = true;
+  return client;
+}
+
 interface Claimed {
   id: string;
   tenant_id: string;
@@ -164,14 +177,10 @@ export async function barePostgresDrain(
   const claimEvent = template.claim[0];
   if (template.claim.length !== 1 || claimEvent?.kind !== 'transition')
     throw new Error(`the floor writes one transition at a claim, Jobtrail wrote ${JSON.stringify(template.claim)}`);
-  const stepNames = stepsOf('refresh');
-  const freshSteps = JSON.stringify(
-    stepNames.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null })),
-  );
   const result = JSON.stringify({ accounts: 0, transactions: 0 });
   const clients = await Promise.all(Array.from({ length: connections }, () => pgClient(url)));
   try {
-    for (const c of clients) (c as pg.Client & { pipeline: boolean }).pipeline = true;
+    clients.forEach(pipelined);
     const claimText = schema === 'wide' ? CLAIM_WIDE : CLAIM_NARROW;
     const completeRows = completeRowsSql(schema);
     let done = 0;
@@ -187,7 +196,7 @@ export async function barePostgresDrain(
             // The narrow claim leaves the job's row (and its fresh steps) alone.
             values:
               schema === 'wide'
-                ? [now, batch, actor, now + leaseMs, now + deadlineMs, freshSteps, claimEvent.reason]
+                ? [now, batch, actor, now + leaseMs, now + deadlineMs, FRESH_REFRESH_STEPS_JSON, claimEvent.reason]
                 : [now, batch, actor, now + leaseMs, now + deadlineMs, claimEvent.reason],
           }),
           client.query('COMMIT'),
@@ -195,10 +204,7 @@ export async function barePostgresDrain(
         const rows = claim.rows;
         if (rows.length === 0) return;
         const end = Date.now();
-        const iso = new Date(end).toISOString();
-        const steps = JSON.stringify(
-          stepNames.map((name) => ({ name, status: 'success', startedAt: iso, finishedAt: iso, error: null })),
-        );
+        const steps = succeededRefreshStepsJson(new Date(end));
         const events = rows.flatMap((r) => template.completion.map((e) => eventShapeValues(r, e, end, actor)));
         const columns = Array.from({ length: 15 }, (_, i) => events.map((e) => e[i]));
         const [, updated] = await Promise.all([
@@ -294,11 +300,7 @@ export async function floorLatency(
     const total = warmup + samples;
     const { tenantId, connectionIds } = await seedJobtrail(s.database, total, false);
     const [creator, listener, worker] = await Promise.all([pgClient(url), pgClient(url), pgClient(url)]);
-    clients.push(creator as pg.Client, listener as pg.Client, worker as pg.Client);
-    for (const c of [creator, worker]) (c as pg.Client & { pipeline: boolean }).pipeline = true;
-    const freshSteps = JSON.stringify(
-      stepsOf('refresh').map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null })),
-    );
+    clients.push(pipelined(creator), listener, pipelined(worker));
     const waiting = new Map<string, (at: number) => void>();
     let claiming = false;
     let again = false;
@@ -312,24 +314,31 @@ export async function floorLatency(
         do {
           again = false;
           const now = Date.now();
-          const w = worker as pg.Client;
-          const values: unknown[] = [now, 100, 'floor', now + leaseMs, now + deadlineMs, freshSteps, 'claimed'];
+          const values: unknown[] = [
+            now,
+            100,
+            'floor',
+            now + leaseMs,
+            now + deadlineMs,
+            FRESH_REFRESH_STEPS_JSON,
+            'claimed',
+          ];
           let claimed: pg.QueryResult<Claimed>;
           if (claimShape === 'one statement') {
             [, claimed] = await Promise.all([
-              w.query('BEGIN'),
-              w.query<Claimed>({ name: 'floor_claim_wide', text: CLAIM_WIDE, values }),
-              w.query('COMMIT'),
+              worker.query('BEGIN'),
+              worker.query<Claimed>({ name: 'floor_claim_wide', text: CLAIM_WIDE, values }),
+              worker.query('COMMIT'),
             ]);
           } else {
             const [, due] = await Promise.all([
-              w.query('BEGIN'),
-              w.query<{ id: string }>({ name: 'floor_read_due', text: READ_DUE_WIDE, values: [now, 100] }),
+              worker.query('BEGIN'),
+              worker.query<{ id: string }>({ name: 'floor_read_due', text: READ_DUE_WIDE, values: [now, 100] }),
             ]);
             values[1] = due.rows.map((r) => r.id);
             [claimed] = await Promise.all([
-              w.query<Claimed>({ name: 'floor_claim_locked', text: CLAIM_LOCKED_WIDE, values }),
-              w.query('COMMIT'),
+              worker.query<Claimed>({ name: 'floor_claim_locked', text: CLAIM_LOCKED_WIDE, values }),
+              worker.query('COMMIT'),
             ]);
           }
           const at = performance.now();
@@ -339,8 +348,8 @@ export async function floorLatency(
         claiming = false;
       }
     };
-    (listener as pg.Client).on('notification', () => void claim());
-    await (listener as pg.Client).query(`LISTEN ${CREATED_CHANNEL}`);
+    listener.on('notification', () => void claim());
+    await listener.query(`LISTEN ${CREATED_CHANNEL}`);
     log(`PostgreSQL floor: pickup latency, ${total} jobs ${spacingMs} ms apart (${warmup} warm-up)`);
     const out: number[] = [];
     let next = performance.now();
@@ -354,18 +363,18 @@ export async function floorLatency(
       const now = new Date();
       const job = createJob({ id: uuidv7(now.getTime()), connectionId, action: 'refresh', now, maxAttempts: 3 });
       await Promise.all([
-        (creator as pg.Client).query('BEGIN'),
-        (creator as pg.Client).query({
+        creator.query('BEGIN'),
+        creator.query({
           name: 'floor_create_job',
           text: `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${placeholders(JOB_COLUMNS.length)})`,
           values: jobToValues(job, tenantId),
         }),
-        (creator as pg.Client).query({
+        creator.query({
           name: 'floor_create_events',
           text: CREATE_EVENTS,
           values: [job.id, tenantId, connectionId, now.getTime(), '[{"level":"info","message":"refresh requested"}]'],
         }),
-        (creator as pg.Client).query('COMMIT'),
+        creator.query('COMMIT'),
       ]);
       const at = await withTimeout(claimed, 10_000, `PostgreSQL floor: job ${i} was not picked up`);
       waiting.delete(connectionId);

@@ -7,10 +7,15 @@
  * job_events rows Jobtrail recorded for a job (transition with the attempt's steps, folded log lines), `COMMIT`. Prepared
  * statements, one row per statement (the fastest shape on SQLite).
  */
-import { stepsOf } from '@jobtrail/domain';
 import BetterSqlite3 from 'better-sqlite3';
 import type { DrainResult } from './common.js';
-import { eventShapeValues, type EventShape, type EventTemplate } from './jobtrail.js';
+import {
+  FRESH_REFRESH_STEPS_JSON,
+  eventShapeValues,
+  succeededRefreshStepsJson,
+  type EventShape,
+  type EventTemplate,
+} from './jobtrail.js';
 
 /** WorkerRepository.lockDueJobs's query, as it is in src/worker/worker.repository.ts (keep in step). */
 const LOCK_DUE_JOBS = `SELECT j.* FROM jobs j
@@ -74,10 +79,6 @@ export function bareSqliteDrain(
       return stmt;
     };
     const actor = `bare:${process.pid}`;
-    const stepNames = stepsOf('refresh');
-    const freshSteps = JSON.stringify(
-      stepNames.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null, error: null })),
-    );
     const result = JSON.stringify({ accounts: 0, transactions: 0 });
     const event = (r: DueRow, e: EventShape, at: number) => insertEvent.run(...eventShapeValues(r, e, at, actor));
 
@@ -101,7 +102,7 @@ export function bareSqliteDrain(
           actor,
           now + leaseMs,
           now + deadlineMs,
-          freshSteps,
+          FRESH_REFRESH_STEPS_JSON,
           r.id,
           r.tenant_id,
           r.attempt,
@@ -113,10 +114,7 @@ export function bareSqliteDrain(
 
       begin.run();
       const end = Date.now();
-      const iso = new Date(end).toISOString();
-      const steps = JSON.stringify(
-        stepNames.map((name) => ({ name, status: 'success', startedAt: iso, finishedAt: iso, error: null })),
-      );
+      const steps = succeededRefreshStepsJson(new Date(end));
       for (const r of rows) {
         const changed = complete.run(end, end, steps, result, r.id, r.tenant_id, r.attempt + 1).changes;
         if (changed !== 1) throw new Error(`bare loop: the completion of ${r.id} was refused`);

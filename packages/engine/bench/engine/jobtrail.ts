@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createJob } from '@jobtrail/domain';
+import { createJob, freshSteps } from '@jobtrail/domain';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import {
@@ -20,6 +20,7 @@ import {
   databaseFor,
   jobToValues,
   placeholders,
+  stepsToJson,
   uuidv7,
   type Connector,
   type ConnectorContext,
@@ -89,6 +90,16 @@ export function eventShapeValues(
     shape.steps,
     shape.lines,
   ];
+}
+
+/** A refresh's steps as a claim stores them (every step pending), through the store's own mapper. */
+export const FRESH_REFRESH_STEPS_JSON = stepsToJson(freshSteps('refresh'));
+
+/** A refresh's steps as stored once every step succeeded at `at` (the bench's no-op attempts). */
+export function succeededRefreshStepsJson(at: Date): string {
+  return stepsToJson(
+    freshSteps('refresh').map((step) => ({ ...step, status: 'success' as const, startedAt: at, finishedAt: at })),
+  );
 }
 
 /** The job_events rows Jobtrail wrote for one job: in the claim, and when completing it. */
